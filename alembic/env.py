@@ -1,0 +1,37 @@
+from alembic import context
+from sqlmodel import SQLModel
+
+from bulk_upload_app import models  # noqa: F401  (registers the tables)
+from bulk_upload_app.db import get_engine
+
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_offline() -> None:
+    from bulk_upload_app.config import db_url
+
+    context.configure(url=db_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    with get_engine(context.config.attributes.get("url")).connect() as connection:
+        _run(connection)
+
+
+def _run(connection) -> None:  # noqa: ANN001
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,1 @@
+"""Bulk user upload for a contact-center account."""

@@ -1,0 +1,228 @@
+"""`bulk-upload`: the engine from a terminal, for operators, scripts and benchmarks.
+
+With --json, stdout carries exactly one JSON document; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import config
+from .db import get_engine, session_scope
+from .importer import uploads
+from .importer.batch import BatchProblem, batch_from_names
+from .importer.errors import ErrorCode, FileProblem
+from .importer.intake import parse_file, validate_file
+from .importer.reading import ReadLimits
+from .importer.schema import DEFAULT_USER_TYPE, USER_TYPES
+from .importer.settings_catalogue import default_settings
+from .importer.template import TEMPLATE_FORMATS, template_bytes
+from .models import Company
+
+EXIT_FILE_PROBLEM = 2
+EXIT_SEATS_EXCEEDED = 3
+EXIT_BAD_ARGUMENTS = 4
+
+
+def _emit(document: Any, as_json: bool, human: str) -> None:
+    print(json.dumps(document, ensure_ascii=False) if as_json else human)
+
+
+def _fail(exc: FileProblem | BatchProblem | uploads.UploadNotFound, as_json: bool, code: int) -> int:
+    if isinstance(exc, FileProblem):
+        error = exc.as_dict()
+    else:
+        error = {"code": "INVALID_ARGUMENTS", "message": str(exc)}
+    if as_json:
+        print(json.dumps({"error": error}, ensure_ascii=False))
+    else:
+        print(f"{error['code']}: {error['message']}", file=sys.stderr)
+    return code
+
+
+def _limits() -> ReadLimits:
+    settings = config.import_settings()
+    return ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows)
+
+
+def _read(path: str) -> bytes:
+    file = Path(path)
+    settings = config.import_settings()
+    if file.stat().st_size > settings.max_file_bytes:
+        raise FileProblem(
+            ErrorCode.FILE_TOO_LARGE,
+            reason=f"it has {file.stat().st_size:,} bytes; the limit is {settings.max_file_bytes:,}",
+        )
+    return file.read_bytes()
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from .migrations import upgrade
+
+    upgrade()
+    print("Database is up to date.", file=sys.stderr)
+    return 0
+
+
+def cmd_demo_seed(args: argparse.Namespace) -> int:
+    from .seed import seed_demo
+
+    with session_scope() as session:
+        company_id = seed_demo(session)
+    _emit({"id": company_id}, args.json, str(company_id))
+    return 0
+
+
+def cmd_company_create(args: argparse.Namespace) -> int:
+    if args.seats < 0:
+        return _fail(BatchProblem("--seats must be 0 or more."), args.json, EXIT_BAD_ARGUMENTS)
+    with session_scope() as session:
+        company = Company(name=args.name, seats=args.seats, default_settings=default_settings())
+        session.add(company)
+        session.flush()
+        company_id = company.id
+    _emit({"id": company_id}, args.json, str(company_id))
+    return 0
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    Path(args.output).write_bytes(template_bytes(args.format))
+    print(f"Wrote the {args.format} template to {args.output}.", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        parsed = parse_file(_read(args.path), Path(args.path).name, _limits())
+        validation = validate_file(parsed)
+        if args.company is not None:
+            with session_scope() as session:
+                if not uploads.company_exists(session, args.company):
+                    raise BatchProblem(f"There is no company {args.company}.")
+                validation = uploads.check_against_account(session, validation)
+                seat_problem = uploads.seat_problem(
+                    session, args.company, validation.valid, config.import_settings().legacy_dashboard_url
+                )
+    except FileProblem as exc:
+        return _fail(exc, args.json, EXIT_FILE_PROBLEM)
+    except BatchProblem as exc:
+        return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
+    notices = list(parsed.notices)
+    if args.company is not None and seat_problem is not None:
+        notices.append(seat_problem.message)
+    document = {
+        "rows": validation.rows,
+        "valid": validation.valid,
+        "invalid": validation.invalid,
+        "notices": notices,
+        "errors": [e.as_dict() for e in validation.errors],
+    }
+    human = "\n".join(
+        [f"{validation.rows} rows: {validation.valid} valid, {validation.invalid} with errors.", *notices,
+         *(f"row {e.row} {e.column or ''} {e.code}: {e.message}" for e in validation.errors)]
+    )
+    _emit(document, args.json, human)
+    return 0
+
+
+def _parse_skill(text: str) -> tuple[str, int]:
+    name, sep, level = text.rpartition(":")
+    if not sep or not name.strip() or not level.strip().isdigit():
+        raise BatchProblem(f'--skill takes NAME:LEVEL, for example "Spanish:4"; got "{text}".')
+    return name.strip(), int(level)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = config.import_settings()
+    engine = get_engine()
+    try:
+        skills = [_parse_skill(s) for s in args.skill]
+        data = _read(args.path)
+        parsed = parse_file(data, Path(args.path).name, _limits())
+        validation = validate_file(parsed)
+        with session_scope(engine) as session:
+            if not uploads.company_exists(session, args.company):
+                raise BatchProblem(f"There is no company {args.company}.")
+            spec = batch_from_names(
+                session, args.company, user_type=args.user_type, group_names=args.group,
+                outbound_numbers=args.outbound_number, skills=skills, settings_from_email=args.settings_from,
+            )
+            validation = uploads.check_against_account(session, validation)
+            problem = uploads.seat_problem(session, args.company, validation.valid, settings.legacy_dashboard_url)
+            if problem is not None:
+                return _fail(problem, args.json, EXIT_SEATS_EXCEEDED)
+            upload = uploads.stage_upload(
+                session, company_id=args.company, admin_user_id=None, file_name=Path(args.path).name,
+                parsed=parsed, validation=validation, user_type=spec.user_type,
+            )
+            uploads.configure_batch(session, args.company, upload.id, spec)
+            upload_id = upload.id
+    except FileProblem as exc:
+        return _fail(exc, args.json, EXIT_FILE_PROBLEM)
+    except BatchProblem as exc:
+        return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
+
+    def progress(done: int, total: int) -> None:
+        if not args.json or sys.stderr.isatty():
+            print(f"Created {done:,} of {total:,} rows…", file=sys.stderr)
+
+    result = uploads.create_users(engine, args.company, upload_id, on_progress=progress)
+    failed = [{k: item[k] for k in ("row", "email", "code", "message")} for item in result.failed]
+    document = {"upload_id": result.upload_id, "created": result.created, "failed": failed}
+    human = "\n".join([f"{result.created} users added.", *(f"row {f['row']} {f['email']} {f['code']}: {f['message']}" for f in failed)])
+    _emit(document, args.json, human)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bulk-upload", description="Bulk user upload from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_json(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
+        return p
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    with_json(sub.add_parser("demo-seed", help="create the demo company (once); print its id")).set_defaults(func=cmd_demo_seed)
+
+    company = sub.add_parser("company", help="companies").add_subparsers(dest="company_command", required=True)
+    create = with_json(company.add_parser("create", help="create a company"))
+    create.add_argument("--name", required=True)
+    create.add_argument("--seats", type=int, required=True)
+    create.set_defaults(func=cmd_company_create)
+
+    template = sub.add_parser("template", help="write the upload template")
+    template.add_argument("--format", choices=TEMPLATE_FORMATS, required=True)
+    template.add_argument("--output", required=True)
+    template.set_defaults(func=cmd_template)
+
+    validate = with_json(sub.add_parser("validate", help="check a users file without creating anyone"))
+    validate.add_argument("path")
+    validate.add_argument("--company", type=int)
+    validate.set_defaults(func=cmd_validate)
+
+    imp = with_json(sub.add_parser("import", help="create the users of a file"))
+    imp.add_argument("path")
+    imp.add_argument("--company", type=int, required=True)
+    imp.add_argument("--user-type", choices=USER_TYPES, default=DEFAULT_USER_TYPE)
+    imp.add_argument("--group", action="append", default=[], metavar="NAME")
+    imp.add_argument("--outbound-number", action="append", default=[], metavar="E164")
+    imp.add_argument("--skill", action="append", default=[], metavar="NAME:LEVEL")
+    imp.add_argument("--settings-from", metavar="EMAIL", help="start from an existing user's settings")
+    imp.set_defaults(func=cmd_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

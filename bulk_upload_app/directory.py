@@ -1,0 +1,58 @@
+"""Reading a company's users for display: one page at a time, with their groups."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from .importer import accounts
+from .models import Company, Group, GroupMember, User
+
+
+@dataclass(frozen=True)
+class UserListing:
+    id: int
+    name: str
+    email: str
+    user_type: str
+    extension: int
+    groups: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CompanyOverview:
+    name: str
+    seats_total: int
+    seats_used: int
+    user_count: int
+
+
+def company_overview(session: Session, company_id: int) -> CompanyOverview:
+    company = session.get(Company, company_id)
+    seats = accounts.seats(session, company_id)
+    count = session.exec(select(func.count()).select_from(User).where(User.company_id == company_id)).scalar_one()
+    return CompanyOverview(name=company.name, seats_total=seats.total, seats_used=seats.used, user_count=count)
+
+
+def list_users(session: Session, company_id: int, *, offset: int = 0, limit: int = 50) -> list[UserListing]:
+    users = session.exec(
+        select(User).where(User.company_id == company_id).order_by(User.lastname, User.firstname, User.id)
+        .offset(offset).limit(limit)
+    ).scalars().all()
+    ids = [u.id for u in users]
+    groups: dict[int, list[str]] = {}
+    if ids:
+        for user_id, name in session.exec(
+            select(GroupMember.user_id, Group.name).join(Group, Group.id == GroupMember.group_id)
+            .where(GroupMember.user_id.in_(ids), Group.company_id == company_id).order_by(Group.name)
+        ).all():
+            groups.setdefault(user_id, []).append(name)
+    return [
+        UserListing(u.id, f"{u.firstname} {u.lastname}", u.email, u.user_type, u.extension, ", ".join(groups.get(u.id, [])))
+        for u in users
+    ]

@@ -1,0 +1,172 @@
+"""What one batch of users gets: a user type and the same settings, groups, numbers, skills.
+
+Names typed by an admin (or ids sent by a browser) are resolved here against the company's
+own records only, so a batch can never point at another company's groups or skills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from ..models import Group, OutboundNumber, Skill, User
+from .schema import USER_TYPES
+from .settings_catalogue import check_skill_level, normalise_settings
+
+
+class BatchProblem(ValueError):
+    """The batch's settings can't be used as given; the message says why."""
+
+
+@dataclass
+class SkillChoice:
+    level: int
+    skill_id: int | None = None  # an existing skill of the company
+    new_name: str | None = None  # or a skill to create with the users
+
+
+@dataclass
+class BatchSpec:
+    user_type: str = "agent"
+    settings: dict[str, Any] | None = None  # None: use company settings
+    group_ids: list[int] = field(default_factory=list)
+    outbound_number_ids: list[int] = field(default_factory=list)
+    skills: list[SkillChoice] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user_type": self.user_type,
+            "settings": self.settings,
+            "group_ids": list(self.group_ids),
+            "outbound_number_ids": list(self.outbound_number_ids),
+            "skills": [{"level": s.level, "skill_id": s.skill_id, "new_name": s.new_name} for s in self.skills],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "BatchSpec":
+        return cls(
+            user_type=data.get("user_type", "agent"),
+            settings=data.get("settings"),
+            group_ids=list(data.get("group_ids", [])),
+            outbound_number_ids=list(data.get("outbound_number_ids", [])),
+            skills=[SkillChoice(**s) for s in data.get("skills", [])],
+        )
+
+
+def checked_batch(session: Session, company_id: int, spec: BatchSpec) -> BatchSpec:
+    """The spec with every id confirmed to belong to the company, or BatchProblem."""
+    if spec.user_type not in USER_TYPES:
+        raise BatchProblem(f"User type must be one of {', '.join(USER_TYPES)}.")
+    settings = None
+    if spec.settings is not None:
+        try:
+            settings = normalise_settings(spec.settings)
+        except ValueError as exc:
+            raise BatchProblem(str(exc)) from exc
+    group_ids = _owned(session, Group, company_id, spec.group_ids, "group")
+    number_ids = _owned(session, OutboundNumber, company_id, spec.outbound_number_ids, "outbound call number")
+    skills: list[SkillChoice] = []
+    seen: set[Any] = set()
+    existing_ids = _owned(session, Skill, company_id, [s.skill_id for s in spec.skills if s.skill_id], "skill")
+    for choice in spec.skills:
+        try:
+            level = check_skill_level(int(choice.level))
+        except (TypeError, ValueError) as exc:
+            raise BatchProblem(str(exc)) from exc
+        if choice.skill_id is not None:
+            key: Any = choice.skill_id
+            if choice.skill_id not in existing_ids:
+                raise BatchProblem("That skill does not exist in this company.")
+            skills.append(SkillChoice(level=level, skill_id=choice.skill_id))
+        else:
+            name = " ".join((choice.new_name or "").split())
+            if not name or len(name) > 100:
+                raise BatchProblem("A new skill needs a name of 1 to 100 characters.")
+            existing = session.exec(
+                select(Skill.id).where(Skill.company_id == company_id, Skill.name_key == name.casefold())
+            ).scalar_one_or_none()
+            key = existing if existing is not None else name.casefold()
+            skills.append(SkillChoice(level=level, skill_id=existing) if existing else SkillChoice(level=level, new_name=name))
+        if key in seen:
+            raise BatchProblem("Each skill can be chosen only once.")
+        seen.add(key)
+    return BatchSpec(spec.user_type, settings, group_ids, number_ids, skills)
+
+
+def _owned(session: Session, model: Any, company_id: int, ids: list[int], what: str) -> list[int]:
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    if not wanted:
+        return []
+    found = set(session.exec(select(model.id).where(model.company_id == company_id, model.id.in_(wanted))).scalars())
+    if len(found) != len(wanted):
+        raise BatchProblem(f"That {what} does not exist in this company.")
+    return wanted
+
+
+def batch_from_names(
+    session: Session,
+    company_id: int,
+    *,
+    user_type: str,
+    group_names: list[str] = (),
+    outbound_numbers: list[str] = (),
+    skills: list[tuple[str, int]] = (),
+    settings_from_email: str | None = None,
+) -> BatchSpec:
+    """Resolve names as typed on the command line into a checked BatchSpec."""
+    group_ids = []
+    for name in group_names:
+        gid = session.exec(
+            select(Group.id).where(Group.company_id == company_id, func.lower(Group.name) == name.strip().lower())
+        ).scalar_one_or_none()
+        if gid is None:
+            raise BatchProblem(f'There is no group "{name}" in this company.')
+        group_ids.append(gid)
+    number_ids = []
+    for number in outbound_numbers:
+        nid = session.exec(
+            select(OutboundNumber.id).where(OutboundNumber.company_id == company_id, OutboundNumber.number == number.strip())
+        ).scalar_one_or_none()
+        if nid is None:
+            raise BatchProblem(f"There is no outbound call number {number} in this company.")
+        number_ids.append(nid)
+    choices = []
+    for name, level in skills:
+        sid = session.exec(
+            select(Skill.id).where(Skill.company_id == company_id, Skill.name_key == " ".join(name.split()).casefold())
+        ).scalar_one_or_none()
+        choices.append(SkillChoice(level=level, skill_id=sid) if sid else SkillChoice(level=level, new_name=name))
+    spec = BatchSpec(user_type=user_type, group_ids=group_ids, outbound_number_ids=number_ids, skills=choices)
+    if settings_from_email:
+        loaded = settings_of_user(session, company_id, email=settings_from_email)
+        spec.settings = loaded.settings
+        spec.group_ids = spec.group_ids or loaded.group_ids
+        spec.outbound_number_ids = spec.outbound_number_ids or loaded.outbound_number_ids
+        spec.skills = spec.skills or loaded.skills
+    return checked_batch(session, company_id, spec)
+
+
+def settings_of_user(session: Session, company_id: int, *, user_id: int | None = None, email: str | None = None) -> BatchSpec:
+    """An existing user's settings as a batch to start from ("Load existing")."""
+    from ..models import GroupMember, UserOutboundNumber, UserSkill
+
+    query = select(User).where(User.company_id == company_id)
+    query = query.where(User.id == user_id) if user_id is not None else query.where(User.email == (email or "").strip().lower())
+    user = session.exec(query).scalars().first()
+    if user is None:
+        raise BatchProblem("There is no such user in this company.")
+    groups = session.exec(select(GroupMember.group_id).where(GroupMember.user_id == user.id)).scalars().all()
+    numbers = session.exec(
+        select(UserOutboundNumber.outbound_number_id).where(UserOutboundNumber.user_id == user.id)
+    ).scalars().all()
+    skill_rows = session.exec(select(UserSkill.skill_id, UserSkill.level).where(UserSkill.user_id == user.id)).all()
+    return BatchSpec(
+        user_type=user.user_type,
+        settings=dict(user.settings) if user.settings is not None else None,
+        group_ids=sorted(groups),
+        outbound_number_ids=sorted(numbers),
+        skills=[SkillChoice(level=level, skill_id=sid) for sid, level in sorted(skill_rows)],
+    )

@@ -1,0 +1,106 @@
+"""The one catalogue of problems an admin can meet in a bulk upload.
+
+Every screen, report, CLI document and doc page reads codes and messages from here, so
+a code never changes meaning and a message is written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    # File-level: the step stops until the admin provides another file.
+    UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    EMPTY_FILE = "EMPTY_FILE"
+    NO_DATA_ROWS = "NO_DATA_ROWS"
+    MISSING_COLUMN = "MISSING_COLUMN"
+    DUPLICATE_COLUMN = "DUPLICATE_COLUMN"
+    SEATS_EXCEEDED = "SEATS_EXCEEDED"
+    # Row-level: the cell is marked and the row is left out until fixed.
+    REQUIRED_VALUE_MISSING = "REQUIRED_VALUE_MISSING"
+    VALUE_TOO_LONG = "VALUE_TOO_LONG"
+    INVALID_CHARACTERS = "INVALID_CHARACTERS"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    DUPLICATE_EMAIL_IN_FILE = "DUPLICATE_EMAIL_IN_FILE"
+    EMAIL_ALREADY_EXISTS = "EMAIL_ALREADY_EXISTS"
+    INVALID_COUNTRY_PREFIX = "INVALID_COUNTRY_PREFIX"
+    INVALID_PHONE_NUMBER = "INVALID_PHONE_NUMBER"
+    EXTRA_VALUES_IN_ROW = "EXTRA_VALUES_IN_ROW"
+    NO_SEAT_AVAILABLE = "NO_SEAT_AVAILABLE"
+
+
+FILE_LEVEL = frozenset(
+    {
+        ErrorCode.UNSUPPORTED_FILE,
+        ErrorCode.FILE_TOO_LARGE,
+        ErrorCode.EMPTY_FILE,
+        ErrorCode.NO_DATA_ROWS,
+        ErrorCode.MISSING_COLUMN,
+        ErrorCode.DUPLICATE_COLUMN,
+        ErrorCode.SEATS_EXCEEDED,
+    }
+)
+
+# Templates are filled with str.format(**details); each says what is wrong and how to fix it.
+_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.UNSUPPORTED_FILE: "We can't read this file: {reason}. Save it as CSV (UTF-8) or Excel (.xlsx) and upload it again.",
+    ErrorCode.FILE_TOO_LARGE: "This file is too large: {reason}. Split it into smaller files and upload them one at a time.",
+    ErrorCode.EMPTY_FILE: "This file is empty. Fill in the template with one user per row and upload it again.",
+    ErrorCode.NO_DATA_ROWS: "This file has column titles but no users. Add one user per row under the titles and upload it again.",
+    ErrorCode.MISSING_COLUMN: "The required column \"{column}\" is missing. Add a column titled \"{column}\" as in the template and upload the file again.",
+    ErrorCode.DUPLICATE_COLUMN: "The columns {headers} all mean \"{column}\". Keep only one of them and upload the file again.",
+    ErrorCode.SEATS_EXCEEDED: "These users need {needed} seats but only {available} are free. Add at least {shortfall} seats in the legacy dashboard, or remove users from the file.",
+    ErrorCode.REQUIRED_VALUE_MISSING: "{column} is required. Fill it in.",
+    ErrorCode.VALUE_TOO_LONG: "{column} is too long ({length} characters). Shorten it to at most {limit} characters.",
+    ErrorCode.INVALID_CHARACTERS: "{column} contains characters that can't be used (line breaks or control characters). Retype the value.",
+    ErrorCode.INVALID_EMAIL: "\"{value}\" is not a valid email address: {reason}",
+    ErrorCode.DUPLICATE_EMAIL_IN_FILE: "{value} is already used in row {first_row} of this file. Give each user a different email address, or remove this row.",
+    ErrorCode.EMAIL_ALREADY_EXISTS: "A user with the email {value} already exists. Use another email address, or remove this row.",
+    ErrorCode.INVALID_COUNTRY_PREFIX: "\"{value}\" is not a country calling code. Use the E.164 prefix of the user's country, for example +1 or +44.",
+    ErrorCode.INVALID_PHONE_NUMBER: "\"{value}\" is not a valid phone number for country prefix {prefix}. Enter the number with its area code, for example {example}, or leave phone empty.",
+    ErrorCode.EXTRA_VALUES_IN_ROW: "This row has {found} values but the header has only {expected} columns. Remove the extra values or add a column title.",
+    ErrorCode.NO_SEAT_AVAILABLE: "No seat was free when this user was created. Add seats in the legacy dashboard and upload this row again.",
+}
+
+
+def message_for(code: ErrorCode, **details: Any) -> str:
+    return _MESSAGES[ErrorCode(code)].format(**details)
+
+
+def catalogue() -> list[dict[str, str]]:
+    """The codes with their level and message template, for docs and the UI's help."""
+    return [
+        {"code": c.value, "level": "file" if c in FILE_LEVEL else "row", "message": _MESSAGES[c]}
+        for c in ErrorCode
+    ]
+
+
+class FileProblem(Exception):
+    """A problem with the file as a whole; the upload step cannot go on with it."""
+
+    def __init__(self, code: ErrorCode, *, message: str | None = None, **details: Any):
+        self.code = ErrorCode(code)
+        self.details = details
+        self.message = message or message_for(self.code, **details)
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code.value, "message": self.message, **self.details}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one cell (or a whole row when column is None)."""
+
+    row: int
+    column: str | None
+    code: ErrorCode
+    message: str
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "code": self.code.value, "message": self.message}

@@ -1,0 +1,46 @@
+"""From uploaded bytes to checked rows: read the file, map its headers, validate."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from .errors import ErrorCode, FileProblem
+from .headers import looks_like_template_header, map_headers
+from .reading import RawTable, ReadLimits, read_table
+from .schema import COLUMN_NAMES
+from .validation import Validation, validate_rows
+
+
+@dataclass
+class ParsedFile:
+    """The file's rows under the template's column names, with what we noticed reading it."""
+
+    frame: pl.DataFrame  # row + template columns, "" for empty
+    raw: RawTable
+    notices: list[str] = field(default_factory=list)
+    sha256: str = ""
+
+
+def parse_file(data: bytes, filename: str, limits: ReadLimits | None = None) -> ParsedFile:
+    raw = read_table(data, filename, limits or ReadLimits(), is_header=looks_like_template_header)
+    mapping = map_headers(raw.header)
+    columns = [
+        (pl.col(f"c{mapping.positions[name]}") if name in mapping.positions else pl.lit("")).alias(name)
+        for name in COLUMN_NAMES
+    ]
+    frame = raw.data.select(pl.col("row").cast(pl.Int64), *columns)
+    if frame.height == 0:
+        raise FileProblem(ErrorCode.NO_DATA_ROWS)
+    return ParsedFile(
+        frame=frame,
+        raw=raw,
+        notices=[*raw.notices, *mapping.notices],
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def validate_file(parsed: ParsedFile) -> Validation:
+    return validate_rows(parsed.frame, parsed.raw.extra_values, len(parsed.raw.header))

@@ -1,0 +1,34 @@
+"""The failed rows of an upload, as a file the admin can fix and upload again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .schema import COLUMN_NAMES
+from .spreadsheet_out import write_csv, write_xlsx
+
+REPORT_HEADER = (*COLUMN_NAMES, "row", "error_code", "error_message")
+
+
+def report_rows(failed: list[dict[str, Any]]) -> list[list[Any]]:
+    """One line per failed row; a row with several problems lists them all in one line.
+
+    `failed` items carry the row's values plus row, code and message.
+    """
+    merged: dict[int, dict[str, Any]] = {}
+    for item in failed:
+        line = merged.setdefault(item["row"], {**{c: item.get(c, "") for c in COLUMN_NAMES}, "codes": [], "messages": []})
+        line["codes"].append(item["code"])
+        line["messages"].append(item["message"])
+    return [
+        [*(line[c] for c in COLUMN_NAMES), row, " ".join(dict.fromkeys(line["codes"])), " ".join(line["messages"])]
+        for row, line in sorted(merged.items())
+    ]
+
+
+def report_csv(failed: list[dict[str, Any]]) -> bytes:
+    return write_csv(REPORT_HEADER, report_rows(failed))
+
+
+def report_xlsx(failed: list[dict[str, Any]]) -> bytes:
+    return write_xlsx([("Failed rows", list(REPORT_HEADER), report_rows(failed), [16, 16, 30, 14, 18, 6, 28, 80])])

@@ -1,0 +1,15 @@
+"""Apply the Alembic migrations to the configured database."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from . import config
+
+
+def upgrade(url: str | None = None) -> None:
+    alembic_config = Config(str(config.PROJECT_ROOT / "alembic.ini"))
+    alembic_config.set_main_option("script_location", str(config.PROJECT_ROOT / "alembic"))
+    alembic_config.attributes["url"] = url or config.db_url()
+    command.upgrade(alembic_config, "head")

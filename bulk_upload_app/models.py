@@ -1,0 +1,149 @@
+"""Tables. Emails are stored lowercase, so the unique index makes them unique case-insensitively."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_upload_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Company(SQLModel, table=True):
+    __tablename__ = "company"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    seats: int = Field(ge=0)
+    default_settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+    __table_args__ = (UniqueConstraint("company_id", "extension", name="uq_app_user_company_extension"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    firstname: str = Field(max_length=100)
+    lastname: str = Field(max_length=100)
+    email: str = Field(max_length=254, unique=True)
+    country_prefix: str = Field(max_length=6)
+    phone: Optional[str] = Field(default=None, max_length=20)
+    extension: int
+    user_type: str = Field(max_length=20)
+    # None means "use company settings".
+    settings: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    is_active: bool = Field(default=True)
+    bulk_upload_id: Optional[str] = Field(default=None, foreign_key="bulk_upload.id", index=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "user_group"
+    __table_args__ = (UniqueConstraint("company_id", "name", name="uq_user_group_company_name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    name: str = Field(max_length=100)
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_member"
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    group_id: int = Field(foreign_key="user_group.id", primary_key=True, index=True)
+
+
+class OutboundNumber(SQLModel, table=True):
+    __tablename__ = "outbound_number"
+    __table_args__ = (UniqueConstraint("company_id", "number", name="uq_outbound_number_company_number"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    number: str = Field(max_length=20)  # E.164
+    label: str = Field(default="", max_length=100)
+
+
+class UserOutboundNumber(SQLModel, table=True):
+    __tablename__ = "user_outbound_number"
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    outbound_number_id: int = Field(foreign_key="outbound_number.id", primary_key=True, index=True)
+
+
+class Skill(SQLModel, table=True):
+    __tablename__ = "skill"
+    __table_args__ = (UniqueConstraint("company_id", "name_key", name="uq_skill_company_name_key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    name: str = Field(max_length=100)
+    name_key: str = Field(max_length=100)  # casefolded name: "Spanish" and "spanish" are one skill
+
+
+class UserSkill(SQLModel, table=True):
+    __tablename__ = "user_skill"
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    skill_id: int = Field(foreign_key="skill.id", primary_key=True, index=True)
+    level: int
+
+
+class BulkUpload(SQLModel, table=True):
+    """One run of the wizard (or of `bulk-upload import`): a draft until its users are created."""
+
+    __tablename__ = "bulk_upload"
+    id: str = Field(default_factory=new_upload_id, primary_key=True, max_length=32)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    # The signed-in admin; no foreign key, as the dashboard may sign in admins we hold no row for.
+    admin_user_id: Optional[int] = None
+    file_name: str = Field(default="", max_length=255)
+    file_sha256: str = Field(default="", max_length=64)
+    file_format: str = Field(default="", max_length=10)
+    sheet_name: Optional[str] = Field(default=None, max_length=255)
+    stored_file: Optional[str] = Field(default=None, max_length=255)
+    user_type: str = Field(default="agent", max_length=20)
+    # The batch: {"settings": dict|None, "group_ids": [...], "outbound_number_ids": [...],
+    #             "skills": [{"skill_id": int, "level": int}]}
+    batch: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    notices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="draft", max_length=20, index=True)  # draft|creating|done|failed|cancelled
+    total_rows: int = 0
+    valid_rows: int = 0
+    invalid_rows: int = 0
+    created_count: int = 0
+    failed_count: int = 0
+    version: int = 0  # bumped on every change to the draft; guards concurrent edits
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: Optional[datetime] = None
+
+
+class BulkUploadRow(SQLModel, table=True):
+    """A staged row: the values as typed (or edited), their normal forms, errors and outcome."""
+
+    __tablename__ = "bulk_upload_row"
+    __table_args__ = (
+        UniqueConstraint("upload_id", "row_number", name="uq_bulk_upload_row_number"),
+        Index("ix_bulk_upload_row_upload_email", "upload_id", "email_norm"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    upload_id: str = Field(foreign_key="bulk_upload.id", max_length=32)
+    row_number: int
+    firstname: str = ""
+    lastname: str = ""
+    email: str = ""
+    countryprefix: str = ""
+    phone: str = ""
+    email_norm: Optional[str] = Field(default=None, max_length=254)
+    prefix_norm: Optional[str] = Field(default=None, max_length=6)
+    phone_e164: Optional[str] = Field(default=None, max_length=20)
+    # [{"column": str|None, "code": str, "message": str}], empty when the row is valid.
+    errors: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    is_valid: bool = Field(default=False)
+    outcome: str = Field(default="pending", max_length=10)  # pending|created|failed|removed
+    outcome_code: Optional[str] = Field(default=None, max_length=40)
+    outcome_message: Optional[str] = None
+    user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")

@@ -1,0 +1,38 @@
+"""The frame every page shares, and the page shown to anyone who is not an admin."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def page_frame(title: str, *children: rx.Component) -> rx.Component:
+    return rx.box(
+        rx.el.header(
+            rx.hstack(
+                rx.link(rx.heading("Contact Center", size="4"), href="/users", underline="none"),
+                rx.spacer(),
+                rx.link("Users", href="/users"),
+                width="100%",
+                align="center",
+                padding_x="1.5em",
+                padding_y="0.75em",
+            ),
+            border_bottom="1px solid var(--gray-a5)",
+        ),
+        rx.el.main(
+            rx.vstack(rx.heading(title, size="7", as_="h1"), *children, spacing="4", width="100%"),
+            padding="1.5em",
+            max_width="1200px",
+            margin_x="auto",
+        ),
+        min_height="100vh",
+    )
+
+
+def only_admins() -> rx.Component:
+    return rx.callout(
+        "Only admins can add users. Ask an admin of your company account for access.",
+        icon="lock",
+        color_scheme="amber",
+        role="alert",
+    )

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import reflex as rx
+
+from ..state.users import UsersState
+from .layout import only_admins, page_frame
+
+
+def _user_row(user: dict) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(user["name"]),
+        rx.table.cell(user["email"]),
+        rx.table.cell(rx.badge(user["user_type"], variant="soft")),
+        rx.table.cell(user["extension"]),
+        rx.table.cell(user["groups"]),
+    )
+
+
+def _users_table() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(
+                "Seats used: ",
+                rx.text.strong(f"{UsersState.seats_used} / {UsersState.seats_total}"),
+                id="seats-used",
+            ),
+            rx.spacer(),
+            rx.link(rx.button("Bulk user upload", size="3"), href="/users/bulk-upload"),
+            width="100%",
+            align="center",
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(t) for t in ("Name", "Email", "Type", "Extension", "Groups")]
+                )
+            ),
+            rx.table.body(rx.foreach(UsersState.users, _user_row)),
+            variant="surface",
+            width="100%",
+            aria_label="Users",
+        ),
+        rx.hstack(
+            rx.button("Previous", on_click=UsersState.previous_page, variant="soft", disabled=UsersState.page == 0),
+            rx.text(f"Page {UsersState.page + 1} of {UsersState.page_count}", aria_live="polite"),
+            rx.button(
+                "Next", on_click=UsersState.next_page, variant="soft",
+                disabled=UsersState.page + 1 >= UsersState.page_count,
+            ),
+            align="center",
+        ),
+        width="100%",
+        spacing="4",
+    )
+
+
+def users_page() -> rx.Component:
+    return page_frame(
+        "Users",
+        rx.cond(
+            UsersState.is_admin,
+            _users_table(),
+            rx.cond(UsersState.loaded, only_admins(), rx.spinner(aria_label="Loading users")),
+        ),
+    )

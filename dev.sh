@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Developer entry point: installs what the app needs, then runs it, its tests or its benchmarks.
+#
+#   ./dev.sh run                 app at http://localhost:3000 (SQLite + demo data)
+#   ./dev.sh test [pytest args]  whole test suite (PostgreSQL, Redis, Chromium ensured)
+#   ./dev.sh bench [args]        python -m bulk_upload_app.bench
+#
+# Safe to run again: every step is skipped when already done. Works with no stdin (CI=true).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/.venv"
+STAMP="$VENV/.bulk-upload-install-stamp"
+TOOLS_NODE="$ROOT/.tools/node"
+NODE_MIN="22.22.0"   # reflex 0.10 (reflex_base.constants.installer.Node.MIN_VERSION)
+
+DEFAULT_PG_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL="redis://127.0.0.1:6379/0"
+
+# Defaults for every command; a value already in the environment wins.
+export REFLEX_USE_NPM="${REFLEX_USE_NPM:-1}"                      # never download bun
+export REFLEX_CHECK_LATEST_VERSION="${REFLEX_CHECK_LATEST_VERSION:-false}"
+export REFLEX_TELEMETRY_ENABLED="${REFLEX_TELEMETRY_ENABLED:-false}"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1                            # we use Debian's chromium
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PIP_NO_INPUT=1
+export DEBIAN_FRONTEND=noninteractive
+export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+
+log() { printf '\033[1m[dev.sh]\033[0m %s\n' "$*" >&2; }
+die() { printf '[dev.sh] error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+    cat <<'EOF'
+usage: ./dev.sh run | test [pytest args...] | bench [args...]
+
+  run    install (venv, Node >= 22.22), migrate + seed SQLite, start the app on http://localhost:3000
+  test   install as above + Chromium, ensure PostgreSQL and Redis, run python -m pytest
+  bench  install as above, run python -m bulk_upload_app.bench
+
+BULK_UPLOAD_WITHOUT=postgres,redis,browser leaves those parts out of `test`.
+EOF
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"
+    else die "need root for: $*"
+    fi
+}
+
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install $* yourself"
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        log "apt-get update"
+        as_root apt-get update -q </dev/null
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    as_root apt-get install -y -q "$@" </dev/null
+}
+
+# version_ge A B: true when dotted version A >= B (a leading "v" is ignored).
+version_ge() {
+    local a="${1#v}" b="${2#v}"
+    [ "$(printf '%s\n%s\n' "$b" "$a" | sort -V | head -n1)" = "$b" ]
+}
+
+# ---------------------------------------------------------------- Python venv
+pick_python() {
+    local c
+    for c in "${PYTHON:-}" python3 python3.13 python3.12 python3.11; do
+        [ -n "$c" ] || continue
+        command -v "$c" >/dev/null 2>&1 || continue
+        if "$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            echo "$c"; return 0
+        fi
+    done
+    return 1
+}
+
+ensure_venv() {
+    if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        log "$VENV is broken (its Python is gone); recreating it"
+        rm -rf "$VENV"
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        local py
+        py="$(pick_python)" || die "Python >= 3.11 not found (set PYTHON=/path/to/python3.11)"
+        if ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+            apt_install python3-venv
+        fi
+        log "creating $VENV with $("$py" --version 2>&1)"
+        "$py" -m venv "$VENV"
+        rm -f "$STAMP"
+    fi
+
+    local want
+    want="$( { cat pyproject.toml; "$VENV/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+    if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
+        log "pip install -e '.[dev]' (pyproject.toml changed since the last install)"
+        "$VENV/bin/python" -m pip install -q -e '.[dev]'
+        echo "$want" >"$STAMP"
+    fi
+
+    export VIRTUAL_ENV="$VENV"
+    export PATH="$VENV/bin:$PATH"
+}
+
+# ---------------------------------------------------------------- Node.js >= 22.22
+node_ok() {  # node_ok DIR_OR_EMPTY: node and npm (from DIR, or PATH) work and node >= NODE_MIN
+    local node=node npm=npm v
+    if [ -n "$1" ]; then node="$1/node"; npm="$1/npm"; fi
+    v="$(PATH="${1:+$1:}$PATH" "$node" --version 2>/dev/null)" || return 1
+    version_ge "$v" "$NODE_MIN" || return 1
+    PATH="${1:+$1:}$PATH" "$npm" --version >/dev/null 2>&1 || return 1
+}
+
+ensure_node() {
+    local bin="$TOOLS_NODE/node_modules/.bin"
+    if node_ok ""; then
+        return 0                                   # the system's Node is new enough
+    fi
+    if ! node_ok "$bin"; then
+        if ! command -v npm >/dev/null 2>&1; then
+            apt_install nodejs npm                 # only to bootstrap the install below
+        fi
+        log "installing Node.js 22 and npm from the npm registry into .tools/node (system node: $(node --version 2>/dev/null || echo none))"
+        mkdir -p "$TOOLS_NODE"
+        # The `node` package's preinstall pulls node-<os>-<arch> (the real binary) from the
+        # registry; npm >= 11.19 wants that install script approved in package.json.
+        printf '%s\n' '{"private": true, "allowScripts": {"node": true}}' >"$TOOLS_NODE/package.json"
+        npm install --prefix "$TOOLS_NODE" --loglevel=error 'node@22' 'npm@11' </dev/null
+        if ! PATH="$bin:$PATH" node --version >/dev/null 2>&1; then
+            # npm blocked the preinstall: take the platform package directly (it has bin/node).
+            local arch
+            case "$(uname -m)" in
+                x86_64) arch=x64 ;; aarch64|arm64) arch=arm64 ;; *) die "no node package for $(uname -m)" ;;
+            esac
+            log "node@22 preinstall did not run; installing node-linux-$arch@22"
+            npm install --prefix "$TOOLS_NODE" --loglevel=error "node-linux-$arch@22" 'npm@11' </dev/null
+            ln -sf ../node-linux-$arch/bin/node "$bin/node"
+        fi
+        node_ok "$bin" || die "Node.js >= $NODE_MIN still not usable from $bin"
+    fi
+    export PATH="$bin:$PATH"
+}
+
+# ---------------------------------------------------------------- services for tests
+WITHOUT=",${BULK_UPLOAD_WITHOUT:-},"
+WITHOUT="${WITHOUT// /}"
+without() { [[ "$WITHOUT" == *",$1,"* ]]; }
+
+check_without() {
+    local part
+    IFS=',' read -ra parts <<<"${BULK_UPLOAD_WITHOUT:-}"
+    for part in "${parts[@]}"; do
+        part="${part// /}"
+        case "$part" in
+            ''|postgres|redis|browser) ;;
+            *) log "warning: BULK_UPLOAD_WITHOUT has unknown part '$part' (known: postgres, redis, browser)" ;;
+        esac
+    done
+    [ -z "${BULK_UPLOAD_WITHOUT:-}" ] || log "leaving out: ${BULK_UPLOAD_WITHOUT} (BULK_UPLOAD_WITHOUT)"
+}
+
+ensure_chromium() {
+    if [ "$CHROMIUM_PATH" != /usr/bin/chromium ]; then
+        [ -x "$CHROMIUM_PATH" ] || die "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable"
+        return 0
+    fi
+    [ -x /usr/bin/chromium ] && return 0
+    apt_install chromium
+    [ -x /usr/bin/chromium ] || die "apt-get install chromium did not provide /usr/bin/chromium"
+}
+
+PG_ADMIN="host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+
+pg_answers() {
+    python - "$PG_ADMIN" <<'EOF' >/dev/null 2>&1
+import sys, psycopg
+psycopg.connect(sys.argv[1]).close()
+EOF
+}
+
+pg_create_test_db() {
+    python - "$PG_ADMIN" <<'EOF'
+import sys, psycopg
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'test'").fetchone() is None:
+        conn.execute("CREATE DATABASE test")
+        print("[dev.sh] created database test", file=sys.stderr)
+EOF
+}
+
+ensure_postgres() {
+    if [ -n "${BULK_UPLOAD_TEST_PG_URL:-}" ] && [ "$BULK_UPLOAD_TEST_PG_URL" != "$DEFAULT_PG_URL" ]; then
+        log "BULK_UPLOAD_TEST_PG_URL is set; not managing PostgreSQL"
+        return 0
+    fi
+    if ! pg_answers; then
+        local installed=0 ver
+        if ! ls /etc/postgresql/*/main/postgresql.conf >/dev/null 2>&1; then
+            apt_install postgresql
+            installed=1
+        fi
+        ver="$(ls /etc/postgresql | sort -V | tail -n1)"
+        if [ "$installed" -eq 1 ]; then
+            # A fresh Debian cluster asks TCP clients for a password; the tests connect as postgres without one.
+            local hba="/etc/postgresql/$ver/main/pg_hba.conf"
+            if ! grep -q '^# dev.sh: trust loopback' "$hba"; then
+                log "allowing passwordless loopback connections in $hba"
+                as_root sed -i '1i # dev.sh: trust loopback\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+            fi
+        fi
+        log "starting PostgreSQL $ver"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+        if [ "$installed" -eq 1 ]; then as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main reload || true; fi
+        local i
+        for i in $(seq 1 30); do pg_answers && break; sleep 1; done
+        pg_answers || die "PostgreSQL does not answer on 127.0.0.1:5432 as postgres"
+    fi
+    pg_create_test_db
+}
+
+redis_answers() {
+    python - "${BULK_UPLOAD_TEST_REDIS_URL}" <<'EOF' >/dev/null 2>&1
+import sys, redis
+redis.Redis.from_url(sys.argv[1], socket_connect_timeout=3).ping()
+EOF
+}
+
+ensure_redis() {
+    if [ "$BULK_UPLOAD_TEST_REDIS_URL" != "$DEFAULT_REDIS_URL" ]; then
+        log "BULK_UPLOAD_TEST_REDIS_URL is set; not managing Redis"
+        return 0
+    fi
+    redis_answers && return 0
+    command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+    log "starting redis-server on 127.0.0.1:6379"
+    as_root mkdir -p /var/lib/redis /var/log/redis
+    as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/dev-sh.log </dev/null
+    local i
+    for i in $(seq 1 20); do redis_answers && return 0; sleep 0.5; done
+    die "Redis does not answer on 127.0.0.1:6379"
+}
+
+# ---------------------------------------------------------------- commands
+setup() {
+    ensure_venv
+    ensure_node
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    run)
+        setup
+        export BULK_UPLOAD_DEV_SIGNIN="${BULK_UPLOAD_DEV_SIGNIN:-1}"
+        export REFLEX_DB_URL="${REFLEX_DB_URL:-sqlite:///bulk_upload.db}"
+        log "database: $REFLEX_DB_URL"
+        bulk-upload db upgrade
+        bulk-upload demo-seed
+        log "starting the app: http://localhost:3000"
+        exec reflex run "$@"
+        ;;
+    test)
+        check_without
+        setup
+        export BULK_UPLOAD_TEST_PG_URL="${BULK_UPLOAD_TEST_PG_URL:-$DEFAULT_PG_URL}"
+        export BULK_UPLOAD_TEST_REDIS_URL="${BULK_UPLOAD_TEST_REDIS_URL:-$DEFAULT_REDIS_URL}"
+        export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+        export BULK_UPLOAD_WITHOUT="${BULK_UPLOAD_WITHOUT:-}"
+        without browser || ensure_chromium
+        without postgres || ensure_postgres
+        without redis || ensure_redis
+        log "python -m pytest $*"
+        rc=0
+        python -m pytest "$@" || rc=$?
+        if [ "$rc" -eq 5 ]; then
+            log "pytest collected no tests (exit 5): treating it as a failure"
+            exit 1
+        fi
+        exit "$rc"
+        ;;
+    bench)
+        setup
+        exec python -m bulk_upload_app.bench "$@"
+        ;;
+    -h|--help|help)
+        usage
+        ;;
+    *)
+        usage >&2
+        exit 2
+        ;;
+esac
