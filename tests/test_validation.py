@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bulk_upload_app.importer.errors import ErrorCode
-from bulk_upload_app.importer.validation import check_email, check_phone, validate_rows
+from bulk_upload_app.importer.phones import check_phone
+from bulk_upload_app.importer.validation import check_email, validate_rows
 
 GOOD = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com", "countryprefix": "+44", "phone": ""}
 

@@ -315,16 +315,16 @@ def _failure(row_id: int, code: ErrorCode, message: str) -> dict[str, Any]:
 
 
 def _free_extensions(session: Session, company_id: int, count: int) -> list[int]:
-    """The next `count` free extensions: 4 digits from 1000, then 5 digits once those run out."""
     used = set(session.exec(select(User.extension).where(User.company_id == company_id)).scalars())
-    result: list[int] = []
-    candidate = 1000
-    while len(result) < count:
-        if candidate not in used:
-            result.append(candidate)
-        candidate += 1
-        if candidate > 99999:
-            raise RuntimeError("This company has no free extensions left.")
+    return next_free_extensions(used, count)
+
+
+def next_free_extensions(used: set[int], count: int) -> list[int]:
+    """The lowest `count` free extensions: 4 digits from 1000, then 5 digits once those run out."""
+    free = (n for n in range(1000, 100000) if n not in used)
+    result = [n for _, n in zip(range(count), free)]
+    if len(result) < count:
+        raise RuntimeError("This company has no free extensions left.")
     return result
 
 

@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import DOT_ATOM_TEXT
 
 from .errors import ErrorCode, RowError, message_for
+from .phones import e164_column, example_number
 from .schema import BY_NAME, COLUMN_NAMES, REQUIRED_COLUMNS
 
 NAME_COLUMNS = ("firstname", "lastname")
@@ -114,44 +115,6 @@ def _normalise_emails(emails: pl.Series) -> tuple[pl.Series, pl.Series]:
     return pl.Series("email_norm", norm, dtype=pl.String), pl.Series("email_reason", reason, dtype=pl.String)
 
 
-# ---------------------------------------------------------------- phone
-
-
-@lru_cache(maxsize=512)
-def example_number(calling_code: int) -> str:
-    region = phonenumbers.region_code_for_country_code(calling_code)
-    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE) or (
-        phonenumbers.example_number_for_non_geo_entity(calling_code)
-    )
-    if example is None:
-        return f"+{calling_code}…"
-    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-
-
-def check_phone(calling_code: int, value: str) -> str | None:
-    """The number in E.164 when it is a valid number of that calling code, else None."""
-    region = phonenumbers.region_code_for_country_code(calling_code)
-    text = value
-    if region in ("ZZ", "001") and not text.lstrip().startswith("+"):
-        text = f"+{calling_code}{text}"
-        region = None
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if number.country_code != calling_code or not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _normalise_phones(codes: pl.Series, phones: pl.Series) -> pl.Series:
-    pairs = pl.DataFrame({"code": codes, "phone": phones})
-    todo = pairs.filter(pl.col("code").is_not_null() & (pl.col("phone") != "")).unique()
-    results = [check_phone(code, phone) for code, phone in todo.iter_rows()]
-    table = todo.with_columns(phone_e164=pl.Series(results, dtype=pl.String))
-    return pairs.join(table, on=["code", "phone"], how="left", maintain_order="left")["phone_e164"]
-
-
 # ---------------------------------------------------------------- the whole file
 
 
@@ -171,7 +134,7 @@ def validate_rows(frame: pl.DataFrame, extra_values: dict[int, int] | None = Non
     )
     frame = frame.with_columns(
         prefix_norm=pl.when(pl.col("prefix_code").is_not_null()).then(pl.lit("+") + pl.col("prefix_code").cast(pl.String)),
-        phone_e164=_normalise_phones(frame["prefix_code"], frame["phone"]),
+        phone_e164=e164_column(frame["prefix_code"], frame["phone"]),
         first_row=pl.col("row").min().over("email_norm"),
     )
 

@@ -1,0 +1,222 @@
+"""Creating users from a staged upload, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from bulk_upload_app.db import session_scope
+from bulk_upload_app.importer import uploads
+from bulk_upload_app.importer.batch import BatchSpec, SkillChoice, batch_from_names, settings_of_user
+from bulk_upload_app.importer.errors import ErrorCode
+from bulk_upload_app.importer.intake import parse_file, validate_file
+from bulk_upload_app.importer.settings_catalogue import default_settings
+from bulk_upload_app.models import (BulkUpload, BulkUploadRow, Company, Group, GroupMember, OutboundNumber, Skill, User,
+                                    UserOutboundNumber, UserSkill)
+from bulk_upload_app.seed import DEMO_ADMIN_EMAIL, seed_demo
+
+from .helpers import person, users_csv
+
+
+def stage(engine, company_id, rows, spec: BatchSpec | None = None, name="users.csv") -> str:
+    parsed = parse_file(users_csv(rows), name)
+    with session_scope(engine) as session:
+        upload = uploads.stage_upload(session, company_id=company_id, admin_user_id=None, file_name=name,
+                                      parsed=parsed, validation=validate_file(parsed))
+        if spec is not None:
+            uploads.configure_batch(session, company_id, upload.id, spec)
+        return upload.id
+
+
+def new_company(engine, seats=100, name="Acme") -> int:
+    with session_scope(engine) as session:
+        company = Company(name=name, seats=seats, default_settings=default_settings())
+        session.add(company)
+        session.flush()
+        return company.id
+
+
+def count_users(engine, company_id) -> int:
+    with session_scope(engine) as session:
+        return session.exec(select(func.count()).select_from(User).where(User.company_id == company_id)).scalar_one()
+
+
+def test_users_are_created_with_the_batch_settings(engine, demo_company):
+    with session_scope(engine) as session:
+        spec = batch_from_names(session, demo_company, user_type="supervisor", group_names=["Sales", "support"],
+                                outbound_numbers=["+442071838750"], skills=[("English", 4), ("Mandarin", 2)],
+                                settings_from_email="sam.okafor@demo-company.example.com")
+    upload_id = stage(engine, demo_company, [person(1), person(2, phone=""), person(3, email="bad")], spec)
+    result = uploads.create_users(engine, demo_company, upload_id)
+    assert result.created == 2
+    assert [(f["row"], f["code"]) for f in result.failed] == [(4, "INVALID_EMAIL")]
+    with session_scope(engine) as session:
+        users = session.exec(select(User).where(User.bulk_upload_id == upload_id).order_by(User.email)).scalars().all()
+        assert [(u.email, u.phone, u.user_type, u.country_prefix) for u in users] == [
+            ("person1@example.com", "+447400120001", "supervisor", "+44"), ("person2@example.com", None, "supervisor", "+44")]
+        assert all(u.settings["call_history_access"] == "groups" for u in users)
+        assert all(1000 <= u.extension <= 9999 for u in users)
+        extensions = session.exec(select(User.extension).where(User.company_id == demo_company)).scalars().all()
+        assert len(extensions) == len(set(extensions))
+        ids = [u.id for u in users]
+        groups = session.exec(select(Group.name).join(GroupMember).where(GroupMember.user_id.in_(ids))).scalars().all()
+        assert sorted(groups) == ["Sales", "Sales", "Support", "Support"]
+        numbers = session.exec(select(OutboundNumber.number).join(UserOutboundNumber).where(UserOutboundNumber.user_id.in_(ids))).scalars().all()
+        assert numbers == ["+442071838750"] * 2
+        skills = session.exec(select(Skill.name, UserSkill.level).join(UserSkill).where(UserSkill.user_id.in_(ids))).all()
+        assert sorted(skills) == [("English", 4), ("English", 4), ("Mandarin", 2), ("Mandarin", 2)]
+        assert session.exec(select(func.count()).select_from(Skill).where(Skill.company_id == demo_company)).scalar_one() == 6
+        upload = session.get(BulkUpload, upload_id)
+        assert (upload.status, upload.created_count, upload.failed_count) == ("done", 2, 1)
+
+
+def test_use_company_settings_stores_none(engine, demo_company):
+    upload_id = stage(engine, demo_company, [person(1)], BatchSpec(user_type="agent"))
+    uploads.create_users(engine, demo_company, upload_id)
+    with session_scope(engine) as session:
+        assert session.exec(select(User.settings).where(User.email == "person1@example.com")).scalar_one() is None
+
+
+def test_load_existing_copies_a_users_settings(engine, demo_company):
+    with session_scope(engine) as session:
+        lena = session.exec(select(User).where(User.email == "lena.fischer@demo-company.example.com")).scalars().one()
+        spec = settings_of_user(session, demo_company, user_id=lena.id)
+        assert spec.settings["international_calls"] is True and spec.settings["wrap_up_seconds"] == "120"
+        assert len(spec.group_ids) == 2 and len(spec.skills) == 2
+        other = new_company(engine, name="Other")
+        with pytest.raises(ValueError):
+            settings_of_user(session, other, user_id=lena.id)
+
+
+def test_emails_taken_before_staging_are_reported(engine, demo_company):
+    upload_id = stage(engine, demo_company, [person(1), person(2, email=DEMO_ADMIN_EMAIL.upper())])
+    with session_scope(engine) as session:
+        row = session.exec(select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.row_number == 3)).scalars().one()
+        assert not row.is_valid and row.errors[0]["code"] == "EMAIL_ALREADY_EXISTS"
+    result = uploads.create_users(engine, demo_company, upload_id)
+    assert result.created == 1 and [f["code"] for f in result.failed] == ["EMAIL_ALREADY_EXISTS"]
+
+
+def test_an_email_taken_meanwhile_fails_only_its_row(engine, demo_company):
+    upload_id = stage(engine, demo_company, [person(1), person(2), person(3)])
+    other = new_company(engine, name="Rival")
+    rival = stage(engine, other, [person(2)])
+    assert uploads.create_users(engine, other, rival).created == 1
+    result = uploads.create_users(engine, demo_company, upload_id)
+    assert result.created == 2
+    assert [(f["row"], f["code"]) for f in result.failed] == [(3, "EMAIL_ALREADY_EXISTS")]
+
+
+def test_seat_shortage_is_found_before_creating(engine, demo_company):
+    with session_scope(engine) as session:
+        problem = uploads.seat_problem(session, demo_company, 16, "http://legacy")
+        assert uploads.seat_problem(session, demo_company, 15, "http://legacy") is None
+    assert problem.code is ErrorCode.SEATS_EXCEEDED
+    assert problem.as_dict() | {} == {"code": "SEATS_EXCEEDED", "message": problem.message, "needed": 16, "available": 15,
+                                        "shortfall": 1, "legacy_dashboard_url": "http://legacy"}
+
+
+def test_seats_taken_meanwhile_fail_the_rows_beyond_them(engine):
+    company = new_company(engine, seats=3)
+    upload_id = stage(engine, company, [person(i) for i in range(1, 4)])
+    other = stage(engine, company, [person(9)])
+    uploads.create_users(engine, company, other)
+    result = uploads.create_users(engine, company, upload_id)
+    assert result.created == 2
+    assert [(f["row"], f["code"]) for f in result.failed] == [(4, "NO_SEAT_AVAILABLE")]
+    assert count_users(engine, company) == 3
+
+
+def test_creating_twice_creates_nobody_twice(engine):
+    company = new_company(engine)
+    upload_id = stage(engine, company, [person(i) for i in range(1, 6)])
+    assert uploads.create_users(engine, company, upload_id).created == 5
+    with pytest.raises(uploads.UploadBusy):
+        uploads.create_users(engine, company, upload_id)
+    again = stage(engine, company, [person(i) for i in range(1, 6)])
+    result = uploads.create_users(engine, company, again)
+    assert result.created == 0 and {f["code"] for f in result.failed} == {"EMAIL_ALREADY_EXISTS"}
+    assert count_users(engine, company) == 5
+
+
+def test_an_interrupted_create_resumes_without_duplicates(engine):
+    company = new_company(engine)
+    upload_id = stage(engine, company, [person(i) for i in range(1, 11)])
+    seen = []
+
+    def crash_after_first_chunk(done, total):
+        seen.append((done, total))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=crash_after_first_chunk)
+    assert seen == [(4, 10)] and count_users(engine, company) == 4
+    progress = []
+    result = uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=lambda d, t: progress.append((d, t)))
+    assert progress == [(4, 6), (6, 6)]
+    assert result.created == 10 and result.failed == [] and count_users(engine, company) == 10
+
+
+def test_another_companys_upload_is_not_found(engine):
+    a, b = new_company(engine, name="A"), new_company(engine, name="B")
+    upload_id = stage(engine, a, [person(1)])
+    with pytest.raises(uploads.UploadNotFound):
+        uploads.create_users(engine, b, upload_id)
+    with session_scope(engine) as session, pytest.raises(ValueError):
+        uploads.configure_batch(session, a, upload_id, BatchSpec(group_ids=[999]))
+
+
+def test_a_batch_cannot_use_another_companys_groups(engine, demo_company):
+    other = new_company(engine, name="Other")
+    with session_scope(engine) as session:
+        group_id = session.exec(select(Group.id).where(Group.company_id == demo_company)).scalars().first()
+    upload_id = stage(engine, other, [person(1)])
+    with session_scope(engine) as session, pytest.raises(ValueError, match="does not exist in this company"):
+        uploads.configure_batch(session, other, upload_id, BatchSpec(group_ids=[group_id]))
+
+
+def test_concurrent_batches_never_exceed_seats_nor_share_an_email(engine):
+    company = new_company(engine, seats=30)
+    # Both batches hold 20 people, 10 of them the same: 30 distinct, only 30 seats, 40 rows.
+    first = stage(engine, company, [person(i) for i in range(0, 20)])
+    second = stage(engine, company, [person(i) for i in range(10, 30)])
+    results, errors = {}, []
+    barrier = threading.Barrier(2)
+
+    def run(upload_id):
+        try:
+            barrier.wait()
+            results[upload_id] = uploads.create_users(engine, company, upload_id, chunk_size=5)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(u,)) for u in (first, second)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert errors == []
+    created = sum(r.created for r in results.values())
+    assert created == count_users(engine, company) == 30
+    failed_codes = {f["code"] for r in results.values() for f in r.failed}
+    assert failed_codes <= {"EMAIL_ALREADY_EXISTS", "NO_SEAT_AVAILABLE"}
+    with session_scope(engine) as session:
+        emails = session.exec(select(User.email).where(User.company_id == company)).scalars().all()
+    assert len(emails) == len(set(emails)) == 30
+
+
+def test_extensions_go_on_with_five_digits():
+    assert uploads.next_free_extensions({1000, 1002}, 3) == [1001, 1003, 1004]
+    assert uploads.next_free_extensions(set(range(1000, 10000)), 2) == [10000, 10001]
+    with pytest.raises(RuntimeError):
+        uploads.next_free_extensions(set(range(1000, 100000)), 1)
+
+
+def test_demo_seed_is_idempotent(engine):
+    with session_scope(engine) as session:
+        first = seed_demo(session)
+    with session_scope(engine) as session:
+        assert seed_demo(session) == first
+        users = session.exec(select(User.user_type).where(User.company_id == first)).scalars().all()
+        assert set(users) == {"admin", "agent", "supervisor", "analyst"} and len(users) == 10
+        assert session.exec(select(func.count()).select_from(Company)).scalar_one() == 1
