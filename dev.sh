@@ -134,7 +134,7 @@ ensure_node() {
         # registry; npm >= 11.19 wants that install script approved in package.json.
         printf '%s\n' '{"private": true, "allowScripts": {"node": true}}' >"$TOOLS_NODE/package.json"
         npm install --prefix "$TOOLS_NODE" --loglevel=error 'node@22' 'npm@11' </dev/null
-        if ! PATH="$bin:$PATH" node --version >/dev/null 2>&1; then
+        if ! "$bin/node" --version >/dev/null 2>&1; then
             # npm blocked the preinstall: take the platform package directly (it has bin/node).
             local arch
             case "$(uname -m)" in
@@ -207,7 +207,7 @@ ensure_postgres() {
             apt_install postgresql
             installed=1
         fi
-        ver="$(ls /etc/postgresql | sort -V | tail -n1)"
+        ver="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf "%f\n" | sort -V | tail -n1)"
         if [ "$installed" -eq 1 ]; then
             # A fresh Debian cluster asks TCP clients for a password; the tests connect as postgres without one.
             local hba="/etc/postgresql/$ver/main/pg_hba.conf"
@@ -219,8 +219,7 @@ ensure_postgres() {
         log "starting PostgreSQL $ver"
         as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
         if [ "$installed" -eq 1 ]; then as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main reload || true; fi
-        local i
-        for i in $(seq 1 30); do pg_answers && break; sleep 1; done
+        for _ in $(seq 1 30); do pg_answers && break; sleep 1; done
         pg_answers || die "PostgreSQL does not answer on 127.0.0.1:5432 as postgres"
     fi
     pg_create_test_db
@@ -244,8 +243,7 @@ ensure_redis() {
     as_root mkdir -p /var/lib/redis /var/log/redis
     as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
         --dir /var/lib/redis --logfile /var/log/redis/dev-sh.log </dev/null
-    local i
-    for i in $(seq 1 20); do redis_answers && return 0; sleep 0.5; done
+    for _ in $(seq 1 20); do redis_answers && return 0; sleep 0.5; done
     die "Redis does not answer on 127.0.0.1:6379"
 }
 
@@ -253,6 +251,11 @@ ensure_redis() {
 setup() {
     ensure_venv
     ensure_node
+    # Reflex otherwise probes a mirror registry it cannot reach here; use npm's own setting.
+    if [ -z "${NPM_CONFIG_REGISTRY:-}" ]; then
+        NPM_CONFIG_REGISTRY="$(npm config get registry 2>/dev/null || true)"
+        export NPM_CONFIG_REGISTRY="${NPM_CONFIG_REGISTRY:-https://registry.npmjs.org/}"
+    fi
 }
 
 cmd="${1:-}"

@@ -1,0 +1,176 @@
+"""Benchmark of the engine: `./dev.sh bench` (or `python -m bulk_upload_app.bench`).
+
+Generates users files, then for each size and database runs, in a fresh process each
+(so peak memory is that run's own): read + validate, stage (+ account checks), create with
+groups, outbound numbers and skills. Prints a table and writes bench-results/engine.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from .config import PROJECT_ROOT
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances", "Edsger", "José", "Zoë"]
+_LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson", "Allen", "Dijkstra"]
+
+
+def generate(path: Path, rows: int, error_rate: float, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    prefixes = [("+44", lambda: f"07{rng.randint(400000000, 999999999)}"), ("+1", lambda: f"+1 202 555 {rng.randint(0, 9999):04d}"),
+                ("+49", lambda: f"0151 {rng.randint(10000000, 99999999)}"), ("+61", lambda: f"04{rng.randint(10000000, 99999999)}")]
+    run = uuid.uuid4().hex[:8]
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("firstname,lastname,email,countryprefix,phone\n")
+        for i in range(rows):
+            prefix, phone = rng.choice(prefixes)
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            email = f"{first.lower()}.{last.lower()}.{i}.{run}@example{i % 20}.com"
+            values = [first, last, email, prefix, phone() if i % 3 else ""]
+            if rng.random() < error_rate:
+                kind = rng.randrange(5)
+                if kind == 0:
+                    values[2] = f"not-an-email-{i}"
+                elif kind == 1:
+                    values[3] = "+999"
+                elif kind == 2:
+                    values[4] = "12345"
+                elif kind == 3:
+                    values[0] = ""
+                else:
+                    values[2] = f"{_FIRST[0].lower()}.{_LAST[0].lower()}.0.{run}@example0.com"  # duplicate
+            out.write(",".join(f'"{v}"' if "," in v else v for v in values) + "\n")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(path: str, db_url: str | None, validate_only: bool) -> dict:
+    """One measured run, in this process."""
+    from .db import get_engine, session_scope
+    from .importer import uploads
+    from .importer.batch import batch_from_names
+    from .importer.intake import parse_file, validate_file
+    from .importer.reading import ReadLimits
+    from .seed import seed_demo
+
+    data = Path(path).read_bytes()
+    start = time.perf_counter()
+    parsed = parse_file(data, Path(path).name, ReadLimits(max_bytes=500 * 1024 * 1024, max_rows=2_000_000))
+    validation = validate_file(parsed)
+    result = {"rows": validation.rows, "valid": validation.valid, "read_validate_s": round(time.perf_counter() - start, 3)}
+    if validate_only:
+        result["peak_mb"] = round(_peak_mb())
+        return result
+    engine = get_engine(db_url)
+    with session_scope(engine) as session:
+        company_id = seed_demo(session)
+        from .models import Company
+
+        session.get(Company, company_id).seats = 10_000_000
+        spec = batch_from_names(session, company_id, user_type="agent", group_names=["Sales", "Support"],
+                                outbound_numbers=["+442071838750", "+12025550143"],
+                                skills=[("English", 4), ("Spanish", 2), ("Bench skill", 3)])
+    start = time.perf_counter()
+    with session_scope(engine) as session:
+        upload = uploads.stage_upload(session, company_id=company_id, admin_user_id=None, file_name=Path(path).name,
+                                      parsed=parsed, validation=validation)
+        uploads.configure_batch(session, company_id, upload.id, spec)
+        upload_id = upload.id
+    result["stage_s"] = round(time.perf_counter() - start, 3)
+    start = time.perf_counter()
+    created = uploads.create_users(engine, company_id, upload_id)
+    result["create_s"] = round(time.perf_counter() - start, 3)
+    result["created"] = created.created
+    result["failed"] = len({f["row"] for f in created.failed})
+    result["peak_mb"] = round(_peak_mb())
+    return result
+
+
+def _fresh_db(kind: str, workdir: Path, pg_url: str) -> tuple[str, callable]:
+    from .migrations import upgrade
+
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+        upgrade(url)
+        return url, lambda: None
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{pg_url}?options=-csearch_path%3D{schema}"
+    upgrade(url)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+    return url, drop
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--million", action="store_true", help="also validate 1,000,000 rows")
+    parser.add_argument("--pg-url", default=os.environ.get("BULK_UPLOAD_TEST_PG_URL", DEFAULT_PG))
+    parser.add_argument("--one", nargs=3, metavar=("PATH", "DB_URL", "VALIDATE_ONLY"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        path, url, validate_only = args.one
+        print(json.dumps(run_one(path, None if url == "-" else url, validate_only == "1")))
+        return 0
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        plans = []
+        for size in [int(s) for s in args.sizes.split(",") if s]:
+            for label, rate in (("valid", 0.0), ("5% errors", 0.05)):
+                file = workdir / f"users-{size}-{int(rate * 100)}.csv"
+                generate(file, size, rate)
+                plans += [(size, label, file, db) for db in args.databases.split(",") if db]
+        if args.million:
+            file = workdir / "users-1000000.csv"
+            generate(file, 1_000_000, 0.05)
+            plans.append((1_000_000, "5% errors, validate only", file, None))
+        for size, label, file, db in plans:
+            url, cleanup = _fresh_db(db, workdir, args.pg_url) if db else ("-", lambda: None)
+            try:
+                out = subprocess.run(
+                    [sys.executable, "-m", "bulk_upload_app.bench", "--one", str(file), url, "0" if db else "1"],
+                    check=True, capture_output=True, text=True, cwd=PROJECT_ROOT,
+                )
+            finally:
+                cleanup()
+            result = {"size": size, "file": label, "db": db or "-", "file_mb": round(file.stat().st_size / 2**20, 1),
+                      **json.loads(out.stdout.strip().splitlines()[-1])}
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    out_dir = PROJECT_ROOT / "bench-results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "engine.json").write_text(json.dumps(results, indent=2))
+    print("\n| rows | file | db | read+validate s | stage s | create s | created | peak MB |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['size']:,} | {r['file']} | {r['db']} | {r['read_validate_s']} | {r.get('stage_s', '-')} | "
+              f"{r.get('create_s', '-')} | {r.get('created', '-')} | {r['peak_mb']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

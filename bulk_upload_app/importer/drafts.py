@@ -1,0 +1,201 @@
+"""Working on a draft upload: pages of staged rows, counts, editing a cell, removing a row.
+
+Every change runs in one transaction that first locks the upload row, so two tabs editing
+one draft take turns and each sees a whole, consistent draft. Duplicates are a property of
+the whole file: an edit re-judges every row sharing the old or the new email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import func, or_, select, update
+from sqlmodel import Session
+
+from ..models import BulkUpload, BulkUploadRow, utcnow
+from . import accounts
+from .errors import ErrorCode, message_for
+from .schema import COLUMN_NAMES
+from .uploads import UploadBusy, UploadNotFound
+from .validation import validate_rows
+
+EDITABLE = COLUMN_NAMES
+
+
+@dataclass(frozen=True)
+class DraftCounts:
+    all: int
+    valid: int
+    with_errors: int
+
+
+@dataclass(frozen=True)
+class RowView:
+    id: int
+    row: int
+    values: dict[str, str]
+    errors: dict[str, dict[str, str]]  # column ("" for the row itself) -> {"code", "message"}
+    is_valid: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "row": self.row, **self.values, "is_valid": self.is_valid,
+                "errors": self.errors}
+
+
+def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUpload:
+    """The company's draft, locked for this transaction (PostgreSQL; SQLite locks by BEGIN IMMEDIATE)."""
+    query = select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    upload = session.exec(query).scalars().first()
+    if upload is None:
+        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    if upload.status != "draft":
+        raise UploadBusy("These users are already being created; the file can no longer change.")
+    return upload
+
+
+def counts(session: Session, upload_id: str) -> DraftCounts:
+    valid, total = session.exec(
+        select(func.count().filter(BulkUploadRow.is_valid.is_(True)), func.count())
+        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "removed")
+    ).one()
+    return DraftCounts(all=total, valid=valid, with_errors=total - valid)
+
+
+def page(
+    session: Session, company_id: int, upload_id: str, *, only_errors: bool = False, search: str = "",
+    offset: int = 0, limit: int = 50,
+) -> tuple[list[RowView], int]:
+    """One page of the draft's rows in file order, and how many rows match in all."""
+    owner = session.exec(
+        select(BulkUpload.id).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
+    ).first()
+    if owner is None:
+        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    conditions = [BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "removed"]
+    if only_errors:
+        conditions.append(BulkUploadRow.is_valid.is_(False))
+    term = search.strip().lower()
+    if term:
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        conditions.append(or_(*(func.lower(getattr(BulkUploadRow, c)).like(like, escape="\\") for c in COLUMN_NAMES)))
+    total = session.exec(select(func.count()).select_from(BulkUploadRow).where(*conditions)).scalar_one()
+    rows = session.exec(
+        select(BulkUploadRow).where(*conditions).order_by(BulkUploadRow.row_number).offset(offset).limit(limit)
+    ).scalars().all()
+    return [_view(r) for r in rows], total
+
+
+def _view(row: BulkUploadRow) -> RowView:
+    errors: dict[str, dict[str, str]] = {}
+    for error in row.errors or []:
+        errors.setdefault(error["column"] or "", {"code": error["code"], "message": error["message"]})
+    return RowView(row.id, row.row_number, {c: getattr(row, c) for c in COLUMN_NAMES}, errors, row.is_valid)
+
+
+def edit_cell(session: Session, company_id: int, upload_id: str, row_id: int, column: str, value: str) -> RowView:
+    if column not in EDITABLE:
+        raise ValueError(f"{column} can't be edited.")
+    upload = locked_draft(session, company_id, upload_id)
+    row = _row_of(session, upload.id, row_id)
+    old_email = row.email_norm
+    setattr(row, column, " ".join(str(value).split()) if column in ("firstname", "lastname") else str(value).strip())
+    single = pl.DataFrame(
+        {"row": [row.row_number], **{c: [getattr(row, c)] for c in COLUMN_NAMES}},
+        schema={"row": pl.Int64, **{c: pl.String for c in COLUMN_NAMES}},
+    )
+    checked = validate_rows(single)
+    result = checked.frame.row(0, named=True)
+    row.email_norm, row.prefix_norm, row.phone_e164 = result["email_norm"], result["prefix_norm"], result["phone_e164"]
+    row.errors = [{"column": e.column, "code": e.code.value, "message": e.message} for e in checked.errors]
+    if row.email_norm and accounts.existing_emails(session, [row.email_norm]):
+        row.errors.append({"column": "email", "code": ErrorCode.EMAIL_ALREADY_EXISTS.value,
+                           "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=row.email_norm)})
+    row.is_valid = not row.errors
+    session.add(row)
+    session.flush()
+    _rejudge_duplicates(session, upload.id, {old_email, row.email_norm} - {None})
+    _touch(session, upload)
+    session.refresh(row)
+    return _view(row)
+
+
+def remove_row(session: Session, company_id: int, upload_id: str, row_id: int) -> None:
+    upload = locked_draft(session, company_id, upload_id)
+    row = _row_of(session, upload.id, row_id)
+    row.outcome = "removed"
+    session.add(row)
+    session.flush()
+    if row.email_norm:
+        _rejudge_duplicates(session, upload.id, {row.email_norm})
+    _touch(session, upload)
+
+
+def recheck_account(session: Session, company_id: int, upload_id: str) -> DraftCounts:
+    """Re-judge EMAIL_ALREADY_EXISTS for every row: users may have been added meanwhile."""
+    upload = locked_draft(session, company_id, upload_id)
+    rows = session.exec(
+        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == "pending",
+                                    BulkUploadRow.email_norm.is_not(None))
+    ).scalars().all()
+    taken = accounts.existing_emails(session, [r.email_norm for r in rows])
+    for row in rows:
+        had = any(e["code"] == ErrorCode.EMAIL_ALREADY_EXISTS.value for e in row.errors)
+        has = row.email_norm in taken
+        if had != has:
+            others = [e for e in row.errors if e["code"] != ErrorCode.EMAIL_ALREADY_EXISTS.value]
+            if has:
+                others.append({"column": "email", "code": ErrorCode.EMAIL_ALREADY_EXISTS.value,
+                               "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=row.email_norm)})
+            row.errors, row.is_valid = others, not others
+            session.add(row)
+    session.flush()
+    _touch(session, upload)
+    return counts(session, upload.id)
+
+
+def _row_of(session: Session, upload_id: str, row_id: int) -> BulkUploadRow:
+    row = session.exec(
+        select(BulkUploadRow).where(BulkUploadRow.id == int(row_id), BulkUploadRow.upload_id == upload_id,
+                                    BulkUploadRow.outcome != "removed")
+    ).scalars().first()
+    if row is None:
+        raise UploadNotFound("That row is not part of this bulk upload.")
+    return row
+
+
+def _rejudge_duplicates(session: Session, upload_id: str, emails: set[str]) -> None:
+    """Within these emails, the first row keeps its address; every later one is a duplicate."""
+    if not emails:
+        return
+    rows = session.exec(
+        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "removed",
+                                    BulkUploadRow.email_norm.in_(sorted(emails)))
+        .order_by(BulkUploadRow.row_number)
+    ).scalars().all()
+    first_row: dict[str, int] = {}
+    for row in rows:
+        others = [e for e in row.errors if e["code"] != ErrorCode.DUPLICATE_EMAIL_IN_FILE.value]
+        first = first_row.setdefault(row.email_norm, row.row_number)
+        if first != row.row_number:
+            others.append({"column": "email", "code": ErrorCode.DUPLICATE_EMAIL_IN_FILE.value,
+                           "message": message_for(ErrorCode.DUPLICATE_EMAIL_IN_FILE, value=row.email_norm, first_row=first)})
+            others.sort(key=lambda e: COLUMN_NAMES.index(e["column"]) if e["column"] in COLUMN_NAMES else -1)
+        if others != row.errors:
+            row.errors, row.is_valid = others, not others
+            session.add(row)
+    session.flush()
+
+
+def _touch(session: Session, upload: BulkUpload) -> None:
+    current = counts(session, upload.id)
+    session.execute(
+        update(BulkUpload).where(BulkUpload.id == upload.id).values(
+            total_rows=current.all, valid_rows=current.valid, invalid_rows=current.with_errors,
+            version=BulkUpload.version + 1, updated_at=utcnow(),
+        )
+    )

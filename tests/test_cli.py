@@ -1,0 +1,117 @@
+"""The command line end to end, in real subprocesses, against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulk_upload_app.importer.schema import COLUMN_NAMES
+
+from .helpers import person, users_csv
+
+
+def cli(db_url: str, *args: str) -> tuple[int, dict | None, str]:
+    env = {**os.environ, "REFLEX_DB_URL": db_url}
+    done = subprocess.run([sys.executable, "-m", "bulk_upload_app", *args], capture_output=True, text=True, env=env, timeout=120)
+    document = json.loads(done.stdout) if "--json" in args and done.stdout.strip() else None
+    return done.returncode, document, done.stderr
+
+
+@pytest.fixture
+def seeded(db_url):
+    code, doc, err = cli(db_url, "demo-seed", "--json")
+    assert code == 0, err
+    return db_url, doc["id"]
+
+
+def test_db_upgrade_and_demo_seed_are_repeatable(db_url):
+    assert cli(db_url, "db", "upgrade")[0] == 0
+    first = cli(db_url, "demo-seed", "--json")[1]
+    assert cli(db_url, "demo-seed", "--json")[1] == first
+
+
+def test_company_create(db_url):
+    code, doc, _ = cli(db_url, "company", "create", "--name", "Acme", "--seats", "5", "--json")
+    assert code == 0 and isinstance(doc["id"], int)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_template(tmp_path, db_url, fmt):
+    out = tmp_path / f"t.{fmt}"
+    assert cli(db_url, "template", "--format", fmt, "--output", str(out))[0] == 0
+    if fmt == "xlsx":
+        assert [c.value for c in openpyxl.load_workbook(out).worksheets[0][1]] == list(COLUMN_NAMES)
+    else:
+        assert out.read_text("utf-8-sig").strip() == ",".join(COLUMN_NAMES)
+
+
+def test_validate_without_company(tmp_path, db_url):
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(1), person(2, email="nope"), person(3, email="PERSON1@example.com")],
+                               header=["First Name", *COLUMN_NAMES[1:]]))
+    code, doc, _ = cli(db_url, "validate", str(path), "--json")
+    assert code == 0
+    assert (doc["rows"], doc["valid"], doc["invalid"]) == (3, 1, 2)
+    assert any('"First Name" was read as "firstname"' in n for n in doc["notices"])
+    assert [(e["row"], e["column"], e["code"]) for e in doc["errors"]] == [(3, "email", "INVALID_EMAIL"), (4, "email", "DUPLICATE_EMAIL_IN_FILE")]
+    assert all(e["message"] for e in doc["errors"])
+
+
+def test_validate_with_company_checks_existing_emails(tmp_path, seeded):
+    db_url, company = seeded
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(1), person(2, email="sam.okafor@demo-company.example.com")]))
+    code, doc, _ = cli(db_url, "validate", str(path), "--company", str(company), "--json")
+    assert code == 0 and [e["code"] for e in doc["errors"]] == ["EMAIL_ALREADY_EXISTS"]
+
+
+@pytest.mark.parametrize("content,name,code", [(b"", "u.csv", "EMPTY_FILE"), (b"\x00\x01\x02garbage\xff" * 50, "u.csv", "UNSUPPORTED_FILE"),
+                                               (b"firstname,lastname,countryprefix\nA,B,+44\n", "u.csv", "MISSING_COLUMN")])
+def test_validate_file_level_problem_exits_2(tmp_path, db_url, content, name, code):
+    path = tmp_path / name
+    path.write_bytes(content)
+    status, doc, _ = cli(db_url, "validate", str(path), "--json")
+    assert status == 2 and doc["error"]["code"] == code and doc["error"]["message"]
+
+
+def test_import_creates_users_and_reports_failures(tmp_path, seeded):
+    db_url, company = seeded
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(1), person(2, countryprefix="+999"), person(3)]))
+    code, doc, err = cli(db_url, "import", str(path), "--company", str(company), "--user-type", "supervisor",
+                         "--group", "Sales", "--outbound-number", "+442071838750", "--skill", "English:4",
+                         "--skill", "Klingon:1", "--settings-from", "lena.fischer@demo-company.example.com", "--json")
+    assert code == 0, err
+    assert doc["created"] == 2 and len(doc["upload_id"]) == 32
+    assert doc["failed"] == [{"row": 3, "email": "person2@example.com", "code": "INVALID_COUNTRY_PREFIX",
+                              "message": doc["failed"][0]["message"]}]
+    code, again, _ = cli(db_url, "import", str(path), "--company", str(company), "--json")
+    assert code == 0 and again["created"] == 0
+    assert {f["code"] for f in again["failed"]} == {"EMAIL_ALREADY_EXISTS", "INVALID_COUNTRY_PREFIX"}
+
+
+def test_import_with_too_few_seats_exits_3_and_creates_nobody(tmp_path, seeded):
+    db_url, company = seeded
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(i) for i in range(20)]))
+    code, doc, _ = cli(db_url, "import", str(path), "--company", str(company), "--json")
+    assert code == 3
+    error = doc["error"]
+    assert (error["code"], error["needed"], error["available"]) == ("SEATS_EXCEEDED", 20, 15)
+    assert error["legacy_dashboard_url"] and "15" in error["message"]
+    code, check, _ = cli(db_url, "validate", str(path), "--company", str(company), "--json")
+    assert check["valid"] == 20
+
+
+def test_import_rejects_an_unknown_group(tmp_path, seeded):
+    db_url, company = seeded
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(1)]))
+    code, doc, _ = cli(db_url, "import", str(path), "--company", str(company), "--group", "Nope", "--json")
+    assert code == 4 and "Nope" in doc["error"]["message"]

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import pytest
+
+from bulk_upload_app.importer.errors import ErrorCode, FileProblem
+from bulk_upload_app.importer.intake import parse_file
+from bulk_upload_app.importer.report import REPORT_HEADER, report_csv, report_xlsx
+from bulk_upload_app.importer.schema import COLUMN_NAMES
+from bulk_upload_app.importer.spreadsheet_out import csv_safe, unescape_csv_safe
+from bulk_upload_app.importer.template import template_csv, template_xlsx
+
+HOSTILE = ["=HYPERLINK(\"http://x\")", "+44", "-2+3", "@SUM(A1)", "\tx", "\rx", "=1+1"]
+
+
+def test_csv_template_is_the_lowercase_header_only():
+    text = template_csv().decode("utf-8-sig")
+    assert text == ",".join(COLUMN_NAMES) + "\r\n"
+
+
+def test_xlsx_template_has_text_columns_and_instructions():
+    book = openpyxl.load_workbook(io.BytesIO(template_xlsx()))
+    users, instructions = book.worksheets
+    assert users.title == "Users" and [c.value for c in users[1]] == list(COLUMN_NAMES)
+    assert users.max_row == 1
+    text_columns = {i for d in users.column_dimensions.values() if d.number_format == "@" for i in range(d.min, d.max + 1)}
+    assert text_columns >= {1, 2, 3, 4, 5}  # so "+44" and long digit strings typed in stay text
+    assert instructions.title == "Instructions"
+    assert any("countryprefix" == row[0].value for row in instructions.iter_rows())
+
+
+@pytest.mark.parametrize("template", [template_csv, template_xlsx])
+def test_a_template_imports_no_user(template):
+    with pytest.raises(FileProblem) as caught:
+        parse_file(template(), "template.xlsx" if template is template_xlsx else "template.csv")
+    assert caught.value.code is ErrorCode.NO_DATA_ROWS
+
+
+FAILED = [
+    {"row": 3, "firstname": HOSTILE[0], "lastname": "@x", "email": "bad", "countryprefix": "+44", "phone": "-1",
+     "code": "INVALID_EMAIL", "message": "not valid"},
+    {"row": 3, "firstname": HOSTILE[0], "lastname": "@x", "email": "bad", "countryprefix": "+44", "phone": "-1",
+     "code": "INVALID_PHONE_NUMBER", "message": "bad phone"},
+    {"row": 2, "firstname": "Ann", "lastname": "Lee", "email": "a@b.com", "countryprefix": "+1", "phone": "",
+     "code": "EMAIL_ALREADY_EXISTS", "message": "taken"},
+]
+
+
+def test_report_has_one_line_per_row_with_all_its_problems():
+    rows = list(csv.reader(io.StringIO(report_csv(FAILED).decode("utf-8-sig"))))
+    assert rows[0] == list(REPORT_HEADER)
+    assert [r[5] for r in rows[1:]] == ["2", "3"]
+    assert rows[2][6] == "INVALID_EMAIL INVALID_PHONE_NUMBER" and rows[2][7] == "not valid bad phone"
+
+
+def test_csv_report_never_starts_a_cell_with_a_formula_trigger():
+    rows = list(csv.reader(io.StringIO(report_csv(FAILED).decode("utf-8-sig"))))
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    assert rows[2][0] == "'" + HOSTILE[0]
+
+
+def test_xlsx_report_writes_formula_looking_cells_as_text():
+    book = openpyxl.load_workbook(io.BytesIO(report_xlsx(FAILED)))
+    sheet = book.active
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert values[1][0] == HOSTILE[0] and values[1][3] == "+44"
+    for row in sheet.iter_rows():
+        for cell in row:
+            assert cell.data_type == "s", (cell.coordinate, cell.value)
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, "plain", "'quoted", "", "'=x"])
+def test_csv_escaping_round_trips(value):
+    assert unescape_csv_safe(csv_safe(value)) == value
