@@ -77,3 +77,17 @@ def test_xlsx_report_writes_formula_looking_cells_as_text():
 @pytest.mark.parametrize("value", [*HOSTILE, "plain", "'quoted", "", "'=x"])
 def test_csv_escaping_round_trips(value):
     assert unescape_csv_safe(csv_safe(value)) == value
+
+
+def test_a_csv_report_reuploads_with_the_values_as_typed():
+    parsed = parse_file(report_csv(FAILED), "failed-rows.csv")
+    rows = parsed.frame.to_dicts()
+    assert [r["firstname"] for r in rows] == ["Ann", HOSTILE[0]]
+    assert [(r["lastname"], r["countryprefix"], r["phone"]) for r in rows] == [("Lee", "+1", ""), ("@x", "+44", "-1")]
+    assert [r["row"] for r in rows] == [2, 3]
+    assert any('"row" is not part of the template' in n for n in parsed.notices)
+
+
+def test_an_xlsx_report_reuploads_with_the_values_as_typed():
+    rows = parse_file(report_xlsx(FAILED), "failed-rows.xlsx").frame.to_dicts()
+    assert [(r["firstname"], r["countryprefix"]) for r in rows] == [("Ann", "+1"), (HOSTILE[0], "+44")]

@@ -32,6 +32,8 @@ def parse_file(data: bytes, filename: str, limits: ReadLimits | None = None) -> 
         for name in COLUMN_NAMES
     ]
     frame = raw.data.select(pl.col("row").cast(pl.Int64), *columns)
+    if raw.file_format in ("csv", "tsv"):
+        frame = frame.with_columns(_without_formula_apostrophe(name) for name in COLUMN_NAMES)
     if frame.height == 0:
         raise FileProblem(ErrorCode.NO_DATA_ROWS)
     return ParsedFile(
@@ -40,6 +42,12 @@ def parse_file(data: bytes, filename: str, limits: ReadLimits | None = None) -> 
         notices=[*raw.notices, *mapping.notices],
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def _without_formula_apostrophe(column: str) -> pl.Expr:
+    """Undo the apostrophe our CSV reports put before formula-like cells (see spreadsheet_out)."""
+    value = pl.col(column)
+    return pl.when(value.str.contains(r"^'+[=+\-@\t\r]")).then(value.str.slice(1)).otherwise(value).alias(column)
 
 
 def validate_file(parsed: ParsedFile) -> Validation:

@@ -11,16 +11,21 @@ import xlsxwriter
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _needs_apostrophe(value: str) -> bool:
+    # Apostrophes typed before a trigger get one more, so the reader's unescape is exact.
+    return value.lstrip("'").startswith(_FORMULA_TRIGGERS)
+
+
 def csv_safe(value: str) -> str:
     """Prefix a cell a spreadsheet would run as a formula with an apostrophe (OWASP's advice).
 
     The reader removes that apostrophe again, so a report can be fixed and re-uploaded.
     """
-    return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
+    return "'" + value if _needs_apostrophe(value) else value
 
 
 def unescape_csv_safe(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_TRIGGERS) else value
+    return value[1:] if value.startswith("'") and _needs_apostrophe(value) else value
 
 
 def write_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
