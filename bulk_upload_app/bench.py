@@ -30,8 +30,10 @@ _LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Lis
 
 def generate(path: Path, rows: int, error_rate: float, seed: int = 7) -> None:
     rng = random.Random(seed)
-    prefixes = [("+44", lambda: f"07{rng.randint(400000000, 999999999)}"), ("+1", lambda: f"+1 202 555 {rng.randint(0, 9999):04d}"),
-                ("+49", lambda: f"0151 {rng.randint(10000000, 99999999)}"), ("+61", lambda: f"04{rng.randint(10000000, 99999999)}")]
+    # Formats admins really type: national with trunk prefix, international, spaced.
+    prefixes = [("+44", lambda: f"07{rng.choice('45789')}{rng.randint(0, 99999999):08d}"),
+                ("+1", lambda: f"+1 ({rng.choice(['212', '415', '312', '617'])}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"),
+                ("+49", lambda: f"0151 {rng.randint(10000000, 99999999)}"), ("+61", lambda: f"04{rng.choice('0123')}{rng.randint(0, 9999999):07d}")]
     run = uuid.uuid4().hex[:8]
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("firstname,lastname,email,countryprefix,phone\n")

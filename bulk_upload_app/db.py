@@ -38,10 +38,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # noqa: ANN001
-        # "write_lock" takes SQLite's write lock at BEGIN: seat counts read inside such a
-        # transaction cannot change before it commits (PostgreSQL uses SELECT ... FOR UPDATE).
-        immediate = connection.get_execution_options().get("write_lock", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Writers take SQLite's write lock at BEGIN: a deferred transaction that reads and then
+        # writes fails at once with "database is locked" when another writer is active, and a
+        # seat count read under this lock cannot change before commit. Pure reads opt out.
+        read_only = connection.get_execution_options().get("read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -49,10 +50,14 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None, *, write_lock: bool = False) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
+def session_scope(engine: Engine | None = None, *, read_only: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error.
+
+    On SQLite every session but a read_only one holds the write lock from its start; on
+    PostgreSQL the engine locks rows itself (SELECT ... FOR UPDATE) where it must.
+    """
     engine = engine or get_engine()
-    bind = engine.execution_options(write_lock=True) if write_lock else engine
+    bind = engine.execution_options(read_only=True) if read_only else engine
     with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
@@ -60,3 +65,22 @@ def session_scope(engine: Engine | None = None, *, write_lock: bool = False) -> 
         except BaseException:
             session.rollback()
             raise
+
+
+def copy_rows(session: Session, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Insert many rows inside the session's transaction as fast as the database allows.
+
+    PostgreSQL gets COPY; SQLite its driver's executemany. Values must already be in the
+    column's Python form (JSON columns as JSON text).
+    """
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        names = ", ".join(f'"{c}"' for c in columns)
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        marks = ", ".join("?" for _ in columns)
+        names = ", ".join(f'"{c}"' for c in columns)
+        raw.cursor().executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)

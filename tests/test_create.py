@@ -80,12 +80,12 @@ def test_use_company_settings_stores_none(engine, demo_company):
 
 
 def test_load_existing_copies_a_users_settings(engine, demo_company):
+    other = new_company(engine, name="Other")
     with session_scope(engine) as session:
         lena = session.exec(select(User).where(User.email == "lena.fischer@demo-company.example.com")).scalars().one()
         spec = settings_of_user(session, demo_company, user_id=lena.id)
         assert spec.settings["international_calls"] is True and spec.settings["wrap_up_seconds"] == "120"
         assert len(spec.group_ids) == 2 and len(spec.skills) == 2
-        other = new_company(engine, name="Other")
         with pytest.raises(ValueError):
             settings_of_user(session, other, user_id=lena.id)
 
@@ -205,11 +205,17 @@ def test_concurrent_batches_never_exceed_seats_nor_share_an_email(engine):
     assert len(emails) == len(set(emails)) == 30
 
 
-def test_extensions_go_on_with_five_digits():
-    assert uploads.next_free_extensions({1000, 1002}, 3) == [1001, 1003, 1004]
-    assert uploads.next_free_extensions(set(range(1000, 10000)), 2) == [10000, 10001]
-    with pytest.raises(RuntimeError):
-        uploads.next_free_extensions(set(range(1000, 100000)), 1)
+def test_extensions_follow_the_highest_and_go_on_with_five_digits(engine):
+    company = new_company(engine)
+    first = stage(engine, company, [person(1), person(2)])
+    uploads.create_users(engine, company, first)
+    with session_scope(engine) as session:
+        assert sorted(session.exec(select(User.extension).where(User.company_id == company)).scalars()) == [1000, 1001]
+        session.exec(select(User).where(User.email == "person2@example.com")).scalars().one().extension = 9999
+    second = stage(engine, company, [person(3), person(4)])
+    uploads.create_users(engine, company, second)
+    with session_scope(engine) as session:
+        assert sorted(session.exec(select(User.extension).where(User.company_id == company)).scalars()) == [1000, 9999, 10000, 10001]
 
 
 def test_demo_seed_is_idempotent(engine):

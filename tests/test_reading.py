@@ -10,6 +10,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import logging
 import random
 import struct
 import sys
@@ -830,7 +831,7 @@ SEEDS = [b"", b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
 VALID = [xlsx(USERS), ods(ods_row("firstname", "email") + ods_row("Ann", "a@x")), csv_bytes(USERS), csv_bytes(USERS, encoding="utf-16")]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.one_of(
         st.binary(max_size=3000),
@@ -845,10 +846,13 @@ VALID = [xlsx(USERS), ods(ods_row("firstname", "email") + ods_row("Ann", "a@x"))
     ),
     name=st.sampled_from(["u.csv", "u.xlsx", "u.xls", "u.ods", "u.tsv", "u", ""]),
 )
-def test_property_any_bytes_give_a_table_or_a_file_problem(data, name):
+def test_property_any_bytes_give_a_table_or_a_file_problem(data, name, caplog):
+    caplog.clear()
     try:
-        t = read_table(data, name, ReadLimits(max_bytes=10_000))
+        with caplog.at_level(logging.ERROR, logger=reading.__name__):
+            t = read_table(data, name, ReadLimits(max_bytes=10_000))
     except FileProblem as exc:
+        assert not caplog.records, "reached the reader's last-resort handler (an unexpected exception)"
         assert exc.code in {ErrorCode.UNSUPPORTED_FILE, ErrorCode.FILE_TOO_LARGE, ErrorCode.EMPTY_FILE, ErrorCode.NO_DATA_ROWS}
         assert exc.message and "{" not in exc.message
         return

@@ -993,7 +993,8 @@ def _open_zip(data: bytes, limits: ReadLimits) -> tuple[zipfile.ZipFile, list[zi
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, struct.error, IndexError, KeyError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, struct.error, IndexError,
+            KeyError, NotImplementedError, UnicodeDecodeError):
         raise _unsupported("it looks like an Excel or OpenDocument file but is damaged (it can't be unzipped)") from None
     if len(infos) > limits.max_zip_entries:
         raise _too_large(f"the workbook contains {_n(len(infos))} internal files; the limit is {_n(limits.max_zip_entries)}")

@@ -9,17 +9,18 @@ in progress, never a committed one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, exists, insert, literal, select, update
+from sqlalchemy import JSON, Integer, and_, bindparam, exists, func, insert, literal, null, select, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ..db import session_scope
+from ..db import copy_rows, session_scope
 from ..models import (
     BulkUpload,
     BulkUploadRow,
@@ -39,7 +40,6 @@ from .schema import COLUMN_NAMES
 from .validation import Validation
 
 CREATE_CHUNK = 5000
-_STAGE_CHUNK = 5000
 
 
 class UploadNotFound(LookupError):
@@ -97,23 +97,21 @@ def stage_upload(
     session.add(upload)
     session.flush()
     errors = validation.errors_by_row()
-    records = [
-        {
-            "upload_id": upload.id,
-            "row_number": row["row"],
-            **{c: row[c] for c in COLUMN_NAMES},
-            "email_norm": row["email_norm"],
-            "prefix_norm": row["prefix_norm"],
-            "phone_e164": row["phone_e164"],
-            "errors": [{"column": e.column, "code": e.code.value, "message": e.message} for e in errors.get(row["row"], ())],
-            "is_valid": row["is_valid"],
-            "outcome": "pending",
-        }
-        for row in validation.frame.iter_rows(named=True)
-    ]
-    for start in range(0, len(records), _STAGE_CHUNK):
-        session.execute(insert(BulkUploadRow), records[start : start + _STAGE_CHUNK])
+    staged = validation.frame.select("row", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid")
+    copy_rows(
+        session,
+        BulkUploadRow.__tablename__,
+        ["upload_id", "row_number", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid", "errors", "outcome"],
+        [
+            (upload.id, *values, _errors_json(errors.get(values[0], ())), "pending")
+            for values in staged.iter_rows()
+        ],
+    )
     return upload
+
+
+def _errors_json(errors) -> str:  # noqa: ANN001
+    return json.dumps([{"column": e.column, "code": e.code.value, "message": e.message} for e in errors])
 
 
 def get_upload(session: Session, company_id: int, upload_id: str) -> BulkUpload:
@@ -171,7 +169,7 @@ def create_users(
     chunk_size: int = CREATE_CHUNK,
 ) -> CreateResult:
     """Create every valid, still pending row of the upload; safe to call again after a crash."""
-    with session_scope(engine, write_lock=True) as session:
+    with session_scope(engine) as session:
         upload = get_upload(session, company_id, upload_id)
         if upload.status in ("done", "cancelled"):
             raise UploadBusy("This bulk upload has already been created.")
@@ -189,7 +187,7 @@ def create_users(
     chunks = [(bounds[i], bounds[min(i + chunk_size, total) - 1]) for i in range(0, total, chunk_size)]
     done = 0
     for low, high in chunks:
-        with session_scope(engine, write_lock=True) as session:
+        with session_scope(engine) as session:
             done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high)
         if on_progress:
             on_progress(done, total)
@@ -226,128 +224,92 @@ def _failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
 def _create_chunk(
     session: Session, company_id: int, upload_id: str, user_type: str, spec: BatchSpec, low: int, high: int
 ) -> int:
+    """Create the chunk's users set-wise, straight from the staged rows, under the company lock."""
     seats = accounts.seats(session, company_id, lock=True)
-    rows = session.exec(
-        select(
-            BulkUploadRow.id, BulkUploadRow.row_number, BulkUploadRow.firstname, BulkUploadRow.lastname,
-            BulkUploadRow.email_norm, BulkUploadRow.prefix_norm, BulkUploadRow.phone_e164,
-        )
-        .where(
-            BulkUploadRow.upload_id == upload_id,
-            BulkUploadRow.row_number.between(low, high),
-            BulkUploadRow.is_valid.is_(True),
-            BulkUploadRow.outcome == "pending",
-        )
-        .order_by(BulkUploadRow.row_number)
-    ).all()
-    taken = accounts.existing_emails(session, [r.email_norm for r in rows])
-    fresh = [r for r in rows if r.email_norm not in taken]
-    admitted, no_seat = fresh[: seats.free], fresh[seats.free :]
-    failures: list[dict[str, Any]] = [
-        _failure(r.id, ErrorCode.EMAIL_ALREADY_EXISTS, message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=r.email_norm))
-        for r in rows
-        if r.email_norm in taken
-    ]
-    failures += [_failure(r.id, ErrorCode.NO_SEAT_AVAILABLE, message_for(ErrorCode.NO_SEAT_AVAILABLE)) for r in no_seat]
-
-    if admitted:
-        settings = spec.settings
-        now = utcnow()
-        extensions = _free_extensions(session, company_id, len(admitted))
-        dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        statement = dialect_insert(User.__table__).on_conflict_do_nothing(index_elements=["email"])
-        session.execute(
-            statement,
-            [
-                {
-                    "company_id": company_id, "firstname": r.firstname, "lastname": r.lastname, "email": r.email_norm,
-                    "country_prefix": r.prefix_norm, "phone": r.phone_e164, "extension": ext, "user_type": user_type,
-                    "settings": settings, "is_active": True, "bulk_upload_id": upload_id, "created_at": now,
-                }
-                for r, ext in zip(admitted, extensions)
-            ],
-        )
-        _link_batch(session, company_id, upload_id, spec)
-        mine = and_(User.email == BulkUploadRow.email_norm, User.bulk_upload_id == upload_id)
-        session.execute(
-            update(BulkUploadRow)
-            .where(
-                BulkUploadRow.upload_id == upload_id,
-                BulkUploadRow.row_number.between(low, high),
-                BulkUploadRow.outcome == "pending",
-                BulkUploadRow.is_valid.is_(True),
-                exists(select(User.id).where(mine)),
-            )
-            .values(outcome="created", user_id=select(User.id).where(mine).scalar_subquery())
-            .execution_options(synchronize_session=False)
-        )
-        # A row admitted above but not inserted lost its email to a concurrent batch.
-        lost = set(
-            session.exec(
-                select(BulkUploadRow.id).where(
-                    BulkUploadRow.id.in_([r.id for r in admitted]), BulkUploadRow.outcome == "pending"
-                )
-            ).scalars()
-        )
-        failures += [
-            _failure(r.id, ErrorCode.EMAIL_ALREADY_EXISTS, message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=r.email_norm))
-            for r in admitted
-            if r.id in lost
-        ]
-    if failures:
-        session.connection().execute(
-            update(BulkUploadRow.__table__)
-            .where(BulkUploadRow.__table__.c.id == _bind("row_id"))
-            .values(outcome="failed", outcome_code=_bind("code"), outcome_message=_bind("message")),
-            failures,
-        )
-    return len(rows)
-
-
-def _bind(name: str):  # noqa: ANN202
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
-
-
-def _failure(row_id: int, code: ErrorCode, message: str) -> dict[str, Any]:
-    return {"row_id": row_id, "code": code.value, "message": message}
-
-
-def _free_extensions(session: Session, company_id: int, count: int) -> list[int]:
-    used = set(session.exec(select(User.extension).where(User.company_id == company_id)).scalars())
-    return next_free_extensions(used, count)
-
-
-def next_free_extensions(used: set[int], count: int) -> list[int]:
-    """The lowest `count` free extensions: 4 digits from 1000, then 5 digits once those run out."""
-    free = (n for n in range(1000, 100000) if n not in used)
-    result = [n for _, n in zip(range(count), free)]
-    if len(result) < count:
+    rows_table = BulkUploadRow.__table__
+    row = rows_table.c
+    user = User.__table__.c
+    in_chunk = and_(row.upload_id == upload_id, row.row_number.between(low, high), row.is_valid.is_(True),
+                    row.outcome == "pending")
+    pending = session.exec(select(func.count()).where(in_chunk)).scalar_one()
+    taken = exists(select(user.id).where(user.email == row.email_norm))
+    base = _next_extension(session, company_id)
+    if base + pending > _MAX_EXTENSION:
         raise RuntimeError("This company has no free extensions left.")
-    return result
-
-
-def _link_batch(session: Session, company_id: int, upload_id: str, spec: BatchSpec) -> None:
-    """Give every user of this upload the batch's groups, numbers and skills, set-wise."""
-    batch_users = select(User.id).where(User.bulk_upload_id == upload_id)
-    for group_id in spec.group_ids:
-        _insert_links(session, GroupMember, batch_users, {"group_id": group_id})
-    for number_id in spec.outbound_number_ids:
-        _insert_links(session, UserOutboundNumber, batch_users, {"outbound_number_id": number_id})
-    for choice in spec.skills:
-        skill_id = choice.skill_id or _get_or_create_skill(session, company_id, choice.new_name or "")
-        _insert_links(session, UserSkill, batch_users, {"skill_id": skill_id, "level": choice.level})
-
-
-def _insert_links(session: Session, model: Any, batch_users: Any, values: dict[str, Any]) -> None:
-    key_column = next(iter(values))
-    table = model.__table__
-    already = select(table.c.user_id).where(table.c[key_column] == values[key_column])
-    source = batch_users.add_columns(*[literal(v).label(k) for k, v in values.items()]).where(
-        User.id.not_in(already)
+    admitted = (
+        select(row.id, row.row_number).where(in_chunk, ~taken).order_by(row.row_number).limit(seats.free).subquery()
     )
-    session.execute(insert(table).from_select(["user_id", *values], source))
+    source = (
+        select(
+            literal(company_id), row.firstname, row.lastname, row.email_norm, row.prefix_norm, row.phone_e164,
+            literal(base - 1) + func.row_number().over(order_by=row.row_number),
+            literal(user_type),
+            null() if spec.settings is None else literal(spec.settings, JSON),
+            literal(True), literal(upload_id), literal(utcnow(), User.__table__.c.created_at.type),
+        )
+        .select_from(rows_table.join(admitted, admitted.c.id == row.id))
+        .where(true())
+    )
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        dialect_insert(User.__table__)
+        .from_select(["company_id", "firstname", "lastname", "email", "country_prefix", "phone", "extension",
+                      "user_type", "settings", "is_active", "bulk_upload_id", "created_at"], source)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    # UPDATE ... FROM: one join instead of two subqueries per row.
+    created = session.execute(
+        update(rows_table)
+        .where(in_chunk, user.email == row.email_norm, user.bulk_upload_id == upload_id)
+        .values(outcome="created", user_id=user.id)
+    ).rowcount
+    if created:
+        _link_batch(session, company_id, upload_id, spec, low, high)
+    # Still pending: the email was taken (before, or by a concurrent batch), or no seat was left.
+    lost = session.exec(select(row.id, row.email_norm).where(in_chunk, taken)).all()
+    if lost:
+        session.connection().execute(
+            update(rows_table).where(row.id == bindparam("row_id"))
+            .values(outcome="failed", outcome_code=ErrorCode.EMAIL_ALREADY_EXISTS.value, outcome_message=bindparam("message")),
+            [{"row_id": rid, "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=email)} for rid, email in lost],
+        )
+    session.execute(
+        update(rows_table).where(in_chunk).values(
+            outcome="failed", outcome_code=ErrorCode.NO_SEAT_AVAILABLE.value,
+            outcome_message=message_for(ErrorCode.NO_SEAT_AVAILABLE),
+        )
+    )
+    return pending
+
+
+# 4 digits, then 5 once a company outgrows them; past 99,999 users, 6 and more.
+_MAX_EXTENSION = 99_999_999
+
+
+def _next_extension(session: Session, company_id: int) -> int:
+    """New users get the extensions after the highest in use, from 1000 up."""
+    highest = session.exec(select(func.max(User.extension)).where(User.company_id == company_id)).scalar_one()
+    return max(1000, (highest or 0) + 1)
+
+
+def _link_batch(session: Session, company_id: int, upload_id: str, spec: BatchSpec, low: int, high: int) -> None:
+    """Give the users this chunk created the batch's groups, numbers and skills: one statement a table."""
+    row = BulkUploadRow.__table__.c
+    created = and_(row.upload_id == upload_id, row.row_number.between(low, high), row.outcome == "created")
+    skills = [(c.skill_id or _get_or_create_skill(session, company_id, c.new_name or ""), c.level) for c in spec.skills]
+    for model, columns, values in (
+        (GroupMember, ["group_id"], [(g,) for g in spec.group_ids]),
+        (UserOutboundNumber, ["outbound_number_id"], [(n,) for n in spec.outbound_number_ids]),
+        (UserSkill, ["skill_id", "level"], skills),
+    ):
+        if not values:
+            continue
+        # A UNION ALL of literal rows: SQLite can't name the columns of a VALUES list.
+        chosen = union_all(
+            *(select(*(literal(v, Integer).label(c) for c, v in zip(columns, value))) for value in values)
+        ).subquery("chosen")
+        source = select(row.user_id, *(chosen.c[c] for c in columns)).select_from(chosen).where(created)
+        session.execute(insert(model.__table__).from_select(["user_id", *columns], source))
 
 
 def _get_or_create_skill(session: Session, company_id: int, name: str) -> int:
