@@ -1,4 +1,5 @@
 import reflex as rx
+from reflex.plugins.sitemap import SitemapPlugin
 
 from bulk_upload_app.config import db_url
 
@@ -7,5 +8,5 @@ config = rx.Config(
     db_url=db_url(),
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+    disable_plugins=[SitemapPlugin],
 )

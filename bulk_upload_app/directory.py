@@ -56,3 +56,34 @@ def list_users(session: Session, company_id: int, *, offset: int = 0, limit: int
         UserListing(u.id, f"{u.firstname} {u.lastname}", u.email, u.user_type, u.extension, ", ".join(groups.get(u.id, [])))
         for u in users
     ]
+
+
+@dataclass(frozen=True)
+class CompanyChoices:
+    """What a batch can be given in this company: its groups, numbers, skills and users."""
+
+    groups: list[dict]
+    numbers: list[dict]
+    skills: list[dict]
+    users: list[dict]
+
+
+def company_choices(session: Session, company_id: int) -> CompanyChoices:
+    from .models import OutboundNumber, Skill
+
+    groups = session.exec(select(Group.id, Group.name).where(Group.company_id == company_id).order_by(Group.name)).all()
+    numbers = session.exec(
+        select(OutboundNumber.id, OutboundNumber.number, OutboundNumber.label)
+        .where(OutboundNumber.company_id == company_id).order_by(OutboundNumber.number)
+    ).all()
+    skills = session.exec(select(Skill.id, Skill.name).where(Skill.company_id == company_id).order_by(Skill.name)).all()
+    users = session.exec(
+        select(User.id, User.firstname, User.lastname, User.email, User.user_type)
+        .where(User.company_id == company_id).order_by(User.lastname, User.firstname).limit(500)
+    ).all()
+    return CompanyChoices(
+        groups=[{"id": str(i), "name": n} for i, n in groups],
+        numbers=[{"id": str(i), "number": n, "label": f"{n} ({label})" if label else n} for i, n, label in numbers],
+        skills=[{"id": str(i), "name": n} for i, n in skills],
+        users=[{"id": str(i), "label": f"{f} {l} ({e}, {t})"} for i, f, l, e, t in users],
+    )

@@ -116,6 +116,7 @@ class BulkUpload(SQLModel, table=True):
     created_count: int = 0
     failed_count: int = 0
     version: int = 0  # bumped on every change to the draft; guards concurrent edits
+    wizard_step: str = Field(default="review", max_length=20)  # where the admin comes back to
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: Optional[datetime] = None

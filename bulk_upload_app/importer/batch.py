@@ -170,3 +170,42 @@ def settings_of_user(session: Session, company_id: int, *, user_id: int | None =
         outbound_number_ids=sorted(numbers),
         skills=[SkillChoice(level=level, skill_id=sid) for sid, level in sorted(skill_rows)],
     )
+
+
+def describe_batch(session: Session, company_id: int, spec: BatchSpec) -> dict[str, str]:
+    """The batch in words, for the confirmation before creating users."""
+    from .settings_catalogue import BY_KEY, default_settings
+
+    def names(model: Any, ids: list[int], attribute: str) -> str:
+        if not ids:
+            return "None"
+        found = session.exec(
+            select(getattr(model, attribute)).where(model.company_id == company_id, model.id.in_(ids))
+            .order_by(getattr(model, attribute))
+        ).scalars().all()
+        return ", ".join(found)
+
+    if spec.settings is None:
+        settings = "Company settings"
+    else:
+        changed = [
+            BY_KEY[key].label + (f": {dict(BY_KEY[key].choices)[value]}" if BY_KEY[key].choices else (" on" if value else " off"))
+            for key, value in spec.settings.items()
+            if value != default_settings()[key]
+        ]
+        settings = "Custom: " + ("; ".join(changed) if changed else "same values as the company settings")
+    skill_names = {
+        sid: name for sid, name in session.exec(
+            select(Skill.id, Skill.name).where(Skill.company_id == company_id,
+                                               Skill.id.in_([s.skill_id for s in spec.skills if s.skill_id]))
+        ).all()
+    }
+    skills = ", ".join(
+        f"{skill_names.get(s.skill_id, s.new_name) if s.skill_id else s.new_name + ' (new)'} (level {s.level})" for s in spec.skills
+    ) or "None"
+    return {
+        "settings": settings,
+        "groups": names(Group, spec.group_ids, "name"),
+        "numbers": names(OutboundNumber, spec.outbound_number_ids, "number"),
+        "skills": skills,
+    }

@@ -199,3 +199,14 @@ def _touch(session: Session, upload: BulkUpload) -> None:
             version=BulkUpload.version + 1, updated_at=utcnow(),
         )
     )
+
+
+WIZARD_STEPS = ("review", "settings")
+
+
+def set_step(session: Session, company_id: int, upload_id: str, step: str) -> None:
+    if step not in WIZARD_STEPS:
+        raise ValueError(f"Unknown step {step}")
+    upload = locked_draft(session, company_id, upload_id)
+    upload.wizard_step = step
+    session.add(upload)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import JSON, Integer, and_, bindparam, exists, func, insert, literal, null, select, true, union_all, update
+from sqlalchemy import JSON, Integer, and_, bindparam, delete, exists, func, insert, literal, null, select, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -35,7 +35,8 @@ from ..models import (
 from . import accounts
 from .batch import BatchSpec, checked_batch
 from .errors import ErrorCode, FileProblem, RowError, message_for
-from .intake import ParsedFile
+from .intake import ParsedFile, parse_file, validate_file
+from .reading import ReadLimits
 from .schema import COLUMN_NAMES
 from .validation import Validation
 
@@ -77,23 +78,29 @@ def stage_upload(
     parsed: ParsedFile,
     validation: Validation,
     user_type: str = "agent",
+    into: BulkUpload | None = None,
 ) -> BulkUpload:
-    """Store a checked file as a draft upload with one staged row per data row."""
+    """Store a checked file as a draft with one staged row per data row.
+
+    With `into`, the file replaces the rows of that (locked, still draft) upload, which keeps
+    its id, user type and batch settings.
+    """
     validation = check_against_account(session, validation)
-    upload = BulkUpload(
-        company_id=company_id,
-        admin_user_id=admin_user_id,
-        file_name=file_name[:255],
-        file_sha256=parsed.sha256,
-        file_format=parsed.raw.file_format,
-        sheet_name=parsed.raw.sheet_name,
-        user_type=user_type,
-        batch=BatchSpec(user_type=user_type).to_json(),
-        notices=parsed.notices,
-        total_rows=validation.rows,
-        valid_rows=validation.valid,
-        invalid_rows=validation.invalid,
-    )
+    if into is None:
+        upload = BulkUpload(company_id=company_id, admin_user_id=admin_user_id, user_type=user_type,
+                            batch=BatchSpec(user_type=user_type).to_json())
+    else:
+        upload = into
+        session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
+        upload.version += 1
+        upload.wizard_step = "review"
+        upload.updated_at = utcnow()
+    upload.file_name = file_name[:255]
+    upload.file_sha256 = parsed.sha256
+    upload.file_format = parsed.raw.file_format
+    upload.sheet_name = parsed.raw.sheet_name
+    upload.notices = parsed.notices
+    upload.total_rows, upload.valid_rows, upload.invalid_rows = validation.rows, validation.valid, validation.invalid
     session.add(upload)
     session.flush()
     errors = validation.errors_by_row()
@@ -108,6 +115,38 @@ def stage_upload(
         ],
     )
     return upload
+
+
+def draft_from_file(
+    engine: Engine,
+    *,
+    company_id: int,
+    admin_user_id: int | None,
+    file_name: str,
+    data: bytes,
+    limits: ReadLimits,
+    user_type: str = "agent",
+    replace_upload_id: str | None = None,
+    on_phase: Callable[[str, int], None] | None = None,
+) -> str:
+    """Read, check and stage an uploaded file as a draft; FileProblem when it can't be used."""
+    phase = on_phase or (lambda label, percent: None)
+    phase("Reading the file", 10)
+    parsed = parse_file(data, file_name, limits)
+    phase(f"Checking {parsed.frame.height:,} rows", 40)
+    validation = validate_file(parsed)
+    phase("Saving the draft", 75)
+    with session_scope(engine) as session:
+        into = None
+        if replace_upload_id:
+            from .drafts import locked_draft
+
+            into = locked_draft(session, company_id, replace_upload_id)
+        upload = stage_upload(session, company_id=company_id, admin_user_id=admin_user_id, file_name=file_name,
+                              parsed=parsed, validation=validation, user_type=user_type, into=into)
+        upload_id = upload.id
+    phase("Done", 100)
+    return upload_id
 
 
 def _errors_json(errors) -> str:  # noqa: ANN001
@@ -193,7 +232,7 @@ def create_users(
             on_progress(done, total)
     with session_scope(engine) as session:
         upload = get_upload(session, company_id, upload_id)
-        failed = _failed_rows(session, upload_id)
+        failed = failed_rows(session, upload_id)
         created = session.exec(
             select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome == "created")
         ).all()
@@ -205,7 +244,7 @@ def create_users(
     return CreateResult(upload_id=upload_id, created=len(created), failed=failed)
 
 
-def _failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
+def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
     rows = session.exec(
         select(BulkUploadRow)
         .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "created", BulkUploadRow.outcome != "removed")
@@ -308,7 +347,8 @@ def _link_batch(session: Session, company_id: int, upload_id: str, spec: BatchSp
         chosen = union_all(
             *(select(*(literal(v, Integer).label(c) for c, v in zip(columns, value))) for value in values)
         ).subquery("chosen")
-        source = select(row.user_id, *(chosen.c[c] for c in columns)).select_from(chosen).where(created)
+        every_pair = BulkUploadRow.__table__.join(chosen, true())
+        source = select(row.user_id, *(chosen.c[c] for c in columns)).select_from(every_pair).where(created)
         session.execute(insert(model.__table__).from_select(["user_id", *columns], source))
 
 

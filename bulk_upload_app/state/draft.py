@@ -1,0 +1,496 @@
+"""The wizard's states: thin layers that ask the engine and hold one page for the browser.
+
+Every handler first asks `self.admin()`; the upload id comes from the URL and is looked up
+within the signed-in admin's company only, so a guessed or foreign id finds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import reflex as rx
+
+from .. import config
+from ..db import get_engine, session_scope
+from ..directory import company_choices
+from ..importer import accounts, drafts, uploads
+from ..importer.batch import BatchProblem, BatchSpec, SkillChoice, describe_batch, settings_of_user
+from ..importer.errors import FileProblem
+from ..importer.report import report_csv, report_xlsx
+from ..importer.schema import COLUMN_NAMES
+from ..importer.settings_catalogue import DEFAULT_SKILL_LEVEL, SETTINGS, default_settings
+from ..models import BulkUpload
+from .session import SessionState
+
+PAGE_SIZE = 50
+DRAFT_PATH = "/users/bulk-upload/"
+
+
+def _flat_row(view: drafts.RowView) -> dict[str, str]:
+    """A grid row as plain strings: each cell's value, and its error as '<CODE>: message'."""
+    row = {"id": str(view.id), "row": str(view.row), **view.values}
+    for column in ("", *COLUMN_NAMES):
+        error = view.errors.get(column)
+        row[f"{column or 'row'}_error"] = f"{error['code']}: {error['message']}" if error else ""
+    return row
+
+
+class DraftState(SessionState):
+    upload_id: str = ""
+    not_found: bool = False
+    file_name: str = ""
+    user_type: str = "agent"
+    status: str = ""
+    step: str = "review"
+    notices: list[str] = []
+    count_all: int = 0
+    count_valid: int = 0
+    count_errors: int = 0
+    seats_total: int = 0
+    seats_free: int = 0
+    message: str = ""
+
+    @rx.var
+    def seats_short(self) -> int:
+        return max(self.count_valid - self.seats_free, 0)
+
+    @rx.var
+    def legacy_dashboard_url(self) -> str:
+        base = config.import_settings().legacy_dashboard_url
+        joiner = "&" if "?" in base else "?"
+        return f"{base}{joiner}return={DRAFT_PATH}{self.upload_id}"
+
+    def _id_from_url(self) -> str:
+        path = self.router.url.path.rstrip("/")
+        return path.rsplit("/", 1)[-1] if path.startswith(DRAFT_PATH.rstrip("/")) else ""
+
+    def _refresh(self, session: Any, upload: BulkUpload) -> None:
+        counts = drafts.counts(session, upload.id)
+        seats = accounts.seats(session, upload.company_id)
+        self.file_name, self.user_type, self.status = upload.file_name, upload.user_type, upload.status
+        self.notices = list(upload.notices or [])
+        self.count_all, self.count_valid, self.count_errors = counts.all, counts.valid, counts.with_errors
+        self.seats_total, self.seats_free = seats.total, seats.free
+
+    def _load_draft(self) -> BulkUpload | None:
+        admin = self.admin()
+        self.not_found = False
+        if admin is None:
+            return None
+        wanted = self._id_from_url()
+        with session_scope(read_only=True) as session:
+            try:
+                upload = uploads.get_upload(session, admin.company_id, wanted)
+            except uploads.UploadNotFound:
+                self.not_found, self.upload_id = True, ""
+                return None
+            self.upload_id = upload.id
+            self._refresh(session, upload)
+        if upload.status in ("done", "creating"):
+            self.step = "result" if upload.status == "done" else "creating"
+        else:
+            self.step = upload.wizard_step or "review"
+        return upload
+
+    def _admin_and_draft(self):  # noqa: ANN202
+        admin = self.admin()
+        if admin is None or not self.upload_id:
+            return None
+        return admin
+
+    @rx.event
+    def go_to(self, step: str):
+        admin = self._admin_and_draft()
+        if admin is None or step not in drafts.WIZARD_STEPS:
+            return
+        try:
+            with session_scope() as session:
+                drafts.set_step(session, admin.company_id, self.upload_id, step)
+        except (uploads.UploadNotFound, uploads.UploadBusy) as exc:
+            self.message = str(exc)
+            return
+        self.step = step
+        scroll = rx.call_script("window.scrollTo(0, 0)")
+        return [scroll, SettingsState.load_settings] if step == "settings" else [scroll, ReviewState.reload_rows]
+
+    @rx.event
+    def check_again(self):
+        """Re-read seats and taken emails, e.g. after a trip to the legacy dashboard."""
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        try:
+            with session_scope() as session:
+                drafts.recheck_account(session, admin.company_id, self.upload_id)
+                self._refresh(session, uploads.get_upload(session, admin.company_id, self.upload_id))
+        except (uploads.UploadNotFound, uploads.UploadBusy) as exc:
+            self.message = str(exc)
+
+
+class ReviewState(DraftState):
+    rows: list[dict[str, str]] = []
+    page_index: int = 0
+    total_matching: int = 0
+    only_errors: bool = False
+    search: str = ""
+
+    @rx.var
+    def page_count(self) -> int:
+        return max((self.total_matching + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+
+    @rx.event
+    def load(self):
+        upload = self._load_draft()
+        if upload is None:
+            return
+        self.page_index, self.only_errors, self.search = 0, False, ""
+        self._load_rows()
+        if self.step == "settings":
+            return SettingsState.load_settings
+        if self.step in ("result", "creating"):
+            return CreateState.load_result
+
+    @rx.event
+    def reload_rows(self):
+        self._load_rows()
+
+    def _load_rows(self) -> None:
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        with session_scope(read_only=True) as session:
+            views, total = drafts.page(session, admin.company_id, self.upload_id, only_errors=self.only_errors,
+                                       search=self.search, offset=self.page_index * PAGE_SIZE, limit=PAGE_SIZE)
+        self.rows = [_flat_row(v) for v in views]
+        self.total_matching = total
+
+    @rx.event
+    def set_only_errors(self, value: bool):
+        self.only_errors, self.page_index = bool(value), 0
+        self._load_rows()
+
+    @rx.event
+    def set_search(self, value: str):
+        self.search, self.page_index = str(value)[:200], 0
+        self._load_rows()
+
+    @rx.event
+    def next_page(self):
+        if self.page_index + 1 < self.page_count:
+            self.page_index += 1
+            self._load_rows()
+
+    @rx.event
+    def previous_page(self):
+        if self.page_index > 0:
+            self.page_index -= 1
+            self._load_rows()
+
+    @rx.event
+    def edit_cell(self, row_id: str, column: str, value: str):
+        admin = self._admin_and_draft()
+        if admin is None or column not in COLUMN_NAMES:
+            return
+        current = next((r for r in self.rows if r["id"] == str(row_id)), None)
+        if current is None or current[column] == str(value).strip():
+            return
+        try:
+            with session_scope() as session:
+                drafts.edit_cell(session, admin.company_id, self.upload_id, int(row_id), column, str(value)[:2000])
+                self._refresh(session, uploads.get_upload(session, admin.company_id, self.upload_id))
+        except (uploads.UploadNotFound, uploads.UploadBusy, ValueError) as exc:
+            self.message = str(exc)
+            return
+        self._load_rows()
+
+    @rx.event
+    def remove_row(self, row_id: str):
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        try:
+            with session_scope() as session:
+                drafts.remove_row(session, admin.company_id, self.upload_id, int(row_id))
+                self._refresh(session, uploads.get_upload(session, admin.company_id, self.upload_id))
+        except (uploads.UploadNotFound, uploads.UploadBusy, ValueError) as exc:
+            self.message = str(exc)
+            return
+        if self.page_index > 0 and self.page_index * PAGE_SIZE >= self.total_matching - 1:
+            self.page_index -= 1
+        self._load_rows()
+
+    @rx.event
+    def download_errors(self, fmt: str):
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        with session_scope(read_only=True) as session:
+            failed = uploads.failed_rows(session, self.upload_id)
+        return _report_download(failed, fmt, f"rows-with-errors-{self.file_name.rsplit('.', 1)[0] or 'users'}")
+
+
+def _report_download(failed: list[dict], fmt: str, stem: str):  # noqa: ANN202
+    safe_stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:80]
+    if fmt == "csv":
+        return rx.download(data=report_csv(failed), filename=f"{safe_stem}.csv", mime_type="text/csv")
+    return rx.download(
+        data=report_xlsx(failed), filename=f"{safe_stem}.xlsx",
+        mime_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+_SETTING_KEYS = [s.key for s in SETTINGS]
+
+
+class SettingsState(DraftState):
+    groups: list[dict[str, str]] = []
+    numbers: list[dict[str, str]] = []
+    skills: list[dict[str, str]] = []
+    existing_users: list[dict[str, str]] = []
+    use_company_settings: bool = True
+    setting_values: dict[str, str] = {}
+    group_ids: list[str] = []
+    number_ids: list[str] = []
+    chosen_skills: list[dict[str, str]] = []  # key, skill_id, name, level, is_new
+    new_skill_name: str = ""
+    loaded_from: str = ""
+    settings_error: str = ""
+
+    @rx.event
+    def load_settings(self):
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        with session_scope(read_only=True) as session:
+            choices = company_choices(session, admin.company_id)
+            upload = uploads.get_upload(session, admin.company_id, self.upload_id)
+        self.groups, self.numbers, self.skills, self.existing_users = (
+            choices.groups, choices.numbers, choices.skills, choices.users)
+        self._show(BatchSpec.from_json(upload.batch))
+
+    def _show(self, spec: BatchSpec) -> None:
+        names = {s["id"]: s["name"] for s in self.skills}
+        self.use_company_settings = spec.settings is None
+        values = spec.settings or default_settings()
+        self.setting_values = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in values.items()}
+        self.group_ids = [str(g) for g in spec.group_ids]
+        self.number_ids = [str(n) for n in spec.outbound_number_ids]
+        self.chosen_skills = [
+            {"key": str(s.skill_id) if s.skill_id else f"new:{s.new_name}", "skill_id": str(s.skill_id or ""),
+             "name": names.get(str(s.skill_id), "") if s.skill_id else (s.new_name or ""), "level": str(s.level),
+             "is_new": "" if s.skill_id else "yes"}
+            for s in spec.skills
+        ]
+
+    def _spec(self) -> BatchSpec:
+        settings = None
+        if not self.use_company_settings:
+            settings = {k: (v == "true") if k in _BOOLEAN_KEYS else v for k, v in self.setting_values.items()}
+        return BatchSpec(
+            user_type=self.user_type,
+            settings=settings,
+            group_ids=[int(g) for g in self.group_ids],
+            outbound_number_ids=[int(n) for n in self.number_ids],
+            skills=[SkillChoice(level=int(s["level"]), skill_id=int(s["skill_id"]) if s["skill_id"] else None,
+                                new_name=s["name"] if s["is_new"] else None) for s in self.chosen_skills],
+        )
+
+    def _save(self) -> None:
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        try:
+            with session_scope() as session:
+                uploads.configure_batch(session, admin.company_id, self.upload_id, self._spec())
+            self.settings_error = ""
+        except (BatchProblem, uploads.UploadBusy, uploads.UploadNotFound, ValueError) as exc:
+            self.settings_error = str(exc)
+
+    @rx.event
+    def set_user_type(self, value: str):
+        self.user_type = value
+        self._save()
+
+    @rx.event
+    def set_use_company_settings(self, value: bool):
+        self.use_company_settings = bool(value)
+        self._save()
+
+    @rx.event
+    def set_setting(self, key: str, value: Any):
+        if key not in _SETTING_KEYS:
+            return
+        self.setting_values[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        self._save()
+
+    @rx.event
+    def toggle_group(self, group_id: str, checked: bool):
+        self.group_ids = _toggled(self.group_ids, str(group_id), bool(checked))
+        self._save()
+
+    @rx.event
+    def toggle_number(self, number_id: str, checked: bool):
+        self.number_ids = _toggled(self.number_ids, str(number_id), bool(checked))
+        self._save()
+
+    @rx.event
+    def toggle_skill(self, skill_id: str, checked: bool):
+        skill_id = str(skill_id)
+        self.chosen_skills = [s for s in self.chosen_skills if s["skill_id"] != skill_id]
+        if checked:
+            name = next((s["name"] for s in self.skills if s["id"] == skill_id), "")
+            self.chosen_skills.append({"key": skill_id, "skill_id": skill_id, "name": name,
+                                       "level": str(DEFAULT_SKILL_LEVEL), "is_new": ""})
+        self._save()
+
+    @rx.event
+    def set_skill_level(self, key: str, level: str):
+        for skill in self.chosen_skills:
+            if skill["key"] == key:
+                skill["level"] = str(level)
+        self._save()
+
+    @rx.event
+    def remove_skill(self, key: str):
+        self.chosen_skills = [s for s in self.chosen_skills if s["key"] != key]
+        self._save()
+
+    @rx.event
+    def set_new_skill_name(self, value: str):
+        self.new_skill_name = str(value)[:100]
+
+    @rx.event
+    def add_new_skill(self):
+        name = " ".join(self.new_skill_name.split())
+        if not name:
+            self.settings_error = "Type a name for the new skill."
+            return
+        existing = next((s for s in self.skills if s["name"].casefold() == name.casefold()), None)
+        if existing is not None:
+            self.new_skill_name = ""
+            return SettingsState.toggle_skill(existing["id"], True)
+        if any(s["name"].casefold() == name.casefold() for s in self.chosen_skills):
+            self.settings_error = f'"{name}" is already in this batch.'
+            return
+        self.chosen_skills.append({"key": f"new:{name}", "skill_id": "", "name": name,
+                                   "level": str(DEFAULT_SKILL_LEVEL), "is_new": "yes"})
+        self.new_skill_name = ""
+        self._save()
+
+    @rx.event
+    def load_existing(self, user_id: str):
+        admin = self._admin_and_draft()
+        if admin is None or not str(user_id).isdigit():
+            return
+        try:
+            with session_scope(read_only=True) as session:
+                spec = settings_of_user(session, admin.company_id, user_id=int(user_id))
+        except BatchProblem as exc:
+            self.settings_error = str(exc)
+            return
+        spec.user_type = self.user_type
+        self._show(spec)
+        self.loaded_from = next((u["label"] for u in self.existing_users if u["id"] == str(user_id)), "")
+        self._save()
+
+
+_BOOLEAN_KEYS = {s.key for s in SETTINGS if s.choices is None}
+
+
+def _toggled(values: list[str], value: str, on: bool) -> list[str]:
+    rest = [v for v in values if v != value]
+    return [*rest, value] if on else rest
+
+
+class CreateState(DraftState):
+    confirm_open: bool = False
+    summary: dict[str, str] = {}
+    creating: bool = False
+    progress_done: int = 0
+    progress_total: int = 0
+    created_count: int = 0
+    failed: list[dict[str, str]] = []
+    failed_total: int = 0
+
+    @rx.var
+    def progress_percent(self) -> int:
+        return int(100 * self.progress_done / self.progress_total) if self.progress_total else 0
+
+    @rx.event
+    def open_confirm(self):
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        with session_scope() as session:
+            drafts.recheck_account(session, admin.company_id, self.upload_id)
+            upload = uploads.get_upload(session, admin.company_id, self.upload_id)
+            self._refresh(session, upload)
+            self.summary = describe_batch(session, admin.company_id, BatchSpec.from_json(upload.batch))
+        if self.count_valid == 0:
+            self.message = "There are no valid rows to create. Fix the rows with errors first."
+            return
+        self.confirm_open = self.seats_short == 0
+
+    @rx.event
+    def close_confirm(self):
+        self.confirm_open = False
+
+    @rx.event(background=True)
+    async def confirm(self):
+        async with self:
+            admin = self._admin_and_draft()
+            if admin is None or self.creating:
+                return
+            if self.seats_short > 0:
+                self.confirm_open = False
+                return
+            self.creating, self.confirm_open, self.step = True, False, "creating"
+            self.progress_done, self.progress_total = 0, self.count_valid
+            company_id, upload_id = admin.company_id, self.upload_id
+        progress = {"done": 0, "total": 0}
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(done=done, total=total)
+
+        work = asyncio.create_task(
+            asyncio.to_thread(uploads.create_users, get_engine(), company_id, upload_id, on_progress=on_progress)
+        )
+        while not work.done():
+            await asyncio.sleep(0.3)
+            async with self:
+                self.progress_done, self.progress_total = progress["done"], progress["total"] or self.progress_total
+        try:
+            work.result()
+        except uploads.UploadBusy:
+            pass  # another tab or click created them already: show that result
+        async with self:
+            self.creating = False
+            self._show_result(company_id, upload_id)
+
+    @rx.event
+    def load_result(self):
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        self._show_result(admin.company_id, self.upload_id)
+
+    def _show_result(self, company_id: int, upload_id: str) -> None:
+        with session_scope(read_only=True) as session:
+            upload = uploads.get_upload(session, company_id, upload_id)
+            failed = uploads.failed_rows(session, upload_id)
+            self._refresh(session, upload)
+        self.step = "result" if upload.status == "done" else "creating"
+        self.created_count = upload.created_count
+        self.failed_total = len(failed)
+        self.failed = [{k: str(f.get(k) or "") for k in ("row", "email", "code", "message")} for f in failed[:200]]
+
+    @rx.event
+    def download_failed(self, fmt: str):
+        admin = self._admin_and_draft()
+        if admin is None:
+            return
+        with session_scope(read_only=True) as session:
+            uploads.get_upload(session, admin.company_id, self.upload_id)
+            failed = uploads.failed_rows(session, self.upload_id)
+        return _report_download(failed, fmt, f"failed-users-{self.file_name.rsplit('.', 1)[0] or 'users'}")
