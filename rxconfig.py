@@ -9,4 +9,10 @@ config = rx.Config(
     telemetry_enabled=False,
     show_built_with_reflex=False,
     disable_plugins=[SitemapPlugin],
+    plugins=[
+        # Indigo 11 on white passes WCAG AA for text; the default blue buttons do not.
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="inherit", accent_color="indigo", gray_color="slate", radius="medium")
+        ),
+    ],
 )

@@ -1,16 +1,19 @@
 import reflex as rx
 
 from .pages.bulk_upload import draft_page, start_page
+from .pages.legacy import legacy_dashboard_page
 from .pages.users import users_page
 from .state.draft import ReviewState
+from .state.legacy import LegacyDashboardState
 from .state.upload import UploadState
 from .state.users import UsersState
 
-app = rx.App(
-    theme=rx.theme(appearance="inherit", accent_color="indigo", gray_color="slate", radius="medium"),
-    stylesheets=["/app.css"],
-)
+app = rx.App(stylesheets=["/app.css"])
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect("/users"))
 app.add_page(users_page, route="/users", title="Users", on_load=UsersState.load)
 app.add_page(start_page, route="/users/bulk-upload", title="Bulk user upload", on_load=UploadState.start)
 app.add_page(draft_page, route="/users/bulk-upload/[draft]", title="Bulk user upload", on_load=ReviewState.load)
+
+app.add_page(
+    legacy_dashboard_page, route="/legacy-dashboard", title="Legacy dashboard", on_load=LegacyDashboardState.load
+)

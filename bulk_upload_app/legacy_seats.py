@@ -23,20 +23,17 @@ _MAX_RETURN_LENGTH = 2000
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # controls, spaces and backslashes (browsers read "\" as "/")
 
 
-def parse_seat_count(raw: object) -> int:
-    """The number of seats to add, from a form value or an int; ValueError with a plain message otherwise."""
-    message = f"Enter a whole number of seats from {MIN_SEATS_TO_ADD} to {MAX_SEATS_TO_ADD}."
-    if isinstance(raw, bool):
-        raise ValueError(message)
-    if isinstance(raw, int):
-        count = raw
-    elif isinstance(raw, str) and re.fullmatch(r"\s*\+?\d{1,7}\s*", raw):
-        count = int(raw)
-    else:
-        raise ValueError(message)
-    if not MIN_SEATS_TO_ADD <= count <= MAX_SEATS_TO_ADD:
-        raise ValueError(message)
+def _checked(count: int) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or not MIN_SEATS_TO_ADD <= count <= MAX_SEATS_TO_ADD:
+        raise ValueError(f"Enter a whole number of seats from {MIN_SEATS_TO_ADD} to {MAX_SEATS_TO_ADD}.")
     return count
+
+
+def parse_seat_count(raw: object) -> int:
+    """The number of seats to add from a form value ("5") or an int; ValueError with a plain message otherwise."""
+    if isinstance(raw, str) and re.fullmatch(r"\s*\+?[0-9]{1,7}\s*", raw):
+        return _checked(int(raw))
+    return _checked(raw)  # type: ignore[arg-type]
 
 
 def add_seats(session: Session, company_id: int, count: int) -> tuple[int, int]:
@@ -45,7 +42,7 @@ def add_seats(session: Session, company_id: int, count: int) -> tuple[int, int]:
     One UPDATE adds to the stored value, so two admins adding at once both count. Commit is the
     caller's (`session_scope()`).
     """
-    count = parse_seat_count(count)
+    count = _checked(count)
     query = select(Company.seats).where(Company.id == company_id)
     if session.get_bind().dialect.name != "sqlite":  # SQLite: session_scope holds the write lock already
         query = query.with_for_update()

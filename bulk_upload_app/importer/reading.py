@@ -1099,7 +1099,7 @@ def _small_xml(zf: zipfile.ZipFile, data: bytes, name: str) -> ET.Element | None
         raise _unsupported("the workbook contains XML declarations that Excel never writes")
     try:
         return ET.fromstring(raw)
-    except ET.ParseError:
+    except (ET.ParseError, LookupError, ValueError):  # LookupError: an unknown declared encoding
         return None
 
 
@@ -1326,13 +1326,13 @@ class _ExactXlsxScan:
             raise _unsupported("the workbook contains XML declarations that Excel never writes")
         try:
             self.parser.Parse(buf, False)
-        except xml.parsers.expat.ExpatError:
+        except (xml.parsers.expat.ExpatError, LookupError, ValueError):
             raise _unsupported("a worksheet in the workbook is damaged") from None
 
     def close(self) -> None:
         try:
             self.parser.Parse(b"", True)
-        except xml.parsers.expat.ExpatError:
+        except (xml.parsers.expat.ExpatError, LookupError, ValueError):
             raise _unsupported("a worksheet in the workbook is damaged") from None
 
     def _start(self, name: str, attrs: dict) -> None:
@@ -1392,6 +1392,13 @@ def _check_ods_content(content: bytes, limits: ReadLimits) -> None:
     """
     if _DTD.search(content):
         raise _unsupported("the spreadsheet contains XML declarations that LibreOffice never writes")
+    # calamine loops forever on an ODS table that never ends (it ignores end-of-file there), so
+    # only well-formed XML goes on: expat without callbacks checks that at C speed.
+    checker = xml.parsers.expat.ParserCreate()
+    try:
+        checker.Parse(content, True)
+    except (xml.parsers.expat.ExpatError, LookupError, ValueError):
+        raise _unsupported("the OpenDocument spreadsheet is damaged (its content is not valid XML)") from None
     tables = list(_ODS_TABLE.finditer(content))
     for i, m in enumerate(tables):
         stop = tables[i + 1].start() if i + 1 < len(tables) else len(content)

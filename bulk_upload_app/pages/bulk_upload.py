@@ -8,7 +8,7 @@ from ..importer.schema import COLUMNS, USER_TYPES
 from ..importer.settings_catalogue import SETTINGS, SKILL_LEVELS
 from ..state.draft import CreateState, DraftState, ReviewState, SettingsState
 from ..state.upload import ACCEPTED, UPLOAD_ID, UploadState
-from .layout import only_admins, page_frame
+from .layout import named_table, only_admins, page_frame
 
 STEPS = ("Template", "Upload", "Review", "Settings", "Create users")
 
@@ -56,14 +56,13 @@ def template_step() -> rx.Component:
                 rx.el.li(rx.text("Column titles must be in lowercase and follow the template.")),
                 padding_left="1.2em",
             ),
-            rx.table.root(
-                rx.table.header(rx.table.row(rx.table.column_header_cell("Column"), rx.table.column_header_cell("Required"),
+            named_table("Template columns", rx.table.header(rx.table.row(rx.table.column_header_cell("Column"), rx.table.column_header_cell("Required"),
                                              rx.table.column_header_cell("Example"))),
                 rx.table.body(*[
                     rx.table.row(rx.table.row_header_cell(rx.code(c.name)), rx.table.cell("Yes" if c.required else "No"),
                                  rx.table.cell(c.example)) for c in COLUMNS
                 ]),
-                variant="surface", size="1", aria_label="Template columns",
+                variant="surface", size="1",
             ),
             rx.hstack(
                 rx.button(rx.icon("download"), "Download template (Excel)", variant="soft",
@@ -259,14 +258,13 @@ def review_grid() -> rx.Component:
             width="100%", align="center", wrap="wrap",
         ),
         rx.box(
-            rx.table.root(
-                rx.table.header(rx.table.row(
+            named_table("Rows of the file", rx.table.header(rx.table.row(
                     rx.table.column_header_cell("Row"),
                     *[rx.table.column_header_cell(c.name) for c in COLUMNS],
                     rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
                 )),
                 rx.table.body(rx.foreach(ReviewState.rows, _grid_row)),
-                variant="surface", size="1", width="100%", aria_label="Rows of the file",
+                variant="surface", size="1", width="100%",
             ),
             overflow_x="auto", width="100%",
         ),
@@ -417,8 +415,7 @@ def user_skills_tab() -> rx.Component:
         ),
         rx.heading("Skills for this batch", size="3", as_="h3"),
         rx.cond(SettingsState.chosen_skills.length() == 0, rx.text("No skills chosen.", color_scheme="gray")),
-        rx.table.root(
-            rx.table.header(rx.table.row(rx.table.column_header_cell("Skill"), rx.table.column_header_cell("Skill level"),
+        named_table("Skills for this batch", rx.table.header(rx.table.row(rx.table.column_header_cell("Skill"), rx.table.column_header_cell("Skill level"),
                                          rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")))),
             rx.table.body(rx.foreach(SettingsState.chosen_skills, lambda s: rx.table.row(
                 rx.table.row_header_cell(s["name"], rx.cond(s["is_new"] != "", rx.badge("new", margin_left="0.5em"))),
@@ -426,7 +423,7 @@ def user_skills_tab() -> rx.Component:
                 rx.table.cell(rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Remove skill " + s["name"],
                                              on_click=SettingsState.remove_skill(s["key"]))),
             ))),
-            variant="surface", size="1", aria_label="Skills for this batch",
+            variant="surface", size="1",
         ),
         spacing="4", width="100%", padding_y="1em",
     )
@@ -522,12 +519,11 @@ def result_step() -> rx.Component:
                     width="100%", align="center", wrap="wrap",
                 ),
                 rx.text("Fix these rows in the downloaded file and upload it again.", color_scheme="gray"),
-                rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(t) for t in ("Row", "Email", "Error code", "How to fix it")])),
+                named_table("Users that failed", rx.table.header(rx.table.row(*[rx.table.column_header_cell(t) for t in ("Row", "Email", "Error code", "How to fix it")])),
                     rx.table.body(rx.foreach(CreateState.failed, lambda f: rx.table.row(
                         rx.table.row_header_cell(f["row"]), rx.table.cell(f["email"]), rx.table.cell(rx.code(f["code"])),
                         rx.table.cell(f["message"])))),
-                    variant="surface", size="1", width="100%", aria_label="Users that failed",
+                    variant="surface", size="1", width="100%",
                 ),
                 rx.cond(CreateState.failed_total > 200, rx.text("The first 200 are shown; the download has all of them.")),
                 width="100%", spacing="3",

@@ -36,3 +36,9 @@ def only_admins() -> rx.Component:
         color_scheme="amber",
         role="alert",
     )
+
+
+def named_table(name: str, *children: rx.Component, **props) -> rx.Component:
+    """A table whose accessible name is `name` (a caption for screen readers; Radix puts
+    aria-label on its wrapper, not on the <table>)."""
+    return rx.table.root(rx.el.caption(name, class_name="sr-only"), *children, **props)

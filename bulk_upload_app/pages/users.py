@@ -3,7 +3,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ..state.users import UsersState
-from .layout import only_admins, page_frame
+from .layout import named_table, only_admins, page_frame
 
 
 def _user_row(user: dict) -> rx.Component:
@@ -29,8 +29,7 @@ def _users_table() -> rx.Component:
             width="100%",
             align="center",
         ),
-        rx.table.root(
-            rx.table.header(
+        named_table("Users", rx.table.header(
                 rx.table.row(
                     *[rx.table.column_header_cell(t) for t in ("Name", "Email", "Type", "Extension", "Groups")]
                 )
@@ -38,7 +37,6 @@ def _users_table() -> rx.Component:
             rx.table.body(rx.foreach(UsersState.users, _user_row)),
             variant="surface",
             width="100%",
-            aria_label="Users",
         ),
         rx.hstack(
             rx.button("Previous", on_click=UsersState.previous_page, variant="soft", disabled=UsersState.page == 0),

@@ -1,0 +1,317 @@
+"""Browser tests against the real production build of the app.
+
+`app_server` (session) migrates and seeds a fresh SQLite database, then starts
+`reflex run --env prod` once per test session as its own process group. In Reflex 0.10 prod is
+one port: the backend (Granian) serves the compiled frontend, /ping and the websocket
+(/_event). `browser` (session) is Debian's Chromium driven by Playwright, which never downloads
+a browser of its own; `page` is a fresh context per test.
+
+Both fail, not skip, when Chromium is missing or the app does not come up, unless
+BULK_UPLOAD_WITHOUT contains "browser".
+
+Knobs: CHROMIUM_PATH, BULK_UPLOAD_E2E_START_TIMEOUT (seconds, default 540: under pytest's own
+600 s per-test timeout, which counts this fixture's set-up), BULK_UPLOAD_E2E_WEB_DIR (the
+frontend build dir, default <repo>/.web-e2e, kept apart from .web so a `./dev.sh run` next to
+the tests is not disturbed), BULK_UPLOAD_SCREENSHOTS=1 (screenshots into docs/screenshots/).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .helpers import CONNECTION_PROBE, REPO, screenshot, set_screenshot_tmp_dir, wait_connected
+
+__all__ = ["screenshot", "wait_connected"]
+
+WITHOUT = {part.strip() for part in os.environ.get("BULK_UPLOAD_WITHOUT", "").split(",") if part.strip()}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEFAULT_START_TIMEOUT = 540.0
+# Reflex settings from the caller's shell that would change what the harness starts.
+_REFLEX_ENV_DROPPED = (
+    "REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT", "REFLEX_BACKEND_HOST", "REFLEX_API_URL", "REFLEX_DEPLOY_URL",
+    "REFLEX_REDIS_URL", "REFLEX_ENV_MODE", "REFLEX_SKIP_COMPILE", "REFLEX_BACKEND_ONLY", "REFLEX_FRONTEND_ONLY",
+    "REFLEX_MOUNT_FRONTEND_COMPILED_APP", "REFLEX_COMPILE_CONTEXT", "REFLEX_FRONTEND_PATH",
+)
+
+
+def _left_out_browser() -> None:
+    if "browser" in WITHOUT:
+        pytest.skip("browser left out by BULK_UPLOAD_WITHOUT")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"_e2e_report_{report.when}", report)
+    return report
+
+
+# ---------------------------------------------------------------- the app
+
+
+@dataclass(frozen=True)
+class AppServer:
+    base_url: str
+    db_url: str
+    log_path: Path
+    port: int
+    pid: int
+    started_in: float  # seconds from `reflex run` to both URLs answering
+
+    def log_tail(self, lines: int = 60) -> str:
+        return _tail(self.log_path, lines)
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(no log: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _status(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (our own server)
+            return str(response.status)
+    except urllib.error.HTTPError as exc:
+        return str(exc.code)
+    except (OSError, ValueError) as exc:
+        return type(exc).__name__
+
+
+def _log(path: Path, message: str) -> None:
+    with path.open("a") as log:
+        log.write(f"[e2e {time.strftime('%H:%M:%S')}] {message}\n")
+
+
+def _web_dir() -> Path:
+    if configured := os.environ.get("BULK_UPLOAD_E2E_WEB_DIR"):
+        return Path(configured).resolve()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    # Each xdist worker runs its own server, and a prod start rebuilds its web dir: one each.
+    return REPO / (".web-e2e" if worker in ("", "gw0") else f".web-e2e-{worker}")
+
+
+def _server_env(tmp: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _REFLEX_ENV_DROPPED}
+    node_bin = REPO / ".tools" / "node" / "node_modules" / ".bin"
+    path = [str(Path(sys.executable).parent)]
+    if (node_bin / "node").exists():
+        path.append(str(node_bin))
+    env["PATH"] = os.pathsep.join([*path, env.get("PATH", "")])
+    base_url = f"http://127.0.0.1:{port}"
+    env.update(
+        REFLEX_DB_URL=f"sqlite:///{tmp / 'app.db'}",
+        BULK_UPLOAD_DEV_SIGNIN="1",
+        BULK_UPLOAD_LEGACY_DASHBOARD_URL=f"{base_url}/legacy-dashboard",
+        BULK_UPLOAD_STORAGE_DIR=str(tmp / "uploads"),
+        # The frontend's env.json gets the backend's address from these (else http://localhost:PORT).
+        REFLEX_API_URL=base_url,
+        REFLEX_DEPLOY_URL=base_url,
+        REFLEX_WEB_WORKDIR=str(_web_dir()),
+        REFLEX_STATES_WORKDIR=str(tmp / "states"),  # `reflex run` deletes its states dir
+        PYTHONUNBUFFERED="1",
+    )
+    env.setdefault("REFLEX_USE_NPM", "1")
+    env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    env.setdefault("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/")  # as dev.sh: no mirror probing
+    return env
+
+
+def _stop(process: subprocess.Popen, log_path: Path) -> None:
+    """SIGTERM the server's whole process group (reflex, Granian workers, node), then SIGKILL what is left."""
+    pgid = process.pid  # start_new_session=True: the group is led by reflex
+    for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                try:
+                    os.killpg(pgid, 0)  # members left after the leader exited?
+                except ProcessLookupError:
+                    _log(log_path, f"server stopped ({sig.name}, exit {process.returncode})")
+                    return
+            time.sleep(0.2)
+    try:
+        os.killpg(pgid, 0)
+        _log(log_path, f"WARNING: process group {pgid} still has members")
+    except ProcessLookupError:
+        _log(log_path, f"server stopped (exit {process.returncode})")
+
+
+def _prepare_database(env: dict[str, str], log_path: Path) -> None:
+    for args in (("db", "upgrade"), ("demo-seed",)):
+        _log(log_path, f"python -m bulk_upload_app {' '.join(args)}")
+        with log_path.open("a") as log:
+            done = subprocess.run(
+                [sys.executable, "-m", "bulk_upload_app", *args], cwd=REPO, env=env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120, check=False,
+            )
+        if done.returncode != 0:
+            pytest.fail(
+                f"`python -m bulk_upload_app {' '.join(args)}` failed (exit {done.returncode}); "
+                f"log {log_path}:\n{_tail(log_path)}",
+                pytrace=False,
+            )
+
+
+def _start(tmp: Path, log_path: Path, timeout: float) -> tuple[subprocess.Popen, AppServer]:
+    port = _free_port()
+    env = _server_env(tmp, port)
+    base_url = env["REFLEX_API_URL"]
+    command = [
+        sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel", "info",
+        "--frontend-port", str(port), "--backend-port", str(port), "--backend-host", "127.0.0.1",
+    ]
+    _log(log_path, f"starting {' '.join(command[1:])} (web dir {env['REFLEX_WEB_WORKDIR']})")
+    started = time.monotonic()
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline, next_note = started + timeout, started + 15
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"`reflex run` exited with code {process.returncode} before the app answered")
+            front, ping = _status(f"{base_url}/"), _status(f"{base_url}/ping")
+            if front == "200" and ping == "200":
+                break
+            now = time.monotonic()
+            if now > deadline:
+                raise RuntimeError(f"the app did not answer within {timeout:.0f} s (/ -> {front}, /ping -> {ping})")
+            if now > next_note:
+                _log(log_path, f"waiting {now - started:.0f} s: / -> {front}, /ping -> {ping}")
+                next_note = now + 15
+            time.sleep(0.5)
+    except BaseException as exc:
+        _stop(process, log_path)
+        if isinstance(exc, RuntimeError):
+            pytest.fail(
+                f"{exc}. Server log {log_path} ends with:\n{_tail(log_path, 80)}\n"
+                "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)",
+                pytrace=False,
+            )
+        raise
+    elapsed = time.monotonic() - started
+    _log(log_path, f"app answers at {base_url} after {elapsed:.1f} s")
+    return process, AppServer(base_url, env["REFLEX_DB_URL"], log_path, port, process.pid, elapsed)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, pytestconfig):
+    """The app's production build, started once per session on a free port of 127.0.0.1."""
+    _left_out_browser()
+    tmp = tmp_path_factory.mktemp("app_server")
+    log_path = tmp / "server.log"
+    timeout = float(os.environ.get("BULK_UPLOAD_E2E_START_TIMEOUT", DEFAULT_START_TIMEOUT))
+    db_env = _server_env(tmp, 0)
+    _prepare_database(db_env, log_path)
+    process, server = _start(tmp, log_path, timeout)
+    pytestconfig.stash[_STARTED_KEY] = server
+    try:
+        yield server
+    finally:
+        _stop(process, log_path)
+
+
+_STARTED_KEY = pytest.StashKey[AppServer]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    server = config.stash.get(_STARTED_KEY, None)
+    if server is not None:
+        terminalreporter.write_line(
+            f"e2e: app (reflex run --env prod) answered after {server.started_in:.1f} s; log {server.log_path}"
+        )
+
+
+# ---------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    _left_out_browser()
+    set_screenshot_tmp_dir(tmp_path_factory.mktemp("screenshots"))
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
+        pytest.fail(
+            f"Chromium not found at {executable} (CHROMIUM_PATH). Install Debian's chromium "
+            "(./dev.sh test does), or set BULK_UPLOAD_WITHOUT=browser.",
+            pytrace=False,
+        )
+    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        except Exception as exc:  # noqa: BLE001
+            pytest.fail(f"Chromium at {executable} did not start: {exc}", pytrace=False)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser, app_server, request):
+    """A new page in a new context (1280x900) on the app; 15 s default timeout."""
+    context = browser.new_context(base_url=app_server.base_url, viewport={"width": 1280, "height": 900})
+    context.add_init_script(CONNECTION_PROBE)
+    new_page = context.new_page()
+    new_page.set_default_timeout(15_000)
+    problems: list[str] = []
+    new_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    new_page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    try:
+        yield new_page
+    finally:
+        report = getattr(request.node, "_e2e_report_call", None)
+        if report is not None and report.failed:
+            try:
+                path = screenshot(new_page, f"FAILED-{request.node.name}", for_docs=False)
+                problems.append(f"screenshot: {path}")
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"no screenshot: {exc}")
+            if problems:
+                print("\n".join(problems))
+        context.close()

@@ -1,0 +1,97 @@
+"""Helpers for the browser tests: waiting for Reflex's websocket, and screenshots.
+
+Kept out of conftest.py so test modules can import them (`from .helpers import ...`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS_DIR = REPO / "docs" / "screenshots"
+
+# Installed in every browser context before the app's scripts run. Reflex's frontend calls
+# window.__reflex_otel?.onSocketConnect() once the socket.io namespace is connected (the
+# hydrate event rides in the CONNECT packet) and onSocketDisconnect(reason) when it drops:
+# see reflex_base/.templates/web/utils/state.js. Those hooks exist for reflex-otel; this probe
+# chains onto them, so it keeps working if a plugin installs its own hooks first. (Reflex's
+# own integration tests instead render an element bound to State.router.session.client_token
+# and wait until it has a value; our pages have no such element.)
+CONNECTION_PROBE = """
+(() => {
+  const status = { connected: false, connects: 0, disconnects: 0, lastReason: null };
+  const wrap = (hooks) => {
+    if (!hooks || hooks.__bulkUploadProbe) return hooks;
+    const onConnect = hooks.onSocketConnect, onDisconnect = hooks.onSocketDisconnect;
+    hooks.onSocketConnect = function (...args) {
+      status.connected = true; status.connects += 1;
+      return onConnect?.apply(this, args);
+    };
+    hooks.onSocketDisconnect = function (...args) {
+      status.connected = false; status.disconnects += 1; status.lastReason = args[0] ?? null;
+      return onDisconnect?.apply(this, args);
+    };
+    hooks.__bulkUploadProbe = true;
+    return hooks;
+  };
+  let hooks = wrap(window.__reflex_otel || {});
+  Object.defineProperty(window, "__reflex_otel", {
+    configurable: true,
+    get: () => hooks,
+    set: (value) => { hooks = wrap(value || {}); },
+  });
+  window.__bulkUploadE2E = status;
+})();
+"""
+
+_screenshot_tmp_dir: Path | None = None
+
+
+def set_screenshot_tmp_dir(path: Path) -> None:
+    global _screenshot_tmp_dir
+    _screenshot_tmp_dir = path
+
+
+def wait_connected(page, timeout: float = 15_000) -> None:
+    """Wait until this page's Reflex websocket is connected (it then hydrates and runs on_load).
+
+    Needs the CONNECTION_PROBE init script, which the `page` fixture installs. After a full
+    navigation (page.goto, reload) the probe starts again from "not connected".
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(
+            "() => window.__bulkUploadE2E && window.__bulkUploadE2E.connected === true", timeout=timeout
+        )
+    except PlaywrightTimeoutError:
+        status = page.evaluate("() => window.__bulkUploadE2E ?? null")
+        raise AssertionError(
+            f"the Reflex websocket did not connect within {timeout / 1000:.0f} s on {page.url} "
+            f"(probe: {status}; None means the page fixture's init script did not run)"
+        ) from None
+
+
+def screenshot(page, name: str, *, full_page: bool = True, for_docs: bool | None = None) -> Path:
+    """Save a PNG of the page as `<name>.png` and return its path.
+
+    Into <repo>/docs/screenshots/ when BULK_UPLOAD_SCREENSHOTS=1 (to update the docs), else into
+    this pytest session's tmp dir. for_docs=False always uses the tmp dir (failure shots).
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "screenshot"
+    if for_docs is None:
+        for_docs = os.environ.get("BULK_UPLOAD_SCREENSHOTS", "").strip() == "1"
+    if for_docs:
+        directory = SCREENSHOTS_DIR
+    elif _screenshot_tmp_dir is not None:
+        directory = _screenshot_tmp_dir
+    else:  # used outside the fixtures
+        import tempfile
+
+        directory = Path(tempfile.gettempdir()) / "bulk-upload-screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{safe}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
