@@ -1407,6 +1407,19 @@ def _check_ods_content(content: bytes, limits: ReadLimits) -> None:
         _check_ods_table(content, m.end(), stop, label, limits)
 
 
+def _strip_empty_ods_cells(body: bytes) -> bytes:
+    """Drop the empty cells that end a row (LibreOffice pads rows with a repeated empty cell)."""
+    while True:
+        k = max(body.rfind(b"<table:table-cell"), body.rfind(b"<table:covered-table-cell"))
+        if k < 0:
+            return body
+        tail = body[k:].rstrip()
+        # an empty cell: a lone self-closing tag with no value, type or formula attribute
+        if not tail.endswith(b"/>") or tail.count(b">") != 1 or b"office:" in tail or b"formula" in tail:
+            return body
+        body = body[:k]
+
+
 def _check_ods_table(content: bytes, start: int, stop: int, label: str, limits: ReadLimits) -> None:
     rows_total = 0
     first_row = None  # row index where the first non-empty row starts
@@ -1431,6 +1444,7 @@ def _check_ods_table(content: bytes, start: int, stop: int, label: str, limits: 
             pos = end + 1
         width = 0
         if _ODS_VALUE.search(body):
+            body = _strip_empty_ods_cells(body)
             if b"number-columns-repeated" not in body:
                 width = body.count(b"<table:table-cell") + body.count(b"<table:covered-table-cell")
                 n_cells += body.count(b"office:value-type=") or 1

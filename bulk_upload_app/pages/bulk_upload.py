@@ -179,8 +179,7 @@ def seats_banner() -> rx.Component:
                         " seats, but only ", DraftState.seats_free, " are free. Add at least ",
                         DraftState.seats_short, " seats in the legacy dashboard, or remove users from the file."),
                 rx.hstack(
-                    rx.link(rx.button(rx.icon("external-link"), "Go to legacy dashboard", size="2"),
-                            href=DraftState.legacy_dashboard_url, target="_top", id="legacy-dashboard-link"),
+                    rx.button(rx.link(rx.icon("external-link"), "Go to legacy dashboard", href=DraftState.legacy_dashboard_url, target="_top", id="legacy-dashboard-link"), as_child=True, size="2"),
                     rx.button(rx.icon("refresh-cw"), "Check again", variant="soft", size="2", on_click=DraftState.check_again),
                 ),
                 spacing="2",
@@ -288,8 +287,7 @@ def review_step() -> rx.Component:
             rx.heading("Review", size="5", as_="h2"),
             rx.text(DraftState.file_name, color_scheme="gray"),
             rx.spacer(),
-            rx.link(rx.button(rx.icon("file-up"), "Replace file", variant="soft"),
-                    href="/users/bulk-upload?replace=" + DraftState.upload_id),
+            rx.button(rx.link(rx.icon("file-up"), "Replace file", href="/users/bulk-upload?replace=" + DraftState.upload_id), as_child=True, variant="soft"),
             rx.cond(DraftState.count_errors > 0, rx.menu.root(
                 rx.menu.trigger(rx.button(rx.icon("download"), "Download rows with errors", variant="soft")),
                 rx.menu.content(
@@ -530,8 +528,8 @@ def result_step() -> rx.Component:
             ),
         ),
         rx.hstack(
-            rx.link(rx.button("View users", size="3"), href="/users"),
-            rx.link(rx.button("Upload another file", size="3", variant="soft"), href="/users/bulk-upload?step=upload"),
+            rx.button(rx.link("View users", href="/users"), as_child=True, size="3"),
+            rx.button(rx.link("Upload another file", href="/users/bulk-upload?step=upload"), as_child=True, size="3", variant="soft"),
         ),
         width="100%", spacing="4",
     )

@@ -25,7 +25,7 @@ def _users_table() -> rx.Component:
                 id="seats-used",
             ),
             rx.spacer(),
-            rx.link(rx.button("Bulk user upload", size="3"), href="/users/bulk-upload"),
+            rx.button(rx.link("Bulk user upload", href="/users/bulk-upload"), as_child=True, size="3"),
             width="100%",
             align="center",
         ),

@@ -279,7 +279,10 @@ def browser(tmp_path_factory):
             pytrace=False,
         )
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # expect() has its own 5 s default; on 2 busy cores a first hydrate can take longer.
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as playwright:
         try:

@@ -95,3 +95,20 @@ def screenshot(page, name: str, *, full_page: bool = True, for_docs: bool | None
     path = directory / f"{safe}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> tuple[list[dict], str]:
+    """Run axe-core (bundled by axe-playwright-python: no network) on the page.
+
+    Returns the violations of the given impacts and a readable report of them.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    response = Axe().run(page, options={"resultTypes": ["violations"]}).response
+    found = [v for v in response["violations"] if not impacts or v["impact"] in impacts]
+    version = response.get("testEngine", {}).get("version", "?")
+    lines = [f"axe-core {version}: {len(found)} violation(s) of impact {', '.join(impacts) or 'any'}"]
+    for v in found:
+        targets = "; ".join(", ".join(map(str, n["target"])) for n in v["nodes"][:5])
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']} [{len(v['nodes'])} node(s): {targets}]")
+    return found, "\n".join(lines)

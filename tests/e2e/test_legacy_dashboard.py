@@ -12,7 +12,7 @@ from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import Company
 from bulk_upload_app.seed import DEMO_COMPANY
 
-from .helpers import screenshot, wait_connected
+from .helpers import axe_violations, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser
 
@@ -74,3 +74,12 @@ def test_back_link_never_leaves_the_app(page, demo_seats, target):
     open_dashboard(page, f"?return={quote(target, safe='')}")
     back = page.get_by_role("link", name="Back to bulk user upload")
     expect(back).to_have_attribute("href", "/users")
+
+
+def test_dashboard_has_no_serious_accessibility_violations(page, demo_seats):
+    open_dashboard(page)
+    page.get_by_label("Seats to add").fill("2")
+    page.get_by_role("button", name="Add seats").click()
+    expect(page.get_by_role("status")).to_contain_text("25 → 27 seats")
+    found, report = axe_violations(page)
+    assert not found, report

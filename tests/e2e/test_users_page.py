@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from bulk_upload_app.seed import _USERS
 
-from .helpers import screenshot, wait_connected
+from .helpers import axe_violations, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser
 
@@ -53,16 +53,7 @@ def test_root_lands_on_users(page):
 
 
 def test_users_page_has_no_serious_accessibility_violations(page):
-    """axe-core (bundled by axe-playwright-python, no network) finds no serious or critical problem."""
-    from axe_playwright_python.sync_playwright import Axe
-
+    """axe-core finds no serious or critical problem on the Users page."""
     open_users(page)
-    results = Axe().run(page, options={"resultTypes": ["violations"]})
-    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    report = "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']} [{len(v['nodes'])} node(s): "
-        + "; ".join(", ".join(map(str, n["target"])) for n in v["nodes"][:5])
-        + "]"
-        for v in bad
-    )
-    assert not bad, f"axe-core {results.response.get('testEngine', {}).get('version')} found:\n{report}"
+    found, report = axe_violations(page)
+    assert not found, report
