@@ -385,3 +385,14 @@ def test_sheet_chosen_by_titles() -> None:
     assert multi.data.filter(multi.data["row"] == 7).row(0) == ("Item", "Units", 7)  # the 2nd table's titles: data
     sheets = read_table((CORPUS / "csvkit/sheets.xlsx").read_bytes(), "s.xlsx", is_header=titles("a", "b", "c"))
     assert sheets.sheet_name == "ʤ"
+
+
+def test_corrupt_xls_that_aborts_calamine_is_contained() -> None:
+    """One byte changed in test.xls makes calamine abort() its process; ours only loses a child."""
+    if not CORPUS.is_dir():
+        pytest.fail(f"The test corpus was not found at {CORPUS}")
+    data = bytearray((CORPUS / "csvkit/test.xls").read_bytes())
+    data[16850] = 251
+    with pytest.raises(FileProblem) as info:
+        read_table(bytes(data), "test.xls")
+    assert info.value.code in (ErrorCode.UNSUPPORTED_FILE, ErrorCode.FILE_TOO_LARGE)

@@ -15,7 +15,6 @@ import random
 import struct
 import sys
 import zipfile
-import zlib
 from pathlib import Path
 
 import polars as pl
@@ -738,6 +737,50 @@ def test_ods_padding_rows_cost_nothing():
     body = ods_row("firstname", "email") + ods_row("Ann", "a@x") + pad
     t = read(ods(body.replace("</table:table-row>", '<table:table-cell table:number-columns-repeated="1022"/></table:table-row>', 2)), "u.ods")
     assert values(t) == [["Ann", "a@x"]]
+
+
+# -- files that crash python-calamine itself: it runs in a sandboxed child process -------------------
+
+
+def patched_xlsx(part: str, old: bytes, new: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(xlsx(USERS)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == part:
+                assert old in data
+                data = data.replace(old, new)
+            zf.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def test_count_bomb_that_aborts_calamine_is_contained():
+    """uniqueCount="4000000000" makes calamine reserve 96 GB and abort(): only its child dies."""
+    bomb = patched_xlsx("xl/sharedStrings.xml", b'uniqueCount="', b'uniqueCount="4000000000" x="')
+    assert len(bomb) < 10_000
+    p = refused(bomb, "u.xlsx", ErrorCode.FILE_TOO_LARGE)
+    assert "more memory than an upload may use" in p.details["reason"]
+
+
+def test_worker_timeout_is_a_file_problem(monkeypatch):
+    monkeypatch.setattr(reading, "_WORKER_TIMEOUT", 0.001)
+    p = refused(xlsx(USERS), "u.xlsx", ErrorCode.UNSUPPORTED_FILE)
+    assert "too long to open" in p.details["reason"]
+
+
+def test_worker_is_killed_when_the_parent_refuses_the_file(monkeypatch):
+    started = []
+    real = reading._Worker
+
+    class Spy(real):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            started.append(self)
+
+    monkeypatch.setattr(reading, "_Worker", Spy)
+    refused(raw_xlsx(istr("A1", "x") + b'<c r="Z1048576"><v>1</v></c>'), "u.xlsx", ErrorCode.FILE_TOO_LARGE)
+    assert len(started) == 1 and started[0].proc.poll() is not None
 
 
 # ---------------------------------------------------------------------------------------------

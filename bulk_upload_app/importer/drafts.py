@@ -111,11 +111,12 @@ def edit_cell(session: Session, company_id: int, upload_id: str, row_id: int, co
     checked = validate_rows(single)
     result = checked.frame.row(0, named=True)
     row.email_norm, row.prefix_norm, row.phone_e164 = result["email_norm"], result["prefix_norm"], result["phone_e164"]
-    row.errors = [{"column": e.column, "code": e.code.value, "message": e.message} for e in checked.errors]
+    errors = [{"column": e.column, "code": e.code.value, "message": e.message} for e in checked.errors]
     if row.email_norm and accounts.existing_emails(session, [row.email_norm]):
-        row.errors.append({"column": "email", "code": ErrorCode.EMAIL_ALREADY_EXISTS.value,
-                           "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=row.email_norm)})
-    row.is_valid = not row.errors
+        errors.append({"column": "email", "code": ErrorCode.EMAIL_ALREADY_EXISTS.value,
+                       "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=row.email_norm)})
+    # Assigned whole: a JSON column does not see changes made inside the list.
+    row.errors, row.is_valid = errors, not errors
     session.add(row)
     session.flush()
     _rejudge_duplicates(session, upload.id, {old_email, row.email_norm} - {None})

@@ -18,9 +18,16 @@ Safety, in the order it is applied:
    scanned for the extent of its cells. python-calamine materialises a sheet as a dense
    rows x columns grid (32 bytes a cell): two cells at A1 and XFD1048576 in a 1.5 KB xlsx make
    it try to allocate 512 GB and abort the process; an ODS declaring repeated rows/cells does
-   the same. So a sheet whose grid would be far larger than its real content is refused
-   before calamine opens it.
-4. Rows, columns and cell length limits on the table read.
+   the same. So a sheet whose grid would be far larger than its real content is refused.
+4. python-calamine itself runs in a child process with memory/CPU limits and a timeout
+   (see `_Worker`): fuzzing found small corrupt .xls/.xlsx/.ods files that make it abort(),
+   panic or loop forever. The child starts parsing while step 3 runs on the other core and is
+   killed if step 3 refuses the file.
+5. Rows, columns and cell length limits on the table read.
+
+CSV/TSV text is decoded strictly (UTF-8, UTF-16, or Windows-1252 when it is clearly Western
+European text, never with replacement characters) and parsed in-process: by polars when the
+file has no quotes and plain LF/CRLF lines (most exports), else by Python's csv module.
 """
 
 from __future__ import annotations
@@ -28,15 +35,16 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import datetime as dt
 import gc
 import io
+import json
 import logging
+import marshal
 import re
 import struct
-import tempfile
-import json
-import unicodedata
+import subprocess
+import sys
+import threading
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
@@ -44,9 +52,8 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from itertools import islice
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import polars as pl
 
@@ -112,6 +119,16 @@ def read_table(
     except Exception:  # the promise is FileProblem or a table; keep the trace for us
         log.exception("unexpected error reading upload %r (%d bytes)", filename, len(data))
         raise _unsupported("it is damaged or in a form we don't recognise") from None
+    except BaseException as exc:
+        if not _is_panic(exc):  # KeyboardInterrupt, SystemExit...
+            raise
+        log.exception("a Rust library panicked reading upload %r (%d bytes)", filename, len(data))
+        raise _unsupported("it is damaged or in a form we don't recognise") from None
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """pyo3's PanicException (polars, calamine) derives from BaseException, not Exception."""
+    return type(exc).__name__ == "PanicException"
 
 
 # --------------------------------------------------------------------------------------
@@ -313,6 +330,19 @@ class _Reader:
         raise _unsupported("it is a ZIP archive, not a spreadsheet")
 
     def _read_xlsx(self, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> RawTable:
+        # The cheap checks on the zip's directory are done. calamine now parses in its
+        # sandboxed child while this process verifies every stream and measures the sheets;
+        # if anything is wrong the child is killed before its result is used.
+        worker = _Worker(self.data, "xlsx")
+        try:
+            errors_by_sheet = self._check_xlsx_parts(zf, infos)
+        except BaseException:
+            worker.cancel()
+            raise
+        self._name_mismatch_notice("xlsx")
+        return self._read_workbook(worker, errors_by_sheet)
+
+    def _check_xlsx_parts(self, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> dict:
         sheet_parts = _xlsx_sheet_parts(zf, self.data)
         known = {info.filename for info in infos}
         part_names = set(sheet_parts.values())
@@ -342,32 +372,34 @@ class _Reader:
                 exact.close()
                 _check_extent(label, exact.n_cells, exact.max_row + 1, exact.max_col + 1, self.limits)
             scans[info.filename] = scan
-        errors_by_sheet = {
+        return {
             name: scans[part].error_cells for name, part in sheet_parts.items()
             if part in scans and scans[part].error_cells
         }
-        self._name_mismatch_notice("xlsx")
-        return self._read_workbook("xlsx", errors_by_sheet)
 
     def _read_ods(self, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> RawTable:
-        manifest = None
-        content = None
-        for info in infos:
-            if info.filename == "content.xml":
-                content = b"".join(_inflate_entry(self.data, info, self.limits))
-            elif info.filename == "META-INF/manifest.xml":
-                manifest = b"".join(_inflate_entry(self.data, info, self.limits))
-            else:
-                for _ in _inflate_entry(self.data, info, self.limits):
-                    pass
-        if manifest is not None and b"encryption-data" in manifest:
-            raise _unsupported("the spreadsheet is password-protected")
-        if content is None:
-            raise _unsupported("the OpenDocument spreadsheet is damaged (it has no content)")
-        _check_ods_content(content, self.limits)
-        del content
+        if "META-INF/manifest.xml" in {i.filename for i in infos}:
+            manifest = b"".join(_inflate_entry(self.data, zf.getinfo("META-INF/manifest.xml"), self.limits))
+            if b"encryption-data" in manifest:
+                raise _unsupported("the spreadsheet is password-protected")
+        worker = _Worker(self.data, "ods")  # parses while the streams are verified here
+        try:
+            content = None
+            for info in infos:
+                if info.filename == "content.xml":
+                    content = b"".join(_inflate_entry(self.data, info, self.limits))
+                else:
+                    for _ in _inflate_entry(self.data, info, self.limits):
+                        pass
+            if content is None:
+                raise _unsupported("the OpenDocument spreadsheet is damaged (it has no content)")
+            _check_ods_content(content, self.limits)
+            del content
+        except BaseException:
+            worker.cancel()
+            raise
         self._name_mismatch_notice("ods")
-        return self._read_workbook("ods", {})
+        return self._read_workbook(worker, {})
 
     # -- OLE: xls, or a password-protected OOXML ------------------------------------------
 
@@ -380,42 +412,40 @@ class _Reader:
         if "PowerPoint Document" in streams:
             raise _unsupported("it is a PowerPoint presentation, not a spreadsheet")
         self._name_mismatch_notice("xls")
-        return self._read_workbook("xls", {})
+        return self._read_workbook(_Worker(self.data, "xls"), {})
 
     # -- workbooks (via python-calamine) ----------------------------------------------------
 
-    def _read_workbook(self, fmt: str, error_cells: dict[str, dict[tuple[int, int], str]]) -> RawTable:
-        import python_calamine as pc
-
-        workbook = _open_calamine(self.data, fmt, self._calamine_problem)
-        with workbook:
-            metas = workbook.sheets_metadata
-            visible = [
-                m.name for m in metas
-                if m.visible == pc.SheetVisibleEnum.Visible and m.typ == pc.SheetTypeEnum.WorkSheet
-            ]
-            chosen: tuple[str, list[list]] | None = None
-            first_nonempty: tuple[str, list[list]] | None = None
-            matched = False
-            for name in visible:
-                rows = self._sheet_rows(workbook, name, fmt, error_cells.get(name))
-                if not any(any(v != "" for v in row) for row in rows):
-                    continue
-                if first_nonempty is None:
-                    first_nonempty = (name, rows)
-                if self.is_header is None:
-                    chosen = first_nonempty
-                    break
-                if self._rows_have_header(rows):
-                    chosen = (name, rows)
-                    matched = True
-                    break
-            if chosen is None:
+    def _read_workbook(self, worker: _Worker, error_cells: dict[str, dict[tuple[int, int], str]]) -> RawTable:
+        sheets = worker.result()
+        chosen: tuple[str, pl.DataFrame] | None = None
+        first_nonempty: tuple[str, pl.DataFrame] | None = None
+        matched = False
+        for name, visible, columns in sheets:
+            if not visible or not columns:
+                continue
+            for (r, c), text in (error_cells.get(name) or {}).items():
+                if c < len(columns) and r < len(columns[c]) and columns[c][r] == "":
+                    columns[c][r] = text
+            frame = _frame_from_columns(columns)
+            nonblank = frame.filter(pl.any_horizontal(pl.col(c).str.strip_chars(_WS) != "" for c in frame.columns[:-1]))
+            if nonblank.height == 0:
+                continue
+            if first_nonempty is None:
+                first_nonempty = (name, frame)
+            if self.is_header is None:
                 chosen = first_nonempty
-            if chosen is None:
-                raise FileProblem(ErrorCode.EMPTY_FILE)
-        name, rows = chosen
-        if len(metas) > 1:
+                break
+            if self._frame_has_header(nonblank.head(_HEADER_SEARCH_ROWS)):
+                chosen = (name, frame)
+                matched = True
+                break
+        if chosen is None:
+            chosen = first_nonempty
+        if chosen is None:
+            raise FileProblem(ErrorCode.EMPTY_FILE)
+        name, frame = chosen
+        if len(sheets) > 1:
             if matched:
                 why = "the first sheet with the template's column titles"
             elif self.is_header is not None:
@@ -423,60 +453,15 @@ class _Reader:
             else:
                 why = "the first sheet with data"
             self.notices.append(f'Read the sheet "{name}" ({why}).')
-        with _gc_paused():
-            frame = _frame_from_sheet(rows)
-        del rows
-        return self._assemble(frame, fmt, sheet_name=name, encoding=None, delimiter=None)
+        return self._assemble(frame, worker.fmt, sheet_name=name, encoding=None, delimiter=None)
 
-    @staticmethod
-    def _calamine_problem(fmt: str, exc: Exception) -> FileProblem:
-        text = str(exc)
-        if "Cell limit exceeded" in text:
-            return _too_large("the sheet declares more cells than a spreadsheet can hold")
-        what = {"xls": "an Excel 97-2003 (.xls)", "xlsx": "an Excel (.xlsx)", "ods": "an OpenDocument (.ods)"}[fmt]
-        log.info("calamine could not open %s upload: %s", fmt, text)
-        return _unsupported(f"it looks like {what} file but is damaged or not a real spreadsheet")
-
-    def _sheet_rows(self, workbook, name: str, fmt: str, errors: dict | None) -> list[list]:
-        import python_calamine as pc
-
-        try:
-            sheet = workbook.get_sheet_by_name(name)
-        except pc.PasswordError:
-            raise _unsupported("the workbook is password-protected") from None
-        except pc.CalamineError as exc:
-            raise self._calamine_problem(fmt, exc) from None
-        end = sheet.end
-        if end is not None:  # a last line of defence, for .xls whose grid we could not pre-scan
-            rows_n, cols_n = end[0] + 1, end[1] + 1
-            if cols_n > _EXCEL_MAX_COLS or rows_n > _EXCEL_MAX_ROWS:
-                raise _too_large(f'the sheet "{name}" is larger than Excel allows')
-            if rows_n * cols_n > _MAX_SHEET_CELLS:
-                raise _too_large(
-                    f'the sheet "{name}" spans {_n(rows_n)} rows and {_n(cols_n)} columns; '
-                    f"a sheet can span at most {_n(_MAX_SHEET_CELLS)} cells"
-                )
-        with _gc_paused():
-            rows = sheet.to_python(skip_empty_area=False)
-        if errors:
-            for (r, c), text in errors.items():
-                if r < len(rows) and c < len(rows[r]) and rows[r][c] == "":
-                    rows[r][c] = text
-        return rows
-
-    def _rows_have_header(self, rows: list[list]) -> bool:
-        seen = 0
-        for row in rows:
-            cells = [_cell_text(v).strip(_WS) for v in row]
-            if not any(cells):
-                continue
+    def _frame_has_header(self, head: pl.DataFrame) -> bool:
+        for row in head.select(pl.exclude("row")).rows():
+            cells = [v.strip(_WS) for v in row]
             while cells and not cells[-1]:
                 cells.pop()
             if self._check_header_call([_normalise_header_cell(c) for c in cells]):
                 return True
-            seen += 1
-            if seen >= _HEADER_SEARCH_ROWS:
-                return False
         return False
 
     # -- text -------------------------------------------------------------------------------
@@ -584,32 +569,6 @@ class _Reader:
             delimiter=delimiter,
             notices=self.notices,
         )
-
-
-def _open_calamine(data: bytes, fmt: str, problem: Callable[[str, Exception], FileProblem]):
-    """Open a workbook whose format we already know.
-
-    python-calamine's in-memory open tries each format in turn and, when all fail, reports
-    only "Cannot detect file format" - hiding, for example, that an .xls is encrypted. So on
-    failure ask again through a file with the right extension, which gives the real error.
-    """
-    import python_calamine as pc
-
-    try:
-        return pc.CalamineWorkbook.from_object(io.BytesIO(data))
-    except pc.PasswordError:
-        raise _unsupported("the workbook is password-protected") from None
-    except pc.CalamineError as first:
-        with tempfile.NamedTemporaryFile(suffix="." + fmt) as tmp:
-            tmp.write(data)
-            tmp.flush()
-            try:
-                # On POSIX the open file stays readable after the temporary name is removed.
-                return pc.CalamineWorkbook.from_path(tmp.name)
-            except pc.PasswordError:
-                raise _unsupported("the workbook is password-protected") from None
-            except pc.CalamineError as second:
-                raise problem(fmt, second if "detect" in str(first) else first) from None
 
 
 def _sheet_label(part: str, sheet_parts: dict[str, str]) -> str:
@@ -862,6 +821,10 @@ def _frame_polars(text: str, delimiter: str, limits: ReadLimits) -> pl.DataFrame
         )
     except Exception:
         return None
+    except BaseException as exc:
+        if _is_panic(exc):
+            return None
+        raise
     if frame.height != lines or frame.width == 0 or frame.width > limits.max_columns:
         return None
     frame = frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
@@ -901,31 +864,50 @@ def _frame_python_csv(text: str, delimiter: str, limits: ReadLimits) -> pl.DataF
 
 
 # --------------------------------------------------------------------------------------
-# Spreadsheet cell values -> text
+# Workbooks: python-calamine, in a child process
 # --------------------------------------------------------------------------------------
+#
+# python-calamine is fast and right about dates, 1904 workbooks, formulas' cached values,
+# _xHHHH_ escapes and ODS repeats - but it trusts the file. Fuzzing found 5 KB .xls and .xlsx
+# files that make it abort the whole process (a Rust allocation of 96-150 GB taken from a
+# record count), panic, or loop forever (an ODS table without its end tag). Such a file
+# would take the web worker down with it. So calamine runs in a short-lived child process
+# with memory and CPU limits; the child turns cells into text and sends back text columns.
+# The code below is the child's whole program; the parent also executes it (see
+# _WORKER_NAMESPACE) so there is one definition of how a cell becomes text.
+
+_WORKER_SOURCE = r'''
+import datetime as _dt
+import gc as _gc
+import io as _io
+import marshal as _marshal
+import os as _os
+import sys as _sys
+import tempfile as _tempfile
+from decimal import Decimal as _Decimal
 
 
-def _fmt_float(value: float) -> str:
-    """Like Excel: at most 15 significant digits, integers without '.0', never exponent form."""
+def _fmt_float(value):
+    """Like Excel: at most 15 significant digits, integers without ".0", never exponent form."""
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     text = "%.15g" % value
     if "e" in text or "E" in text:
-        text = format(Decimal(text), "f")
+        text = format(_Decimal(text), "f")
     if text in ("-0", "-0.0"):
         return "0"
     return text
 
 
-def _fmt_duration(value: dt.timedelta) -> str:
+def _fmt_duration(value):
+    """A duration as Excel shows it with [h]:mm:ss (255:10:10), not as a date in 1900."""
     total = value.total_seconds()
     sign = "-" if total < 0 else ""
     total = abs(total)
     micro = round((total - int(total)) * 1_000_000)
-    seconds = int(total)
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(int(total), 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{sign}{hours}:{minutes:02d}:{secs:02d}"
     if micro:
@@ -933,7 +915,7 @@ def _fmt_duration(value: dt.timedelta) -> str:
     return text
 
 
-def _cell_text(value) -> str:
+def _cell_text(value):
     kind = value.__class__
     if kind is str:
         return value
@@ -943,41 +925,199 @@ def _cell_text(value) -> str:
         return "TRUE" if value else "FALSE"
     if kind is int:
         return str(value)
-    if kind is dt.datetime:
+    if kind is _dt.datetime:
         if value.microsecond:
             return value.isoformat(sep=" ")
         if value.hour == value.minute == value.second == 0:
             return value.date().isoformat()
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    if kind is dt.date:
+    if kind is _dt.date:
         return value.isoformat()
-    if kind is dt.time:
+    if kind is _dt.time:
         return value.isoformat()
-    if kind is dt.timedelta:
+    if kind is _dt.timedelta:
         return _fmt_duration(value)
     if value is None:
         return ""
     return str(value)
 
 
-def _frame_from_sheet(rows: list[list]) -> pl.DataFrame:
+def _text_columns(rows):
+    """Rows of calamine values -> columns of text (a column at a time: fast for floats)."""
     if not rows:
-        return pl.DataFrame({"row": pl.Series([], dtype=pl.Int64)})
+        return []
     width = max(map(len, rows))
     if min(map(len, rows)) != width:
         rows = [r if len(r) == width else list(r) + [""] * (width - len(r)) for r in rows]
-    data = {}
-    for i, col in enumerate(zip(*rows)):
-        data[f"c{i}"] = pl.Series(
-            [
-                v if v.__class__ is str
-                else str(int(v)) if v.__class__ is float and v.is_integer() and -1e15 < v < 1e15
-                else _cell_text(v)
-                for v in col
-            ],
-            dtype=pl.String,
-        )
-    frame = pl.DataFrame(data)
+    return [
+        [
+            v if v.__class__ is str
+            else str(int(v)) if v.__class__ is float and v.is_integer() and -1e15 < v < 1e15
+            else _cell_text(v)
+            for v in col
+        ]
+        for col in zip(*rows)
+    ]
+
+
+def _open(pc, data, fmt):
+    try:
+        return pc.CalamineWorkbook.from_object(_io.BytesIO(data))
+    except pc.PasswordError:
+        raise
+    except pc.CalamineError:
+        # The in-memory open tries each format and reports only "Cannot detect file format",
+        # hiding e.g. an encrypted .xls; a file with the right extension gives the real error.
+        with _tempfile.NamedTemporaryFile(suffix="." + fmt) as tmp:
+            tmp.write(data)
+            tmp.flush()
+            return pc.CalamineWorkbook.from_path(tmp.name)
+
+
+def _read_all(pc, data, fmt, max_cells):
+    book = _open(pc, data, fmt)
+    sheets = []
+    for meta in book.sheets_metadata:
+        visible = meta.visible == pc.SheetVisibleEnum.Visible and meta.typ == pc.SheetTypeEnum.WorkSheet
+        columns = None
+        if visible:
+            sheet = book.get_sheet_by_name(meta.name)
+            end = sheet.end
+            columns = []
+            if end is not None:
+                rows, cols = end[0] + 1, end[1] + 1
+                if rows * cols > max_cells or rows > 1_048_576 or cols > 16_384:
+                    return {"error": "too_large", "sheet": meta.name, "rows": rows, "cols": cols}
+                columns = _text_columns(sheet.to_python(skip_empty_area=False))
+        sheets.append((meta.name, visible, columns))
+    return {"sheets": sheets}
+
+
+def _main(fmt, memory, cpu_seconds, max_cells, lib_dir):
+    _gc.disable()  # a short-lived process building millions of small objects
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    except (ImportError, ValueError, OSError):
+        pass
+    if lib_dir and lib_dir not in _sys.path:
+        _sys.path.insert(0, lib_dir)
+    import python_calamine as pc
+
+    data = _sys.stdin.buffer.read()
+    try:
+        out = _read_all(pc, data, fmt, max_cells)
+    except pc.PasswordError:
+        out = {"error": "password"}
+    except MemoryError:
+        out = {"error": "memory"}
+    except BaseException as exc:  # CalamineError, a Rust panic (PanicException), anything
+        out = {"error": "damaged", "detail": f"{type(exc).__name__}: {exc}"[:500]}
+    _sys.stdout.buffer.write(_marshal.dumps(out))
+    _sys.stdout.flush()
+    _os._exit(0)  # skip freeing millions of objects one by one
+
+
+if __name__ == "__main__":
+    _main(_sys.argv[1], int(_sys.argv[2]), int(_sys.argv[3]), int(_sys.argv[4]), _sys.argv[5])
+'''
+
+_WORKER_NAMESPACE: dict = {"__name__": "bulk_upload_app.importer.reading._worker"}
+exec(compile(_WORKER_SOURCE, "<reading worker>", "exec"), _WORKER_NAMESPACE)  # noqa: S102 - our own source
+_fmt_float = _WORKER_NAMESPACE["_fmt_float"]
+_fmt_duration = _WORKER_NAMESPACE["_fmt_duration"]
+_cell_text = _WORKER_NAMESPACE["_cell_text"]
+_text_columns = _WORKER_NAMESPACE["_text_columns"]
+
+_WORKER_TIMEOUT = 300  # seconds of wall time; a 1,000,000-row xlsx takes ~8 s
+_WORKER_CPU = 240
+
+
+def _worker_memory(size: int) -> int:
+    """Address space for the child: its peak is ~40x the workbook's size (measured)."""
+    return min(8 * 1024**3, 512 * 1024**2 + 64 * size)
+
+
+class _Worker:
+    """python-calamine in a child process, started early so the parent checks the zip meanwhile."""
+
+    def __init__(self, data: bytes, fmt: str):
+        import python_calamine
+
+        lib_dir = str(Path(python_calamine.__file__).resolve().parent.parent)
+        cmd = [sys.executable, "-I", "-c", _WORKER_SOURCE, fmt, str(_worker_memory(len(data))),
+               str(_WORKER_CPU), str(_MAX_SHEET_CELLS), lib_dir]
+        self.fmt = fmt
+        self.data = data
+        self.out = b""
+        self.err = b""
+        self.timed_out = False
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.thread = threading.Thread(target=self._talk, name="calamine-worker", daemon=True)
+        self.thread.start()
+
+    def _talk(self) -> None:
+        try:
+            self.out, self.err = self.proc.communicate(self.data, timeout=_WORKER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+            self.proc.kill()
+            self.out, self.err = self.proc.communicate()
+        except Exception:  # e.g. the pipe broke because the child was killed
+            self.proc.kill()
+            self.proc.wait()
+
+    def cancel(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.thread.join()
+
+    def result(self) -> list:
+        """[(sheet name, visible worksheet?, text columns or None)], or a FileProblem."""
+        self.thread.join()
+        if self.timed_out:
+            raise _unsupported("it takes too long to open; it may be damaged")
+        payload = None
+        if self.proc.returncode == 0:
+            try:
+                payload = marshal.loads(self.out)
+            except (EOFError, ValueError, TypeError):
+                payload = None
+        if not isinstance(payload, dict):
+            if b"memory allocation" in self.err or self.proc.returncode in (-9, 137):
+                raise _too_large("opening it needs more memory than an upload may use; it may be damaged")
+            log.warning("spreadsheet worker ended with %s: %s", self.proc.returncode, self.err[-500:])
+            raise _workbook_damaged(self.fmt)
+        error = payload.get("error")
+        if error == "password":
+            raise _unsupported("the workbook is password-protected")
+        if error == "memory":
+            raise _too_large("opening it needs more memory than an upload may use")
+        if error == "too_large":
+            raise _too_large(
+                f'the sheet "{payload["sheet"]}" spans {_n(payload["rows"])} rows and {_n(payload["cols"])} columns; '
+                f"a sheet can span at most {_n(_MAX_SHEET_CELLS)} cells"
+            )
+        if error:
+            detail = payload.get("detail", "")
+            if "Cell limit exceeded" in detail:
+                raise _too_large("a sheet declares more cells than a spreadsheet can hold")
+            log.info("calamine could not open %s upload: %s", self.fmt, detail)
+            raise _workbook_damaged(self.fmt)
+        return payload["sheets"]
+
+
+def _workbook_damaged(fmt: str) -> FileProblem:
+    what = {"xls": "an Excel 97-2003 (.xls)", "xlsx": "an Excel (.xlsx)", "ods": "an OpenDocument (.ods)"}[fmt]
+    return _unsupported(f"it looks like {what} file but is damaged or not a real spreadsheet")
+
+
+def _frame_from_columns(columns: list[list[str]]) -> pl.DataFrame:
+    if not columns:
+        return pl.DataFrame({"row": pl.Series([], dtype=pl.Int64)})
+    frame = pl.DataFrame({f"c{i}": pl.Series(col, dtype=pl.String) for i, col in enumerate(columns)})
     return frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("row"))
 
 

@@ -9,6 +9,7 @@ from ..state.legacy import LegacyDashboardState as State
 from .layout import only_admins, page_frame
 
 SEATS_INPUT_ID = "seats-to-add"
+SEATS_HINT_ID = "seats-to-add-hint"
 
 
 def _add_seats_form() -> rx.Component:
@@ -25,13 +26,16 @@ def _add_seats_form() -> rx.Component:
                     step=1,
                     default_value="1",
                     required=True,
+                    aria_describedby=SEATS_HINT_ID,
                     size="3",
                     width="10em",
                 ),
                 rx.button("Add seats", type="submit", size="3"),
                 align="center",
             ),
-            rx.text(f"From {MIN_SEATS_TO_ADD} to {MAX_SEATS_TO_ADD} at a time.", size="2", color_scheme="gray"),
+            rx.text(
+                f"From {MIN_SEATS_TO_ADD} to {MAX_SEATS_TO_ADD} at a time.", id=SEATS_HINT_ID, size="2", color_scheme="gray"
+            ),
             spacing="2",
         ),
         on_submit=State.add,
@@ -49,13 +53,20 @@ def _dashboard() -> rx.Component:
                 id="legacy-seats",
             ),
             _add_seats_form(),
-            rx.cond(
-                State.error != "",
-                rx.callout(State.error, icon="triangle_alert", color_scheme="red", role="alert"),
-            ),
-            rx.cond(
-                State.confirmation != "",
-                rx.callout(State.confirmation, icon="circle_check", color_scheme="green", role="status"),
+            # Live regions stay in the page, so screen readers announce what appears in them.
+            rx.box(
+                rx.box(
+                    rx.cond(State.error != "", rx.callout(State.error, icon="triangle_alert", color_scheme="red")),
+                    role="alert",
+                ),
+                rx.box(
+                    rx.cond(
+                        State.confirmation != "",
+                        rx.callout(State.confirmation, icon="circle_check", color_scheme="green"),
+                    ),
+                    role="status",
+                ),
+                width="100%",
             ),
             rx.link("Back to bulk user upload", href=State.back_href),
             spacing="4",

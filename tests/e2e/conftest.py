@@ -7,12 +7,18 @@ one port: the backend (Granian) serves the compiled frontend, /ping and the webs
 a browser of its own; `page` is a fresh context per test.
 
 Both fail, not skip, when Chromium is missing or the app does not come up, unless
-BULK_UPLOAD_WITHOUT contains "browser".
+BULK_UPLOAD_WITHOUT contains "browser". The server is stopped by SIGTERM to its process group
+(then SIGKILL); if pytest itself is killed, the kernel sends `reflex` SIGTERM (PR_SET_PDEATHSIG).
+
+A prod start always re-runs the Vite build (Reflex deletes the build dir first); what is
+reused is the web dir with its node_modules (npm install only when package.json changes).
+Tests share the one database: a test that changes the demo company's data puts it back.
 
 Knobs: CHROMIUM_PATH, BULK_UPLOAD_E2E_START_TIMEOUT (seconds, default 540: under pytest's own
 600 s per-test timeout, which counts this fixture's set-up), BULK_UPLOAD_E2E_WEB_DIR (the
 frontend build dir, default <repo>/.web-e2e, kept apart from .web so a `./dev.sh run` next to
-the tests is not disturbed), BULK_UPLOAD_SCREENSHOTS=1 (screenshots into docs/screenshots/).
+the tests is not disturbed; xdist workers other than gw0 get .web-e2e-gwN),
+BULK_UPLOAD_SCREENSHOTS=1 (screenshots into docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -152,6 +158,16 @@ def _server_env(tmp: Path, port: int) -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if pytest dies without its teardown (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 def _stop(process: subprocess.Popen, log_path: Path) -> None:
     """SIGTERM the server's whole process group (reflex, Granian workers, node), then SIGKILL what is left."""
     pgid = process.pid  # start_new_session=True: the group is led by reflex
@@ -205,7 +221,7 @@ def _start(tmp: Path, log_path: Path, timeout: float) -> tuple[subprocess.Popen,
     with log_path.open("a") as log:
         process = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     try:
         deadline, next_note = started + timeout, started + 15
@@ -222,15 +238,20 @@ def _start(tmp: Path, log_path: Path, timeout: float) -> tuple[subprocess.Popen,
                 _log(log_path, f"waiting {now - started:.0f} s: / -> {front}, /ping -> {ping}")
                 next_note = now + 15
             time.sleep(0.5)
-    except BaseException as exc:
+    except RuntimeError as exc:
+        problem = str(exc)
+    except BaseException:
         _stop(process, log_path)
-        if isinstance(exc, RuntimeError):
-            pytest.fail(
-                f"{exc}. Server log {log_path} ends with:\n{_tail(log_path, 80)}\n"
-                "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)",
-                pytrace=False,
-            )
         raise
+    else:
+        problem = None
+    if problem is not None:
+        _stop(process, log_path)
+        pytest.fail(
+            f"{problem}. Server log {log_path} ends with:\n{_tail(log_path, 80)}\n"
+            "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)",
+            pytrace=False,
+        )
     elapsed = time.monotonic() - started
     _log(log_path, f"app answers at {base_url} after {elapsed:.1f} s")
     return process, AppServer(base_url, env["REFLEX_DB_URL"], log_path, port, process.pid, elapsed)

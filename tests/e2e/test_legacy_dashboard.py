@@ -83,3 +83,15 @@ def test_dashboard_has_no_serious_accessibility_violations(page, demo_seats):
     expect(page.get_by_role("status")).to_contain_text("25 → 27 seats")
     found, report = axe_violations(page)
     assert not found, report
+
+
+@pytest.mark.parametrize("value", ["0", "1001"])
+def test_out_of_range_counts_are_not_sent(page, demo_seats, value):
+    open_dashboard(page)
+    seats = page.get_by_label("Seats to add")
+    seats.fill(value)
+    page.get_by_role("button", name="Add seats").click()
+    assert seats.evaluate("input => input.validity.valid") is False  # the browser keeps the form
+    page.wait_for_timeout(500)
+    expect(page.get_by_role("status")).to_have_text("")
+    expect(page.get_by_text(re.compile(r"Seats used:\s*10 / 25"))).to_be_visible()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 
 import openpyxl
@@ -82,7 +83,9 @@ def test_happy_path_creates_exactly_these_users_with_these_settings(page, app_se
     assert csv_download.value.suggested_filename == "bulk-user-upload-template.csv"
     with page.expect_download() as xlsx_download:
         page.get_by_role("button", name="Download template (Excel)").click()
-    book = openpyxl.load_workbook(xlsx_download.value.path())
+    saved = tmp_path / "template.xlsx"
+    xlsx_download.value.save_as(saved)
+    book = openpyxl.load_workbook(saved)
     assert [c.value for c in book.worksheets[0][1]] == ["firstname", "lastname", "email", "countryprefix", "phone"]
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("combobox", name="User type for this batch").click()
@@ -184,7 +187,7 @@ def test_seat_shortage_goes_to_the_legacy_dashboard_and_back(page, app_server, t
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("button", name="Create users")).to_be_disabled()
     page.get_by_role("link", name="Go to legacy dashboard").click()
-    expect(page).to_have_url(lambda url: "/legacy-dashboard" in url)
+    expect(page).to_have_url(re.compile("/legacy-dashboard"))
     page.get_by_role("spinbutton", name="Seats to add").fill("3")
     page.get_by_role("button", name="Add seats").click()
     page.get_by_role("link", name="Back to bulk user upload").click()
