@@ -34,11 +34,12 @@ die() { printf '[dev.sh] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
     cat <<'EOF'
-usage: ./dev.sh run | test [pytest args...] | bench [args...]
+usage: ./dev.sh run | test [pytest args...] | bench [args...] | bench-ui [rows]
 
   run    install (venv, Node >= 22.22), migrate + seed SQLite, start the app on http://localhost:3000
   test   install as above + Chromium, ensure PostgreSQL and Redis, run python -m pytest
-  bench  install as above, run python -m bulk_upload_app.bench
+  bench  install as above, run python -m bulk_upload_app.bench (engine: read, validate, stage, create)
+  bench-ui  install as above + Chromium, time the wizard on a big file (scripts/bench_ui.py)
 
 BULK_UPLOAD_WITHOUT=postgres,redis,browser leaves those parts out of `test`.
 EOF
@@ -292,7 +293,13 @@ case "$cmd" in
         ;;
     bench)
         setup
+        ensure_postgres
         exec python -m bulk_upload_app.bench "$@"
+        ;;
+    bench-ui)
+        setup
+        ensure_chromium
+        exec python scripts/bench_ui.py "$@"
         ;;
     -h|--help|help)
         usage

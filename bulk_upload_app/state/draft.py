@@ -270,31 +270,14 @@ class SettingsState(DraftState):
         self._show(BatchSpec.from_json(upload.batch))
 
     def _show(self, spec: BatchSpec) -> None:
-        names = {s["id"]: s["name"] for s in self.skills}
-        self.use_company_settings = spec.settings is None
-        values = spec.settings or default_settings()
-        self.setting_values = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in values.items()}
-        self.group_ids = [str(g) for g in spec.group_ids]
-        self.number_ids = [str(n) for n in spec.outbound_number_ids]
-        self.chosen_skills = [
-            {"key": str(s.skill_id) if s.skill_id else f"new:{s.new_name}", "skill_id": str(s.skill_id or ""),
-             "name": names.get(str(s.skill_id), "") if s.skill_id else (s.new_name or ""), "level": str(s.level),
-             "is_new": "" if s.skill_id else "yes"}
-            for s in spec.skills
-        ]
+        form = spec_to_form(spec, {s["id"]: s["name"] for s in self.skills})
+        self.use_company_settings = form["use_company_settings"]
+        self.setting_values, self.group_ids, self.number_ids = form["setting_values"], form["group_ids"], form["number_ids"]
+        self.chosen_skills = form["chosen_skills"]
 
     def _spec(self) -> BatchSpec:
-        settings = None
-        if not self.use_company_settings:
-            settings = {k: (v == "true") if k in _BOOLEAN_KEYS else v for k, v in self.setting_values.items()}
-        return BatchSpec(
-            user_type=self.user_type,
-            settings=settings,
-            group_ids=[int(g) for g in self.group_ids],
-            outbound_number_ids=[int(n) for n in self.number_ids],
-            skills=[SkillChoice(level=int(s["level"]), skill_id=int(s["skill_id"]) if s["skill_id"] else None,
-                                new_name=s["name"] if s["is_new"] else None) for s in self.chosen_skills],
-        )
+        return form_to_spec(self.user_type, self.use_company_settings, self.setting_values, self.group_ids,
+                            self.number_ids, self.chosen_skills)
 
     def _save(self) -> None:
         admin = self._admin_and_draft()
@@ -396,6 +379,39 @@ class SettingsState(DraftState):
 
 
 _BOOLEAN_KEYS = {s.key for s in SETTINGS if s.choices is None}
+
+
+def spec_to_form(spec: BatchSpec, skill_names: dict[str, str]) -> dict[str, Any]:
+    """A batch as the settings form shows it: every value a string, as the browser sends them back."""
+    values = spec.settings or default_settings()
+    return {
+        "use_company_settings": spec.settings is None,
+        "setting_values": {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in values.items()},
+        "group_ids": [str(g) for g in spec.group_ids],
+        "number_ids": [str(n) for n in spec.outbound_number_ids],
+        "chosen_skills": [
+            {"key": str(s.skill_id) if s.skill_id else f"new:{s.new_name}", "skill_id": str(s.skill_id or ""),
+             "name": skill_names.get(str(s.skill_id), "") if s.skill_id else (s.new_name or ""), "level": str(s.level),
+             "is_new": "" if s.skill_id else "yes"}
+            for s in spec.skills
+        ],
+    }
+
+
+def form_to_spec(user_type: str, use_company_settings: bool, setting_values: dict[str, str], group_ids: list[str],
+                 number_ids: list[str], chosen_skills: list[dict[str, str]]) -> BatchSpec:
+    """The form back as a batch; the engine checks every id against the company before use."""
+    settings = None
+    if not use_company_settings:
+        settings = {k: (v == "true") if k in _BOOLEAN_KEYS else v for k, v in setting_values.items()}
+    return BatchSpec(
+        user_type=user_type,
+        settings=settings,
+        group_ids=[int(g) for g in group_ids],
+        outbound_number_ids=[int(n) for n in number_ids],
+        skills=[SkillChoice(level=int(s["level"]), skill_id=int(s["skill_id"]) if s["skill_id"] else None,
+                            new_name=s["name"] if s["is_new"] else None) for s in chosen_skills],
+    )
 
 
 def _toggled(values: list[str], value: str, on: bool) -> list[str]:
