@@ -298,6 +298,7 @@ case "$cmd" in
         ;;
     bench-ui)
         setup
+        export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
         ensure_chromium
         exec python scripts/bench_ui.py "$@"
         ;;

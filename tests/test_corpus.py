@@ -13,15 +13,13 @@ import hashlib
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # until pyproject sets pythonpath
 
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem  # noqa: E402
-from bulk_upload_app.importer.reading import RawTable, read_table  # noqa: E402
+from bulk_upload_app.importer.errors import ErrorCode, FileProblem
+from bulk_upload_app.importer.reading import RawTable, read_table
 
 CORPUS = Path(os.environ.get("BULK_UPLOAD_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 NOT_DATA = {"README.md", "LICENSES.md", "expectations.json"}
@@ -254,6 +252,11 @@ EXPECTED: dict[str, dict] = {
 }
 
 
+def require_corpus() -> None:
+    if not CORPUS.is_dir():
+        pytest.fail(f"The test corpus was not found at {CORPUS}; set BULK_UPLOAD_CORPUS to its folder.")
+
+
 def corpus_files() -> list[str]:
     if not CORPUS.is_dir():
         return [MISSING]
@@ -280,8 +283,7 @@ def check_values(table: RawTable, row: int, expected) -> None:
 
 @pytest.mark.parametrize("rel", corpus_files())
 def test_corpus_file(rel: str) -> None:
-    if rel == MISSING:
-        pytest.fail(f"The test corpus was not found at {CORPUS}; set BULK_UPLOAD_CORPUS to its folder.")
+    require_corpus()
     assert rel in EXPECTED, f"no expectation written for {rel}"
     spec = EXPECTED[rel]
     data = (CORPUS / rel).read_bytes()
@@ -332,8 +334,7 @@ def check_table(table: RawTable, spec: dict) -> None:
 
 def test_corpus_is_the_documented_one() -> None:
     """The bytes are the ones the README describes (same sha256), and nothing is left untested."""
-    if not CORPUS.is_dir():
-        pytest.fail(f"The test corpus was not found at {CORPUS}; set BULK_UPLOAD_CORPUS to its folder.")
+    require_corpus()
     listed = json.loads((CORPUS / "expectations.json").read_text("utf-8"))
     assert len(listed) == 111
     for entry in listed:
@@ -352,8 +353,7 @@ def test_corpus_is_the_documented_one() -> None:
 )
 def test_single_cell_workbooks(rel: str, sheet: str, cell: str) -> None:
     """Files holding one cell are NO_DATA_ROWS as uploads; their one value still reads right."""
-    if not CORPUS.is_dir():
-        pytest.fail(f"The test corpus was not found at {CORPUS}")
+    require_corpus()
     import python_calamine
 
     from bulk_upload_app.importer.reading import _cell_text
@@ -365,18 +365,21 @@ def test_single_cell_workbooks(rel: str, sheet: str, cell: str) -> None:
 
 
 def test_formula_cells_give_cached_values() -> None:
+    require_corpus()
     table = read_table((CORPUS / "calamine/formula.issue.xlsx").read_bytes(), "f.xlsx", is_header=lambda c: "2" in c)
     assert table.header_row == 13 and table.header[6] == "2"  # G13 = SUM(1+1)
     assert table.extra_values == {14: 10}  # J14 = IF(...) -> "US", beyond the header
 
 
 def test_hidden_sheets_are_never_chosen() -> None:
+    require_corpus()
     for rel in ("calamine/any_sheets.xlsx", "calamine/any_sheets.ods"):
         table = read_table((CORPUS / rel).read_bytes(), Path(rel).name, is_header=titles("nothing matches"))
         assert table.sheet_name == "Visible"
 
 
 def test_sheet_chosen_by_titles() -> None:
+    require_corpus()
     two = read_table((CORPUS / "frictionless/table-with-two-sheets.ods").read_bytes(), "t.ods", is_header=titles("a", "b", "c"))
     assert two.sheet_name == "Tabelle2" and two.header == ["a", "b", "c"]
     assert any("the first sheet with the template's column titles" in s for s in two.notices)
@@ -389,8 +392,7 @@ def test_sheet_chosen_by_titles() -> None:
 
 def test_corrupt_xls_that_aborts_calamine_is_contained() -> None:
     """One byte changed in test.xls makes calamine abort() its process; ours only loses a child."""
-    if not CORPUS.is_dir():
-        pytest.fail(f"The test corpus was not found at {CORPUS}")
+    require_corpus()
     data = bytearray((CORPUS / "csvkit/test.xls").read_bytes())
     data[16850] = 251
     with pytest.raises(FileProblem) as info:

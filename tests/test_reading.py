@@ -13,9 +13,7 @@ import io
 import logging
 import random
 import struct
-import sys
 import zipfile
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -23,11 +21,10 @@ import xlsxwriter
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # until pyproject sets pythonpath
 
-from bulk_upload_app.importer import reading  # noqa: E402
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem  # noqa: E402
-from bulk_upload_app.importer.reading import RawTable, ReadLimits, read_table  # noqa: E402
+from bulk_upload_app.importer import reading
+from bulk_upload_app.importer.errors import ErrorCode, FileProblem
+from bulk_upload_app.importer.reading import RawTable, ReadLimits, read_table
 
 TEMPLATE = ["firstname", "lastname", "email", "countryprefix", "phone"]
 
@@ -386,7 +383,7 @@ def test_other_encodings_are_refused_never_mojibake(language, codec, text):
 
 
 def test_csv_values_are_never_converted():
-    typed = ["007", "+447911123456", "1e5", "2021-01-01", "TRUE", "NULL", "=1+1", "00.10", "-0", "٣"]
+    typed = ["007", "+447911123456", "1e5", "2021-01-01", "TRUE", "NULL", "=1+1", "00.10", "-0", "٣", "a\x07b", "tab\there"]
     t = read(csv_bytes([[f"h{i}" for i in range(len(typed))], typed]))
     assert values(t) == [typed]
 
@@ -761,6 +758,15 @@ def test_count_bomb_that_aborts_calamine_is_contained():
     assert len(bomb) < 10_000
     p = refused(bomb, "u.xlsx", ErrorCode.FILE_TOO_LARGE)
     assert "more memory than an upload may use" in p.details["reason"]
+
+
+def test_no_process_to_spawn_is_not_blamed_on_the_file(monkeypatch):
+    def no_fork(*args, **kwargs):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(reading.subprocess, "Popen", no_fork)
+    with pytest.raises(OSError):
+        read(xlsx(USERS), "u.xlsx")
 
 
 def test_worker_timeout_is_a_file_problem(monkeypatch):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from ..models import BulkUpload, BulkUploadRow, utcnow
@@ -57,6 +57,10 @@ def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUploa
     return upload
 
 
+def stored_counts(upload: BulkUpload) -> DraftCounts:
+    return DraftCounts(all=upload.total_rows, valid=upload.valid_rows, with_errors=upload.invalid_rows)
+
+
 def counts(session: Session, upload_id: str) -> DraftCounts:
     valid, total = session.exec(
         select(func.count().filter(BulkUploadRow.is_valid.is_(True)), func.count())
@@ -70,10 +74,10 @@ def page(
     offset: int = 0, limit: int = 50,
 ) -> tuple[list[RowView], int]:
     """One page of the draft's rows in file order, and how many rows match in all."""
-    owner = session.exec(
-        select(BulkUpload.id).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
-    ).first()
-    if owner is None:
+    upload = session.exec(
+        select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
+    ).scalars().first()
+    if upload is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
     conditions = [BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "removed"]
     if only_errors:
@@ -83,7 +87,10 @@ def page(
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"
         conditions.append(or_(*(func.lower(getattr(BulkUploadRow, c)).like(like, escape="\\") for c in COLUMN_NAMES)))
-    total = session.exec(select(func.count()).select_from(BulkUploadRow).where(*conditions)).scalar_one()
+    if term:
+        total = session.exec(select(func.count()).select_from(BulkUploadRow).where(*conditions)).scalar_one()
+    else:  # the draft keeps its counts up to date (see _touch): no count over every row
+        total = upload.invalid_rows if only_errors else upload.total_rows
     rows = session.exec(
         select(BulkUploadRow).where(*conditions).order_by(BulkUploadRow.row_number).offset(offset).limit(limit)
     ).scalars().all()
@@ -193,13 +200,13 @@ def _rejudge_duplicates(session: Session, upload_id: str, emails: set[str]) -> N
 
 
 def _touch(session: Session, upload: BulkUpload) -> None:
+    """Store the draft's fresh counts and bump its version (the upload row is locked)."""
     current = counts(session, upload.id)
-    session.execute(
-        update(BulkUpload).where(BulkUpload.id == upload.id).values(
-            total_rows=current.all, valid_rows=current.valid, invalid_rows=current.with_errors,
-            version=BulkUpload.version + 1, updated_at=utcnow(),
-        )
-    )
+    upload.total_rows, upload.valid_rows, upload.invalid_rows = current.all, current.valid, current.with_errors
+    upload.version += 1
+    upload.updated_at = utcnow()
+    session.add(upload)
+    session.flush()
 
 
 WIZARD_STEPS = ("review", "settings")

@@ -110,7 +110,7 @@ def read_table(
         return reader.read()
     except FileProblem:
         raise
-    except _CallerError as exc:  # an exception raised by is_header: the caller's bug, not the file's
+    except _CallerError as exc:  # is_header's own bug, or the server can't start a process: not the file
         raise exc.original from None
     except MemoryError:
         raise _too_large("it needs more memory to open than an upload may use") from None
@@ -171,6 +171,8 @@ _FORMAT_NAMES = {
 
 
 class _CallerError(Exception):
+    """Carries an exception that is not the file's fault (is_header's bug, no process to spawn)."""
+
     def __init__(self, original: BaseException):
         super().__init__(str(original))
         self.original = original
@@ -1054,7 +1056,10 @@ class _Worker:
         self.out = b""
         self.err = b""
         self.timed_out = False
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:  # the server's problem, not the file's: let it surface as such
+            raise _CallerError(exc) from exc
         self.thread = threading.Thread(target=self._talk, name="calamine-worker", daemon=True)
         self.thread.start()
 

@@ -66,7 +66,7 @@ class DraftState(SessionState):
         return path.rsplit("/", 1)[-1] if path.startswith(DRAFT_PATH.rstrip("/")) else ""
 
     def _refresh(self, session: Any, upload: BulkUpload) -> None:
-        counts = drafts.counts(session, upload.id)
+        counts = drafts.stored_counts(upload)
         seats = accounts.seats(session, upload.company_id)
         self.file_name, self.user_type, self.status = upload.file_name, upload.user_type, upload.status
         self.notices = list(upload.notices or [])
