@@ -28,7 +28,7 @@ class ImportSettings:
 
 def import_settings() -> ImportSettings:
     return ImportSettings(
-        max_file_bytes=_int("BULK_UPLOAD_MAX_FILE_MB", 50) * 1024 * 1024,
+        max_file_bytes=_int("BULK_UPLOAD_MAX_FILE_MB", 100) * 1024 * 1024,  # a million 5-column rows is ~62 MB
         max_rows=_int("BULK_UPLOAD_MAX_ROWS", 1_000_000),
         legacy_dashboard_url=os.environ.get(
             "BULK_UPLOAD_LEGACY_DASHBOARD_URL", "http://localhost:3000/legacy-dashboard"

@@ -252,7 +252,7 @@ def review_grid() -> rx.Component:
             rx.debounce_input(
                 rx.input(rx.input.slot(rx.icon("search")), placeholder="Search rows", value=ReviewState.search,
                          on_change=ReviewState.set_search, aria_label="Search rows", type="search"),
-                debounce_timeout=250,
+                debounce_timeout=150,
             ),
             width="100%", align="center", wrap="wrap",
         ),

@@ -134,7 +134,7 @@ class UploadState(SessionState):
             while not work.done():
                 async with self:
                     self.phase, self.phase_percent = phase["label"], phase["percent"]
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(0.1)
             upload_id = work.result()
         except FileProblem as problem:
             async with self:
