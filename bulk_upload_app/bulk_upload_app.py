@@ -8,7 +8,7 @@ from .state.legacy import LegacyDashboardState
 from .state.upload import UploadState
 from .state.users import UsersState
 
-app = rx.App(stylesheets=["/app.css"])
+app = rx.App(stylesheets=["/app.css"], head_components=[rx.script(src="/a11y.js")])
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect("/users"))
 app.add_page(users_page, route="/users", title="Users", on_load=UsersState.load)
 app.add_page(start_page, route="/users/bulk-upload", title="Bulk user upload", on_load=UploadState.start)

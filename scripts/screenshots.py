@@ -1,10 +1,10 @@
-"""Screenshots of every wizard step, from the real running app, for the README.
+"""Screenshots of every wizard step, from the real app, for the README.
 
-    python scripts/screenshots.py [BASE_URL] [OUT_DIR]
+    python scripts/screenshots.py                 # starts the production build on a fresh demo database
+    python scripts/screenshots.py BASE_URL [OUT]  # or uses an app already running (it creates users there)
 
 It walks the happy path as an admin would: Users, Bulk user upload, template, upload a
-file with a few problems, review, settings, confirm, result. It creates users in the
-database the app uses, so point it at a demo database.
+file with a few problems, review and fix them, settings, confirm, result.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-BASE = sys.argv[1] if len(sys.argv) > 1 else "http://localhost:3000"
-OUT = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/screenshots")
+REPO = Path(__file__).resolve().parents[1]
+BASE = sys.argv[1] if len(sys.argv) > 1 else ""
+OUT = Path(sys.argv[2]) if len(sys.argv) > 2 else REPO / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -38,6 +39,22 @@ def shot(page, name: str) -> None:
 
 
 def main() -> None:
+    if BASE:
+        walk(BASE)
+        return
+    sys.path.insert(0, str(REPO))
+    from tests.e2e.conftest import _prepare_database, _server_env, _start, _stop
+
+    tmp = Path(tempfile.mkdtemp(prefix="screenshots-"))
+    _prepare_database(_server_env(tmp, 0), tmp / "server.log")
+    process, server = _start(tmp, tmp / "server.log", 540)
+    try:
+        walk(server.base_url)
+    finally:
+        _stop(process, tmp / "server.log")
+
+
+def walk(base: str) -> None:
     expect.set_options(timeout=30000)
     sample = Path(tempfile.mkdtemp()) / "new-agents.csv"
     sample.write_text(SAMPLE)
@@ -45,7 +62,7 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(30000)
-        page.goto(f"{BASE}/users")
+        page.goto(f"{base}/users")
         expect(page.get_by_role("table", name="Users")).to_be_visible()
         expect(page.get_by_role("rowheader", name="Dana Admin")).to_be_visible()
         shot(page, "1-users")
@@ -68,6 +85,11 @@ def main() -> None:
         page.get_by_role("button", name="Remove row 6").click()
         expect(page.get_by_role("button", name="Remove row 6")).to_have_count(0)
         shot(page, "5-review-fixed")
+        dark = browser.new_page(viewport={"width": 1024, "height": 800}, color_scheme="dark")
+        dark.goto(page.url)
+        expect(dark.get_by_role("textbox", name="email of row 2", exact=True)).to_be_visible()
+        shot(dark, "5b-review-dark-1024px")
+        dark.close()
         page.get_by_role("button", name="Continue").click()
         expect(page.get_by_role("tab", name="Advanced settings")).to_be_visible()
         page.get_by_role("switch", name="Use company settings (default)").click()
@@ -82,6 +104,7 @@ def main() -> None:
         shot(page, "7-skills")
         page.get_by_role("button", name="Create users").click()
         expect(page.get_by_role("alertdialog")).to_be_visible()
+        page.wait_for_timeout(600)  # let the dialog finish fading in
         shot(page, "8-confirm")
         page.get_by_role("button", name="Confirm").click()
         expect(page.get_by_text("users added")).to_be_visible()

@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReadLimits:
-    max_bytes: int = 50 * 1024 * 1024  # checked first, on the raw upload
+    max_bytes: int = 100 * 1024 * 1024  # checked first, on the raw upload
     max_rows: int = 1_000_000  # data rows
     max_columns: int = 200
     max_cell_chars: int = 2_000  # a longer cell -> FILE_TOO_LARGE naming the cell

@@ -191,10 +191,11 @@ def seats_banner() -> rx.Component:
 
 def counts_bar() -> rx.Component:
     return rx.hstack(
-        rx.badge("All rows: ", DraftState.count_all, size="2", variant="soft", color_scheme="gray"),
-        rx.badge("Valid: ", DraftState.count_valid, size="2", variant="soft", color_scheme="green"),
-        rx.badge("With errors: ", DraftState.count_errors, size="2", variant="soft", color_scheme="red"),
-        rx.badge("Seats free: ", DraftState.seats_free, " of ", DraftState.seats_total, size="2", variant="soft"),
+        rx.badge("All rows: ", DraftState.count_all, size="2", variant="soft", color_scheme="gray", high_contrast=True),
+        rx.badge("Valid: ", DraftState.count_valid, size="2", variant="soft", color_scheme="green", high_contrast=True),
+        rx.badge("With errors: ", DraftState.count_errors, size="2", variant="soft", color_scheme="red", high_contrast=True),
+        rx.badge("Seats free: ", DraftState.seats_free, " of ", DraftState.seats_total, size="2", variant="soft",
+                 high_contrast=True),
         wrap="wrap", aria_live="polite", id="draft-counts",
     )
 

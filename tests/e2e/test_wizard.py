@@ -246,3 +246,34 @@ def test_a_file_level_error_then_a_good_file(page, app_server, tmp_path):
     good = users_file(tmp_path, [("Good", "File", f"{unique('good')}@example.com", "+44", "")], name="good.csv")
     upload(page, good)
     counts(page, 1, 1, 0)
+
+
+def test_every_step_passes_axe(page, app_server, tmp_path):
+    """No serious or critical WCAG violations on any step, errors shown included."""
+    from .helpers import axe_violations
+
+    set_free_seats(app_server.db_url, 50)
+    reports = []
+
+    def check(step: str) -> None:
+        found, report = axe_violations(page)
+        if found:
+            reports.append(f"{step}: {report}")
+
+    page.goto("/users/bulk-upload")
+    wait_connected(page)
+    expect(page.get_by_role("heading", name="Download template")).to_be_visible()
+    check("template")
+    page.get_by_role("button", name="Continue").click()
+    check("upload")
+    tag = unique("axe")
+    upload(page, users_file(tmp_path, [("A", "B", f"a.{tag}@example", "+999", ""), ("C", "D", f"c.{tag}@example.com", "+44", "")]))
+    counts(page, 2, 1, 1)
+    check("review")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("switch", name="Use company settings (default)").click()
+    expect(page.get_by_role("switch", name="Send SMS")).to_be_visible()
+    check("advanced settings")
+    page.get_by_role("tab", name="User skills").click()
+    check("user skills")
+    assert not reports, "\n".join(reports)
