@@ -8,7 +8,7 @@ from ..importer.schema import COLUMNS, USER_TYPES
 from ..importer.settings_catalogue import SETTINGS, SKILL_LEVELS
 from ..state.draft import CreateState, DraftState, ReviewState, SettingsState
 from ..state.upload import ACCEPTED, UPLOAD_ID, UploadState
-from .layout import named_table, only_admins, page_frame
+from .layout import admins_only, named_table, page_frame
 
 STEPS = ("Template", "Upload", "Review", "Settings", "Create users")
 
@@ -154,15 +154,11 @@ def upload_step() -> rx.Component:
 def start_page() -> rx.Component:
     return page_frame(
         "Bulk user upload",
-        rx.cond(
-            UploadState.is_admin,
-            rx.vstack(
+        admins_only(UploadState, rx.vstack(
                 rx.cond(UploadState.step == "template", stepper(0), stepper(1)),
                 rx.cond(UploadState.step == "template", template_step(), upload_step()),
                 width="100%", spacing="4",
-            ),
-            rx.cond(UploadState.signed_in, only_admins(), rx.spinner(aria_label="Loading")),
-        ),
+            )),
     )
 
 
@@ -539,9 +535,7 @@ def result_step() -> rx.Component:
 def draft_page() -> rx.Component:
     return page_frame(
         "Bulk user upload",
-        rx.cond(
-            DraftState.is_admin,
-            rx.cond(
+        admins_only(DraftState, rx.cond(
                 DraftState.not_found,
                 rx.callout("This bulk upload does not exist or belongs to another account.", icon="circle-x",
                            color_scheme="red", role="alert"),
@@ -558,7 +552,5 @@ def draft_page() -> rx.Component:
                     ),
                     width="100%", spacing="4",
                 ),
-            ),
-            rx.cond(DraftState.signed_in, only_admins(), rx.spinner(aria_label="Loading")),
-        ),
+            )),
     )

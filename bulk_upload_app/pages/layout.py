@@ -29,6 +29,11 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
     )
 
 
+def admins_only(state, content: rx.Component) -> rx.Component:  # noqa: ANN001
+    """`content` for a signed-in admin, the "only admins" notice for anyone else."""
+    return rx.cond(state.is_admin, content, rx.cond(state.checked, only_admins(), rx.spinner(aria_label="Loading")))
+
+
 def only_admins() -> rx.Component:
     return rx.callout(
         "Only admins can add users. Ask an admin of your company account for access.",

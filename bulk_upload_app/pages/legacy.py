@@ -6,7 +6,7 @@ import reflex as rx
 
 from ..legacy_seats import MAX_SEATS_TO_ADD, MIN_SEATS_TO_ADD
 from ..state.legacy import LegacyDashboardState as State
-from .layout import only_admins, page_frame
+from .layout import admins_only, page_frame
 
 SEATS_INPUT_ID = "seats-to-add"
 SEATS_HINT_ID = "seats-to-add-hint"
@@ -85,9 +85,5 @@ def legacy_dashboard_page() -> rx.Component:
             "Demo stand-in for the company's old dashboard, where seats are bought.",
             color_scheme="gray",
         ),
-        rx.cond(
-            State.is_admin,
-            _dashboard(),
-            rx.cond(State.loaded, only_admins(), rx.spinner(aria_label="Loading the dashboard")),
-        ),
+        admins_only(State, _dashboard()),
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ..state.users import UsersState
-from .layout import named_table, only_admins, page_frame
+from .layout import admins_only, named_table, page_frame
 
 
 def _user_row(user: dict) -> rx.Component:
@@ -55,9 +55,5 @@ def _users_table() -> rx.Component:
 def users_page() -> rx.Component:
     return page_frame(
         "Users",
-        rx.cond(
-            UsersState.is_admin,
-            _users_table(),
-            rx.cond(UsersState.loaded, only_admins(), rx.spinner(aria_label="Loading users")),
-        ),
+        admins_only(UsersState, _users_table()),
     )

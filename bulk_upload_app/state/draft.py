@@ -114,18 +114,24 @@ class DraftState(SessionState):
         scroll = rx.call_script("window.scrollTo(0, 0)")
         return [scroll, SettingsState.load_settings] if step == "settings" else [scroll, ReviewState.reload_rows]
 
+    def _change_draft(self, change) -> bool:  # noqa: ANN001
+        """Run `change(session, company_id)` on the draft and refresh the counts; False when refused."""
+        admin = self._admin_and_draft()
+        if admin is None:
+            return False
+        try:
+            with session_scope() as session:
+                change(session, admin.company_id)
+                self._refresh(session, uploads.get_upload(session, admin.company_id, self.upload_id))
+        except (uploads.UploadNotFound, uploads.UploadBusy, ValueError) as exc:
+            self.message = str(exc)
+            return False
+        return True
+
     @rx.event
     def check_again(self):
         """Re-read seats and taken emails, e.g. after a trip to the legacy dashboard."""
-        admin = self._admin_and_draft()
-        if admin is None:
-            return
-        try:
-            with session_scope() as session:
-                drafts.recheck_account(session, admin.company_id, self.upload_id)
-                self._refresh(session, uploads.get_upload(session, admin.company_id, self.upload_id))
-        except (uploads.UploadNotFound, uploads.UploadBusy) as exc:
-            self.message = str(exc)
+        self._change_draft(lambda session, company_id: drafts.recheck_account(session, company_id, self.upload_id))
 
 
 class ReviewState(DraftState):
@@ -189,36 +195,22 @@ class ReviewState(DraftState):
 
     @rx.event
     def edit_cell(self, row_id: str, column: str, value: str):
-        admin = self._admin_and_draft()
-        if admin is None or column not in COLUMN_NAMES:
-            return
         current = next((r for r in self.rows if r["id"] == str(row_id)), None)
-        if current is None or current[column] == str(value).strip():
+        if column not in COLUMN_NAMES or current is None or current[column] == str(value).strip():
             return
-        try:
-            with session_scope() as session:
-                drafts.edit_cell(session, admin.company_id, self.upload_id, int(row_id), column, str(value)[:2000])
-                self._refresh(session, uploads.get_upload(session, admin.company_id, self.upload_id))
-        except (uploads.UploadNotFound, uploads.UploadBusy, ValueError) as exc:
-            self.message = str(exc)
-            return
-        self._load_rows()
+        if self._change_draft(lambda session, company_id: drafts.edit_cell(
+                session, company_id, self.upload_id, int(row_id), column, str(value)[:2000])):
+            self._load_rows()
 
     @rx.event
     def remove_row(self, row_id: str):
-        admin = self._admin_and_draft()
-        if admin is None:
+        if not str(row_id).isdigit():
             return
-        try:
-            with session_scope() as session:
-                drafts.remove_row(session, admin.company_id, self.upload_id, int(row_id))
-                self._refresh(session, uploads.get_upload(session, admin.company_id, self.upload_id))
-        except (uploads.UploadNotFound, uploads.UploadBusy, ValueError) as exc:
-            self.message = str(exc)
-            return
-        if self.page_index > 0 and self.page_index * PAGE_SIZE >= self.total_matching - 1:
-            self.page_index -= 1
-        self._load_rows()
+        if self._change_draft(lambda session, company_id: drafts.remove_row(
+                session, company_id, self.upload_id, int(row_id))):
+            if self.page_index > 0 and self.page_index * PAGE_SIZE >= self.total_matching - 1:
+                self.page_index -= 1
+            self._load_rows()
 
     @rx.event
     def download_errors(self, fmt: str):
@@ -226,6 +218,7 @@ class ReviewState(DraftState):
         if admin is None:
             return
         with session_scope(read_only=True) as session:
+            uploads.get_upload(session, admin.company_id, self.upload_id)  # still this company's
             failed = uploads.failed_rows(session, self.upload_id)
         return _report_download(failed, fmt, f"rows-with-errors-{self.file_name.rsplit('.', 1)[0] or 'users'}")
 

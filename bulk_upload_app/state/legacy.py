@@ -21,7 +21,6 @@ class LegacyDashboardState(SessionState):
     confirmation: str = ""
     error: str = ""
     back_href: str = FALLBACK_RETURN
-    loaded: bool = False
 
     def _show(self, company_id: int) -> None:
         with session_scope(read_only=True) as session:
@@ -36,7 +35,6 @@ class LegacyDashboardState(SessionState):
         self.confirmation = self.error = ""
         if admin is not None:
             self._show(admin.company_id)
-        self.loaded = True
 
     @rx.event
     def add(self, form_data: dict):

@@ -14,11 +14,13 @@ class SessionState(rx.State):
     _role: str = ""
     signed_in: bool = False
     is_admin: bool = False
+    checked: bool = False  # sign-in was looked at: the page may say "only admins" rather than wait
 
     def admin(self) -> SignedInAdmin | None:
         """The signed-in admin, signing in the development admin when that is enabled."""
+        self.checked = True
         if not self.signed_in:
-            with session_scope() as session:
+            with session_scope(read_only=True) as session:
                 found = dev_signin(session)
             if found is not None:
                 self._company_id, self._user_id, self._role = found.company_id, found.user_id or 0, found.role

@@ -16,7 +16,6 @@ class UsersState(SessionState):
     user_count: int = 0
     users: list[dict] = []
     page: int = 0
-    loaded: bool = False
 
     @rx.var
     def page_count(self) -> int:
@@ -25,14 +24,12 @@ class UsersState(SessionState):
     def _load(self) -> None:
         admin = self.admin()
         if admin is None:
-            self.loaded = True
             return
         with session_scope() as session:
             overview = company_overview(session, admin.company_id)
             self.users = [u.as_dict() for u in list_users(session, admin.company_id, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE)]
         self.company_name = overview.name
         self.seats_total, self.seats_used, self.user_count = overview.seats_total, overview.seats_used, overview.user_count
-        self.loaded = True
 
     @rx.event
     def load(self):
