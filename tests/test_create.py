@@ -153,6 +153,8 @@ def test_an_interrupted_create_resumes_without_duplicates(engine):
     with pytest.raises(KeyboardInterrupt):
         uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=crash_after_first_chunk)
     assert seen == [(4, 10)] and count_users(engine, company) == 4
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, upload_id).status == "interrupted"
     progress = []
     result = uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=lambda d, t: progress.append((d, t)))
     assert progress == [(4, 6), (6, 6)]
@@ -226,3 +228,19 @@ def test_demo_seed_is_idempotent(engine):
         users = session.exec(select(User.user_type).where(User.company_id == first)).scalars().all()
         assert set(users) == {"admin", "agent", "supervisor", "analyst"} and len(users) == 10
         assert session.exec(select(func.count()).select_from(Company)).scalar_one() == 1
+
+
+def test_a_group_deleted_after_it_was_chosen_stops_create_before_anything(engine, demo_company):
+    with session_scope(engine) as session:
+        group = Group(company_id=demo_company, name="Doomed")
+        session.add(group)
+        session.flush()
+        group_id = group.id
+    upload_id = stage(engine, demo_company, [person(1)], BatchSpec(group_ids=[group_id]))
+    with session_scope(engine) as session:
+        session.delete(session.get(Group, group_id))
+    with pytest.raises(ValueError, match="group does not exist"):
+        uploads.create_users(engine, demo_company, upload_id)
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, upload_id).status == "draft"
+    assert count_users(engine, demo_company) == 10

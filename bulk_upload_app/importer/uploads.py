@@ -212,7 +212,8 @@ def create_users(
         upload = get_upload(session, company_id, upload_id)
         if upload.status in ("done", "cancelled"):
             raise UploadBusy("This bulk upload has already been created.")
-        spec = BatchSpec.from_json(upload.batch)
+        # Checked again: a group, number or skill may have been deleted since it was chosen.
+        spec = checked_batch(session, company_id, BatchSpec.from_json(upload.batch))
         upload.status = "creating"
         upload.version += 1
         upload.updated_at = utcnow()
@@ -225,11 +226,17 @@ def create_users(
     total = len(bounds)
     chunks = [(bounds[i], bounds[min(i + chunk_size, total) - 1]) for i in range(0, total, chunk_size)]
     done = 0
-    for low, high in chunks:
+    try:
+        for low, high in chunks:
+            with session_scope(engine) as session:
+                done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high)
+            if on_progress:
+                on_progress(done, total)
+    except BaseException:
+        # Committed chunks stay; calling create_users again creates the rest.
         with session_scope(engine) as session:
-            done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high)
-        if on_progress:
-            on_progress(done, total)
+            get_upload(session, company_id, upload_id).status = "interrupted"
+        raise
     with session_scope(engine) as session:
         upload = get_upload(session, company_id, upload_id)
         failed = failed_rows(session, upload_id)

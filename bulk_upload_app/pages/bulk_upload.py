@@ -496,6 +496,18 @@ def creating_step() -> rx.Component:
 
 def result_step() -> rx.Component:
     return rx.vstack(
+        rx.cond(
+            DraftState.status == "interrupted",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert")),
+                rx.vstack(
+                    rx.text("Creating users stopped before the end. The users added so far are kept; "
+                            "Resume creates the rest, nobody twice."),
+                    rx.button(rx.icon("play"), "Resume", on_click=CreateState.confirm, loading=CreateState.creating),
+                ),
+                color_scheme="amber", role="alert", width="100%",
+            ),
+        ),
         rx.callout.root(
             rx.callout.icon(rx.icon("circle-check")),
             rx.callout.text(rx.text.strong(CreateState.created_count, " users added.")),

@@ -7,6 +7,7 @@ within the signed-in admin's company only, so a guessed or foreign id finds noth
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import reflex as rx
@@ -21,8 +22,9 @@ from ..importer.report import report_csv, report_xlsx
 from ..importer.schema import COLUMN_NAMES
 from ..importer.settings_catalogue import DEFAULT_SKILL_LEVEL, SETTINGS, default_settings
 from ..models import BulkUpload
-from .session import SessionState
+from .session import SessionState, as_id
 
+logger = logging.getLogger("bulk_upload")
 PAGE_SIZE = 50
 DRAFT_PATH = "/users/bulk-upload/"
 
@@ -87,8 +89,8 @@ class DraftState(SessionState):
                 return None
             self.upload_id = upload.id
             self._refresh(session, upload)
-        if upload.status in ("done", "creating"):
-            self.step = "result" if upload.status == "done" else "creating"
+        if upload.status in ("done", "creating", "interrupted"):
+            self.step = "creating" if upload.status == "creating" else "result"
         else:
             self.step = upload.wizard_step or "review"
         return upload
@@ -196,18 +198,19 @@ class ReviewState(DraftState):
     @rx.event
     def edit_cell(self, row_id: str, column: str, value: str):
         current = next((r for r in self.rows if r["id"] == str(row_id)), None)
-        if column not in COLUMN_NAMES or current is None or current[column] == str(value).strip():
+        rid = as_id(row_id)
+        if column not in COLUMN_NAMES or current is None or rid is None or current[column] == str(value).strip():
             return
         if self._change_draft(lambda session, company_id: drafts.edit_cell(
-                session, company_id, self.upload_id, int(row_id), column, str(value)[:2000])):
+                session, company_id, self.upload_id, rid, column, str(value)[:2000])):
             self._load_rows()
 
     @rx.event
     def remove_row(self, row_id: str):
-        if not str(row_id).isdigit():
+        rid = as_id(row_id)
+        if rid is None:
             return
-        if self._change_draft(lambda session, company_id: drafts.remove_row(
-                session, company_id, self.upload_id, int(row_id))):
+        if self._change_draft(lambda session, company_id: drafts.remove_row(session, company_id, self.upload_id, rid)):
             if self.page_index > 0 and self.page_index * PAGE_SIZE >= self.total_matching - 1:
                 self.page_index -= 1
             self._load_rows()
@@ -280,8 +283,14 @@ class SettingsState(DraftState):
             with session_scope() as session:
                 uploads.configure_batch(session, admin.company_id, self.upload_id, self._spec())
             self.settings_error = ""
-        except (BatchProblem, uploads.UploadBusy, uploads.UploadNotFound, ValueError) as exc:
+        except (BatchProblem, uploads.UploadBusy, uploads.UploadNotFound, ValueError, OverflowError) as exc:
             self.settings_error = str(exc)
+            # Show what is really saved, so one refused value does not spoil every later change.
+            with session_scope(read_only=True) as session:
+                try:
+                    self._show(BatchSpec.from_json(uploads.get_upload(session, admin.company_id, self.upload_id).batch))
+                except uploads.UploadNotFound:
+                    pass
 
     @rx.event
     def set_user_type(self, value: str):
@@ -302,16 +311,22 @@ class SettingsState(DraftState):
 
     @rx.event
     def toggle_group(self, group_id: str, checked: bool):
+        if as_id(group_id) is None:
+            return
         self.group_ids = _toggled(self.group_ids, str(group_id), bool(checked))
         self._save()
 
     @rx.event
     def toggle_number(self, number_id: str, checked: bool):
+        if as_id(number_id) is None:
+            return
         self.number_ids = _toggled(self.number_ids, str(number_id), bool(checked))
         self._save()
 
     @rx.event
     def toggle_skill(self, skill_id: str, checked: bool):
+        if as_id(skill_id) is None:
+            return
         skill_id = str(skill_id)
         self.chosen_skills = [s for s in self.chosen_skills if s["skill_id"] != skill_id]
         if checked:
@@ -322,6 +337,8 @@ class SettingsState(DraftState):
 
     @rx.event
     def set_skill_level(self, key: str, level: str):
+        if as_id(level) is None:
+            return
         for skill in self.chosen_skills:
             if skill["key"] == key:
                 skill["level"] = str(level)
@@ -334,10 +351,14 @@ class SettingsState(DraftState):
 
     @rx.event
     def set_new_skill_name(self, value: str):
+        if self.admin() is None:
+            return
         self.new_skill_name = str(value)[:100]
 
     @rx.event
     def add_new_skill(self):
+        if self.admin() is None:
+            return
         name = " ".join(self.new_skill_name.split())
         if not name:
             self.settings_error = "Type a name for the new skill."
@@ -357,11 +378,12 @@ class SettingsState(DraftState):
     @rx.event
     def load_existing(self, user_id: str):
         admin = self._admin_and_draft()
-        if admin is None or not str(user_id).isdigit():
+        uid = as_id(user_id)
+        if admin is None or uid is None:
             return
         try:
             with session_scope(read_only=True) as session:
-                spec = settings_of_user(session, admin.company_id, user_id=int(user_id))
+                spec = settings_of_user(session, admin.company_id, user_id=uid)
         except BatchProblem as exc:
             self.settings_error = str(exc)
             return
@@ -431,11 +453,15 @@ class CreateState(DraftState):
         admin = self._admin_and_draft()
         if admin is None:
             return
-        with session_scope() as session:
-            drafts.recheck_account(session, admin.company_id, self.upload_id)
-            upload = uploads.get_upload(session, admin.company_id, self.upload_id)
-            self._refresh(session, upload)
-            self.summary = describe_batch(session, admin.company_id, BatchSpec.from_json(upload.batch))
+        try:
+            with session_scope() as session:
+                drafts.recheck_account(session, admin.company_id, self.upload_id)
+                upload = uploads.get_upload(session, admin.company_id, self.upload_id)
+                self._refresh(session, upload)
+                self.summary = describe_batch(session, admin.company_id, BatchSpec.from_json(upload.batch))
+        except (uploads.UploadNotFound, uploads.UploadBusy) as exc:
+            self.message = str(exc)
+            return CreateState.load_result
         if self.count_valid == 0:
             self.message = "There are no valid rows to create. Fix the rows with errors first."
             return
@@ -443,7 +469,8 @@ class CreateState(DraftState):
 
     @rx.event
     def close_confirm(self):
-        self.confirm_open = False
+        if self.admin() is not None:
+            self.confirm_open = False
 
     @rx.event(background=True)
     async def confirm(self):
@@ -451,7 +478,7 @@ class CreateState(DraftState):
             admin = self._admin_and_draft()
             if admin is None or self.creating:
                 return
-            if self.seats_short > 0:
+            if self.status == "draft" and self.seats_short > 0:
                 self.confirm_open = False
                 return
             self.creating, self.confirm_open, self.step = True, False, "creating"
@@ -469,13 +496,21 @@ class CreateState(DraftState):
             await asyncio.sleep(0.3)
             async with self:
                 self.progress_done, self.progress_total = progress["done"], progress["total"] or self.progress_total
+        problem = ""
         try:
             work.result()
         except uploads.UploadBusy:
             pass  # another tab or click created them already: show that result
+        except BatchProblem as exc:
+            problem = f"{exc} Go back to Settings and choose again."
+        except Exception:  # noqa: BLE001  (the admin gets a plain message; the operator the log)
+            logger.exception("bulk upload %s: creating users failed", upload_id)
+            problem = ("Creating users stopped before the end. The users added so far are kept; "
+                       "select Resume to create the rest.")
         async with self:
             self.creating = False
             self._show_result(company_id, upload_id)
+            self.message = problem
 
     @rx.event
     def load_result(self):
@@ -489,7 +524,7 @@ class CreateState(DraftState):
             upload = uploads.get_upload(session, company_id, upload_id)
             failed = uploads.failed_rows(session, upload_id)
             self._refresh(session, upload)
-        self.step = "result" if upload.status == "done" else "creating"
+        self.step = "creating" if upload.status == "creating" else "result"
         self.created_count = upload.created_count
         self.failed_total = len(failed)
         self.failed = [{k: str(f.get(k) or "") for k in ("row", "email", "code", "message")} for f in failed[:200]]
