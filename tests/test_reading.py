@@ -175,7 +175,7 @@ def test_shape_of_a_table():
 
 
 def test_default_limits_are_the_documented_ones():
-    assert ReadLimits() == ReadLimits(50 * 1024 * 1024, 1_000_000, 200, 2_000, 512 * 1024 * 1024, 2_000, 200)
+    assert ReadLimits() == ReadLimits(100 * 1024 * 1024, 1_000_000, 200, 2_000, 512 * 1024 * 1024, 2_000, 200)
 
 
 def test_whitespace_constant_is_pythons():
@@ -585,9 +585,9 @@ def test_header_without_users(data, name):
 def test_size_is_checked_before_anything():
     p = refused(b"\xff" * 101, code=ErrorCode.FILE_TOO_LARGE, limits=ReadLimits(max_bytes=100))
     assert p.details["reason"] == "it is 101 bytes; the limit is 100 bytes"
-    p = refused(bytes(61_700_000), code=ErrorCode.FILE_TOO_LARGE)
-    assert p.details["reason"] == "it is 59 MB; the limit is 50 MB"
-    assert p.message.startswith("This file is too large: it is 59 MB; the limit is 50 MB.")
+    p = refused(bytes(110 * 1024 * 1024), code=ErrorCode.FILE_TOO_LARGE)
+    assert p.details["reason"] == "it is 110 MB; the limit is 100 MB"
+    assert p.message.startswith("This file is too large: it is 110 MB; the limit is 100 MB.")
 
 
 @pytest.mark.parametrize("quoted", [False, True], ids=["fast path", "csv module"])

@@ -69,6 +69,9 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------
 
 
+_ODS_CONTENT_LIMIT = 200 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ReadLimits:
     max_bytes: int = 100 * 1024 * 1024  # checked first, on the raw upload
@@ -389,7 +392,18 @@ class _Reader:
             content = None
             for info in infos:
                 if info.filename == "content.xml":
-                    content = b"".join(_inflate_entry(self.data, info, self.limits))
+                    # The ODS checks need the whole XML in memory: cap it, so a file under the zip
+                    # guards can't cost a gigabyte (a 500 MB content.xml peaked at 1,070 MB).
+                    parts, size = [], 0
+                    for chunk in _inflate_entry(self.data, info, self.limits):
+                        size += len(chunk)
+                        if size > _ODS_CONTENT_LIMIT:
+                            raise FileProblem(ErrorCode.FILE_TOO_LARGE, reason=(
+                                f"its sheet data is over {_ODS_CONTENT_LIMIT // 2**20} MB, the most we read from an "
+                                "OpenDocument file; save it as .xlsx or .csv"))
+                        parts.append(chunk)
+                    content = b"".join(parts)
+                    del parts
                 else:
                     for _ in _inflate_entry(self.data, info, self.limits):
                         pass
