@@ -3,6 +3,7 @@
 #
 #   ./dev.sh run                 app at http://localhost:3000 (SQLite + demo data)
 #   ./dev.sh test [pytest args]  whole test suite (PostgreSQL, Redis, Chromium ensured)
+#   ./dev.sh prod [reflex args]  production mode: PostgreSQL, Redis, 2 workers, migrations first
 #   ./dev.sh bench [args]        python -m bulk_upload_app.bench
 #
 # Safe to run again: every step is skipped when already done. Works with no stdin (CI=true).
@@ -39,6 +40,8 @@ usage: ./dev.sh run | test [pytest args...] | bench [args...] | bench-ui [rows]
   run    install (venv, Node >= 22.22), migrate + seed SQLite, start the app on http://localhost:3000
   test   install as above + Chromium, ensure PostgreSQL and Redis, run python -m pytest
   bench  install as above, run python -m bulk_upload_app.bench (engine: read, validate, stage, create)
+  prod   install as above, ensure PostgreSQL + Redis, migrate, run the production build
+         (one port, GRANIAN_WORKERS=2 workers sharing state in Redis; see README "Production")
   bench-ui  install as above + Chromium, time the wizard on a big file (scripts/bench_ui.py)
 
 BULK_UPLOAD_WITHOUT=postgres,redis,browser leaves those parts out of `test`.
@@ -271,6 +274,22 @@ case "$cmd" in
         bulk-upload demo-seed
         log "starting the app: http://localhost:3000"
         exec reflex run "$@"
+        ;;
+    prod)
+        # Production mode locally: PostgreSQL + Redis + 2 Granian workers, migrations at start.
+        setup
+        export BULK_UPLOAD_TEST_REDIS_URL="${BULK_UPLOAD_TEST_REDIS_URL:-$DEFAULT_REDIS_URL}"
+        export REFLEX_DB_URL="${REFLEX_DB_URL:-$DEFAULT_PG_URL}"
+        export REFLEX_REDIS_URL="${REFLEX_REDIS_URL:-$DEFAULT_REDIS_URL}"
+        export GRANIAN_WORKERS="${GRANIAN_WORKERS:-2}"
+        PORT="${REFLEX_PORT:-3000}"
+        export REFLEX_API_URL="${REFLEX_API_URL:-http://localhost:$PORT}"
+        export REFLEX_DEPLOY_URL="${REFLEX_DEPLOY_URL:-$REFLEX_API_URL}"
+        [ "$REFLEX_DB_URL" = "$DEFAULT_PG_URL" ] && ensure_postgres
+        [ "$REFLEX_REDIS_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
+        log "database: $REFLEX_DB_URL, redis: $REFLEX_REDIS_URL, $GRANIAN_WORKERS workers, port $PORT"
+        bulk-upload db upgrade
+        exec reflex run --env prod --frontend-port "$PORT" --backend-port "$PORT" "$@"
         ;;
     test)
         check_without

@@ -1,7 +1,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-from bulk_upload_app import models  # noqa: F401  (registers the tables)
+from bulk_upload_app import auth, models  # noqa: F401  (registers the tables)
 from bulk_upload_app.db import get_engine
 
 target_metadata = SQLModel.metadata

@@ -1,15 +1,32 @@
-"""Who is signed in. Every event handler asks this, on the server, before doing anything."""
+"""Who is signed in: the company dashboard's signed token, or (local use only) the dev sign-in.
+
+The dashboard opens the wizard with `?token=<JWT>`: HS256, signed with the secret shared with
+the dashboard (BULK_UPLOAD_JWT_SECRET), claims `company_id`, `user_id`, `role`, `iat`, `exp`,
+`jti`. A token is accepted once (its `jti` is remembered until it expires, in Redis when
+REFLEX_REDIS_URL is set, else in the `used_token` table) and lives at most
+BULK_UPLOAD_JWT_MAX_AGE seconds. What it grants is kept on the server only.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+import jwt
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel
 
-from .models import User
+from .models import Company, User
 from .seed import DEMO_ADMIN_EMAIL
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("company_id", "user_id", "role", "iat", "exp", "jti")
+LEEWAY_SECONDS = 30  # clock skew between the dashboard and us
 
 
 @dataclass(frozen=True)
@@ -23,8 +40,58 @@ class SignedInAdmin:
         return self.role == "admin"
 
 
+class UsedToken(SQLModel, table=True):
+    """A token id already accepted (replay guard); kept until the token has expired."""
+
+    __tablename__ = "used_token"
+    jti: str = Field(primary_key=True, max_length=128)
+    expires_at: datetime = Field(index=True)  # expired ids are deleted by this
+
+
+class TokenRefused(Exception):
+    """A sign-in token that gives no access; `str()` is the message for the admin."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+MESSAGES = {
+    "missing": "Open this page from the company dashboard: it signs you in. No sign-in was found.",
+    "not_configured": "Sign-in from the company dashboard is not set up on this server. Ask your administrator.",
+    "expired": "Your sign-in link has expired. Open the page again from the company dashboard.",
+    "invalid": "Your sign-in link is not valid. Open the page again from the company dashboard.",
+    "replayed": "This sign-in link was already used. Open the page again from the company dashboard.",
+    "unknown_company": "Your company account was not found. Ask the company dashboard's support for help.",
+    "session_expired": "Your session has ended. Open the page again from the company dashboard.",
+}
+
+
+def _refuse(code: str) -> TokenRefused:
+    return TokenRefused(code, MESSAGES[code])
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def dev_signin_enabled() -> bool:
-    return os.environ.get("BULK_UPLOAD_DEV_SIGNIN", "").strip().lower() in ("1", "true", "yes", "on")
+    return _flag("BULK_UPLOAD_DEV_SIGNIN")
+
+
+def jwt_secret() -> str:
+    return os.environ.get("BULK_UPLOAD_JWT_SECRET", "")
+
+
+def max_token_age() -> int:
+    raw = os.environ.get("BULK_UPLOAD_JWT_MAX_AGE", "").strip()
+    return int(raw) if raw else 600
+
+
+def session_seconds() -> int:
+    """How long a sign-in from a token lasts in one browser tab."""
+    raw = os.environ.get("BULK_UPLOAD_SESSION_MINUTES", "").strip()
+    return (int(raw) if raw else 480) * 60
 
 
 def dev_signin(session: Session) -> SignedInAdmin | None:
@@ -35,3 +102,114 @@ def dev_signin(session: Session) -> SignedInAdmin | None:
     if user is None:
         return None
     return SignedInAdmin(company_id=user.company_id, user_id=user.id, role=user.user_type)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    company_id: int
+    user_id: int
+    role: str
+    jti: str
+    iat: int
+    exp: int
+
+    def admin(self) -> SignedInAdmin:
+        return SignedInAdmin(company_id=self.company_id, user_id=self.user_id, role=self.role)
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and 0 < len(value) <= 18:
+        return int(value)
+    return None
+
+
+def decode_token(token: str | None, *, secret: str | None = None, now: float | None = None) -> TokenClaims:
+    """The claims of a well-signed, unexpired, well-formed token; TokenRefused otherwise.
+
+    Does not look at replays (see `accept_token`).
+    """
+    secret = jwt_secret() if secret is None else secret
+    if not secret:
+        raise _refuse("not_configured")
+    if not token or not token.strip():
+        raise _refuse("missing")
+    now = time.time() if now is None else now
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != ALGORITHM:
+            raise _refuse("invalid")
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False,
+                     "verify_nbf": True, "verify_aud": False},
+        )
+    except jwt.InvalidTokenError:
+        raise _refuse("invalid") from None
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (iat, exp)):
+        raise _refuse("invalid")
+    if iat > now + LEEWAY_SECONDS or exp <= iat or exp - iat > max_token_age():
+        raise _refuse("invalid")  # from the future, or lives longer than we allow
+    if exp <= now - LEEWAY_SECONDS:
+        raise _refuse("expired")
+    company_id, user_id = _positive_int(claims.get("company_id")), _positive_int(claims.get("user_id"))
+    role, jti = claims.get("role"), claims.get("jti")
+    if company_id is None or user_id is None or not isinstance(role, str) or not role or len(role) > 40:
+        raise _refuse("invalid")
+    if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
+        raise _refuse("invalid")
+    return TokenClaims(company_id, user_id, role, jti, int(iat), int(exp))
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str):  # noqa: ANN202
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+
+
+def remember_jti(session: Session, jti: str, exp: int) -> bool:
+    """Record that `jti` was used; False when it was used before."""
+    keep_until = exp + LEEWAY_SECONDS
+    if redis_url := os.environ.get("REFLEX_REDIS_URL", "").strip():
+        ttl = max(int(keep_until - time.time()), 1)
+        return bool(_redis(redis_url).set(f"bulk_upload:used_token:{jti}", b"1", nx=True, ex=ttl))
+    now = datetime.now(timezone.utc)
+    session.exec(delete(UsedToken).where(UsedToken.expires_at < now))
+    try:
+        with session.begin_nested():
+            session.add(UsedToken(jti=jti, expires_at=datetime.fromtimestamp(keep_until, timezone.utc)))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def accept_token(session: Session, token: str | None, *, now: float | None = None) -> TokenClaims:
+    """Verify `token`, check its company exists and spend its jti (once only)."""
+    claims = decode_token(token, now=now)
+    if session.get(Company, claims.company_id) is None:
+        raise _refuse("unknown_company")
+    if not remember_jti(session, claims.jti, claims.exp):
+        raise _refuse("replayed")
+    return claims
+
+
+def make_token(company_id: int, user_id: int, role: str = "admin", *, secret: str | None = None,
+               lifetime: int = 120, jti: str | None = None, now: float | None = None, **extra: Any) -> str:
+    """A token as the dashboard makes it (for tests, the example host and the load test)."""
+    import uuid
+
+    now = int(time.time() if now is None else now)
+    payload = {"company_id": company_id, "user_id": user_id, "role": role, "iat": now,
+               "exp": now + lifetime, "jti": jti or uuid.uuid4().hex, **extra}
+    return jwt.encode(payload, secret if secret is not None else jwt_secret(), algorithm=ALGORITHM)

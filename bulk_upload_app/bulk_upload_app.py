@@ -1,5 +1,7 @@
 import reflex as rx
 
+from . import embed
+
 from .pages.bulk_upload import draft_page, start_page
 from .pages.legacy import legacy_dashboard_page
 from .pages.users import users_page
@@ -8,7 +10,15 @@ from .state.legacy import LegacyDashboardState
 from .state.upload import UploadState
 from .state.users import UsersState
 
-app = rx.App(stylesheets=["/app.css"], head_components=[rx.script(src="/a11y.js")])
+app = rx.App(
+    stylesheets=["/app.css"],
+    head_components=[
+        rx.script(src="/a11y.js"),
+        rx.script(embed.client_config_script()),  # before embed.js: where it may post messages
+        rx.script(src="/embed.js"),
+    ],
+    api_transformer=embed.frame_guard,  # CSP frame-ancestors on every HTTP response
+)
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect("/users"))
 app.add_page(users_page, route="/users", title="Users", on_load=UsersState.load)
 app.add_page(start_page, route="/users/bulk-upload", title="Bulk user upload", on_load=UploadState.start)

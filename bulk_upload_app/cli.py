@@ -170,11 +170,32 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not args.json or sys.stderr.isatty():
             print(f"Created {done:,} of {total:,} rows…", file=sys.stderr)
 
-    result = uploads.create_users(engine, args.company, upload_id, on_progress=progress)
+    result = uploads.create_users(engine, args.company, upload_id, on_progress=progress, actor=_actor())
     failed = [{k: item[k] for k in ("row", "email", "code", "message")} for item in result.failed]
     document = {"upload_id": result.upload_id, "created": result.created, "failed": failed}
     human = "\n".join([f"{result.created} users added.", *(f"row {f['row']} {f['email']} {f['code']}: {f['message']}" for f in failed)])
     _emit(document, args.json, human)
+    return 0
+
+
+def _actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    ids = uploads.recover_stale(get_engine())
+    _emit({"interrupted": ids}, args.json, "\n".join(ids) or "No upload was left creating by a stopped worker.")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .importer import audit
+
+    with session_scope(read_only=True) as session:
+        story = audit.story(session, args.upload_id)
+    _emit({"upload_id": args.upload_id, "story": story}, args.json, "\n".join(story))
     return 0
 
 
@@ -216,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--skill", action="append", default=[], metavar="NAME:LEVEL")
     imp.add_argument("--settings-from", metavar="EMAIL", help="start from an existing user's settings")
     imp.set_defaults(func=cmd_import)
+
+    recover = with_json(sub.add_parser("recover", help="mark uploads whose creating worker died as interrupted"))
+    recover.set_defaults(func=cmd_recover)
+
+    audit = with_json(sub.add_parser("audit", help="what happened to an upload, from its audit records"))
+    audit.add_argument("upload_id")
+    audit.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -109,7 +109,9 @@ class BulkUpload(SQLModel, table=True):
     #             "skills": [{"skill_id": int, "level": int}]}
     batch: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     notices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="draft", max_length=20, index=True)  # draft|creating|done|failed|cancelled
+    # draft|creating|interrupted|done|failed|cancelled. "creating" is a lease: it holds only while
+    # creating_heartbeat is fresh (see importer/uploads.py, lease_seconds); a stale one is interrupted.
+    status: str = Field(default="draft", max_length=20, index=True)
     total_rows: int = 0
     valid_rows: int = 0
     invalid_rows: int = 0
@@ -120,6 +122,37 @@ class BulkUpload(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: Optional[datetime] = None
+    # The worker creating the users ("host:pid:random") and when it last proved it is alive.
+    creating_owner: Optional[str] = Field(default=None, max_length=80)
+    creating_heartbeat: Optional[datetime] = None
+    create_attempts: int = 0
+
+
+class BulkUploadAudit(SQLModel, table=True):
+    """What happened to a bulk upload, one row per event, kept even if the upload goes away.
+
+    No foreign keys on purpose: an audit row must outlive the upload, company or admin it names.
+    """
+
+    __tablename__ = "bulk_upload_audit"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    event: str = Field(max_length=40)  # bulk_upload.staged|create_started|created|interrupted|...
+    upload_id: Optional[str] = Field(default=None, max_length=32, index=True)
+    company_id: Optional[int] = Field(default=None, index=True)
+    admin_user_id: Optional[int] = None
+    actor: str = Field(default="", max_length=120)  # who asked: "admin:12", "cli:alice", "recovery"
+    worker: str = Field(default="", max_length=80)  # which process did it: "host:pid"
+    file_name: str = Field(default="", max_length=255)
+    file_sha256: str = Field(default="", max_length=64)
+    total_rows: Optional[int] = None
+    valid_rows: Optional[int] = None
+    invalid_rows: Optional[int] = None
+    created: Optional[int] = None
+    failed: Optional[int] = None
+    outcome: str = Field(default="", max_length=20)  # staged|rejected|creating|done|interrupted|refused
+    reason: Optional[str] = None  # why it stopped: "RuntimeError: disk full", "no heartbeat since ..."
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class BulkUploadRow(SQLModel, table=True):

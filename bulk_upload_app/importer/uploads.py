@@ -9,13 +9,18 @@ in progress, never a committed one.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import polars as pl
-from sqlalchemy import JSON, Integer, and_, bindparam, delete, exists, func, insert, literal, null, select, true, union_all, update
+from sqlalchemy import JSON, Integer, and_, bindparam, delete, exists, func, insert, literal, null, or_, select, true, union_all, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -32,7 +37,7 @@ from ..models import (
     UserSkill,
     utcnow,
 )
-from . import accounts
+from . import accounts, audit
 from .batch import BatchSpec, checked_batch
 from .errors import ErrorCode, FileProblem, RowError, message_for
 from .intake import ParsedFile, parse_file, validate_file
@@ -41,6 +46,14 @@ from .schema import COLUMN_NAMES
 from .validation import Validation
 
 CREATE_CHUNK = 5000
+# A worker creating users refreshes its lease at every chunk; one silent for this long is taken
+# for dead (killed, OOM, host lost) and its upload counts as interrupted, ready to resume.
+DEFAULT_LEASE_SECONDS = 60
+
+
+def lease_seconds() -> float:
+    raw = os.environ.get("BULK_UPLOAD_CREATE_LEASE_SECONDS", "").strip()
+    return float(raw) if raw else DEFAULT_LEASE_SECONDS
 
 
 class UploadNotFound(LookupError):
@@ -79,11 +92,12 @@ def stage_upload(
     validation: Validation,
     user_type: str = "agent",
     into: BulkUpload | None = None,
+    actor: str | None = None,
 ) -> BulkUpload:
     """Store a checked file as a draft with one staged row per data row.
 
     With `into`, the file replaces the rows of that (locked, still draft) upload, which keeps
-    its id, user type and batch settings.
+    its id, user type and batch settings. Leaves a `bulk_upload.staged` audit row.
     """
     validation = check_against_account(session, validation)
     if into is None:
@@ -114,7 +128,17 @@ def stage_upload(
             for values in staged.iter_rows()
         ],
     )
+    audit.record(
+        session, audit.STAGED, upload_id=upload.id, company_id=company_id, admin_user_id=admin_user_id,
+        actor=actor or _actor(admin_user_id), file_name=upload.file_name, file_sha256=upload.file_sha256,
+        total_rows=upload.total_rows, valid_rows=upload.valid_rows, invalid_rows=upload.invalid_rows, outcome="staged",
+        details={"file_format": upload.file_format, "replaced_file": into is not None, "notices": list(upload.notices)},
+    )
     return upload
+
+
+def _actor(admin_user_id: int | None) -> str:
+    return f"admin:{admin_user_id}" if admin_user_id is not None else "system"
 
 
 def draft_from_file(
@@ -132,9 +156,17 @@ def draft_from_file(
     """Read, check and stage an uploaded file as a draft; FileProblem when it can't be used."""
     phase = on_phase or (lambda label, percent: None)
     phase("Reading the file", 10)
-    parsed = parse_file(data, file_name, limits)
-    phase(f"Checking {parsed.frame.height:,} rows", 40)
-    validation = validate_file(parsed)
+    try:
+        parsed = parse_file(data, file_name, limits)
+        phase(f"Checking {parsed.frame.height:,} rows", 40)
+        validation = validate_file(parsed)
+    except FileProblem as exc:
+        with session_scope(engine) as session:
+            audit.record(session, audit.REJECTED, upload_id=replace_upload_id or None, company_id=company_id,
+                         admin_user_id=admin_user_id, actor=_actor(admin_user_id), file_name=file_name,
+                         file_sha256=hashlib.sha256(data).hexdigest(), outcome="rejected", reason=exc.message,
+                         details={"code": exc.code.value, "bytes": len(data)})
+        raise
     phase("Saving the draft", 75)
     with session_scope(engine) as session:
         into = None
@@ -159,7 +191,23 @@ def get_upload(session: Session, company_id: int, upload_id: str) -> BulkUpload:
     ).scalars().first()
     if upload is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    if is_stale(upload):
+        # Its worker died: show it as interrupted (resumable) without writing in a read. The
+        # database keeps "creating" until recover_stale or the next create_users claims it.
+        set_committed_value(upload, "status", "interrupted")
     return upload
+
+
+def is_stale(upload: BulkUpload, now: datetime | None = None, lease: float | None = None) -> bool:
+    """True for a "creating" upload whose worker has not shown a sign of life within the lease."""
+    if upload.status != "creating":
+        return False
+    beat = upload.creating_heartbeat
+    if beat is None:
+        return True
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=timezone.utc)
+    return beat < (now or utcnow()) - timedelta(seconds=lease_seconds() if lease is None else lease)
 
 
 def configure_batch(session: Session, company_id: int, upload_id: str, spec: BatchSpec) -> BulkUpload:
@@ -199,6 +247,110 @@ class CreateResult:
     failed: list[dict[str, Any]] = field(default_factory=list)  # row, email, code, message
 
 
+class LeaseLost(UploadBusy):
+    """This worker's lease on the upload expired and was taken over; it must stop at once."""
+
+
+def _stale_condition(cutoff: datetime):  # noqa: ANN202
+    up = BulkUpload.__table__.c
+    return and_(up.status == "creating", or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff))
+
+
+def recover_stale(
+    session_or_engine: Session | Engine,
+    now: datetime | None = None,
+    *,
+    lease: float | None = None,
+    company_id: int | None = None,
+) -> list[str]:
+    """Mark every "creating" upload whose worker's lease expired as "interrupted"; their ids.
+
+    Safe to run anywhere, any time, by any number of processes: each upload is switched by one
+    conditional UPDATE, so a live worker (fresh heartbeat) is never touched and each recovery is
+    audited once. With a Session, the changes join its transaction; with an Engine, they commit.
+    """
+    if not isinstance(session_or_engine, Session):
+        with session_scope(session_or_engine) as session:
+            return recover_stale(session, now, lease=lease, company_id=company_id)
+    session = session_or_engine
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=lease_seconds() if lease is None else lease)
+    up = BulkUpload.__table__.c
+    query = select(up.id, up.company_id, up.admin_user_id, up.file_name, up.file_sha256, up.creating_owner,
+                   up.creating_heartbeat, up.create_attempts).where(_stale_condition(cutoff))
+    if company_id is not None:
+        query = query.where(up.company_id == company_id)
+    recovered = []
+    for found in session.execute(query).all():
+        switched = session.execute(
+            update(BulkUpload.__table__)
+            .where(up.id == found.id, up.creating_owner.is_not_distinct_from(found.creating_owner), _stale_condition(cutoff))
+            .values(status="interrupted", creating_owner=None, version=up.version + 1, updated_at=now)
+        ).rowcount
+        if switched != 1:
+            continue  # resumed or recovered by someone else meanwhile
+        created = _count_outcome(session, found.id, "created")
+        beat = found.creating_heartbeat.isoformat() if found.creating_heartbeat else "never"
+        audit.record(
+            session, audit.INTERRUPTED, upload_id=found.id, company_id=found.company_id,
+            admin_user_id=found.admin_user_id, actor="recovery", file_name=found.file_name,
+            file_sha256=found.file_sha256, created=created, outcome="interrupted",
+            reason=f"worker stopped: no heartbeat from {found.creating_owner or 'its worker'} since {beat}",
+            details={"attempt": found.create_attempts, "dead_worker": found.creating_owner, "last_heartbeat": beat,
+                     "lease_seconds": (now - cutoff).total_seconds()},
+        )
+        recovered.append(found.id)
+    session.flush()
+    return recovered
+
+
+def _count_outcome(session: Session, upload_id: str, outcome: str) -> int:
+    return session.exec(
+        select(func.count()).select_from(BulkUploadRow)
+        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome == outcome)
+    ).scalar_one()
+
+
+def _claim(session: Session, company_id: int, upload_id: str, owner: str, now: datetime, lease: float) -> str | None:
+    """Take the upload for this worker, atomically; the status it was resumed from, or UploadBusy."""
+    up = BulkUpload.__table__.c
+    before = session.execute(
+        select(up.status, up.creating_heartbeat, up.creating_owner)
+        .where(up.id == str(upload_id), up.company_id == company_id)
+    ).first()
+    if before is None:
+        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    cutoff = now - timedelta(seconds=lease)
+    claimed = session.execute(
+        update(BulkUpload.__table__)
+        .where(up.id == str(upload_id), up.company_id == company_id,
+               or_(up.status.in_(("draft", "interrupted")), _stale_condition(cutoff)))
+        .values(status="creating", creating_owner=owner, creating_heartbeat=now, create_attempts=up.create_attempts + 1,
+                version=up.version + 1, updated_at=now)
+    ).rowcount
+    if claimed == 1:
+        if before.status == "creating":
+            beat = before.creating_heartbeat.isoformat() if before.creating_heartbeat else "never"
+            return f"creating (worker {before.creating_owner} silent since {beat})"
+        return None if before.status == "draft" else before.status
+    status = session.execute(select(up.status).where(up.id == str(upload_id))).scalar_one()
+    if status == "creating":
+        raise UploadBusy("These users are being created right now, in another tab or by another admin.")
+    raise UploadBusy("This bulk upload has already been created.")
+
+
+def _heartbeat(session: Session, upload_id: str, owner: str) -> None:
+    """Renew the lease inside the chunk's transaction: a worker that lost it commits nothing more."""
+    up = BulkUpload.__table__.c
+    renewed = session.execute(
+        update(BulkUpload.__table__)
+        .where(up.id == upload_id, up.status == "creating", up.creating_owner == owner)
+        .values(creating_heartbeat=utcnow())
+    ).rowcount
+    if renewed != 1:
+        raise LeaseLost("Another worker took over creating these users; this one stops.")
+
+
 def create_users(
     engine: Engine,
     company_id: int,
@@ -206,49 +358,112 @@ def create_users(
     *,
     on_progress: Callable[[int, int], None] | None = None,
     chunk_size: int = CREATE_CHUNK,
+    admin_user_id: int | None = None,
+    actor: str | None = None,
+    lease: float | None = None,
 ) -> CreateResult:
-    """Create every valid, still pending row of the upload; safe to call again after a crash."""
-    with session_scope(engine) as session:
-        upload = get_upload(session, company_id, upload_id)
-        if upload.status in ("done", "cancelled"):
-            raise UploadBusy("This bulk upload has already been created.")
-        # Checked again: a group, number or skill may have been deleted since it was chosen.
-        spec = checked_batch(session, company_id, BatchSpec.from_json(upload.batch))
-        upload.status = "creating"
-        upload.version += 1
-        upload.updated_at = utcnow()
-        bounds = session.exec(
-            select(BulkUploadRow.row_number)
-            .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.is_valid.is_(True), BulkUploadRow.outcome == "pending")
-            .order_by(BulkUploadRow.row_number)
-        ).scalars().all()
-        upload_user_type = upload.user_type
+    """Create every valid, still pending row of the upload; safe to call again after a crash.
+
+    The worker first claims the upload (one conditional UPDATE): from "draft", "interrupted", or a
+    "creating" whose worker's lease expired. A fresh "creating" means another worker is at it
+    (double click, second tab, replayed request): UploadBusy, and nothing runs twice. The lease is
+    renewed in every chunk's transaction; each chunk also locks the company, so even a worker
+    that lost its lease could not create a user twice.
+    """
+    lease = lease_seconds() if lease is None else lease
+    owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
+    who = actor or (_actor(admin_user_id) if admin_user_id is not None else None)
+    try:
+        with session_scope(engine) as session:
+            now = utcnow()
+            resumed_from = _claim(session, company_id, upload_id, owner, now, lease)
+            upload = session.exec(
+                select(BulkUpload).where(BulkUpload.id == str(upload_id)).execution_options(populate_existing=True)
+            ).scalars().one()
+            # Checked again: a group, number or skill may have been deleted since it was chosen.
+            spec = checked_batch(session, company_id, BatchSpec.from_json(upload.batch))
+            bounds = session.exec(
+                select(BulkUploadRow.row_number)
+                .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.is_valid.is_(True), BulkUploadRow.outcome == "pending")
+                .order_by(BulkUploadRow.row_number)
+            ).scalars().all()
+            upload_user_type = upload.user_type
+            who = who or _actor(upload.admin_user_id)
+            facts = {"company_id": company_id, "admin_user_id": admin_user_id if admin_user_id is not None else upload.admin_user_id,
+                     "actor": who, "file_name": upload.file_name, "file_sha256": upload.file_sha256}
+            audit.record(
+                session, audit.CREATE_STARTED, upload_id=upload_id, at=now, outcome="creating",
+                total_rows=upload.total_rows, valid_rows=upload.valid_rows, invalid_rows=upload.invalid_rows,
+                created=_count_outcome(session, upload_id, "created"), **facts,
+                details={"attempt": upload.create_attempts, "pending": len(bounds), "resumed_from": resumed_from,
+                         "chunk_size": chunk_size, "owner": owner, "lease_seconds": lease,
+                         "seats_free": accounts.seats(session, company_id).free},
+            )
+    except UploadNotFound:
+        raise
+    except BaseException as exc:
+        _refused(engine, company_id, upload_id, who, exc)
+        raise
     total = len(bounds)
     chunks = [(bounds[i], bounds[min(i + chunk_size, total) - 1]) for i in range(0, total, chunk_size)]
     done = 0
     try:
         for low, high in chunks:
             with session_scope(engine) as session:
+                _heartbeat(session, upload_id, owner)
                 done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high)
             if on_progress:
                 on_progress(done, total)
-    except BaseException:
-        # Committed chunks stay; calling create_users again creates the rest.
         with session_scope(engine) as session:
-            get_upload(session, company_id, upload_id).status = "interrupted"
+            _heartbeat(session, upload_id, owner)
+            upload = get_upload(session, company_id, upload_id)
+            failed = failed_rows(session, upload_id)
+            created = _count_outcome(session, upload_id, "created")
+            upload.created_count = created
+            upload.failed_count = len(failed)
+            upload.status = "done"
+            upload.creating_owner = None
+            upload.finished_at = utcnow()
+            upload.version += 1
+            by_code: dict[str, int] = {}
+            for item in failed:
+                by_code[item["code"]] = by_code.get(item["code"], 0) + 1
+            audit.record(session, audit.CREATED, upload_id=upload_id, outcome="done", created=created,
+                         failed=len(failed), total_rows=upload.total_rows, **facts,
+                         details={"failed_by_code": by_code, "attempt": upload.create_attempts,
+                                  "processed_this_attempt": done})
+    except LeaseLost:
+        raise  # the new lease holder owns the upload and its audit now
+    except BaseException as exc:
+        # Committed chunks stay; calling create_users again creates the rest.
+        _interrupted(engine, upload_id, owner, facts, exc)
         raise
+    return CreateResult(upload_id=upload_id, created=created, failed=failed)
+
+
+def _interrupted(engine: Engine, upload_id: str, owner: str, facts: dict[str, Any], exc: BaseException) -> None:
+    up = BulkUpload.__table__.c
     with session_scope(engine) as session:
-        upload = get_upload(session, company_id, upload_id)
-        failed = failed_rows(session, upload_id)
-        created = session.exec(
-            select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome == "created")
-        ).all()
-        upload.created_count = len(created)
-        upload.failed_count = len(failed)
-        upload.status = "done"
-        upload.finished_at = utcnow()
-        upload.version += 1
-    return CreateResult(upload_id=upload_id, created=len(created), failed=failed)
+        stopped = session.execute(
+            update(BulkUpload.__table__)
+            .where(up.id == upload_id, up.status == "creating", up.creating_owner == owner)
+            .values(status="interrupted", creating_owner=None, version=up.version + 1, updated_at=utcnow())
+        ).rowcount
+        if stopped:
+            audit.record(session, audit.INTERRUPTED, upload_id=upload_id, outcome="interrupted",
+                         created=_count_outcome(session, upload_id, "created"), reason=audit.describe_error(exc),
+                         details={"error_class": type(exc).__name__, "owner": owner}, **facts)
+
+
+def _refused(engine: Engine, company_id: int, upload_id: str, who: str | None, exc: BaseException) -> None:
+    """Audit a create that could not even start (busy, already done, batch no longer valid)."""
+    try:
+        with session_scope(engine) as session:
+            audit.record(session, audit.CREATE_REFUSED, upload_id=upload_id, company_id=company_id,
+                         actor=who or "", outcome="refused", reason=audit.describe_error(exc),
+                         details={"error_class": type(exc).__name__})
+    except Exception:  # noqa: BLE001  (the original error matters more than its audit)
+        audit.logger.exception("could not audit a refused create of %s", upload_id)
 
 
 def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:

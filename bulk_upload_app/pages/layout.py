@@ -18,20 +18,36 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
                 padding_y="0.75em",
             ),
             border_bottom="1px solid var(--gray-a5)",
+            class_name="app-header",  # hidden in embed mode (assets/embed.js)
         ),
         rx.el.main(
             rx.vstack(rx.heading(title, size="7", as_="h1"), *children, spacing="4", width="100%"),
             padding="1.5em",
             max_width="1200px",
             margin_x="auto",
+            class_name="app-main",
         ),
         min_height="100vh",
+        class_name="app-frame",
     )
 
 
 def admins_only(state, content: rx.Component) -> rx.Component:  # noqa: ANN001
-    """`content` for a signed-in admin, the "only admins" notice for anyone else."""
-    return rx.cond(state.is_admin, content, rx.cond(state.checked, only_admins(), rx.spinner(aria_label="Loading")))
+    """`content` for a signed-in admin; why there is no access (refused sign-in token) or the
+    "only admins" notice for anyone else."""
+    return rx.cond(
+        state.is_admin,
+        content,
+        rx.cond(
+            state.checked,
+            rx.cond(state.auth_error != "", no_access(state.auth_error), only_admins()),
+            rx.spinner(aria_label="Loading"),
+        ),
+    )
+
+
+def no_access(message) -> rx.Component:  # noqa: ANN001
+    return rx.callout(message, icon="shield-alert", color_scheme="red", role="alert", id="sign-in-error")
 
 
 def only_admins() -> rx.Component:

@@ -12,7 +12,7 @@ from typing import Any
 
 import reflex as rx
 
-from .. import config
+from .. import config, embed
 from ..db import get_engine, session_scope
 from ..directory import company_choices
 from ..importer import accounts, drafts, uploads
@@ -483,14 +483,15 @@ class CreateState(DraftState):
                 return
             self.creating, self.confirm_open, self.step = True, False, "creating"
             self.progress_done, self.progress_total = 0, self.count_valid
-            company_id, upload_id = admin.company_id, self.upload_id
+            company_id, upload_id, admin_user_id = admin.company_id, self.upload_id, admin.user_id
         progress = {"done": 0, "total": 0}
 
         def on_progress(done: int, total: int) -> None:
             progress.update(done=done, total=total)
 
         work = asyncio.create_task(
-            asyncio.to_thread(uploads.create_users, get_engine(), company_id, upload_id, on_progress=on_progress)
+            asyncio.to_thread(uploads.create_users, get_engine(), company_id, upload_id, on_progress=on_progress,
+                              admin_user_id=admin_user_id, actor="web")
         )
         while not work.done():
             await asyncio.sleep(0.3)
@@ -511,6 +512,11 @@ class CreateState(DraftState):
             self.creating = False
             self._show_result(company_id, upload_id)
             self.message = problem
+            done = self.status == "done"
+            counts = {"uploadId": upload_id, "created": self.created_count, "failed": self.failed_total,
+                      "total": self.count_all}
+        if done:  # embed mode: tell the dashboard (postMessage to its configured origin only)
+            yield rx.call_script(embed.post_to_parent("batch-created", **counts))
 
     @rx.event
     def load_result(self):

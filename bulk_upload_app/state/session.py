@@ -1,15 +1,25 @@
-"""The signed-in admin, kept on the server: the browser never supplies a company id."""
+"""The signed-in admin, kept on the server: the browser never supplies a company id.
+
+The company dashboard signs the admin in with a short-lived token in the first page's URL
+(`?token=`, see auth.py). The identity it carries is kept in `_`-prefixed vars, which never
+leave the server; nothing the browser sends later can change them, only another valid token.
+The dev sign-in (BULK_UPLOAD_DEV_SIGNIN) is used only when no token was ever offered.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 
 import reflex as rx
 
-from ..auth import SignedInAdmin, dev_signin
+from ..auth import SignedInAdmin, TokenRefused, accept_token, dev_signin, dev_signin_enabled, session_seconds
+from ..auth import MESSAGES
 from ..db import session_scope
 
 _ID = re.compile(r"\d{1,18}")
+logger = logging.getLogger("bulk_upload")
 
 
 def as_id(value: object) -> int | None:
@@ -22,19 +32,72 @@ class SessionState(rx.State):
     _company_id: int = 0
     _user_id: int = 0
     _role: str = ""
+    _token_jti: str = ""  # the token this tab signed in with ("" = none accepted)
+    _token_until: float = 0.0  # the sign-in from that token lasts until then (epoch seconds)
+    _token_refused: bool = False  # a token was offered and refused: no dev sign-in fallback
     signed_in: bool = False
     is_admin: bool = False
     checked: bool = False  # sign-in was looked at: the page may say "only admins" rather than wait
+    auth_error: str = ""  # why there is no access (missing/expired/tampered/replayed token, ...)
+
+    def _url_token(self) -> str:
+        try:
+            return self.router.url.query_parameters.get("token", "") or ""
+        except AttributeError:
+            return ""
+
+    def _sign_out(self, error: str = "") -> None:
+        self._company_id, self._user_id, self._role = 0, 0, ""
+        self._token_jti, self._token_until = "", 0.0
+        self.signed_in = self.is_admin = False
+        self.auth_error = error
+
+    def _from_token(self) -> SignedInAdmin | None:
+        """The identity from the page's token; accepting a new token spends it."""
+        token = self._url_token()
+        if token and not (self._token_jti and self._token_offered_is_current(token)):
+            try:
+                with session_scope() as session:
+                    claims = accept_token(session, token)
+            except TokenRefused as refused:
+                logger.info("sign-in token refused: %s", refused.code)
+                self._token_refused = True
+                self._sign_out(str(refused))
+                return None
+            self._token_refused = False
+            self._company_id, self._user_id, self._role = claims.company_id, claims.user_id, claims.role
+            self._token_jti, self._token_until = claims.jti, time.time() + session_seconds()
+        if not self._token_jti:
+            return None
+        if time.time() > self._token_until:
+            self._token_refused = True
+            self._sign_out(MESSAGES["session_expired"])
+            return None
+        return SignedInAdmin(company_id=self._company_id, user_id=self._user_id, role=self._role)
+
+    def _token_offered_is_current(self, token: str) -> bool:
+        """True when `token` is the one this tab already signed in with (a reload of its page)."""
+        try:
+            import jwt
+
+            return jwt.decode(token, options={"verify_signature": False}).get("jti") == self._token_jti
+        except Exception:  # noqa: BLE001 - anything unreadable is "not the current one"
+            return False
 
     def admin(self) -> SignedInAdmin | None:
-        """The signed-in admin, asked afresh on every event: a demoted admin loses access at once."""
-        with session_scope(read_only=True) as session:
-            found = dev_signin(session)
+        """The signed-in admin, asked on every event before anything else."""
         self.checked = True
-        if found is None:
-            self._company_id, self._user_id, self._role = 0, 0, ""
-            self.signed_in = self.is_admin = False
-            return None
-        self._company_id, self._user_id, self._role = found.company_id, found.user_id or 0, found.role
+        found = self._from_token()
+        if found is None and not self._token_jti:
+            if self._token_refused:
+                return None
+            with session_scope(read_only=True) as session:
+                found = dev_signin(session)
+            if found is None:
+                self._sign_out("" if dev_signin_enabled() else MESSAGES["missing"])
+                return None
+            # The dev sign-in is asked afresh on every event: a demoted demo admin loses access at once.
+            self._company_id, self._user_id, self._role = found.company_id, found.user_id or 0, found.role
+        self.auth_error = ""
         self.signed_in, self.is_admin = True, found.is_admin
         return found if found.is_admin else None

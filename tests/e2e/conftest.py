@@ -51,6 +51,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEFAULT_START_TIMEOUT = 540.0
+E2E_JWT_SECRET = "e2e-shared-secret-" + "s" * 32  # the app's and the example host's
+
+
+def _pick_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+EMBED_HOST_PORT = _pick_port()  # the example dashboard (examples/host), allowed to frame the app
 # Reflex settings from the caller's shell that would change what the harness starts.
 _REFLEX_ENV_DROPPED = (
     "REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT", "REFLEX_BACKEND_HOST", "REFLEX_API_URL", "REFLEX_DEPLOY_URL",
@@ -150,6 +160,9 @@ def _server_env(tmp: Path, port: int) -> dict[str, str]:
         REFLEX_WEB_WORKDIR=str(_web_dir()),
         REFLEX_STATES_WORKDIR=str(tmp / "states"),  # `reflex run` deletes its states dir
         PYTHONUNBUFFERED="1",
+        # Embedding (tests/e2e/test_embed.py): only the example host's origin may frame the app.
+        BULK_UPLOAD_FRAME_ANCESTORS=f"http://127.0.0.1:{EMBED_HOST_PORT}",
+        BULK_UPLOAD_JWT_SECRET=E2E_JWT_SECRET,
     )
     env.setdefault("REFLEX_USE_NPM", "1")
     env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")

@@ -1,0 +1,71 @@
+"""Code that tests run in OTHER processes: racing creators, racing editors, a creator to kill.
+
+Kept in a plain module (no pytest import) so `multiprocessing` with spawn and
+`python -m tests.concurrency_workers` can import it in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+
+
+def _engine(url: str):  # noqa: ANN202
+    from bulk_upload_app.db import get_engine
+
+    return get_engine(url)
+
+
+def create(url: str, company_id: int, upload_id: str, chunk_size: int, barrier, results) -> None:  # noqa: ANN001
+    """Wait for every racer, then create an upload's users; put (upload_id, outcome) on `results`."""
+    from bulk_upload_app.importer import uploads
+
+    engine = _engine(url)
+    engine.connect().close()  # connect before the start line, so the race is about creating
+    try:
+        barrier.wait(60)
+        result = uploads.create_users(engine, company_id, upload_id, chunk_size=chunk_size)
+        results.put((upload_id, "ok", result.created, [(f["row"], f["code"]) for f in result.failed]))
+    except uploads.UploadBusy as exc:
+        results.put((upload_id, "busy", 0, str(exc)))
+    except BaseException:  # noqa: BLE001
+        results.put((upload_id, "error", 0, traceback.format_exc()))
+
+
+def edit(url: str, company_id: int, upload_id: str, edits: list[tuple[int, str, str]], barrier, results) -> None:  # noqa: ANN001
+    """Wait for the other editor, then apply each (row_id, column, value) in its own transaction."""
+    from bulk_upload_app.db import session_scope
+    from bulk_upload_app.importer import drafts
+
+    engine = _engine(url)
+    engine.connect().close()
+    try:
+        barrier.wait(60)
+        for row_id, column, value in edits:
+            with session_scope(engine) as session:
+                drafts.edit_cell(session, company_id, upload_id, row_id, column, value)
+        results.put(("ok", len(edits)))
+    except BaseException:  # noqa: BLE001
+        results.put(("error", traceback.format_exc()))
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.concurrency_workers URL COMPANY UPLOAD CHUNK`: create, printing progress.
+
+    The kill test runs this and SIGKILLs it halfway.
+    """
+    from bulk_upload_app.importer import uploads
+
+    url, company_id, upload_id, chunk_size = argv[0], int(argv[1]), argv[2], int(argv[3])
+
+    def progress(done: int, total: int) -> None:
+        print(f"{done} {total} {time.monotonic():.3f}", flush=True)
+
+    uploads.create_users(_engine(url), company_id, upload_id, chunk_size=chunk_size, on_progress=progress)
+    print("finished", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

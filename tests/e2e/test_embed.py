@@ -1,0 +1,197 @@
+"""The wizard embedded in the example company dashboard (examples/host), on another origin.
+
+The app server (conftest) allows only http://127.0.0.1:EMBED_HOST_PORT to frame it and shares
+E2E_JWT_SECRET with the example host, which signs a fresh token on every page load.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from bulk_upload_app.auth import make_token
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.importer.settings_catalogue import default_settings
+from bulk_upload_app.models import Company, User
+from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
+
+from .conftest import EMBED_HOST_PORT, E2E_JWT_SECRET, _pick_port
+from .helpers import REPO
+from .test_wizard import counts, unique, users_file
+
+pytestmark = pytest.mark.browser
+
+
+def _serve_host(port: int, app_url: str, company: int, user: int):
+    env = {**os.environ, "BULK_UPLOAD_JWT_SECRET": E2E_JWT_SECRET}
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "examples" / "host" / "serve.py"), "--port", str(port), "--app-url", app_url,
+         "--company", str(company), "--user", str(user)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=2).close()  # noqa: S310
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"the example host did not start on {url}")
+
+
+@pytest.fixture(scope="module")
+def demo_admin(app_server):
+    with session_scope(get_engine(app_server.db_url), read_only=True) as session:
+        user = session.exec(select(User).where(User.email == DEMO_ADMIN_EMAIL)).scalars().one()
+        return user.company_id, user.id
+
+
+@pytest.fixture(scope="module")
+def hosts(app_server, demo_admin):
+    """The allowed example dashboard and the same page on a foreign origin (another port)."""
+    started = [_serve_host(EMBED_HOST_PORT, app_server.base_url, *demo_admin),
+               _serve_host(_pick_port(), app_server.base_url, *demo_admin)]
+    try:
+        yield started[0][1], started[1][1]
+    finally:
+        for process, _ in started:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(10)
+
+
+def new_company(db_url: str, seats: int) -> int:
+    """A company of its own (the demo company's data is shared with the other browser tests)."""
+    with session_scope(get_engine(db_url)) as session:
+        company = Company(name=unique("Embed Co"), seats=seats, default_settings=default_settings())
+        session.add(company)
+        session.flush()
+        return company.id
+
+
+@pytest.fixture
+def host_page(browser, app_server):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def app_frame(page):
+    return page.frame_locator("#bulk-upload-frame")
+
+
+def messages(page, kind: str) -> list[dict]:
+    return page.evaluate("(kind) => window.hostMessages.filter(m => m.type === kind)", kind)
+
+
+def test_the_app_sends_frame_ancestors_and_cors_for_the_dashboard_only(app_server, hosts):
+    allowed, foreign = hosts
+    for path in ("/", "/users/bulk-upload", "/ping"):
+        with urllib.request.urlopen(app_server.base_url + path, timeout=10) as response:  # noqa: S310
+            assert response.headers["Content-Security-Policy"] == f"frame-ancestors {allowed}"
+    for origin, allowed_origin in ((allowed, True), (foreign, False)):
+        request = urllib.request.Request(app_server.base_url + "/ping", headers={"Origin": origin})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed_origin
+
+
+def test_the_wizard_works_inside_the_dashboard(host_page, app_server, hosts, tmp_path):
+    company = new_company(app_server.db_url, 50)
+    tag = unique("embed")
+    rows = [(f"Emb{i}", "Framed", f"emb{i}.{tag}@example.com", "+44", f"07400 22345{i}") for i in range(2)]
+    host_page.goto(f"{hosts[0]}/?company={company}")
+    frame = app_frame(host_page)
+    expect(frame.get_by_role("heading", name="Download template")).to_be_visible()
+    # embed mode: none of our own header or navigation
+    expect(frame.get_by_role("link", name="Contact Center")).to_be_hidden()
+    # the host sizes the iframe from our height messages
+    host_page.wait_for_function("() => window.hostMessages.some(m => m.type === 'height')")
+    frame.get_by_role("button", name="Continue").click()
+    expect(frame.get_by_role("heading", name="Upload files")).to_be_visible()
+    frame.locator("#users_file input[type=file]").set_input_files(str(users_file(tmp_path, rows)))
+    frame.get_by_role("button", name="Upload files").click()
+    counts(frame, 2, 2, 0)
+    heights = {m["height"] for m in messages(host_page, "height")}
+    assert len(heights) >= 2, heights  # it told the host as its height changed
+    box = host_page.locator("#bulk-upload-frame").bounding_box()
+    assert abs(box["height"] - messages(host_page, "height")[-1]["height"]) <= 2
+    assert box["width"] > 1000  # width follows the host
+    frame.get_by_role("button", name="Continue").click()
+    frame.get_by_role("button", name="Create users").click()
+    frame.get_by_role("alertdialog").get_by_role("button", name="Confirm").click()
+    expect(frame.get_by_text("2 users added")).to_be_visible(timeout=60_000)
+    host_page.wait_for_function("() => window.hostMessages.some(m => m.type === 'batch-created')")
+    created = messages(host_page, "batch-created")
+    assert len(created) == 1 and created[0]["created"] == 2 and created[0]["failed"] == 0, created
+    with session_scope(get_engine(app_server.db_url), read_only=True) as session:
+        emails = session.exec(select(User.email).where(User.company_id == company)).scalars().all()
+    assert sorted(emails) == sorted(r[2] for r in rows)
+
+
+def test_the_legacy_dashboard_opens_in_the_hosts_top_frame(host_page, app_server, hosts, tmp_path):
+    company = new_company(app_server.db_url, 0)
+    host_page.goto(f"{hosts[0]}/?company={company}")
+    frame = app_frame(host_page)
+    frame.get_by_role("button", name="Continue").click()
+    frame.locator("#users_file input[type=file]").set_input_files(
+        str(users_file(tmp_path, [("Leg", "Acy", f"{unique('legacy')}@example.com", "+44", "07400 123999")])))
+    frame.get_by_role("button", name="Upload files").click()
+    link = frame.locator("#legacy-dashboard-link")
+    expect(link).to_be_visible()
+    link.click()
+    # the app only told the host; the host navigated its own top frame
+    host_page.wait_for_url(f"{app_server.base_url}/legacy-dashboard**")
+
+
+def test_a_foreign_origin_cannot_frame_the_app(host_page, hosts):
+    host_page.goto(hosts[1])
+    time.sleep(2)
+    frame = host_page.frame(url=lambda url: "/users/bulk-upload" in url)
+    assert frame is None or not frame.locator("h1").count()
+    child = [f for f in host_page.frames if f != host_page.main_frame]
+    assert child and all("users/bulk-upload" not in f.url or not f.locator("h1").count() for f in child)
+    assert not host_page.evaluate("() => window.hostMessages.length")
+
+
+@pytest.mark.parametrize("kind", ["expired", "tampered", "wrong-secret", "replayed"])
+def test_bad_tokens_are_refused_with_a_clear_message(browser, host_page, hosts, demo_admin, kind):
+    company, user = demo_admin
+    if kind == "expired":
+        token = make_token(company, user, secret=E2E_JWT_SECRET, now=time.time() - 600, lifetime=60)
+        words = "expired"
+    elif kind == "tampered":
+        head, body, sig = make_token(company, user, role="agent", secret=E2E_JWT_SECRET).split(".")
+        token = f"{head}.{body[:-4]}AAAA.{sig}"
+        words = "not valid"
+    elif kind == "wrong-secret":
+        token = make_token(company, user, secret="not-the-shared-secret-" + "z" * 32)
+        words = "not valid"
+    else:
+        token = make_token(company, user, secret=E2E_JWT_SECRET)
+        first = browser.new_context()
+        try:
+            page = first.new_page()
+            page.goto(f"{hosts[0]}/?token={token}")
+            expect(app_frame(page).get_by_role("heading", name="Download template")).to_be_visible(timeout=15_000)
+        finally:
+            first.close()
+        words = "already used"
+    host_page.goto(f"{hosts[0]}/?token={token}")
+    alert = app_frame(host_page).locator("#sign-in-error")
+    expect(alert).to_contain_text(words)
+    expect(app_frame(host_page).get_by_role("heading", name="Download template")).to_be_hidden()
+
+
+def test_a_role_other_than_admin_gets_the_only_admins_page(host_page, hosts):
+    host_page.goto(f"{hosts[0]}/?role=agent")
+    expect(app_frame(host_page).get_by_text("Only admins can add users")).to_be_visible()
