@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 
 import reflex as rx
 
@@ -15,6 +14,7 @@ from ..importer.errors import ErrorCode, FileProblem, message_for
 from ..importer.reading import ReadLimits
 from ..importer.schema import DEFAULT_USER_TYPE, USER_TYPES
 from ..importer.template import template_bytes
+from ..uploaded_files import new_upload_path, receive_to_disk
 from .draft import DRAFT_PATH
 from .session import SessionState
 
@@ -100,24 +100,10 @@ class UploadState(SessionState):
             self.phase, self.phase_percent = "Uploading", 0
             company_id, user_id, user_type, replacing = admin.company_id, admin.user_id, self.user_type, self.replacing
         settings = config.import_settings()
-        settings.storage_dir.mkdir(parents=True, exist_ok=True)
-        # Our own name, outside the public upload folder: nothing the browser sends names a path.
-        path = settings.storage_dir / f"{secrets.token_hex(16)}.upload"
-        file_name, size, too_large = "", 0, False
+        path = new_upload_path(settings.storage_dir)
+        file_name = ""
         try:
-            with path.open("wb") as out:
-                async for chunk in chunks:
-                    file_name = file_name or (chunk.filename or "upload")
-                    size += len(chunk.data)
-                    if size > settings.max_file_bytes:
-                        too_large = True
-                        continue  # keep draining; nothing more is written
-                    out.write(chunk.data)
-            if too_large:
-                raise FileProblem(ErrorCode.FILE_TOO_LARGE,
-                                  reason=f"it is over {settings.max_file_bytes // (1024 * 1024)} MB")
-            if not file_name:
-                raise FileProblem(ErrorCode.EMPTY_FILE)
+            file_name = await receive_to_disk(chunks, path, settings.max_file_bytes)
             phase = {"label": "Reading the file", "percent": 5}
 
             def on_phase(label: str, percent: int) -> None:

@@ -1,0 +1,40 @@
+"""Receiving an uploaded file: streamed to disk under a name we make, the size limit enforced
+while it streams. Plain code (no Reflex), so the rules are tested without a browser."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from .importer.errors import ErrorCode, FileProblem
+
+
+def new_upload_path(storage_dir: Path) -> Path:
+    """A fresh file in our storage dir (outside Reflex's public /_upload): nothing the browser
+    sends names a path."""
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    return storage_dir / f"{secrets.token_hex(16)}.upload"
+
+
+async def receive_to_disk(chunks: AsyncIterator[Any], path: Path, max_bytes: int) -> str:
+    """Write the streamed chunks to `path`; return the file name the browser gave.
+
+    Past `max_bytes` nothing more is written (the rest of the stream is drained, so the
+    request ends cleanly) and FILE_TOO_LARGE is raised; an upload with no file is EMPTY_FILE.
+    """
+    file_name, size, too_large = "", 0, False
+    with path.open("wb") as out:
+        async for chunk in chunks:
+            file_name = file_name or (getattr(chunk, "filename", "") or "upload")
+            size += len(chunk.data)
+            if size > max_bytes:
+                too_large = True
+                continue
+            out.write(chunk.data)
+    if too_large:
+        raise FileProblem(ErrorCode.FILE_TOO_LARGE, reason=f"it is over {max_bytes // (1024 * 1024)} MB")
+    if not file_name:
+        raise FileProblem(ErrorCode.EMPTY_FILE)
+    return file_name
