@@ -5,6 +5,7 @@
 #   ./dev.sh test [pytest args]  whole test suite (PostgreSQL, Redis, Chromium ensured)
 #   ./dev.sh prod [reflex args]  production mode: PostgreSQL, Redis, 2 workers, migrations first
 #   ./dev.sh bench [args]        python -m bulk_upload_app.bench
+#   ./dev.sh load-test [args]    scripts/load_test.py: 20 admins at once on PostgreSQL + Redis + 2 workers
 #
 # Safe to run again: every step is skipped when already done. Works with no stdin (CI=true).
 set -euo pipefail
@@ -35,7 +36,7 @@ die() { printf '[dev.sh] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
     cat <<'EOF'
-usage: ./dev.sh run | test [pytest args...] | bench [args...] | bench-ui [rows]
+usage: ./dev.sh run | test [pytest args...] | prod | bench [args...] | bench-ui [rows] | load-test [args...]
 
   run    install (venv, Node >= 22.22), migrate + seed SQLite, start the app on http://localhost:3000
   test   install as above + Chromium, ensure PostgreSQL and Redis, run python -m pytest
@@ -43,6 +44,8 @@ usage: ./dev.sh run | test [pytest args...] | bench [args...] | bench-ui [rows]
   prod   install as above, ensure PostgreSQL + Redis, migrate, run the production build
          (one port, GRANIAN_WORKERS=2 workers sharing state in Redis; see README "Production")
   bench-ui  install as above + Chromium, time the wizard on a big file (scripts/bench_ui.py)
+  load-test install as above + Chromium, PostgreSQL, Redis; 20 admins upload 1,000 rows each at
+            once on the production setup (scripts/load_test.py --help)
 
 BULK_UPLOAD_WITHOUT=postgres,redis,browser leaves those parts out of `test`.
 EOF
@@ -320,6 +323,16 @@ case "$cmd" in
         export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
         ensure_chromium
         exec python scripts/bench_ui.py "$@"
+        ;;
+    load-test)
+        setup
+        export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+        export BULK_UPLOAD_TEST_PG_URL="${BULK_UPLOAD_TEST_PG_URL:-$DEFAULT_PG_URL}"
+        export BULK_UPLOAD_TEST_REDIS_URL="${BULK_UPLOAD_TEST_REDIS_URL:-$DEFAULT_REDIS_URL}"
+        ensure_chromium
+        ensure_postgres
+        ensure_redis
+        exec python scripts/load_test.py "$@"
         ;;
     -h|--help|help)
         usage

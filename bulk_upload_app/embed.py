@@ -59,9 +59,23 @@ def csp_header() -> bytes:
     return f"frame-ancestors {' '.join(ancestors) if ancestors else chr(39) + 'self' + chr(39)}".encode()
 
 
+WORKER_HEADER_ENV = "BULK_UPLOAD_WORKER_HEADER"  # tests only: name the serving worker process
+
+
+def worker_header_enabled() -> bool:
+    return os.environ.get(WORKER_HEADER_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def frame_guard(app):  # noqa: ANN001, ANN201 - an ASGI app in, an ASGI app out (rx.App api_transformer)
-    """Add the frame-ancestors policy to every HTTP response."""
+    """Add the frame-ancestors policy to every HTTP response.
+
+    With BULK_UPLOAD_WORKER_HEADER=1 (the e2e tests' production mode; never in production: it
+    tells clients a process id) every HTTP response also carries
+    `X-Bulk-Upload-Worker: <pid of the worker process that served it>`. (Not the websocket
+    handshake: Granian 2.8 ignores headers in `websocket.accept`.)
+    """
     header = (b"content-security-policy", csp_header())
+    with_worker = worker_header_enabled()
 
     async def guarded(scope, receive, send):  # noqa: ANN001, ANN202
         if scope["type"] != "http":
@@ -70,7 +84,10 @@ def frame_guard(app):  # noqa: ANN001, ANN201 - an ASGI app in, an ASGI app out 
         async def send_with_policy(message):  # noqa: ANN001, ANN202
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"content-security-policy"]
-                message = {**message, "headers": [*headers, header]}
+                headers.append(header)
+                if with_worker:  # the pid now: forked workers share what the supervisor imported
+                    headers.append((b"x-bulk-upload-worker", str(os.getpid()).encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
         return await app(scope, receive, send_with_policy)

@@ -1,7 +1,17 @@
 """Browser tests against the real production build of the app.
 
-`app_server` (session) migrates and seeds a fresh SQLite database, then starts
-`reflex run --env prod` once per test session as its own process group. In Reflex 0.10 prod is
+`app_server` (session) runs every browser test in two modes, one after the other (pytest
+orders the tests by this session-scoped parameter; one server is alive at a time):
+
+- `sqlite-1-worker`: a fresh SQLite database, one Granian worker, UI state in memory;
+- `postgres-redis-2-workers` (production): a fresh PostgreSQL schema (BULK_UPLOAD_TEST_PG_URL +
+  `?options=-csearch_path%3D<schema>`, dropped afterwards), an empty Redis database 1..15 of
+  BULK_UPLOAD_TEST_REDIS_URL's server (claimed with a marker key, flushed before and after;
+  db 0 is never touched), GRANIAN_WORKERS=2. Left out (skipped) when BULK_UPLOAD_WITHOUT
+  names postgres or redis; fails when either does not answer.
+
+Each mode migrates and seeds its database, then starts `reflex run --env prod` as its own
+process group. In Reflex 0.10 prod is
 one port: the backend (Granian) serves the compiled frontend, /ping and the websocket
 (/_event). `browser` (session) is Debian's Chromium driven by Playwright, which never downloads
 a browser of its own; `page` is a fresh context per test.
@@ -13,6 +23,9 @@ BULK_UPLOAD_WITHOUT contains "browser". The server is stopped by SIGTERM to its 
 A prod start always re-runs the Vite build (Reflex deletes the build dir first); what is
 reused is the web dir with its node_modules (npm install only when package.json changes).
 Tests share the one database: a test that changes the demo company's data puts it back.
+Tests that write to the database themselves use `app_server.db_url` (PostgreSQL in production
+mode). HTTP responses carry `X-Bulk-Upload-Worker: <pid>` (BULK_UPLOAD_WORKER_HEADER=1), so tests
+can tell which worker served a request.
 
 Knobs: CHROMIUM_PATH, BULK_UPLOAD_E2E_START_TIMEOUT (seconds, default 540: under pytest's own
 600 s per-test timeout, which counts this fixture's set-up), BULK_UPLOAD_E2E_WEB_DIR (the
@@ -23,6 +36,7 @@ BULK_UPLOAD_SCREENSHOTS=1 (screenshots into docs/screenshots/).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -31,8 +45,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -51,6 +67,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEFAULT_START_TIMEOUT = 540.0
+PG_URL = os.environ.get("BULK_UPLOAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BULK_UPLOAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SQLITE_MODE = "sqlite-1-worker"
+PRODUCTION_MODE = "postgres-redis-2-workers"
+MODES = (SQLITE_MODE, PRODUCTION_MODE)
 E2E_JWT_SECRET = "e2e-shared-secret-" + "s" * 32  # the app's and the example host's
 
 
@@ -66,6 +87,7 @@ _REFLEX_ENV_DROPPED = (
     "REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT", "REFLEX_BACKEND_HOST", "REFLEX_API_URL", "REFLEX_DEPLOY_URL",
     "REFLEX_REDIS_URL", "REFLEX_ENV_MODE", "REFLEX_SKIP_COMPILE", "REFLEX_BACKEND_ONLY", "REFLEX_FRONTEND_ONLY",
     "REFLEX_MOUNT_FRONTEND_COMPILED_APP", "REFLEX_COMPILE_CONTEXT", "REFLEX_FRONTEND_PATH",
+    "GRANIAN_WORKERS", "BULK_UPLOAD_DEV_SIGNIN",
 )
 
 
@@ -79,6 +101,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.browser)
+            # Modules with PRODUCTION_ONLY = True: skipped in the other modes at collection, so a
+            # run of only those tests does not start the sqlite-1-worker server for nothing.
+            callspec = getattr(item, "callspec", None)
+            mode = callspec.params.get("app_server") if callspec else None
+            if getattr(getattr(item, "module", None), "PRODUCTION_ONLY", False) and mode != PRODUCTION_MODE:
+                item.add_marker(pytest.mark.skip(reason=f"needs the {PRODUCTION_MODE} mode (this is {mode})"))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -92,6 +120,17 @@ def pytest_runtest_makereport(item, call):
 
 
 @dataclass(frozen=True)
+class Mode:
+    """What a server runs on. db_url None: a fresh SQLite file in the server's tmp dir."""
+
+    name: str = SQLITE_MODE
+    db_url: str | None = None
+    redis_url: str | None = None  # None: UI state in memory
+    workers: int = 1
+    dev_signin: bool = True
+
+
+@dataclass
 class AppServer:
     base_url: str
     db_url: str
@@ -99,9 +138,128 @@ class AppServer:
     port: int
     pid: int
     started_in: float  # seconds from `reflex run` to both URLs answering
+    mode: Mode = field(default_factory=Mode)
+    tmp: Path | None = field(default=None, repr=False)
+    process: subprocess.Popen | None = field(default=None, repr=False)
+    timeout: float = DEFAULT_START_TIMEOUT
+
+    @property
+    def workers(self) -> int:
+        return self.mode.workers
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.mode.redis_url
 
     def log_tail(self, lines: int = 60) -> str:
         return _tail(self.log_path, lines)
+
+    def group_pids(self) -> set[int]:
+        """Every process of the server's process group (reflex, Granian supervisor and workers)."""
+        return _group_pids(self.pid)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process, self.log_path)
+
+    def restart(self) -> float:
+        """Stop the server and start it again on the same port and database; returns the start time (s)."""
+        assert self.tmp is not None, "restart() needs the server's tmp dir"
+        self.stop()
+        process, server = _start(self.tmp, self.log_path, self.timeout, mode=self.mode, port=self.port)
+        self.process, self.pid, self.started_in = process, server.pid, server.started_in
+        return server.started_in
+
+
+def _group_pids(pgid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if int(fields[2]) == pgid:
+            found.add(int(entry.name))
+    return found
+
+
+class ServiceMissing(Exception):
+    """PostgreSQL or Redis does not answer (the message says which and how to leave it out)."""
+
+
+def _with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+CLAIM_KEY = "bulk_upload:test-claim"
+
+
+@contextlib.contextmanager
+def redis_database(owner: str):
+    """An empty Redis database 1..15 on BULK_UPLOAD_TEST_REDIS_URL's server, ours until the end.
+
+    Claimed with a marker key (SET NX, 6 h expiry, so a crashed run frees it), flushed before use
+    and after. Database 0 is never used: other things keep data there.
+    """
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001
+        raise ServiceMissing(f"Redis at {REDIS_URL} does not answer ({exc}). Start it, or set "
+                             "BULK_UPLOAD_WITHOUT=redis.") from exc
+    for db in range(15, 0, -1):
+        url = _with_db(REDIS_URL, db)
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+        if client.dbsize() == 0 and client.set(CLAIM_KEY, owner, nx=True, ex=6 * 3600):
+            break
+    else:
+        raise ServiceMissing(f"no empty Redis database in 1..15 on {REDIS_URL}")
+    client.flushdb()
+    client.set(CLAIM_KEY, owner, ex=6 * 3600)  # the server's keys go next to it
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@contextlib.contextmanager
+def postgres_schema(prefix: str = "e2e"):
+    """A new schema on BULK_UPLOAD_TEST_PG_URL; yields the URL whose search_path is that schema."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        raise ServiceMissing(f"PostgreSQL at {PG_URL} is not reachable ({exc}). Start it, or set "
+                             "BULK_UPLOAD_WITHOUT=postgres.") from exc
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    try:
+        yield url
+    finally:
+        from bulk_upload_app.db import get_engine
+
+        get_engine(url).dispose()  # this process's pooled connections to the schema
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def production_mode(owner: str, workers: int = 2, dev_signin: bool = True, schema_prefix: str = "e2e"):
+    """PostgreSQL schema + Redis database + `workers` Granian workers (raises ServiceMissing)."""
+    with postgres_schema(schema_prefix) as db_url, redis_database(owner) as redis_url:
+        yield Mode(PRODUCTION_MODE if workers == 2 else f"postgres-redis-{workers}-workers", db_url=db_url,
+                   redis_url=redis_url, workers=workers, dev_signin=dev_signin)
 
 
 def _tail(path: Path, lines: int = 60) -> str:
@@ -141,7 +299,8 @@ def _web_dir() -> Path:
     return REPO / (".web-e2e" if worker in ("", "gw0") else f".web-e2e-{worker}")
 
 
-def _server_env(tmp: Path, port: int) -> dict[str, str]:
+def _server_env(tmp: Path, port: int, mode: Mode | None = None) -> dict[str, str]:
+    mode = mode or Mode()
     env = {k: v for k, v in os.environ.items() if k not in _REFLEX_ENV_DROPPED}
     node_bin = REPO / ".tools" / "node" / "node_modules" / ".bin"
     path = [str(Path(sys.executable).parent)]
@@ -150,8 +309,9 @@ def _server_env(tmp: Path, port: int) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([*path, env.get("PATH", "")])
     base_url = f"http://127.0.0.1:{port}"
     env.update(
-        REFLEX_DB_URL=f"sqlite:///{tmp / 'app.db'}",
-        BULK_UPLOAD_DEV_SIGNIN="1",
+        REFLEX_DB_URL=mode.db_url or f"sqlite:///{tmp / 'app.db'}",
+        GRANIAN_WORKERS=str(mode.workers),
+        BULK_UPLOAD_WORKER_HEADER="1",  # X-Bulk-Upload-Worker: <pid> (tests/e2e/test_workers.py)
         BULK_UPLOAD_LEGACY_DASHBOARD_URL=f"{base_url}/legacy-dashboard",
         BULK_UPLOAD_STORAGE_DIR=str(tmp / "uploads"),
         # The frontend's env.json gets the backend's address from these (else http://localhost:PORT).
@@ -164,6 +324,10 @@ def _server_env(tmp: Path, port: int) -> dict[str, str]:
         BULK_UPLOAD_FRAME_ANCESTORS=f"http://127.0.0.1:{EMBED_HOST_PORT}",
         BULK_UPLOAD_JWT_SECRET=E2E_JWT_SECRET,
     )
+    if mode.dev_signin:
+        env["BULK_UPLOAD_DEV_SIGNIN"] = "1"
+    if mode.redis_url:
+        env["REFLEX_REDIS_URL"] = mode.redis_url
     env.setdefault("REFLEX_USE_NPM", "1")
     env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
@@ -221,15 +385,18 @@ def _prepare_database(env: dict[str, str], log_path: Path) -> None:
             )
 
 
-def _start(tmp: Path, log_path: Path, timeout: float) -> tuple[subprocess.Popen, AppServer]:
-    port = _free_port()
-    env = _server_env(tmp, port)
+def _start(tmp: Path, log_path: Path, timeout: float, mode: Mode | None = None,
+           port: int | None = None) -> tuple[subprocess.Popen, AppServer]:
+    mode = mode or Mode()
+    port = port or _free_port()
+    env = _server_env(tmp, port, mode)
     base_url = env["REFLEX_API_URL"]
     command = [
         sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel", "info",
         "--frontend-port", str(port), "--backend-port", str(port), "--backend-host", "127.0.0.1",
     ]
-    _log(log_path, f"starting {' '.join(command[1:])} (web dir {env['REFLEX_WEB_WORKDIR']})")
+    _log(log_path, f"starting {' '.join(command[1:])} (mode {mode.name}, {mode.workers} worker(s), "
+                   f"web dir {env['REFLEX_WEB_WORKDIR']})")
     started = time.monotonic()
     with log_path.open("a") as log:
         process = subprocess.Popen(
@@ -267,34 +434,52 @@ def _start(tmp: Path, log_path: Path, timeout: float) -> tuple[subprocess.Popen,
         )
     elapsed = time.monotonic() - started
     _log(log_path, f"app answers at {base_url} after {elapsed:.1f} s")
-    return process, AppServer(base_url, env["REFLEX_DB_URL"], log_path, port, process.pid, elapsed)
+    return process, AppServer(base_url, env["REFLEX_DB_URL"], log_path, port, process.pid, elapsed, mode=mode,
+                              tmp=tmp, process=process, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory, pytestconfig):
-    """The app's production build, started once per session on a free port of 127.0.0.1."""
+_ALIVE: dict[str, AppServer] = {}  # at most one at a time (checked)
+
+
+@pytest.fixture(scope="session", params=MODES)
+def app_server(request, tmp_path_factory, pytestconfig):
+    """The app's production build in one mode (see the module docstring), on a free port of 127.0.0.1."""
     _left_out_browser()
-    tmp = tmp_path_factory.mktemp("app_server")
+    name = request.param
+    if name == PRODUCTION_MODE and (missing := [p for p in ("postgres", "redis") if p in WITHOUT]):
+        pytest.skip(f"{name} mode needs {' and '.join(missing)}, left out by BULK_UPLOAD_WITHOUT")
+    if _ALIVE:
+        pytest.fail(f"{name}: another app server is still running: {list(_ALIVE)}", pytrace=False)
+    tmp = tmp_path_factory.mktemp(f"app_server-{name}")
     log_path = tmp / "server.log"
     timeout = float(os.environ.get("BULK_UPLOAD_E2E_START_TIMEOUT", DEFAULT_START_TIMEOUT))
-    db_env = _server_env(tmp, 0)
-    _prepare_database(db_env, log_path)
-    process, server = _start(tmp, log_path, timeout)
-    pytestconfig.stash[_STARTED_KEY] = server
-    try:
-        yield server
-    finally:
-        _stop(process, log_path)
+    with contextlib.ExitStack() as stack:
+        if name == PRODUCTION_MODE:
+            try:
+                mode = stack.enter_context(production_mode(f"e2e:{os.getpid()}"))
+            except ServiceMissing as exc:
+                pytest.fail(f"{name}: {exc}", pytrace=False)
+        else:
+            mode = Mode()
+        _prepare_database(_server_env(tmp, 0, mode), log_path)
+        _process, server = _start(tmp, log_path, timeout, mode=mode)
+        _ALIVE[name] = server
+        pytestconfig.stash.setdefault(_STARTED_KEY, []).append(server)
+        try:
+            yield server
+        finally:
+            server.stop()
+            _ALIVE.pop(name, None)
 
 
-_STARTED_KEY = pytest.StashKey[AppServer]()
+_STARTED_KEY = pytest.StashKey[list]()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    server = config.stash.get(_STARTED_KEY, None)
-    if server is not None:
+    for server in config.stash.get(_STARTED_KEY, []):
         terminalreporter.write_line(
-            f"e2e: app (reflex run --env prod) answered after {server.started_in:.1f} s; log {server.log_path}"
+            f"e2e {server.mode.name}: app (reflex run --env prod, {server.workers} worker(s)) answered after "
+            f"{server.started_in:.1f} s; log {server.log_path}"
         )
 
 

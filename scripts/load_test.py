@@ -1,0 +1,274 @@
+"""Many admins at once on the production setup: `./dev.sh load-test [--admins 20] [--rows 1000]`.
+
+Starts the app as in production (a fresh PostgreSQL schema, an empty Redis database, 2 Granian
+workers: the e2e harness's `production_mode`, see tests/e2e/conftest.py) with the development
+sign-in OFF, creates one company per admin (2,000 seats each) and signs each admin in with a
+token of their own (`make_token`, the shared BULK_UPLOAD_JWT_SECRET). Then, in one Chromium
+with one browser context per admin, all admins at the same time: open the wizard with
+?token=..., Continue, upload their own generated CSV (bulk_upload_app.bench.generate, 0% errors,
+a distinct seed and run id), Continue, Create users, Confirm, wait for "N users added".
+
+Per admin: Upload click -> first page of the grid, Confirm click -> "N users added", and the
+whole run (page open -> result). Overall: users created per second (from the first Upload click
+to the last result), p50/p95 of each, errors. Afterwards the database is checked: each company
+has exactly its file's valid rows as users, and no email exists twice. Writes
+bench-results/load.json and prints a table. Everything has a timeout; the server is stopped,
+the schema dropped and the Redis database flushed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import pickle
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bulk_upload_app.auth import make_token  # noqa: E402
+from bulk_upload_app.bench import generate  # noqa: E402
+from tests.e2e.conftest import (  # noqa: E402
+    CHROMIUM_ARGS, E2E_JWT_SECRET, ServiceMissing, _prepare_database, _server_env, _start, _stop, production_mode,
+)
+
+ADMIN_USER_ID = 1  # the dashboard's user id in each token (any positive id)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo), 2)
+
+
+def create_companies(db_url: str, count: int, seats: int, run: str) -> list[int]:
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.importer.settings_catalogue import default_settings
+    from bulk_upload_app.models import Company
+
+    with session_scope(get_engine(db_url)) as session:
+        companies = [Company(name=f"Load {run} #{i + 1}", seats=seats, default_settings=default_settings())
+                     for i in range(count)]
+        session.add_all(companies)
+        session.flush()
+        return [c.id for c in companies]
+
+
+def check_database(db_url: str, admins: list[dict]) -> dict:
+    """Each company has exactly its valid rows as users; every email exists once."""
+    from sqlalchemy import func, select
+
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.models import User
+
+    problems = []
+    with session_scope(get_engine(db_url), read_only=True) as session:
+        for admin in admins:
+            emails = sorted(session.exec(select(User.email).where(User.company_id == admin["company_id"])).scalars())
+            expected = sorted(admin["file_emails"]) if admin.get("valid") == admin["rows"] else None
+            if admin.get("valid") is not None and len(emails) != admin["valid"]:
+                problems.append(f"company {admin['company_id']}: {len(emails)} users, expected {admin['valid']}")
+            elif expected is not None and emails != expected:
+                problems.append(f"company {admin['company_id']}: the users are not exactly the file's rows")
+            admin["users_in_db"] = len(emails)
+        duplicates = session.exec(select(User.email, func.count()).group_by(User.email)
+                                  .having(func.count() > 1)).all()
+        total = session.exec(select(func.count()).select_from(User)).scalar_one()
+    if duplicates:
+        problems.append(f"{len(duplicates)} emails exist more than once, e.g. {duplicates[:3]}")
+    return {"ok": not problems, "problems": problems, "users_total": total, "duplicate_emails": len(duplicates)}
+
+
+def socket_worker(redis_url: str, token: str) -> str | None:
+    """The worker instance holding a tab's websocket (Reflex's socket record in Redis)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        raw = client.get(f"token_manager_socket_record_{token}")
+    finally:
+        client.close()
+    return None if raw is None else pickle.loads(raw).instance_id  # noqa: S301 - our own Redis database
+
+
+async def run_admin(browser, base_url: str, redis_url: str, admin: dict, timeout_s: float) -> None:  # noqa: ANN001
+    from playwright.async_api import expect
+
+    context = await browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(timeout_s * 1000)
+    slow = {"timeout": timeout_s * 1000}
+    try:
+        started = time.perf_counter()
+        token = make_token(admin["company_id"], ADMIN_USER_ID, secret=E2E_JWT_SECRET, lifetime=600)
+        await page.goto(f"/users/bulk-upload?token={token}")
+        await expect(page.get_by_role("heading", name="Download template")).to_be_visible(**slow)
+        admin["page_ready_s"] = round(time.perf_counter() - started, 2)
+        tab_token = await page.evaluate("() => window.sessionStorage.getItem('token')")
+        admin["worker"] = await asyncio.to_thread(socket_worker, redis_url, tab_token) if tab_token else None
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.get_by_role("heading", name="Upload files")).to_be_visible(**slow)
+        await page.locator("#users_file input[type=file]").set_input_files(admin["file"])
+        await expect(page.get_by_text(Path(admin["file"]).name)).to_be_visible(**slow)
+
+        clicked = time.perf_counter()
+        admin["upload_clicked_at"] = clicked
+        await page.get_by_role("button", name="Upload files").click()
+        await expect(page.get_by_role("textbox", name="email of row 2", exact=True)).to_be_visible(**slow)
+        admin["upload_to_grid_s"] = round(time.perf_counter() - clicked, 2)
+        await expect(page.get_by_text(f"All rows: {admin['rows']}")).to_be_visible(**slow)
+        valid_text = await page.get_by_text("Valid: ", exact=False).first.inner_text()
+        admin["valid"] = int(valid_text.split(":")[1].strip().replace(",", ""))
+
+        await page.get_by_role("button", name="Continue").click()
+        await page.get_by_role("button", name="Create users").click(**slow)
+        dialog = page.get_by_role("alertdialog")
+        await expect(dialog).to_contain_text(f"Create {admin['valid']} users?", **slow)
+        confirmed = time.perf_counter()
+        await dialog.get_by_role("button", name="Confirm").click()
+        await expect(page.get_by_text(f"{admin['valid']} users added")).to_be_visible(**slow)
+        done = time.perf_counter()
+        admin["confirm_to_result_s"] = round(done - confirmed, 2)
+        admin["total_s"] = round(done - started, 2)
+        admin["finished_at"] = done
+        admin["created"] = admin["valid"]
+    except Exception as exc:  # noqa: BLE001 - recorded per admin
+        admin["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        admin["failed_after_s"] = round(time.perf_counter() - started, 2)
+    finally:
+        await context.close()
+
+
+async def drive(base_url: str, redis_url: str, admins: list[dict], timeout_s: float, chromium: str) -> float:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            started = time.perf_counter()
+            tasks = [asyncio.create_task(run_admin(browser, base_url, redis_url, a, timeout_s)) for a in admins]
+            done, pending = await asyncio.wait(tasks, timeout=timeout_s + 120)
+            for task in pending:
+                task.cancel()
+            for admin, task in zip(admins, tasks):
+                if task in pending:
+                    admin.setdefault("error", f"not finished within {timeout_s + 120:.0f} s")
+            return time.perf_counter() - started
+        finally:
+            await browser.close()
+
+
+def web_dir() -> Path:
+    """A frontend build dir of its own (seeded from the e2e one), so a parallel e2e run is not disturbed."""
+    if configured := os.environ.get("BULK_UPLOAD_E2E_WEB_DIR"):
+        return Path(configured)
+    path = REPO / ".web-e2e-load"  # .gitignore has .web-e2e*/
+    if not path.exists() and (REPO / ".web-e2e" / "node_modules").exists():
+        shutil.copytree(REPO / ".web-e2e", path, symlinks=True)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--admins", type=int, default=20)
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--seats", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per admin for any one step")
+    parser.add_argument("--output", default=str(REPO / "bench-results" / "load.json"))
+    args = parser.parse_args()
+
+    os.environ["BULK_UPLOAD_JWT_SECRET"] = E2E_JWT_SECRET  # the server's (set by _server_env) and ours
+    os.environ["BULK_UPLOAD_E2E_WEB_DIR"] = str(web_dir())
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    tmp = Path(tempfile.mkdtemp(prefix="load-test-"))
+    log = tmp / "server.log"
+    run = time.strftime("%Y%m%d-%H%M%S")
+    admins = []
+    for i in range(args.admins):
+        path = tmp / f"admin-{i + 1:02d}-users.csv"
+        generate(path, args.rows, 0.0, seed=1000 + i)
+        with path.open(encoding="utf-8") as f:
+            emails = [row["email"] for row in csv.DictReader(f)]
+        admins.append({"admin": i + 1, "file": str(path), "rows": args.rows, "file_emails": emails})
+
+    print(f"[load-test] {args.admins} admins x {args.rows} rows; server log {log}", flush=True)
+    try:
+        with production_mode(f"load-test:{os.getpid()}", workers=args.workers, dev_signin=False,
+                             schema_prefix="load") as mode:
+            _prepare_database(_server_env(tmp, 0, mode), log)
+            for admin, company in zip(admins, create_companies(mode.db_url, args.admins, args.seats, run)):
+                admin["company_id"] = company
+            process, server = _start(tmp, log, 540, mode=mode)
+            try:
+                print(f"[load-test] app up at {server.base_url} after {server.started_in:.1f} s "
+                      f"({mode.workers} workers); driving the admins", flush=True)
+                wall = asyncio.run(drive(server.base_url, mode.redis_url, admins, args.timeout, chromium))
+            finally:
+                _stop(process, log)
+            db_check = check_database(mode.db_url, admins)
+    except ServiceMissing as exc:
+        print(f"[load-test] {exc}", file=sys.stderr)
+        return 2
+
+    ok = [a for a in admins if "error" not in a]
+    created = sum(a.get("created", 0) for a in ok)
+    first_click = min((a["upload_clicked_at"] for a in admins if "upload_clicked_at" in a), default=None)
+    last_done = max((a["finished_at"] for a in ok), default=None)
+    busy = (last_done - first_click) if first_click and last_done else None
+    summary = {
+        "admins": args.admins, "rows_per_admin": args.rows, "workers": args.workers,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "succeeded": len(ok), "errors": [{"admin": a["admin"], "error": a["error"]} for a in admins if "error" in a],
+        "users_created": created,
+        "wall_s": round(wall, 1),
+        "upload_to_last_result_s": round(busy, 1) if busy else None,
+        "throughput_users_per_s": round(created / busy, 1) if busy else None,
+        "sockets_per_worker": {w[:8]: sum(1 for a in admins if a.get("worker") == w)
+                               for w in sorted({a.get("worker") or "?" for a in admins})},
+        "db_check": db_check,
+    }
+    for key in ("page_ready_s", "upload_to_grid_s", "confirm_to_result_s", "total_s"):
+        values = [a[key] for a in ok if key in a]
+        summary[key] = {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95),
+                        "max": max(values) if values else None,
+                        "mean": round(statistics.mean(values), 2) if values else None}
+    per_admin = [{k: v for k, v in a.items() if k not in ("file_emails", "upload_clicked_at", "finished_at", "file")}
+                 for a in admins]
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"summary": summary, "admins": per_admin}, indent=2))
+
+    print(f"\n{'admin':>5} {'company':>7} {'valid':>6} {'worker':>8} {'upload->grid s':>14} "
+          f"{'confirm->result s':>17} {'total s':>8}  error")
+    for a in per_admin:
+        print(f"{a['admin']:>5} {a.get('company_id', '-'):>7} {a.get('valid', '-'):>6} {(a.get('worker') or '?')[:8]:>8} "
+              f"{a.get('upload_to_grid_s', '-'):>14} {a.get('confirm_to_result_s', '-'):>17} {a.get('total_s', '-'):>8}"
+              f"  {a.get('error', '')}")
+    print()
+    for key in ("upload_to_grid_s", "confirm_to_result_s", "total_s"):
+        s = summary[key]
+        print(f"{key:>20}: p50 {s['p50']} s, p95 {s['p95']} s, max {s['max']} s")
+    print(f"users created: {created} by {len(ok)}/{args.admins} admins in {summary['upload_to_last_result_s']} s "
+          f"(first Upload click -> last result): {summary['throughput_users_per_s']} users/s")
+    print(f"websockets per worker: {summary['sockets_per_worker']}")
+    print(f"database check: {'OK' if db_check['ok'] else 'FAILED'} ({db_check['users_total']} users, "
+          f"{db_check['duplicate_emails']} duplicate emails) {'; '.join(db_check['problems'])}")
+    print(f"results: {out}")
+    return 0 if ok and len(ok) == len(admins) and db_check["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
