@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -17,6 +18,12 @@ class Chunk:
     data: bytes
 
 
+def run(coroutine):
+    """asyncio.run in its own thread: Playwright's sync API may leave a loop running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 async def stream(*chunks: Chunk):
     for chunk in chunks:
         yield chunk
@@ -24,7 +31,7 @@ async def stream(*chunks: Chunk):
 
 def receive(tmp_path, *chunks, max_bytes=10):
     path = new_upload_path(tmp_path / "store")
-    return path, asyncio.run(receive_to_disk(stream(*chunks), path, max_bytes))
+    return path, run(receive_to_disk(stream(*chunks), path, max_bytes))
 
 
 def test_a_file_is_stored_under_our_own_name(tmp_path):
@@ -48,7 +55,7 @@ def test_over_the_limit_nothing_more_is_written_and_the_stream_is_drained(tmp_pa
 
     path = new_upload_path(tmp_path)
     with pytest.raises(FileProblem) as caught:
-        asyncio.run(receive_to_disk(counted(), path, 10))
+        run(receive_to_disk(counted(), path, 10))
     assert caught.value.code is ErrorCode.FILE_TOO_LARGE
     assert path.stat().st_size == 10 and len(seen) == 4
 
