@@ -23,7 +23,6 @@ import asyncio
 import csv
 import json
 import os
-import pickle
 import platform
 import shutil
 import statistics
@@ -37,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from bulk_upload_app.auth import make_token  # noqa: E402
 from bulk_upload_app.bench import generate  # noqa: E402
+from tests.e2e.helpers import socket_owner  # noqa: E402
 from tests.e2e.conftest import (  # noqa: E402
     CHROMIUM_ARGS, E2E_JWT_SECRET, ServiceMissing, _prepare_database, _server_env, _start, _stop, production_mode,
 )
@@ -91,18 +91,6 @@ def check_database(db_url: str, admins: list[dict]) -> dict:
     return {"ok": not problems, "problems": problems, "users_total": total, "duplicate_emails": len(duplicates)}
 
 
-def socket_worker(redis_url: str, token: str) -> str | None:
-    """The worker instance holding a tab's websocket (Reflex's socket record in Redis)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    try:
-        raw = client.get(f"token_manager_socket_record_{token}")
-    finally:
-        client.close()
-    return None if raw is None else pickle.loads(raw).instance_id  # noqa: S301 - our own Redis database
-
-
 async def run_admin(browser, base_url: str, redis_url: str, admin: dict, timeout_s: float) -> None:  # noqa: ANN001
     from playwright.async_api import expect
 
@@ -117,7 +105,7 @@ async def run_admin(browser, base_url: str, redis_url: str, admin: dict, timeout
         await expect(page.get_by_role("heading", name="Download template")).to_be_visible(**slow)
         admin["page_ready_s"] = round(time.perf_counter() - started, 2)
         tab_token = await page.evaluate("() => window.sessionStorage.getItem('token')")
-        admin["worker"] = await asyncio.to_thread(socket_worker, redis_url, tab_token) if tab_token else None
+        admin["worker"] = await asyncio.to_thread(socket_owner, redis_url, tab_token) if tab_token else None
         await page.get_by_role("button", name="Continue").click()
         await expect(page.get_by_role("heading", name="Upload files")).to_be_visible(**slow)
         await page.locator("#users_file input[type=file]").set_input_files(admin["file"])

@@ -6,19 +6,20 @@ told to leave that part out (BULK_UPLOAD_WITHOUT=postgres,redis,browser).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.migrations import upgrade
 
+from .helpers import ServiceMissing, postgres_schema
+
 WITHOUT = {part.strip() for part in os.environ.get("BULK_UPLOAD_WITHOUT", "").split(",") if part.strip()}
-PG_URL = os.environ.get("BULK_UPLOAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CORPUS = Path(os.environ.get("BULK_UPLOAD_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
 
@@ -38,20 +39,13 @@ def sqlite_template(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def pg_schema_url():
     left_out("postgres")
-    schema = f"bu_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable ({exc}). Start it, or set BULK_UPLOAD_WITHOUT=postgres.")
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_schema("bu_test"))
+        except ServiceMissing as exc:
+            pytest.fail(str(exc), pytrace=False)
+        upgrade(url)
+        yield url
 
 
 _TABLES = ("user_skill", "user_outbound_number", "group_member", "bulk_upload_row", "app_user", "bulk_upload",

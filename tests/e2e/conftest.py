@@ -52,6 +52,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from ..helpers import PG_URL, ServiceMissing, postgres_schema  # noqa: F401  (re-exported for scripts/)
 from .helpers import CONNECTION_PROBE, REPO, screenshot, set_screenshot_tmp_dir, wait_connected
 
 __all__ = ["screenshot", "wait_connected"]
@@ -67,7 +68,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEFAULT_START_TIMEOUT = 540.0
-PG_URL = os.environ.get("BULK_UPLOAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BULK_UPLOAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SQLITE_MODE = "sqlite-1-worker"
 PRODUCTION_MODE = "postgres-redis-2-workers"
@@ -186,10 +186,6 @@ def _group_pids(pgid: int) -> set[int]:
     return found
 
 
-class ServiceMissing(Exception):
-    """PostgreSQL or Redis does not answer (the message says which and how to leave it out)."""
-
-
 def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
@@ -226,32 +222,6 @@ def redis_database(owner: str):
     finally:
         client.flushdb()
         client.close()
-
-
-@contextlib.contextmanager
-def postgres_schema(prefix: str = "e2e"):
-    """A new schema on BULK_UPLOAD_TEST_PG_URL; yields the URL whose search_path is that schema."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001
-        admin.dispose()
-        raise ServiceMissing(f"PostgreSQL at {PG_URL} is not reachable ({exc}). Start it, or set "
-                             "BULK_UPLOAD_WITHOUT=postgres.") from exc
-    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    try:
-        yield url
-    finally:
-        from bulk_upload_app.db import get_engine
-
-        get_engine(url).dispose()  # this process's pooled connections to the schema
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @contextlib.contextmanager

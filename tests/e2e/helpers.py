@@ -6,6 +6,7 @@ Kept out of conftest.py so test modules can import them (`from .helpers import .
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from pathlib import Path
 
@@ -112,3 +113,15 @@ def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> 
         targets = "; ".join(", ".join(map(str, n["target"])) for n in v["nodes"][:5])
         lines.append(f"- {v['id']} ({v['impact']}): {v['help']} [{len(v['nodes'])} node(s): {targets}]")
     return found, "\n".join(lines)
+
+
+def socket_owner(redis_url: str, token: str) -> str | None:
+    """The instance_id of the worker holding this tab's websocket (Reflex's RedisTokenManager record)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        raw = client.get(f"token_manager_socket_record_{token}")
+    finally:
+        client.close()
+    return None if raw is None else pickle.loads(raw).instance_id  # noqa: S301 - our own test Redis database

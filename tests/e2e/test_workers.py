@@ -15,7 +15,6 @@ Run only in the `postgres-redis-2-workers` mode of `app_server` (skipped in `sql
 
 from __future__ import annotations
 
-import pickle
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import User
 
 from .conftest import E2E_JWT_SECRET
+from .helpers import socket_owner
 from .helpers import CONNECTION_PROBE, wait_connected
 from .test_embed import new_company
 from .test_wizard import cell, counts, set_free_seats, unique, upload, users_file
@@ -44,18 +44,6 @@ def ping_worker(base_url: str) -> int:
     request = urllib.request.Request(base_url + "/ping", headers={"Connection": "close"})
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our own server)
         return int(response.headers[HEADER])
-
-
-def socket_owner(redis_url: str, token: str) -> str | None:
-    """The instance_id of the worker holding this tab's websocket (Reflex's RedisTokenManager record)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    try:
-        raw = client.get(f"token_manager_socket_record_{token}")
-    finally:
-        client.close()
-    return None if raw is None else pickle.loads(raw).instance_id  # noqa: S301 - our own test Redis
 
 
 class Tab:
