@@ -4,6 +4,9 @@
 // configured dashboard origin only - {source: "bulk-upload", type, ...}:
 //   "ready", "height" {height}, "batch-created" {uploadId, created, failed, total},
 //   "legacy-dashboard" {url} (the host navigates its own top frame; we do not).
+// The host may renew the sign-in by posting {source: "bulk-upload-host", type: "renew-token",
+// token} to the frame. Once the server has looked at a ?token=, it is removed from the address
+// (history, logs and Referer never see it again).
 (function () {
   var config = window.__BULK_UPLOAD_EMBED__ || { parentOrigins: [] };
   var params = new URLSearchParams(window.location.search);
@@ -40,6 +43,33 @@
     return true;
   }
   window.bulkUploadEmbed = { enabled: on, framed: framed, targetOrigin: target, post: post };
+
+  // The server marks the page (#sign-in-checked) after it spent the token: only then may it go.
+  function dropTokenFromAddress() {
+    if (!document.getElementById("sign-in-checked")) return false;
+    var url = new URL(window.location.href);
+    if (url.searchParams.has("token")) {
+      url.searchParams.delete("token");
+      window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+    }
+    return true;
+  }
+  if (params.has("token")) {
+    var tokenWatch = new MutationObserver(function () { if (dropTokenFromAddress()) tokenWatch.disconnect(); });
+    tokenWatch.observe(document.documentElement, { childList: true, subtree: true });
+  }
+
+  window.addEventListener("message", function (event) {
+    var msg = event.data;
+    if (!framed || !target || event.origin !== target || event.source !== window.parent) return;
+    if (!msg || msg.source !== "bulk-upload-host" || msg.type !== "renew-token" || typeof msg.token !== "string") return;
+    var form = document.getElementById("renew-sign-in");
+    var input = document.getElementById("renew-sign-in-token");
+    if (!form || !input) return;
+    input.value = msg.token;
+    form.requestSubmit();
+    window.setTimeout(function () { input.value = ""; }, 0);
+  });
   if (!on) return;
 
   document.documentElement.classList.add("bulk-upload-embed");

@@ -2,18 +2,17 @@
 
 The dashboard opens the wizard with `?token=<JWT>`: HS256, signed with the secret shared with
 the dashboard (BULK_UPLOAD_JWT_SECRET), claims `company_id`, `user_id`, `role`, `iat`, `exp`,
-`jti`. A token is accepted once (its `jti` is remembered until it expires, in Redis when
-REFLEX_REDIS_URL is set, else in the `used_token` table) and lives at most
-BULK_UPLOAD_JWT_MAX_AGE seconds. What it grants is kept on the server only.
+`jti`, `aud` = "bulk-upload" and `iss` = BULK_UPLOAD_JWT_ISSUER. A token is accepted once (its
+`jti` is remembered in the `used_token` table until it expires: in the database, so a Redis
+restart cannot make a used token new again) and lives at most BULK_UPLOAD_JWT_MAX_AGE seconds.
+What it grants is kept on the server only.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -23,9 +22,10 @@ from sqlmodel import Field, Session, SQLModel
 
 from .models import Company, User
 from .seed import DEMO_ADMIN_EMAIL
+from .settings import JWT_AUDIENCE, get_settings
 
 ALGORITHM = "HS256"
-REQUIRED_CLAIMS = ("company_id", "user_id", "role", "iat", "exp", "jti")
+REQUIRED_CLAIMS = ("company_id", "user_id", "role", "iat", "exp", "jti", "aud", "iss")
 LEEWAY_SECONDS = 30  # clock skew between the dashboard and us
 
 
@@ -71,34 +71,19 @@ def _refuse(code: str) -> TokenRefused:
     return TokenRefused(code, MESSAGES[code])
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def dev_signin_enabled() -> bool:
-    return _flag("BULK_UPLOAD_DEV_SIGNIN")
-
-
-def jwt_secret() -> str:
-    return os.environ.get("BULK_UPLOAD_JWT_SECRET", "")
-
-
-def max_token_age() -> int:
-    raw = os.environ.get("BULK_UPLOAD_JWT_MAX_AGE", "").strip()
-    return int(raw) if raw else 600
-
-
-def session_seconds() -> int:
-    """How long a sign-in from a token lasts in one browser tab."""
-    raw = os.environ.get("BULK_UPLOAD_SESSION_MINUTES", "").strip()
-    return (int(raw) if raw else 480) * 60
+    return get_settings().dev_signin
 
 
 def dev_signin(session: Session) -> SignedInAdmin | None:
-    """The demo admin, for local use only (off unless BULK_UPLOAD_DEV_SIGNIN is on)."""
+    """The demo company's admin, in demo mode only: found by the demo company's id, so a user
+    with the demo admin's email in any other company is never signed in by it."""
     if not dev_signin_enabled():
         return None
-    user = session.exec(select(User).where(User.email == DEMO_ADMIN_EMAIL)).scalars().first()
+    user = session.exec(
+        select(User).join(Company, Company.id == User.company_id)
+        .where(Company.is_demo, User.email == DEMO_ADMIN_EMAIL).order_by(Company.id)
+    ).scalars().first()
     if user is None:
         return None
     return SignedInAdmin(company_id=user.company_id, user_id=user.id, role=user.user_type)
@@ -135,8 +120,9 @@ def decode_token(token: str | None, *, secret: str | None = None, now: float | N
 
     Does not look at replays (see `accept_token`).
     """
-    secret = jwt_secret() if secret is None else secret
-    if not secret:
+    settings = get_settings()
+    secret = settings.jwt_secret if secret is None else secret
+    if not secret or not settings.jwt_issuer:
         raise _refuse("not_configured")
     if not token or not token.strip():
         raise _refuse("missing")
@@ -149,15 +135,17 @@ def decode_token(token: str | None, *, secret: str | None = None, now: float | N
             token,
             secret,
             algorithms=[ALGORITHM],
+            audience=JWT_AUDIENCE,
+            issuer=settings.jwt_issuer,
             options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False,
-                     "verify_nbf": True, "verify_aud": False},
+                     "verify_nbf": True, "verify_aud": True, "verify_iss": True},
         )
     except jwt.InvalidTokenError:
         raise _refuse("invalid") from None
     iat, exp = claims.get("iat"), claims.get("exp")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (iat, exp)):
         raise _refuse("invalid")
-    if iat > now + LEEWAY_SECONDS or exp <= iat or exp - iat > max_token_age():
+    if iat > now + LEEWAY_SECONDS or exp <= iat or exp - iat > settings.jwt_max_age:
         raise _refuse("invalid")  # from the future, or lives longer than we allow
     if exp <= now - LEEWAY_SECONDS:
         raise _refuse("expired")
@@ -170,19 +158,9 @@ def decode_token(token: str | None, *, secret: str | None = None, now: float | N
     return TokenClaims(company_id, user_id, role, jti, int(iat), int(exp))
 
 
-@lru_cache(maxsize=4)
-def _redis(url: str):  # noqa: ANN202
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
-
-
 def remember_jti(session: Session, jti: str, exp: int) -> bool:
     """Record that `jti` was used; False when it was used before."""
     keep_until = exp + LEEWAY_SECONDS
-    if redis_url := os.environ.get("REFLEX_REDIS_URL", "").strip():
-        ttl = max(int(keep_until - time.time()), 1)
-        return bool(_redis(redis_url).set(f"bulk_upload:used_token:{jti}", b"1", nx=True, ex=ttl))
     now = datetime.now(timezone.utc)
     session.exec(delete(UsedToken).where(UsedToken.expires_at < now))
     try:
@@ -205,11 +183,14 @@ def accept_token(session: Session, token: str | None, *, now: float | None = Non
 
 
 def make_token(company_id: int, user_id: int, role: str = "admin", *, secret: str | None = None,
-               lifetime: int = 120, jti: str | None = None, now: float | None = None, **extra: Any) -> str:
+               issuer: str | None = None, lifetime: int = 120, jti: str | None = None, now: float | None = None,
+               **extra: Any) -> str:
     """A token as the dashboard makes it (for tests, the example host and the load test)."""
     import uuid
 
+    settings = get_settings()
     now = int(time.time() if now is None else now)
     payload = {"company_id": company_id, "user_id": user_id, "role": role, "iat": now,
-               "exp": now + lifetime, "jti": jti or uuid.uuid4().hex, **extra}
-    return jwt.encode(payload, secret if secret is not None else jwt_secret(), algorithm=ALGORITHM)
+               "exp": now + lifetime, "jti": jti or uuid.uuid4().hex, "aud": JWT_AUDIENCE,
+               "iss": settings.jwt_issuer if issuer is None else issuer, **extra}
+    return jwt.encode(payload, settings.jwt_secret if secret is None else secret, algorithm=ALGORITHM)

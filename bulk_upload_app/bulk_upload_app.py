@@ -1,29 +1,43 @@
+import logging
+
 import reflex as rx
 
 from . import embed
-
+from .http_guard import http_guard
 from .pages.bulk_upload import draft_page, start_page
-from .pages.legacy import legacy_dashboard_page
 from .pages.users import users_page
+from .settings import require_safe_start
 from .state.draft import ReviewState
-from .state.legacy import LegacyDashboardState
 from .state.upload import UploadState
 from .state.users import UsersState
+
+settings = require_safe_start()
 
 app = rx.App(
     stylesheets=["/app.css"],
     head_components=[
+        rx.el.meta(name="referrer", content="no-referrer"),  # also where no header of ours is sent (dev server)
         rx.script(src="/a11y.js"),
         rx.script(embed.client_config_script()),  # before embed.js: where it may post messages
         rx.script(src="/embed.js"),
     ],
-    api_transformer=embed.frame_guard,  # CSP frame-ancestors on every HTTP response
+    api_transformer=http_guard,  # security headers on every HTTP response; upload size cut-off
 )
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect("/users"))
 app.add_page(users_page, route="/users", title="Users", on_load=UsersState.load)
 app.add_page(start_page, route="/users/bulk-upload", title="Bulk user upload", on_load=UploadState.start)
 app.add_page(draft_page, route="/users/bulk-upload/[draft]", title="Bulk user upload", on_load=ReviewState.load)
 
-app.add_page(
-    legacy_dashboard_page, route="/legacy-dashboard", title="Legacy dashboard", on_load=LegacyDashboardState.load
-)
+if settings.demo:
+    # Only imported in demo mode: its State (and its event handler that adds seats) then does
+    # not exist at all in production, so no crafted event can reach it.
+    from .pages.legacy import legacy_dashboard_page
+    from .state.legacy import LegacyDashboardState
+
+    logging.getLogger("bulk_upload").warning(
+        "DEMO MODE (BULK_UPLOAD_DEMO=1): demo sign-in, demo data and the /legacy-dashboard seat shop "
+        "are on. Never run production like this."
+    )
+    app.add_page(
+        legacy_dashboard_page, route="/legacy-dashboard", title="Legacy dashboard", on_load=LegacyDashboardState.load
+    )

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import config
+from .settings import get_settings
 from .db import get_engine, session_scope
 from .importer import uploads
 from .importer.batch import BatchProblem, batch_from_names
@@ -45,13 +45,13 @@ def _fail(exc: FileProblem | BatchProblem | uploads.UploadNotFound, as_json: boo
 
 
 def _limits() -> ReadLimits:
-    settings = config.import_settings()
+    settings = get_settings()
     return ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows)
 
 
 def _read(path: str) -> bytes:
     file = Path(path)
-    settings = config.import_settings()
+    settings = get_settings()
     if file.stat().st_size > settings.max_file_bytes:
         raise FileProblem(
             ErrorCode.FILE_TOO_LARGE,
@@ -105,7 +105,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     raise BatchProblem(f"There is no company {args.company}.")
                 validation = uploads.check_against_account(session, validation)
                 seat_problem = uploads.seat_problem(
-                    session, args.company, validation.valid, config.import_settings().legacy_dashboard_url
+                    session, args.company, validation.valid, get_settings().legacy_dashboard_url
                 )
     except FileProblem as exc:
         return _fail(exc, args.json, EXIT_FILE_PROBLEM)
@@ -137,7 +137,7 @@ def _parse_skill(text: str) -> tuple[str, int]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    settings = config.import_settings()
+    settings = get_settings()
     engine = get_engine()
     try:
         skills = [_parse_skill(s) for s in args.skill]

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from .models import Company
+from .settings import get_settings
 
 MIN_SEATS_TO_ADD = 1
 MAX_SEATS_TO_ADD = 1000
@@ -37,11 +38,13 @@ def parse_seat_count(raw: object) -> int:
 
 
 def add_seats(session: Session, company_id: int, count: int) -> tuple[int, int]:
-    """Add `count` seats (1..1000) to the company; return its seats (before, after).
+    """Add `count` seats (1..1000) to the company; return its seats (before, after). Demo mode only.
 
     One UPDATE adds to the stored value, so two admins adding at once both count. Commit is the
     caller's (`session_scope()`).
     """
+    if not get_settings().demo:
+        raise PermissionError("Seats are bought in the company dashboard; this app changes them only in demo mode.")
     count = _checked(count)
     query = select(Company.seats).where(Company.id == company_id)
     if session.get_bind().dialect.name != "sqlite":  # SQLite: session_scope holds the write lock already

@@ -25,6 +25,8 @@ class Company(SQLModel, table=True):
     seats: int = Field(ge=0)
     default_settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    # The demo seed's company: the only one the demo sign-in may enter (never set in production).
+    is_demo: bool = Field(default=False)
 
 
 class User(SQLModel, table=True):
@@ -181,3 +183,15 @@ class BulkUploadRow(SQLModel, table=True):
     outcome_code: Optional[str] = Field(default=None, max_length=40)
     outcome_message: Optional[str] = None
     user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+
+
+class FileProcessingSlot(SQLModel, table=True):
+    """A file being read and checked right now: bounds the work per company and overall.
+
+    A slot whose worker died is ignored once `expires_at` has passed.
+    """
+
+    __tablename__ = "file_processing_slot"
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    expires_at: datetime = Field(index=True)

@@ -40,10 +40,10 @@ _USERS = (
 
 def seed_demo(session: Session) -> int:
     """Create the demo company once; return its id (the same id every time)."""
-    existing = session.exec(select(Company.id).where(Company.name == DEMO_COMPANY)).scalars().first()
+    existing = session.exec(select(Company.id).where(Company.is_demo)).scalars().first()
     if existing is not None:
         return existing
-    company = Company(name=DEMO_COMPANY, seats=25, default_settings=default_settings())
+    company = Company(name=DEMO_COMPANY, seats=25, default_settings=default_settings(), is_demo=True)
     session.add(company)
     session.flush()
     groups = {name: Group(company_id=company.id, name=name) for name in _GROUPS}

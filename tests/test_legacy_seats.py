@@ -10,6 +10,18 @@ from bulk_upload_app.legacy_seats import add_seats, parse_seat_count, safe_retur
 from bulk_upload_app.models import Company
 
 
+@pytest.fixture(autouse=True)
+def _demo_mode(monkeypatch):
+    monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
+
+
+def test_outside_demo_mode_nothing_can_add_seats(monkeypatch, engine, demo_company):
+    monkeypatch.delenv("BULK_UPLOAD_DEMO")
+    with session_scope(engine) as session, pytest.raises(PermissionError):
+        add_seats(session, demo_company, 5)
+    assert _seats(engine, demo_company) == 25
+
+
 def _seats(engine, company_id: int) -> int:
     with session_scope(engine, read_only=True) as session:
         return session.exec(select(Company.seats).where(Company.id == company_id)).scalar_one()

@@ -15,11 +15,13 @@ from bulk_upload_app import auth
 from bulk_upload_app.db import session_scope
 
 SECRET = "test-secret-" + "x" * 40
+ISSUER = "https://dashboard.example.com"
 
 
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch):
     monkeypatch.setenv("BULK_UPLOAD_JWT_SECRET", SECRET)
+    monkeypatch.setenv("BULK_UPLOAD_JWT_ISSUER", ISSUER)
     monkeypatch.delenv("BULK_UPLOAD_JWT_MAX_AGE", raising=False)
     monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
 
@@ -68,7 +70,8 @@ def test_tampered_tokens_are_invalid():
 @pytest.mark.parametrize("claim", auth.REQUIRED_CLAIMS)
 def test_every_claim_is_required(claim):
     now = int(time.time())
-    payload = {"company_id": 1, "user_id": 1, "role": "admin", "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}
+    payload = {"company_id": 1, "user_id": 1, "role": "admin", "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex,
+               "aud": "bulk-upload", "iss": ISSUER}
     del payload[claim]
     assert code_of(jwt.encode(payload, SECRET, algorithm="HS256")) == "invalid"
 
@@ -123,27 +126,78 @@ def test_expired_jtis_are_forgotten(engine, demo_company):
 
 
 @pytest.mark.redis
-def test_replays_are_remembered_in_redis_when_configured(monkeypatch, engine, demo_company):
+def test_a_spent_token_stays_spent_when_redis_is_restarted(monkeypatch, engine, demo_company):
+    """The replay record is in the database, not in Redis: a Redis restart (or FLUSHALL) cannot
+    make a used token new again."""
     from tests.conftest import left_out
 
     left_out("redis")
+    import redis
+
     url = os.environ.get("BULK_UPLOAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    monkeypatch.setenv("REFLEX_REDIS_URL", url)
+    db = 14  # flushing it stands for a restart of a Redis without persistence
+    monkeypatch.setenv("REFLEX_REDIS_URL", url.rsplit("/", 1)[0] + f"/{db}")
     token = auth.make_token(demo_company, 1)
     with session_scope(engine) as session:
         auth.accept_token(session, token)
+    redis.Redis.from_url(url.rsplit("/", 1)[0] + f"/{db}").flushdb()
     with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
         auth.accept_token(session, token)
     assert refused.value.code == "replayed"
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
-    ttl = auth._redis(url).ttl(f"bulk_upload:used_token:{jti}")
-    assert 0 < ttl <= 120 + auth.LEEWAY_SECONDS
+    with session_scope(engine) as session:
+        assert session.get(auth.UsedToken, jti) is not None
 
 
-def test_dev_signin_is_off_unless_configured(monkeypatch, engine, demo_company):
-    monkeypatch.delenv("BULK_UPLOAD_DEV_SIGNIN", raising=False)
+@pytest.mark.parametrize("claims", [
+    {"aud": "another-app"}, {"aud": ["another-app"]}, {"iss": "https://evil.example.com"}, {"iss": ""},
+])
+def test_a_token_for_another_audience_or_from_another_issuer_is_refused(claims):
+    token = auth.make_token(7, 42, **({"issuer": claims["iss"]} if "iss" in claims else {}),
+                            **({"aud": claims["aud"]} if "aud" in claims else {}))
+    assert code_of(token) == "invalid"
+
+
+def test_no_issuer_configured_means_no_token_sign_in(monkeypatch):
+    monkeypatch.delenv("BULK_UPLOAD_JWT_ISSUER")
+    monkeypatch.delenv("BULK_UPLOAD_DEMO", raising=False)
+    assert code_of(auth.make_token(7, 42, issuer=ISSUER)) == "not_configured"
+
+
+def test_dev_signin_is_on_in_demo_mode_only(monkeypatch, engine, demo_company):
+    monkeypatch.delenv("BULK_UPLOAD_DEMO", raising=False)
+    monkeypatch.setenv("BULK_UPLOAD_DEV_SIGNIN", "1")  # the old switch alone does nothing
     with session_scope(engine) as session:
         assert auth.dev_signin(session) is None
-    monkeypatch.setenv("BULK_UPLOAD_DEV_SIGNIN", "1")
+    monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
     with session_scope(engine) as session:
         assert auth.dev_signin(session).company_id == demo_company
+
+
+def test_dev_signin_never_signs_in_as_that_email_in_another_company(monkeypatch, engine, demo_company):
+    from sqlalchemy import update
+
+    from bulk_upload_app.models import Company, User
+    from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
+
+    monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
+    with session_scope(engine) as session:
+        other = Company(name="Demo Company", seats=5)  # even one with the demo company's name
+        session.add(other)
+        session.flush()
+        session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(company_id=other.id))
+    try:
+        with session_scope(engine) as session:
+            assert auth.dev_signin(session) is None
+    finally:
+        with session_scope(engine) as session:
+            session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(company_id=demo_company))
+
+
+
+
+@pytest.mark.parametrize("claim", ["aud", "iss"])
+def test_a_token_without_audience_or_issuer_is_refused(claim):
+    payload = jwt.decode(auth.make_token(7, 42), options={"verify_signature": False})
+    del payload[claim]
+    assert code_of(jwt.encode(payload, SECRET, algorithm="HS256")) == "invalid"

@@ -20,6 +20,8 @@ class ErrorCode(StrEnum):
     MISSING_COLUMN = "MISSING_COLUMN"
     DUPLICATE_COLUMN = "DUPLICATE_COLUMN"
     SEATS_EXCEEDED = "SEATS_EXCEEDED"
+    TOO_MANY_FILES_IN_PROGRESS = "TOO_MANY_FILES_IN_PROGRESS"
+    TOO_MANY_OPEN_DRAFTS = "TOO_MANY_OPEN_DRAFTS"
     # Row-level: the cell is marked and the row is left out until fixed.
     REQUIRED_VALUE_MISSING = "REQUIRED_VALUE_MISSING"
     VALUE_TOO_LONG = "VALUE_TOO_LONG"
@@ -42,6 +44,8 @@ FILE_LEVEL = frozenset(
         ErrorCode.MISSING_COLUMN,
         ErrorCode.DUPLICATE_COLUMN,
         ErrorCode.SEATS_EXCEEDED,
+        ErrorCode.TOO_MANY_FILES_IN_PROGRESS,
+        ErrorCode.TOO_MANY_OPEN_DRAFTS,
     }
 )
 
@@ -54,6 +58,8 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.MISSING_COLUMN: "The required column \"{column}\" is missing. Add a column titled \"{column}\" as in the template and upload the file again.",
     ErrorCode.DUPLICATE_COLUMN: "The columns {headers} all mean \"{column}\". Keep only one of them and upload the file again.",
     ErrorCode.SEATS_EXCEEDED: "These users need {needed} seats but only {available} are free. Add at least {shortfall} seats in the legacy dashboard, or remove users from the file.",
+    ErrorCode.TOO_MANY_FILES_IN_PROGRESS: "We are busy reading {scope} right now. Nothing was lost: try again shortly and upload the file again.",
+    ErrorCode.TOO_MANY_OPEN_DRAFTS: "Your company already has {open} unfinished uploads (the limit is {limit}). Finish one of them with Create users; unfinished uploads are deleted after {days} days unused.",
     ErrorCode.REQUIRED_VALUE_MISSING: "{column} is required. Fill it in.",
     ErrorCode.VALUE_TOO_LONG: "{column} is too long ({length} characters). Shorten it to at most {limit} characters.",
     ErrorCode.INVALID_CHARACTERS: "{column} contains characters that can't be used (line breaks or control characters). Retype the value.",

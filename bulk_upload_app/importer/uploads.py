@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..db import copy_rows, session_scope
+from ..settings import get_settings
 from ..models import (
     BulkUpload,
     BulkUploadRow,
@@ -37,7 +37,7 @@ from ..models import (
     UserSkill,
     utcnow,
 )
-from . import accounts, audit
+from . import accounts, audit, capacity
 from .batch import BatchSpec, checked_batch
 from .errors import ErrorCode, FileProblem, RowError, message_for
 from .intake import ParsedFile, parse_file, validate_file
@@ -46,14 +46,12 @@ from .schema import COLUMN_NAMES
 from .validation import Validation
 
 CREATE_CHUNK = 5000
-# A worker creating users refreshes its lease at every chunk; one silent for this long is taken
-# for dead (killed, OOM, host lost) and its upload counts as interrupted, ready to resume.
-DEFAULT_LEASE_SECONDS = 60
 
 
 def lease_seconds() -> float:
-    raw = os.environ.get("BULK_UPLOAD_CREATE_LEASE_SECONDS", "").strip()
-    return float(raw) if raw else DEFAULT_LEASE_SECONDS
+    """A worker creating users refreshes its lease at every chunk; one silent for this long is taken
+    for dead (killed, OOM, host lost) and its upload counts as interrupted, ready to resume."""
+    return get_settings().create_lease_seconds
 
 
 class UploadNotFound(LookupError):
@@ -152,9 +150,28 @@ def draft_from_file(
     user_type: str = "agent",
     replace_upload_id: str | None = None,
     on_phase: Callable[[str, int], None] | None = None,
+    capacity_limits: capacity.Limits | None = None,
 ) -> str:
-    """Read, check and stage an uploaded file as a draft; FileProblem when it can't be used."""
+    """Read, check and stage an uploaded file as a draft; FileProblem when it can't be used.
+
+    With `capacity_limits`, a new draft counts against the company's open drafts, and the work
+    waits for (or is refused) a file-processing slot.
+    """
     phase = on_phase or (lambda label, percent: None)
+    if capacity_limits is None:
+        return _draft_from_file(engine, company_id, admin_user_id, file_name, data, limits, user_type,
+                                replace_upload_id, phase)
+    if not replace_upload_id:
+        capacity.check_open_drafts(engine, company_id, capacity_limits)
+    with capacity.file_slot(engine, company_id, capacity_limits,
+                            on_wait=lambda: phase("Waiting for a free moment to read the file", 5)):
+        return _draft_from_file(engine, company_id, admin_user_id, file_name, data, limits, user_type,
+                                replace_upload_id, phase)
+
+
+def _draft_from_file(engine: Engine, company_id: int, admin_user_id: int | None, file_name: str, data: bytes,
+                     limits: ReadLimits, user_type: str, replace_upload_id: str | None,
+                     phase: Callable[[str, int], None]) -> str:
     phase("Reading the file", 10)
     try:
         parsed = parse_file(data, file_name, limits)

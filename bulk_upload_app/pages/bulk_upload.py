@@ -8,7 +8,7 @@ from ..importer.schema import COLUMNS, USER_TYPES
 from ..importer.settings_catalogue import SETTINGS, SKILL_LEVELS
 from ..state.draft import CreateState, DraftState, ReviewState, SettingsState
 from ..state.upload import ACCEPTED, UPLOAD_ID, UploadState
-from .layout import admins_only, named_table, page_frame
+from .layout import admins_only, loading, named_table, page_frame
 
 STEPS = ("Template", "Upload", "Review", "Settings", "Create users")
 
@@ -560,7 +560,7 @@ def draft_page() -> rx.Component:
                         ("settings", settings_step()),
                         ("creating", creating_step()),
                         ("result", result_step()),
-                        rx.spinner(aria_label="Loading"),
+                        loading(),
                     ),
                     width="100%", spacing="4",
                 ),

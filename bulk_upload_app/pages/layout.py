@@ -4,9 +4,42 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ..settings import get_settings
+from ..state.session import SessionState
+
+
+def demo_badge() -> rx.Component:
+    """Shown on every page while demo mode is on (decided when the frontend is built)."""
+    if not get_settings().demo:
+        return rx.fragment()
+    return rx.el.div(
+        "Demo",
+        rx.el.span(": demo sign-in, demo data and a stand-in seat shop", class_name="sr-only"),
+        class_name="demo-badge",
+        role="note",
+        title="Demo mode: demo sign-in, demo data and a stand-in seat shop. Never in production.",
+        id="demo-badge",
+    )
+
+
+def renew_sign_in_form() -> rx.Component:
+    """Where assets/embed.js puts a fresh token posted by the host page (see README, Embedding)."""
+    return rx.form(
+        rx.el.input(type="hidden", name="token", id="renew-sign-in-token"),
+        on_submit=SessionState.renew_sign_in,
+        reset_on_submit=True,
+        id="renew-sign-in",
+        hidden=True,
+        aria_hidden="true",
+    )
+
 
 def page_frame(title: str, *children: rx.Component) -> rx.Component:
     return rx.box(
+        demo_badge(),
+        renew_sign_in_form(),
+        # Lets assets/embed.js drop a spent ?token= from the address.
+        rx.cond(SessionState.checked, rx.el.span(id="sign-in-checked", hidden=True)),
         rx.el.header(
             rx.hstack(
                 rx.link(rx.heading("Contact Center", size="4"), href="/users", underline="none"),
@@ -41,9 +74,14 @@ def admins_only(state, content: rx.Component) -> rx.Component:  # noqa: ANN001
         rx.cond(
             state.checked,
             rx.cond(state.auth_error != "", no_access(state.auth_error), only_admins()),
-            rx.spinner(aria_label="Loading"),
+            loading(),
         ),
     )
+
+
+def loading() -> rx.Component:
+    """A spinner that screen readers announce (a live status, not a label on a bare span)."""
+    return rx.el.div(rx.spinner(), rx.el.span("Loading…", class_name="sr-only"), role="status")
 
 
 def no_access(message) -> rx.Component:  # noqa: ANN001

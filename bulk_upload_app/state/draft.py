@@ -12,7 +12,8 @@ from typing import Any
 
 import reflex as rx
 
-from .. import config, embed
+from .. import embed
+from ..settings import get_settings
 from ..db import get_engine, session_scope
 from ..directory import company_choices
 from ..importer import accounts, drafts, uploads
@@ -59,7 +60,7 @@ class DraftState(SessionState):
 
     @rx.var
     def legacy_dashboard_url(self) -> str:
-        base = config.import_settings().legacy_dashboard_url
+        base = get_settings().legacy_dashboard_url
         joiner = "&" if "?" in base else "?"
         return f"{base}{joiner}return={DRAFT_PATH}{self.upload_id}"
 

@@ -3,7 +3,9 @@
 The company dashboard signs the admin in with a short-lived token in the first page's URL
 (`?token=`, see auth.py). The identity it carries is kept in `_`-prefixed vars, which never
 leave the server; nothing the browser sends later can change them, only another valid token.
-The dev sign-in (BULK_UPLOAD_DEV_SIGNIN) is used only when no token was ever offered.
+The demo sign-in (demo mode only) is used only when no token was ever offered. The page removes
+the token from its address once the server has looked at it (assets/embed.js), and the host
+page may renew a sign-in by posting a fresh token to the frame (`renew_sign_in`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import time
 
 import reflex as rx
 
-from ..auth import SignedInAdmin, TokenRefused, accept_token, dev_signin, dev_signin_enabled, session_seconds
-from ..auth import MESSAGES
+from ..auth import MESSAGES, SignedInAdmin, TokenClaims, TokenRefused, accept_token, dev_signin, dev_signin_enabled
 from ..db import session_scope
+from ..settings import get_settings
 
 _ID = re.compile(r"\d{1,18}")
 logger = logging.getLogger("bulk_upload")
@@ -52,21 +54,27 @@ class SessionState(rx.State):
         self.signed_in = self.is_admin = False
         self.auth_error = error
 
+    def _accept(self, token: str) -> TokenClaims | None:
+        """Spend `token` and sign this tab in with it; None (signed out, with the reason) if refused."""
+        try:
+            with session_scope() as session:
+                claims = accept_token(session, token)
+        except TokenRefused as refused:
+            logger.info("sign-in token refused: %s", refused.code)
+            self._token_refused = True
+            self._sign_out(str(refused))
+            return None
+        self._token_refused = False
+        self._company_id, self._user_id, self._role = claims.company_id, claims.user_id, claims.role
+        self._token_jti, self._token_until = claims.jti, time.time() + get_settings().session_seconds
+        return claims
+
     def _from_token(self) -> SignedInAdmin | None:
         """The identity from the page's token; accepting a new token spends it."""
         token = self._url_token()
         if token and not (self._token_jti and self._token_offered_is_current(token)):
-            try:
-                with session_scope() as session:
-                    claims = accept_token(session, token)
-            except TokenRefused as refused:
-                logger.info("sign-in token refused: %s", refused.code)
-                self._token_refused = True
-                self._sign_out(str(refused))
+            if self._accept(token) is None:
                 return None
-            self._token_refused = False
-            self._company_id, self._user_id, self._role = claims.company_id, claims.user_id, claims.role
-            self._token_jti, self._token_until = claims.jti, time.time() + session_seconds()
         if not self._token_jti:
             return None
         if time.time() > self._token_until:
@@ -83,6 +91,13 @@ class SessionState(rx.State):
             return jwt.decode(token, options={"verify_signature": False}).get("jti") == self._token_jti
         except Exception:  # noqa: BLE001 - anything unreadable is "not the current one"
             return False
+
+    @rx.event
+    def renew_sign_in(self, form_data: dict):
+        """A fresh token posted by the host page (assets/embed.js): the sign-in lasts longer."""
+        token = form_data.get("token") if isinstance(form_data, dict) else None
+        if isinstance(token, str) and token and self._accept(token) is not None:
+            self.admin()
 
     def admin(self) -> SignedInAdmin | None:
         """The signed-in admin, asked on every event before anything else."""

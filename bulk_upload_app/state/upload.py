@@ -7,9 +7,9 @@ import logging
 
 import reflex as rx
 
-from .. import config
+from ..settings import get_settings
 from ..db import get_engine, session_scope
-from ..importer import uploads
+from ..importer import capacity, uploads
 from ..importer.errors import ErrorCode, FileProblem, message_for
 from ..importer.reading import ReadLimits
 from ..importer.schema import DEFAULT_USER_TYPE, USER_TYPES
@@ -37,7 +37,7 @@ class UploadState(SessionState):
 
     @rx.var
     def max_file_mb(self) -> int:
-        return config.import_settings().max_file_bytes // (1024 * 1024)
+        return get_settings().max_file_bytes // (1024 * 1024)
 
     @rx.event
     def start(self):
@@ -99,7 +99,7 @@ class UploadState(SessionState):
             self.uploading, self.processing, self.error_code, self.error_message = True, True, "", ""
             self.phase, self.phase_percent = "Uploading", 0
             company_id, user_id, user_type, replacing = admin.company_id, admin.user_id, self.user_type, self.replacing
-        settings = config.import_settings()
+        settings = get_settings()
         path = new_upload_path(settings.storage_dir)
         file_name = ""
         try:
@@ -114,6 +114,7 @@ class UploadState(SessionState):
                 file_name=file_name[-255:], data=path.read_bytes(),
                 limits=ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows),
                 user_type=user_type, replace_upload_id=replacing or None, on_phase=on_phase,
+                capacity_limits=capacity.Limits.from_settings(settings),
             ))
             async with self:
                 self.uploading = False
@@ -127,6 +128,14 @@ class UploadState(SessionState):
                 self.processing = self.uploading = False
                 self.error_code, self.error_message = problem.code.value, problem.message
             return rx.clear_selected_files(UPLOAD_ID)
+        except asyncio.CancelledError:
+            # The request ended under us (the browser went away, or the body passed the size
+            # limit and http_guard cut it off): leave the page ready for another try.
+            async with self:
+                self.processing = self.uploading = False
+                self.error_code = "UPLOAD_INTERRUPTED"
+                self.error_message = "The upload did not finish. Nothing was saved: choose the file and upload it again."
+            raise
         except (uploads.UploadNotFound, uploads.UploadBusy) as exc:
             async with self:
                 self.processing = self.uploading = False

@@ -1,0 +1,135 @@
+"""What every HTTP response of the app carries, and the size limit on upload requests.
+
+Installed as `rx.App(api_transformer=http_guard)`: it wraps the whole ASGI app (the compiled
+frontend is served by the same backend in production), so no route can forget it.
+
+- `Content-Security-Policy: frame-ancestors <dashboard origins>; object-src 'none'; base-uri 'self'`
+  (only the configured dashboards may frame the app; unset, only the app itself),
+  `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (a sign-in token in an
+  address never leaves in a Referer), and `Strict-Transport-Security` when served over HTTPS.
+- An upload request (`/_upload`) larger than the file limit plus room for the form's other
+  fields is cut off: a declared `Content-Length` over it is refused before a byte is read, and
+  a body that grows past it stops being read at once; either way the answer is 413 and the
+  connection is closed, so a client cannot make the server read 500 MB under a 1 MB limit.
+- With BULK_UPLOAD_WORKER_HEADER=1 (the e2e tests only: it tells clients a process id) every
+  response also carries `X-Bulk-Upload-Worker: <pid of the serving worker>`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from .settings import Settings, get_settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+UPLOAD_PATH_SUFFIX = "/_upload"
+# Multipart boundaries, part headers and the handler's bound arguments, beside the file itself.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+_OURS = {b"content-security-policy", b"x-content-type-options", b"referrer-policy", b"strict-transport-security"}
+
+
+def content_security_policy(settings: Settings) -> str:
+    ancestors = " ".join(settings.frame_ancestors) or "'self'"
+    return f"frame-ancestors {ancestors}; object-src 'none'; base-uri 'self'"
+
+
+def security_headers(settings: Settings, scheme: str) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"content-security-policy", content_security_policy(settings).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    if scheme == "https" or settings.https:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
+def upload_request_limit(settings: Settings) -> int:
+    return settings.max_file_bytes + FORM_OVERHEAD_BYTES
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _too_large(send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"detail": f"The file is too large: uploads are limited to {limit // (1024 * 1024)} MB."})
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"), *extra]})
+    await send({"type": "http.response.body", "body": body.encode(), "more_body": False})
+
+
+def http_guard(app: ASGIApp) -> ASGIApp:
+    settings = get_settings()
+    limit = upload_request_limit(settings)
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        ours = security_headers(settings, scope.get("scheme", "http"))
+        if settings.worker_header:  # the pid now: forked workers share what the supervisor imported
+            ours.append((b"x-bulk-upload-worker", str(os.getpid()).encode()))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [h for h in message.get("headers", []) if h[0].lower() not in _OURS]
+                message = {**message, "headers": [*kept, *ours]}
+            await send(message)
+
+        if not scope.get("path", "").endswith(UPLOAD_PATH_SUFFIX):
+            return await app(scope, receive, send_with_headers)
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            return await _too_large(send, limit, ours)
+        await _limited_upload(app, scope, receive, send_with_headers, limit, ours)
+
+    return guarded
+
+
+async def _limited_upload(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int,
+                          extra: list[tuple[bytes, bytes]]) -> None:
+    """Run an upload request, reading no more than `limit` body bytes.
+
+    Past the limit the app is told the client went away (it stops parsing and cancels the
+    upload's handler), its own answer is dropped, and the client gets 413 with the connection
+    closed, so the rest of the body is never read.
+    """
+    received, over, answered = 0, False, False
+
+    async def counted() -> Message:
+        nonlocal received, over
+        if over:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                over = True
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send_unless_over(message: Message) -> None:
+        nonlocal answered
+        if over and not answered:
+            return
+        answered = True
+        await send(message)
+
+    await app(scope, counted, send_unless_over)
+    if over and not answered:
+        await _too_large(send, limit, extra)

@@ -1,0 +1,227 @@
+"""Every setting of the app, read from the environment in this one module into one typed object.
+
+Two modes, one switch: `BULK_UPLOAD_DEMO=1` (what `./dev.sh run` sets, nothing else) turns on the
+demo sign-in, the demo seed and the demo page that adds seats. Outside demo mode the server
+refuses to start unless the production secrets and origins are set (`startup_problems`).
+Nothing else in the app reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Runtime files live in a hidden folder: Reflex's dev server ignores hidden folders, and a SQLite
+# database in the project root restarts it on every write (its -wal/-shm files are watched).
+RUNTIME_DIR = PROJECT_ROOT / ".var"
+
+MIN_JWT_SECRET_BYTES = 32
+DEMO_JWT_ISSUER = "bulk-upload-demo-dashboard"
+JWT_AUDIENCE = "bulk-upload"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+class SettingsError(ValueError):
+    """A setting with a value we cannot use; `str()` names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    demo: bool
+    db_url: str
+    redis_url: str
+    deploy_url: str
+    api_url: str
+    # uploads
+    max_file_bytes: int
+    max_rows: int
+    storage_dir: Path
+    max_concurrent_files_per_company: int
+    max_concurrent_files: int
+    max_open_drafts: int
+    create_lease_seconds: float
+    legacy_dashboard_url: str
+    # retention of personal data
+    draft_days: int
+    retention_days: int
+    # sign-in
+    dev_signin_requested: bool
+    jwt_secret: str
+    jwt_issuer: str
+    jwt_max_age: int
+    session_seconds: int
+    # embedding and headers
+    frame_ancestors: tuple[str, ...]
+    worker_header: bool
+
+    @property
+    def dev_signin(self) -> bool:
+        return self.demo
+
+    @property
+    def https(self) -> bool:
+        return self.deploy_url.startswith("https://")
+
+    def app_origins(self) -> tuple[str, ...]:
+        """The app's own origin(s); a loopback address also under its other loopback names."""
+        found: list[str] = []
+        for url in (self.deploy_url, self.api_url):
+            parts = urlsplit(url)
+            hosts = [parts.hostname or ""]
+            if hosts[0] in _LOOPBACK:
+                hosts = list(_LOOPBACK)
+            for host in hosts:
+                origin = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
+                if origin not in found:
+                    found.append(origin)
+        return tuple(found)
+
+    def cors_allowed_origins(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.app_origins(), *self.frame_ancestors]))
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _origin(value: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, or None."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str = "") -> str:
+        return self.env.get(name, "").strip() or default
+
+    def flag(self, name: str) -> bool:
+        raw = self.text(name).lower()
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise SettingsError(f"{name}={raw!r} is not a yes/no value (use 1 or 0)")
+
+    def number(self, name: str, default: float, *, minimum: float = 1, whole: bool = True) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw) if whole else float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a {'whole ' if whole else ''}number") from None
+        if value < minimum:
+            raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+        return value
+
+    def url(self, name: str, default: str) -> str:
+        raw = self.text(name, default)
+        if _origin(raw) is None:
+            raise SettingsError(f"{name}={raw!r} is not an http(s) URL")
+        return raw.rstrip("/")
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        found = []
+        for item in self.text(name).replace(",", " ").split():
+            origin = _origin(item)
+            if origin is None or origin != item.rstrip("/").lower():
+                raise SettingsError(f"{name}: {item!r} is not an origin like https://dashboard.example.com")
+            found.append(origin)
+        return tuple(found)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings in `env` (default: the process environment); SettingsError for a bad value."""
+    read = _Reader(os.environ if env is None else env)
+    demo = read.flag("BULK_UPLOAD_DEMO")
+    deploy_url = read.url("REFLEX_DEPLOY_URL", "http://localhost:3000")
+    return Settings(
+        demo=demo,
+        db_url=read.text("REFLEX_DB_URL", f"sqlite:///{RUNTIME_DIR / 'bulk_upload.db'}"),
+        redis_url=read.text("REFLEX_REDIS_URL"),
+        deploy_url=deploy_url,
+        api_url=read.url("REFLEX_API_URL", "http://localhost:8000"),
+        max_file_bytes=int(read.number("BULK_UPLOAD_MAX_FILE_MB", 100)) * 1024 * 1024,  # 1M 5-column rows ~ 62 MB
+        max_rows=int(read.number("BULK_UPLOAD_MAX_ROWS", 1_000_000)),
+        storage_dir=Path(read.text("BULK_UPLOAD_STORAGE_DIR", str(RUNTIME_DIR / "uploads"))),
+        max_concurrent_files_per_company=int(read.number("BULK_UPLOAD_MAX_CONCURRENT_FILES", 2)),
+        max_concurrent_files=int(read.number("BULK_UPLOAD_MAX_CONCURRENT_FILES_TOTAL", 2 * (os.cpu_count() or 1))),
+        max_open_drafts=int(read.number("BULK_UPLOAD_MAX_OPEN_DRAFTS", 20)),
+        create_lease_seconds=read.number("BULK_UPLOAD_CREATE_LEASE_SECONDS", 60, minimum=0.1, whole=False),
+        # In demo mode the app's own stand-in seat shop; in production the real dashboard (required).
+        legacy_dashboard_url=read.text(
+            "BULK_UPLOAD_LEGACY_DASHBOARD_URL", f"{deploy_url}/legacy-dashboard" if demo else ""
+        ),
+        draft_days=int(read.number("BULK_UPLOAD_DRAFT_DAYS", 14)),
+        retention_days=int(read.number("BULK_UPLOAD_RETENTION_DAYS", 30)),
+        dev_signin_requested=read.flag("BULK_UPLOAD_DEV_SIGNIN"),
+        jwt_secret=read.text("BULK_UPLOAD_JWT_SECRET"),
+        jwt_issuer=read.text("BULK_UPLOAD_JWT_ISSUER", DEMO_JWT_ISSUER if demo else ""),
+        jwt_max_age=int(read.number("BULK_UPLOAD_JWT_MAX_AGE", 600)),
+        session_seconds=int(read.number("BULK_UPLOAD_SESSION_MINUTES", 60)) * 60,
+        frame_ancestors=read.origins("BULK_UPLOAD_FRAME_ANCESTORS"),
+        worker_header=read.flag("BULK_UPLOAD_WORKER_HEADER"),
+    )
+
+
+def startup_problems(settings: Settings) -> list[str]:
+    """Why the server must not start with these settings: one line each, naming the setting."""
+    if settings.demo:
+        return []
+    problems = []
+    if len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+        problems.append(f"BULK_UPLOAD_JWT_SECRET is {'missing' if not settings.jwt_secret else 'too short'}: "
+                        f"set at least {MIN_JWT_SECRET_BYTES} random bytes shared with the company dashboard")
+    if not settings.jwt_issuer:
+        problems.append("BULK_UPLOAD_JWT_ISSUER is missing: set the issuer (iss) of the dashboard's sign-in tokens")
+    if not settings.frame_ancestors:
+        problems.append("BULK_UPLOAD_FRAME_ANCESTORS is missing: set the dashboard origin(s) allowed to frame the app")
+    if settings.dev_signin_requested:
+        problems.append("BULK_UPLOAD_DEV_SIGNIN is set outside demo mode: the demo sign-in exists only with "
+                        "BULK_UPLOAD_DEMO=1; remove it")
+    if not settings.legacy_dashboard_url:
+        problems.append("BULK_UPLOAD_LEGACY_DASHBOARD_URL is missing: set where admins buy seats")
+    elif _origin(settings.legacy_dashboard_url) is None:
+        problems.append("BULK_UPLOAD_LEGACY_DASHBOARD_URL is not an http(s) URL")
+    return problems
+
+
+_PREFIXES = ("BULK_UPLOAD_", "REFLEX_")
+
+
+@lru_cache(maxsize=8)
+def _cached(snapshot: tuple[tuple[str, str], ...]) -> Settings:
+    return load_settings(dict(snapshot))
+
+
+def get_settings() -> Settings:
+    """The current settings (re-read when one of our variables changes, as tests change them)."""
+    return _cached(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_PREFIXES))))
+
+
+
+def require_safe_start() -> Settings:
+    """The settings, or exit with one line per problem naming its setting (server start-up)."""
+    import sys
+
+    try:
+        settings = get_settings()
+    except SettingsError as bad:
+        problems = [str(bad)]
+    else:
+        problems = startup_problems(settings)
+    if problems:
+        for problem in problems:
+            print(f"bulk-upload: refusing to start: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+    return settings
