@@ -71,6 +71,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_demo_seed(args: argparse.Namespace) -> int:
     from .seed import seed_demo
 
+    if not get_settings().demo:
+        print("demo-seed: the demo company exists only in demo mode; set BULK_UPLOAD_DEMO=1 "
+              "(never in production).", file=sys.stderr)
+        return 2
     with session_scope() as session:
         company_id = seed_demo(session)
     _emit({"id": company_id}, args.json, str(company_id))

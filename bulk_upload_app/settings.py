@@ -73,7 +73,7 @@ class Settings:
         found: list[str] = []
         for url in (self.deploy_url, self.api_url):
             parts = urlsplit(url)
-            hosts = [parts.hostname or ""]
+            hosts = [parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc]
             if hosts[0] in _LOOPBACK:
                 hosts = list(_LOOPBACK)
             for host in hosts:

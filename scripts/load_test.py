@@ -34,11 +34,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bulk_upload_app.auth import make_token  # noqa: E402
 from bulk_upload_app.bench import generate  # noqa: E402
 from tests.e2e.helpers import socket_owner  # noqa: E402
 from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM_ARGS, E2E_JWT_SECRET, ServiceMissing, _prepare_database, _server_env, _start, _stop, production_mode,
+    CHROMIUM_ARGS, E2E_JWT_SECRET, ServiceMissing, e2e_token, _prepare_database, _server_env, _start, _stop, production_mode,
 )
 
 ADMIN_USER_ID = 1  # the dashboard's user id in each token (any positive id)
@@ -100,7 +99,7 @@ async def run_admin(browser, base_url: str, redis_url: str, admin: dict, timeout
     slow = {"timeout": timeout_s * 1000}
     try:
         started = time.perf_counter()
-        token = make_token(admin["company_id"], ADMIN_USER_ID, secret=E2E_JWT_SECRET, lifetime=600)
+        token = e2e_token(admin["company_id"], ADMIN_USER_ID, lifetime=600)
         await page.goto(f"/users/bulk-upload?token={token}")
         await expect(page.get_by_role("heading", name="Download template")).to_be_visible(**slow)
         admin["page_ready_s"] = round(time.perf_counter() - started, 2)
@@ -194,7 +193,7 @@ def main() -> int:
 
     print(f"[load-test] {args.admins} admins x {args.rows} rows; server log {log}", flush=True)
     try:
-        with production_mode(f"load-test:{os.getpid()}", workers=args.workers, dev_signin=False,
+        with production_mode(f"load-test:{os.getpid()}", workers=args.workers,
                              schema_prefix="load") as mode:
             _prepare_database(_server_env(tmp, 0, mode), log)
             for admin, company in zip(admins, create_companies(mode.db_url, args.admins, args.seats, run)):

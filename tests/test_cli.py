@@ -16,8 +16,11 @@ from bulk_upload_app.importer.schema import COLUMN_NAMES
 from .helpers import person, users_csv
 
 
-def cli(db_url: str, *args: str) -> tuple[int, dict | None, str]:
+def cli(db_url: str, *args: str, demo: bool = True) -> tuple[int, dict | None, str]:
     env = {**os.environ, "REFLEX_DB_URL": db_url}
+    env.pop("BULK_UPLOAD_DEMO", None)
+    if demo:  # the demo seed needs it; nothing else in the CLI looks at it
+        env["BULK_UPLOAD_DEMO"] = "1"
     done = subprocess.run([sys.executable, "-m", "bulk_upload_app", *args], capture_output=True, text=True, env=env, timeout=120)
     document = json.loads(done.stdout) if "--json" in args and done.stdout.strip() else None
     return done.returncode, document, done.stderr
@@ -34,6 +37,11 @@ def test_db_upgrade_and_demo_seed_are_repeatable(db_url):
     assert cli(db_url, "db", "upgrade")[0] == 0
     first = cli(db_url, "demo-seed", "--json")[1]
     assert cli(db_url, "demo-seed", "--json")[1] == first
+
+
+def test_the_demo_seed_is_refused_outside_demo_mode(db_url):
+    code, doc, err = cli(db_url, "demo-seed", "--json", demo=False)
+    assert code == 2 and doc is None and "BULK_UPLOAD_DEMO=1" in err
 
 
 def test_company_create(db_url):

@@ -73,6 +73,17 @@ SQLITE_MODE = "sqlite-1-worker"
 PRODUCTION_MODE = "postgres-redis-2-workers"
 MODES = (SQLITE_MODE, PRODUCTION_MODE)
 E2E_JWT_SECRET = "e2e-shared-secret-" + "s" * 32  # the app's and the example host's
+E2E_JWT_ISSUER = "https://dashboard.e2e.example.com"
+PRODUCTION_SEAT_SHOP = "https://dashboard.e2e.example.com/billing/seats"  # never visited by the tests
+
+
+def e2e_token(company_id: int, user_id: int, role: str = "admin", **kwargs) -> str:
+    """A sign-in token as the e2e servers' dashboard makes it."""
+    from bulk_upload_app.auth import make_token
+
+    kwargs.setdefault("secret", E2E_JWT_SECRET)
+    kwargs.setdefault("issuer", E2E_JWT_ISSUER)
+    return make_token(company_id, user_id, role, **kwargs)
 
 
 def _pick_port() -> int:
@@ -87,7 +98,7 @@ _REFLEX_ENV_DROPPED = (
     "REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT", "REFLEX_BACKEND_HOST", "REFLEX_API_URL", "REFLEX_DEPLOY_URL",
     "REFLEX_REDIS_URL", "REFLEX_ENV_MODE", "REFLEX_SKIP_COMPILE", "REFLEX_BACKEND_ONLY", "REFLEX_FRONTEND_ONLY",
     "REFLEX_MOUNT_FRONTEND_COMPILED_APP", "REFLEX_COMPILE_CONTEXT", "REFLEX_FRONTEND_PATH",
-    "GRANIAN_WORKERS", "BULK_UPLOAD_DEV_SIGNIN",
+    "GRANIAN_WORKERS", "BULK_UPLOAD_DEV_SIGNIN", "BULK_UPLOAD_DEMO", "BULK_UPLOAD_LEGACY_DASHBOARD_URL",
 )
 
 
@@ -107,6 +118,10 @@ def pytest_collection_modifyitems(config, items):
             mode = callspec.params.get("app_server") if callspec else None
             if getattr(getattr(item, "module", None), "PRODUCTION_ONLY", False) and mode != PRODUCTION_MODE:
                 item.add_marker(pytest.mark.skip(reason=f"needs the {PRODUCTION_MODE} mode (this is {mode})"))
+            # The demo seat shop (/legacy-dashboard) exists in demo mode only (the sqlite mode).
+            demo_only = getattr(getattr(item, "module", None), "DEMO_ONLY", False) or item.get_closest_marker("demo_only")
+            if demo_only and mode == PRODUCTION_MODE:
+                item.add_marker(pytest.mark.skip(reason=f"demo mode only: {PRODUCTION_MODE} runs without it"))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -127,7 +142,7 @@ class Mode:
     db_url: str | None = None
     redis_url: str | None = None  # None: UI state in memory
     workers: int = 1
-    dev_signin: bool = True
+    demo: bool = True  # BULK_UPLOAD_DEMO=1: demo sign-in and the demo seat shop; False: production
 
 
 @dataclass
@@ -225,11 +240,12 @@ def redis_database(owner: str):
 
 
 @contextlib.contextmanager
-def production_mode(owner: str, workers: int = 2, dev_signin: bool = True, schema_prefix: str = "e2e"):
-    """PostgreSQL schema + Redis database + `workers` Granian workers (raises ServiceMissing)."""
+def production_mode(owner: str, workers: int = 2, schema_prefix: str = "e2e"):
+    """PostgreSQL schema + Redis database + `workers` Granian workers, demo mode off: admins sign
+    in with the dashboard's tokens only (raises ServiceMissing)."""
     with postgres_schema(schema_prefix) as db_url, redis_database(owner) as redis_url:
         yield Mode(PRODUCTION_MODE if workers == 2 else f"postgres-redis-{workers}-workers", db_url=db_url,
-                   redis_url=redis_url, workers=workers, dev_signin=dev_signin)
+                   redis_url=redis_url, workers=workers, demo=False)
 
 
 def _tail(path: Path, lines: int = 60) -> str:
@@ -282,7 +298,7 @@ def _server_env(tmp: Path, port: int, mode: Mode | None = None) -> dict[str, str
         REFLEX_DB_URL=mode.db_url or f"sqlite:///{tmp / 'app.db'}",
         GRANIAN_WORKERS=str(mode.workers),
         BULK_UPLOAD_WORKER_HEADER="1",  # X-Bulk-Upload-Worker: <pid> (tests/e2e/test_workers.py)
-        BULK_UPLOAD_LEGACY_DASHBOARD_URL=f"{base_url}/legacy-dashboard",
+        BULK_UPLOAD_LEGACY_DASHBOARD_URL=f"{base_url}/legacy-dashboard" if mode.demo else PRODUCTION_SEAT_SHOP,
         BULK_UPLOAD_STORAGE_DIR=str(tmp / "uploads"),
         # The frontend's env.json gets the backend's address from these (else http://localhost:PORT).
         REFLEX_API_URL=base_url,
@@ -293,9 +309,10 @@ def _server_env(tmp: Path, port: int, mode: Mode | None = None) -> dict[str, str
         # Embedding (tests/e2e/test_embed.py): only the example host's origin may frame the app.
         BULK_UPLOAD_FRAME_ANCESTORS=f"http://127.0.0.1:{EMBED_HOST_PORT}",
         BULK_UPLOAD_JWT_SECRET=E2E_JWT_SECRET,
+        BULK_UPLOAD_JWT_ISSUER=E2E_JWT_ISSUER,
     )
-    if mode.dev_signin:
-        env["BULK_UPLOAD_DEV_SIGNIN"] = "1"
+    if mode.demo:
+        env["BULK_UPLOAD_DEMO"] = "1"
     if mode.redis_url:
         env["REFLEX_REDIS_URL"] = mode.redis_url
     env.setdefault("REFLEX_USE_NPM", "1")
@@ -343,8 +360,8 @@ def _prepare_database(env: dict[str, str], log_path: Path) -> None:
     for args in (("db", "upgrade"), ("demo-seed",)):
         _log(log_path, f"python -m bulk_upload_app {' '.join(args)}")
         with log_path.open("a") as log:
-            done = subprocess.run(
-                [sys.executable, "-m", "bulk_upload_app", *args], cwd=REPO, env=env, stdout=log,
+            done = subprocess.run(  # the demo company is the tests' data in both modes
+                [sys.executable, "-m", "bulk_upload_app", *args], cwd=REPO, env={**env, "BULK_UPLOAD_DEMO": "1"}, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120, check=False,
             )
         if done.returncode != 0:
@@ -409,6 +426,32 @@ def _start(tmp: Path, log_path: Path, timeout: float, mode: Mode | None = None,
 
 
 _ALIVE: dict[str, AppServer] = {}  # at most one at a time (checked)
+
+
+def demo_admin_ids(app_server: AppServer) -> tuple[int, int]:
+    """(company id, user id) of the seeded demo company's admin."""
+    from sqlalchemy import select
+
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.models import User
+    from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
+
+    with session_scope(get_engine(app_server.db_url), read_only=True) as session:
+        user = session.exec(select(User).where(User.email == DEMO_ADMIN_EMAIL)).scalars().one()
+        return user.company_id, user.id
+
+
+def seat_shop_url(app_server: AppServer) -> str:
+    """Where the seat banner sends admins: the demo seat shop, or the (real) dashboard's."""
+    return f"{app_server.base_url}/legacy-dashboard" if app_server.mode.demo else PRODUCTION_SEAT_SHOP
+
+
+def sign_in_with_token(page, app_server: AppServer, path: str = "/users") -> None:
+    """Production mode has no demo sign-in: open the app with a dashboard token, as the dashboard
+    does; the tab stays signed in (its state is on the server) for the rest of the test."""
+    page.goto(f"{path}?token={e2e_token(*demo_admin_ids(app_server))}")
+    page.locator("#sign-in-checked").wait_for(state="attached")
+    page.wait_for_function("() => !new URLSearchParams(window.location.search).has('token')")
 
 
 @pytest.fixture(scope="session", params=MODES)
@@ -494,6 +537,8 @@ def page(browser, app_server, request):
     problems: list[str] = []
     new_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     new_page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    if not app_server.mode.demo:
+        sign_in_with_token(new_page, app_server)
     try:
         yield new_page
     finally:

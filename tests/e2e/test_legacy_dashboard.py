@@ -1,4 +1,7 @@
-"""The demo legacy dashboard in a real browser: adding seats, and the safe way back."""
+"""The demo legacy dashboard in a real browser: adding seats, and the safe way back.
+
+Demo mode only: production serves no such page (tests/e2e/test_production_mode.py).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from .helpers import axe_violations, screenshot, wait_connected
 pytestmark = pytest.mark.browser
 
 DEMO_SEATS = 25
+
+DEMO_ONLY = True
 
 
 def _set_demo_seats(db_url: str, seats: int) -> None:

@@ -16,6 +16,7 @@ from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import Company, Group, GroupMember, OutboundNumber, Skill, User, UserOutboundNumber, UserSkill
 from bulk_upload_app.seed import DEMO_COMPANY
 
+from .conftest import seat_shop_url
 from .helpers import screenshot, wait_connected
 
 pytestmark = pytest.mark.browser
@@ -186,11 +187,20 @@ def test_seat_shortage_goes_to_the_legacy_dashboard_and_back(page, app_server, t
     screenshot(page, "wizard-seats")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("button", name="Create users")).to_be_disabled()
-    page.get_by_role("link", name="Go to legacy dashboard").click()
-    expect(page).to_have_url(re.compile("/legacy-dashboard"))
-    page.get_by_role("spinbutton", name="Seats to add").fill("3")
-    page.get_by_role("button", name="Add seats").click()
-    page.get_by_role("link", name="Back to bulk user upload").click()
+    if app_server.mode.demo:
+        page.get_by_role("link", name="Go to legacy dashboard").click()
+        expect(page).to_have_url(re.compile("/legacy-dashboard"))
+        page.get_by_role("spinbutton", name="Seats to add").fill("3")
+        page.get_by_role("button", name="Add seats").click()
+        page.get_by_role("link", name="Back to bulk user upload").click()
+    else:  # production: the company dashboard's own seat shop (stood in for here), then back
+        shop = seat_shop_url(app_server)
+        page.route(f"{shop}**", lambda route: route.fulfill(content_type="text/html", body="<title>Seats</title>"))
+        page.get_by_role("link", name="Go to legacy dashboard").click()
+        expect(page).to_have_url(re.compile(re.escape(shop)))
+        assert f"return=/users/bulk-upload/" in page.url
+        set_free_seats(app_server.db_url, 5)  # bought there
+        page.goto(draft_url)
     expect(page).to_have_url(draft_url)
     expect(page.get_by_role("tab", name="Advanced settings")).to_be_visible()  # the step we left
     expect(page.get_by_text("Not enough seats")).to_have_count(0)
@@ -230,6 +240,12 @@ def test_an_email_taken_meanwhile_is_reported_with_its_code(page, app_server, tm
     report = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8-sig").read())))
     assert report[0][:3] == ["firstname", "lastname", "email"]
     assert [(r[2], r[6]) for r in report[1:]] == [(f"r2.{tag}@example.com", "EMAIL_ALREADY_EXISTS")]
+    from .helpers import axe_violations
+
+    found, axe_report = axe_violations(page)  # the result page with failures
+    assert not found, axe_report
+    buttons = page.get_by_role("button", name=re.compile("^Download failed rows")).all_inner_texts()
+    assert "Excel" in buttons[0], buttons  # the safer report is offered first
 
 
 def test_a_file_level_error_then_a_good_file(page, app_server, tmp_path):

@@ -24,11 +24,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from bulk_upload_app.auth import make_token
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import User
 
-from .conftest import E2E_JWT_SECRET
+from .conftest import demo_admin_ids, e2e_token
 from .helpers import socket_owner
 from .helpers import CONNECTION_PROBE, wait_connected
 from .test_embed import new_company
@@ -51,6 +50,8 @@ class Tab:
 
     def __init__(self, browser, app_server) -> None:  # noqa: ANN001
         self.redis_url = app_server.redis_url
+        self.app_server = app_server
+        self.signed_in = app_server.mode.demo  # production: the first page needs a dashboard token
         self.context = browser.new_context(base_url=app_server.base_url, viewport={"width": 1280, "height": 900})
         self.context.add_init_script(CONNECTION_PROBE)
         self.page = self.context.new_page()
@@ -67,6 +68,9 @@ class Tab:
 
     def goto(self, url: str) -> str:
         """Open url, wait for the websocket; returns the worker it landed on."""
+        if not self.signed_in and "token=" not in url:
+            url += ("&" if "?" in url else "?") + f"token={e2e_token(*demo_admin_ids(self.app_server))}"
+        self.signed_in = True
         self.page.goto(url)
         wait_connected(self.page)
         return self.worker()
@@ -156,7 +160,7 @@ def test_a_draft_continues_on_another_worker(tabs, app_server, tmp_path):
     company = new_company(app_server.db_url, 50)
     tag = unique("workers")
     first = tabs()
-    first_worker = first.goto(f"/users/bulk-upload?token={make_token(company, 7, secret=E2E_JWT_SECRET)}")
+    first_worker = first.goto(f"/users/bulk-upload?token={e2e_token(company, 7)}")
     expect(first.page.get_by_role("heading", name="Download template")).to_be_visible()
     draft, sms_on = _draft_with_an_edit_and_settings(first.page, tmp_path, tag)
     assert draft.startswith("/users/bulk-upload/"), draft
@@ -170,7 +174,7 @@ def test_a_draft_continues_on_another_worker(tabs, app_server, tmp_path):
     def other_browser() -> int:
         tab = tabs()
         other.append(tab)
-        return tab.goto(f"{draft}?token={make_token(company, 7, secret=E2E_JWT_SECRET)}")
+        return tab.goto(f"{draft}?token={e2e_token(company, 7)}")
 
     other: list[Tab] = []
     _land_elsewhere(other_browser, avoid=first_worker)
