@@ -271,10 +271,15 @@ case "$cmd" in
     run)
         setup
         export BULK_UPLOAD_DEV_SIGNIN="${BULK_UPLOAD_DEV_SIGNIN:-1}"
-        export REFLEX_DB_URL="${REFLEX_DB_URL:-sqlite:///bulk_upload.db}"
+        # Runtime files go under the hidden .var/: the dev server restarts the backend when
+        # anything it watches changes, and it watches every non-hidden entry of the project root
+        # (SQLite's -wal/-shm change on every query).
+        export REFLEX_DB_URL="${REFLEX_DB_URL:-sqlite:///$ROOT/.var/bulk_upload.db}"
         log "database: $REFLEX_DB_URL"
-        bulk-upload db upgrade
-        bulk-upload demo-seed
+        # `python -m` imports this checkout's code; the bulk-upload script imports wherever the
+        # virtualenv's editable install points (another worktree, when the venv is shared).
+        python -m bulk_upload_app db upgrade
+        python -m bulk_upload_app demo-seed
         log "starting the app: http://localhost:3000"
         exec reflex run "$@"
         ;;

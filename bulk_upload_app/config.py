@@ -15,7 +15,7 @@ def _int(name: str, default: int) -> int:
 
 
 def db_url() -> str:
-    return os.environ.get("REFLEX_DB_URL") or f"sqlite:///{PROJECT_ROOT / 'bulk_upload.db'}"
+    return os.environ.get("REFLEX_DB_URL") or f"sqlite:///{PROJECT_ROOT / '.var' / 'bulk_upload.db'}"
 
 
 @dataclass(frozen=True)
@@ -34,5 +34,5 @@ def import_settings() -> ImportSettings:
             "BULK_UPLOAD_LEGACY_DASHBOARD_URL", "http://localhost:3000/legacy-dashboard"
         ),
         # Kept outside Reflex's upload dir, which is served publicly at /_upload.
-        storage_dir=Path(os.environ.get("BULK_UPLOAD_STORAGE_DIR", PROJECT_ROOT / "var" / "uploads")),
+        storage_dir=Path(os.environ.get("BULK_UPLOAD_STORAGE_DIR", PROJECT_ROOT / ".var" / "uploads")),
     )

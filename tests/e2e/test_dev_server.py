@@ -47,6 +47,7 @@ pytestmark = pytest.mark.browser
 
 # Granian, at debug level: "Changes detected, reloading workers..", "Modified: <path>", "Spawning worker-1 with PID: <pid>".
 RESTART_LINE = re.compile(r"changes detected|reloading workers|modified: |spawning worker", re.IGNORECASE)
+SPAWNED_PID = re.compile(r"spawning worker-\d+ with pid: (\d+)", re.IGNORECASE)
 
 
 @dataclass
@@ -169,7 +170,10 @@ def test_dev_server_keeps_its_backend_through_an_upload(dev_server, browser, tmp
     # The server has answered; wait out the start-up's own compile before taking the baseline.
     time.sleep(3)
     before_pids, before_log = dev_server.backend_pids(), dev_server.log()
-    assert before_pids, f"no backend worker process found under `reflex run`:\n{_tail(dev_server.log_path)}"
+    spawned = [int(pid) for pid in SPAWNED_PID.findall(before_log)]
+    assert spawned and spawned[-1] in before_pids, (
+        f"the backend worker Granian spawned ({spawned}) is not among the server's Python processes "
+        f"{before_pids}:\n{_tail(dev_server.log_path)}")
 
     tag = uuid.uuid4().hex[:8]
     users = tmp_path / "dev-users.csv"
