@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -223,6 +224,9 @@ def test_dev_server_keeps_its_backend_through_an_upload(dev_server, browser, tmp
 
     runtime = dev_server.root / ".var"
     assert (runtime / "bulk_upload.db").is_file(), f"no database in {runtime}: {sorted(os.listdir(dev_server.root))}"
+    with contextlib.closing(sqlite3.connect(f"file:{runtime / 'bulk_upload.db'}?mode=ro", uri=True)) as db:
+        created = db.execute('SELECT count(*) FROM app_user WHERE email LIKE ?', (f"%.{tag}@example.com",)).fetchone()[0]
+    assert created == 3, f"{created} of the 3 users are in {runtime / 'bulk_upload.db'}"
     assert (runtime / "uploads").is_dir(), "the uploaded file was not received under .var/uploads"
     assert not (dev_server.root / "bulk_upload.db").exists() and not (dev_server.root / "var").exists()
 
