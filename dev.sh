@@ -296,7 +296,7 @@ case "$cmd" in
         [ "$REFLEX_DB_URL" = "$DEFAULT_PG_URL" ] && ensure_postgres
         [ "$REFLEX_REDIS_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
         log "database: $REFLEX_DB_URL, redis: $REFLEX_REDIS_URL, $GRANIAN_WORKERS workers, port $PORT"
-        bulk-upload db upgrade
+        python -m bulk_upload_app db upgrade   # this checkout's migrations (see run)
         exec reflex run --env prod --frontend-port "$PORT" --backend-port "$PORT" "$@"
         ;;
     test)
