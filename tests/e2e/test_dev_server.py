@@ -48,6 +48,7 @@ pytestmark = pytest.mark.browser
 
 # Granian, at debug level: "Changes detected, reloading workers..", "Modified: <path>", "Spawning worker-1 with PID: <pid>".
 RESTART_LINE = re.compile(r"changes detected|reloading workers|modified: |spawning worker", re.IGNORECASE)
+START_TIMEOUT = float(os.environ.get("BULK_UPLOAD_E2E_START_TIMEOUT", DEFAULT_START_TIMEOUT))
 SPAWNED_PID = re.compile(r"spawning worker-\d+ with pid: (\d+)", re.IGNORECASE)
 
 
@@ -134,7 +135,7 @@ def dev_server(tmp_path_factory):
     command = ["./dev.sh", "run", "--frontend-port", str(frontend_port), "--backend-port", str(backend_port),
                "--loglevel", "debug"]
     _log(log_path, f"starting {' '.join(command)} in {root}")
-    timeout = float(os.environ.get("BULK_UPLOAD_E2E_START_TIMEOUT", DEFAULT_START_TIMEOUT))
+    timeout = START_TIMEOUT
     frontend_url, backend_url = f"http://localhost:{frontend_port}", f"http://localhost:{backend_port}"
     started = time.monotonic()
     with log_path.open("a") as log:
@@ -166,7 +167,7 @@ def dev_server(tmp_path_factory):
 
 
 # The fixture's start (up to BULK_UPLOAD_E2E_START_TIMEOUT) counts against the test's timeout.
-@pytest.mark.timeout(DEFAULT_START_TIMEOUT + 300)
+@pytest.mark.timeout(START_TIMEOUT + 300)
 def test_dev_server_keeps_its_backend_through_an_upload(dev_server, browser, tmp_path):
     # The server has answered; wait out the start-up's own compile before taking the baseline.
     time.sleep(3)
