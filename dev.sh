@@ -270,11 +270,17 @@ cmd="${1:-}"
 case "$cmd" in
     run)
         setup
-        export BULK_UPLOAD_DEV_SIGNIN="${BULK_UPLOAD_DEV_SIGNIN:-1}"
-        export REFLEX_DB_URL="${REFLEX_DB_URL:-sqlite:///bulk_upload.db}"
+        # Demo mode: the demo sign-in, the demo seed and the demo seat shop. Nothing else sets it.
+        export BULK_UPLOAD_DEMO=1
+        # Runtime files go under the hidden .var/: the dev server restarts the backend when
+        # anything it watches changes, and it watches every non-hidden entry of the project root
+        # (SQLite's -wal/-shm change on every query).
+        export REFLEX_DB_URL="${REFLEX_DB_URL:-sqlite:///$ROOT/.var/bulk_upload.db}"
         log "database: $REFLEX_DB_URL"
-        bulk-upload db upgrade
-        bulk-upload demo-seed
+        # `python -m` imports this checkout's code; the bulk-upload script imports wherever the
+        # virtualenv's editable install points (another worktree, when the venv is shared).
+        python -m bulk_upload_app db upgrade
+        python -m bulk_upload_app demo-seed
         log "starting the app: http://localhost:3000"
         exec reflex run "$@"
         ;;
@@ -291,7 +297,7 @@ case "$cmd" in
         [ "$REFLEX_DB_URL" = "$DEFAULT_PG_URL" ] && ensure_postgres
         [ "$REFLEX_REDIS_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
         log "database: $REFLEX_DB_URL, redis: $REFLEX_REDIS_URL, $GRANIAN_WORKERS workers, port $PORT"
-        bulk-upload db upgrade
+        python -m bulk_upload_app db upgrade   # this checkout's migrations (see run)
         exec reflex run --env prod --frontend-port "$PORT" --backend-port "$PORT" "$@"
         ;;
     test)

@@ -62,12 +62,6 @@ def test_the_old_dev_signin_switch_alone_signs_nobody_in():
     assert not load_settings({**PRODUCTION, "BULK_UPLOAD_DEV_SIGNIN": "1"}).dev_signin
 
 
-def test_runtime_files_default_to_a_hidden_folder_the_dev_server_does_not_watch():
-    settings = load_settings({})
-    assert settings.db_url == f"sqlite:///{PROJECT_ROOT / '.var' / 'bulk_upload.db'}"
-    assert settings.storage_dir == PROJECT_ROOT / ".var" / "uploads"
-
-
 def test_cors_allows_the_apps_own_origin_and_the_dashboards_only():
     assert load_settings(PRODUCTION).cors_allowed_origins() == (
         "https://bulk-upload.example.com", "https://dashboard.example.com")

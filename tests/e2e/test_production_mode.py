@@ -12,6 +12,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
+from bulk_upload_app.state.upload import UploadState
+
 from .conftest import demo_admin_ids, e2e_token
 from .helpers import axe_violations, wait_connected
 
@@ -81,7 +83,7 @@ def _upload_request(app_server, headers: dict[str, str]) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", app_server.port), timeout=30)
     lines = [f"POST /_upload HTTP/1.1", f"Host: 127.0.0.1:{app_server.port}",
              "Reflex-Client-Token: e2e-no-such-tab",
-             "Reflex-Event-Handler: state.session_state.upload_state.receive_file",
+             f"Reflex-Event-Handler: {UploadState.get_full_name()}.receive_file",
              "Content-Type: multipart/form-data; boundary=xyz", *[f"{k}: {v}" for k, v in headers.items()], "", ""]
     sock.sendall("\r\n".join(lines).encode())
     return sock
