@@ -144,13 +144,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """The settings in `env` (default: the process environment); SettingsError for a bad value."""
     read = _Reader(os.environ if env is None else env)
     demo = read.flag("BULK_UPLOAD_DEMO")
-    deploy_url = read.url("REFLEX_DEPLOY_URL", "http://localhost:3000")
+    # As Reflex itself: without an explicit URL, `reflex run --frontend-port P` means localhost:P.
+    deploy_url = read.url("REFLEX_DEPLOY_URL", f"http://localhost:{read.text('REFLEX_FRONTEND_PORT', '3000')}")
     return Settings(
         demo=demo,
         db_url=read.text("REFLEX_DB_URL", f"sqlite:///{RUNTIME_DIR / 'bulk_upload.db'}"),
         redis_url=read.text("REFLEX_REDIS_URL"),
         deploy_url=deploy_url,
-        api_url=read.url("REFLEX_API_URL", "http://localhost:8000"),
+        api_url=read.url("REFLEX_API_URL", f"http://localhost:{read.text('REFLEX_BACKEND_PORT', '8000')}"),
         max_file_bytes=int(read.number("BULK_UPLOAD_MAX_FILE_MB", 100)) * 1024 * 1024,  # 1M 5-column rows ~ 62 MB
         max_rows=int(read.number("BULK_UPLOAD_MAX_ROWS", 1_000_000)),
         storage_dir=Path(read.text("BULK_UPLOAD_STORAGE_DIR", str(RUNTIME_DIR / "uploads"))),

@@ -117,3 +117,9 @@ def test_the_server_starts_in_production_and_in_demo_mode():
     demo = _start_app({"BULK_UPLOAD_DEMO": "1"})
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert "DEMO MODE" in demo.stderr
+
+
+def test_the_apps_origin_follows_reflex_run_ports_when_no_url_is_given():
+    settings = load_settings({"BULK_UPLOAD_DEMO": "1", "REFLEX_FRONTEND_PORT": "3101", "REFLEX_BACKEND_PORT": "8101"})
+    assert "http://localhost:3101" in settings.cors_allowed_origins()
+    assert "http://127.0.0.1:8101" in settings.cors_allowed_origins()
