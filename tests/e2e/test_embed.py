@@ -97,7 +97,7 @@ def test_the_app_sends_frame_ancestors_and_cors_for_the_dashboard_only(app_serve
     allowed, foreign = hosts
     for path in ("/", "/users/bulk-upload", "/ping"):
         with urllib.request.urlopen(app_server.base_url + path, timeout=10) as response:  # noqa: S310
-            assert response.headers["Content-Security-Policy"] == f"frame-ancestors {allowed}"
+            assert response.headers["Content-Security-Policy"].startswith(f"frame-ancestors {allowed};")
     for origin, allowed_origin in ((allowed, True), (foreign, False)):
         request = urllib.request.Request(app_server.base_url + "/ping", headers={"Origin": origin})
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -197,3 +197,34 @@ def test_bad_tokens_are_refused_with_a_clear_message(browser, host_page, hosts, 
 def test_a_role_other_than_admin_gets_the_only_admins_page(host_page, hosts):
     host_page.goto(f"{hosts[0]}/?role=agent")
     expect(app_frame(host_page).get_by_text("Only admins can add users")).to_be_visible()
+
+
+def test_the_host_renews_the_sign_in_by_posting_a_fresh_token(host_page, app_server, hosts):
+    """README "Embedding": {source: "bulk-upload-host", type: "renew-token", token} from the
+    configured parent is spent as a new sign-in (its jti is recorded), and the frame keeps working."""
+    import jwt
+
+    from bulk_upload_app.auth import UsedToken
+
+    host_page.goto(hosts[0])
+    frame = app_frame(host_page)
+    expect(frame.get_by_role("heading", name="Download template")).to_be_visible()
+    expect(host_page.locator("#bulk-upload-frame")).not_to_have_attribute("src", "")
+    token = host_page.evaluate("() => fetch('/token').then(r => r.json()).then(d => d.token)")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    host_page.evaluate("""([token, origin]) => document.getElementById('bulk-upload-frame').contentWindow
+        .postMessage({source: 'bulk-upload-host', type: 'renew-token', token}, origin)""", [token, app_server.base_url])
+
+    def spent() -> bool:
+        with session_scope(get_engine(app_server.db_url), read_only=True) as session:
+            return session.get(UsedToken, jti) is not None
+
+    for _ in range(100):
+        if spent():
+            break
+        host_page.wait_for_timeout(100)
+    assert spent(), "the renewed token was never accepted"
+    frame.get_by_role("button", name="Continue").click()
+    expect(frame.get_by_role("heading", name="Upload files")).to_be_visible()
+    # The address inside the frame no longer holds any token.
+    assert "token=" not in host_page.frames[1].url
