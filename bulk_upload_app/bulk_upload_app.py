@@ -1,6 +1,7 @@
 import reflex as rx
 
 from . import embed
+from .housekeeping import purge_periodically
 
 from .pages.bulk_upload import draft_page, start_page
 from .pages.legacy import legacy_dashboard_page
@@ -27,3 +28,6 @@ app.add_page(draft_page, route="/users/bulk-upload/[draft]", title="Bulk user up
 app.add_page(
     legacy_dashboard_page, route="/legacy-dashboard", title="Legacy dashboard", on_load=LegacyDashboardState.load
 )
+
+# Old drafts, old uploads' rows and orphaned upload files are purged by the app itself.
+app.register_lifespan_task(purge_periodically)
