@@ -3,6 +3,7 @@ import logging
 import reflex as rx
 
 from . import embed
+from .housekeeping import purge_periodically
 from .http_guard import http_guard
 from .pages.bulk_upload import draft_page, start_page
 from .pages.users import users_page
@@ -41,3 +42,6 @@ if settings.demo:
     app.add_page(
         legacy_dashboard_page, route="/legacy-dashboard", title="Legacy dashboard", on_load=LegacyDashboardState.load
     )
+
+# Old drafts, old uploads' rows and orphaned upload files are purged by the app itself.
+app.register_lifespan_task(purge_periodically)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .settings import get_settings
+from .settings import SettingsError, get_settings
 from .db import get_engine, session_scope
 from .importer import uploads
 from .importer.batch import BatchProblem, batch_from_names
@@ -203,6 +203,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from .housekeeping import run_purge
+
+    try:
+        get_settings()
+    except SettingsError as exc:
+        return _fail(BatchProblem(str(exc)), args.json, EXIT_BAD_ARGUMENTS)
+    result = run_purge()
+    human = "\n".join([
+        result.summary(),
+        *(f"draft deleted: {i}" for i in result.drafts_deleted),
+        *(f"rows purged: {i}" for i in result.uploads_rows_purged),
+        *(f"file removed: {f}" for f in result.files_removed),
+    ])
+    _emit(result.as_dict(), args.json, human)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bulk-upload", description="Bulk user upload from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -244,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     recover = with_json(sub.add_parser("recover", help="mark uploads whose creating worker died as interrupted"))
     recover.set_defaults(func=cmd_recover)
+
+    purge = with_json(sub.add_parser("purge", help="delete old drafts, old uploads' rows and orphaned upload files"))
+    purge.set_defaults(func=cmd_purge)
 
     audit = with_json(sub.add_parser("audit", help="what happened to an upload, from its audit records"))
     audit.add_argument("upload_id")

@@ -111,8 +111,9 @@ class BulkUpload(SQLModel, table=True):
     #             "skills": [{"skill_id": int, "level": int}]}
     batch: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     notices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # draft|creating|interrupted|done|failed|cancelled. "creating" is a lease: it holds only while
-    # creating_heartbeat is fresh (see importer/uploads.py, lease_seconds); a stale one is interrupted.
+    # draft|creating|interrupted|done|failed|cancelled|abandoned. "creating" is a lease: it holds only
+    # while creating_heartbeat is fresh (see importer/uploads.py, lease_seconds); a stale one is
+    # interrupted. "abandoned": interrupted and never resumed, its rows purged (importer/retention.py).
     status: str = Field(default="draft", max_length=20, index=True)
     total_rows: int = 0
     valid_rows: int = 0
@@ -128,6 +129,9 @@ class BulkUpload(SQLModel, table=True):
     creating_owner: Optional[str] = Field(default=None, max_length=80)
     creating_heartbeat: Optional[datetime] = None
     create_attempts: int = 0
+    # When the staged rows (names, emails, phones, errors) were deleted by the retention purge;
+    # the counts above and the audit trail stay.
+    rows_purged_at: Optional[datetime] = None
 
 
 class BulkUploadAudit(SQLModel, table=True):

@@ -3,6 +3,7 @@ while it streams. Plain code (no Reflex), so the rules are tested without a brow
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,11 +12,21 @@ from typing import Any
 from .importer.errors import ErrorCode, FileProblem
 
 
+# The names new_upload_path makes, and the only files the retention purge may delete from the
+# storage dir: an operator may point BULK_UPLOAD_STORAGE_DIR at a folder holding other things.
+UPLOAD_FILE_NAME = re.compile(r"[0-9a-f]{32}\.upload")
+
+
 def new_upload_path(storage_dir: Path) -> Path:
     """A fresh file in our storage dir (outside Reflex's public /_upload): nothing the browser
     sends names a path."""
     storage_dir.mkdir(parents=True, exist_ok=True)
     return storage_dir / f"{secrets.token_hex(16)}.upload"
+
+
+def is_upload_file(path: Path) -> bool:
+    """A file new_upload_path made (a real file, not a link or folder that merely has such a name)."""
+    return UPLOAD_FILE_NAME.fullmatch(path.name) is not None and path.is_file() and not path.is_symlink()
 
 
 async def receive_to_disk(chunks: AsyncIterator[Any], path: Path, max_bytes: int) -> str:

@@ -50,6 +50,23 @@ def edit(url: str, company_id: int, upload_id: str, edits: list[tuple[int, str, 
         results.put(("error", traceback.format_exc()))
 
 
+def purge(url: str, storage_dir: str, now_iso: str, barrier, results) -> None:  # noqa: ANN001
+    """Wait for the other purges, then run one; put what it removed on `results`."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from bulk_upload_app.importer import retention
+
+    engine = _engine(url)
+    engine.connect().close()
+    try:
+        barrier.wait(60)
+        result = retention.purge(engine, Path(storage_dir), now=datetime.fromisoformat(now_iso))
+        results.put(("ok", result.drafts_deleted, result.uploads_rows_purged, result.files_removed))
+    except BaseException:  # noqa: BLE001
+        results.put(("error", traceback.format_exc()))
+
+
 def main(argv: list[str]) -> int:
     """`python -m tests.concurrency_workers URL COMPANY UPLOAD CHUNK`: create, printing progress.
 

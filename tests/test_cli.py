@@ -123,3 +123,84 @@ def test_import_rejects_an_unknown_group(tmp_path, seeded):
     path.write_bytes(users_csv([person(1)]))
     code, doc, _ = cli(db_url, "import", str(path), "--company", str(company), "--group", "Nope", "--json")
     assert code == 4 and "Nope" in doc["error"]["message"]
+
+
+def purge_cli(db_url: str, storage: Path, *args: str, **env: str) -> tuple[int, dict | None, str, str]:
+    environment = {**os.environ, "REFLEX_DB_URL": db_url, "BULK_UPLOAD_STORAGE_DIR": str(storage), **env}
+    done = subprocess.run([sys.executable, "-m", "bulk_upload_app", "purge", *args], capture_output=True, text=True,
+                          env=environment, timeout=120)
+    document = json.loads(done.stdout) if "--json" in args and done.stdout.strip() else None
+    return done.returncode, document, done.stdout, done.stderr
+
+
+def test_purge_removes_what_is_due_once_and_prints_no_personal_data(tmp_path, db_url):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.importer import uploads
+    from bulk_upload_app.models import BulkUpload, utcnow
+
+    from .test_create import new_company, stage
+
+    engine = get_engine(db_url)
+    company = new_company(engine)
+    old_draft = stage(engine, company, [person(1, firstname="Zelda", email="zelda@secret.example.com")])
+    fresh_draft = stage(engine, company, [person(2)])
+    finished = stage(engine, company, [person(3, firstname="Yannick", email="yannick@secret.example.com", phone="")])
+    uploads.create_users(engine, company, finished)
+    with session_scope(engine) as session:
+        up = BulkUpload.__table__.c
+        session.execute(update(BulkUpload.__table__).where(up.id == old_draft).values(updated_at=utcnow() - timedelta(days=15)))
+        session.execute(update(BulkUpload.__table__).where(up.id == finished).values(finished_at=utcnow() - timedelta(days=31)))
+    storage = tmp_path / "uploads"
+    storage.mkdir()
+    orphan, fresh = storage / f"{'e' * 32}.upload", storage / f"{'f' * 32}.upload"
+    for path, age in ((orphan, 7200), (fresh, 60)):
+        path.write_bytes(b"firstname\nZelda\n")
+        os.utime(path, (utcnow().timestamp() - age,) * 2)
+
+    code, doc, out, err = purge_cli(db_url, storage, "--json")
+    assert code == 0, err
+    assert doc == {
+        "drafts_deleted": {"count": 1, "rows": 1, "upload_ids": [old_draft]},
+        "rows_purged": {"count": 1, "rows": 1, "upload_ids": [finished]},
+        "files_removed": {"count": 1, "files": [orphan.name]},
+        "removed_anything": True,
+    }
+    assert not any(secret in (out + err).lower() for secret in ("zelda", "yannick", "secret.example"))
+    assert fresh.exists() and not orphan.exists()
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, fresh_draft) is not None and session.get(BulkUpload, old_draft) is None
+
+    code, doc, _, err = purge_cli(db_url, storage, "--json")
+    assert code == 0 and doc["removed_anything"] is False, err
+    assert [doc[k]["count"] for k in ("drafts_deleted", "rows_purged", "files_removed")] == [0, 0, 0]
+    code, _, out, _ = purge_cli(db_url, storage)
+    assert code == 0 and out.strip() == "Nothing to purge."
+
+
+def test_purge_follows_the_configured_days_and_refuses_bad_ones(tmp_path, db_url):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.models import BulkUpload, utcnow
+
+    from .test_create import new_company, stage
+
+    engine = get_engine(db_url)
+    draft = stage(engine, new_company(engine), [person(1)])
+    with session_scope(engine) as session:
+        session.execute(update(BulkUpload.__table__).where(BulkUpload.id == draft)
+                        .values(updated_at=utcnow() - timedelta(days=3)))
+    code, doc, _, _ = purge_cli(db_url, tmp_path, "--json")
+    assert code == 0 and doc["drafts_deleted"]["count"] == 0
+    code, doc, _, _ = purge_cli(db_url, tmp_path, "--json", BULK_UPLOAD_DRAFT_DAYS="0")
+    assert code == 4 and "BULK_UPLOAD_DRAFT_DAYS" in doc["error"]["message"]
+    code, doc, out, err = purge_cli(db_url, tmp_path, BULK_UPLOAD_DRAFT_DAYS="2")
+    assert code == 0 and out.splitlines() == [
+        "Deleted 1 abandoned drafts (1 rows), purged the rows of 0 finished uploads (0 rows), removed 0 orphaned files.",
+        f"draft deleted: {draft}"], err

@@ -54,3 +54,15 @@ def test_toggled():
     assert _toggled(["1", "2"], "3", True) == ["1", "2", "3"]
     assert _toggled(["1", "2"], "1", False) == ["2"]
     assert _toggled(["1"], "1", True) == ["1"]
+
+
+def test_a_purged_upload_shows_its_stored_failure_count_not_its_missing_rows():
+    from datetime import datetime, timezone
+
+    from bulk_upload_app.models import BulkUpload
+    from bulk_upload_app.state.draft import _failed_total
+
+    upload = BulkUpload(company_id=1, status="done", created_count=7, failed_count=3)
+    assert _failed_total(upload, [{"row": 2}, {"row": 5}, {"row": 9}]) == (3, "")
+    upload.rows_purged_at = datetime(2030, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert _failed_total(upload, []) == (3, "2030-02-03")

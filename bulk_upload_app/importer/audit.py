@@ -16,6 +16,10 @@ Events (`event` column and log field):
     bulk_upload.interrupted       creating stopped early: the exception class and message, or
                                   "worker stopped" when recovery found a dead worker's stale lease
     bulk_upload.create_refused    create could not start (e.g. a chosen group was deleted)
+    bulk_upload.draft_purged      retention deleted a draft left untouched, with its rows (actor
+                                  "retention"; the counts it had, when it last changed)
+    bulk_upload.rows_purged       retention deleted a finished upload's rows (names, emails, ...);
+                                  the upload keeps its counts ("abandoned" if it was never resumed)
 
 The row is written in the transaction that makes the change, so the trail and the data cannot
 disagree; the log line is emitted once that transaction commits (never for a rolled-back one).
@@ -44,6 +48,8 @@ CREATE_STARTED = "bulk_upload.create_started"
 CREATED = "bulk_upload.created"
 INTERRUPTED = "bulk_upload.interrupted"
 CREATE_REFUSED = "bulk_upload.create_refused"
+DRAFT_PURGED = "bulk_upload.draft_purged"
+ROWS_PURGED = "bulk_upload.rows_purged"
 
 _COLUMNS = ("upload_id", "company_id", "admin_user_id", "actor", "file_name", "file_sha256", "total_rows",
             "valid_rows", "invalid_rows", "created", "failed", "outcome", "reason")
@@ -110,6 +116,11 @@ def story(session: Session, upload_id: str) -> list[str]:
             text = f"creating finished: {a.created} created, {a.failed} failed {a.details.get('failed_by_code', {})}"
         elif a.event == INTERRUPTED:
             text = f"creating interrupted after {a.created} created: {a.reason}"
+        elif a.event == DRAFT_PURGED:
+            text = f"draft deleted with its {a.details.get('rows_deleted')} rows: {a.reason}"
+        elif a.event == ROWS_PURGED:
+            text = (f"{a.details.get('rows_deleted')} rows deleted, counts kept ({a.created} created, "
+                    f"{a.failed} failed): {a.reason}")
         else:
             text = f"{a.event} ({a.outcome}): {a.reason or ''}".rstrip(": ")
         lines.append(f"{a.at:%Y-%m-%d %H:%M:%S} [{a.worker}] {text}")

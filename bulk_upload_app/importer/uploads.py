@@ -353,6 +353,9 @@ def _claim(session: Session, company_id: int, upload_id: str, owner: str, now: d
     status = session.execute(select(up.status).where(up.id == str(upload_id))).scalar_one()
     if status == "creating":
         raise UploadBusy("These users are being created right now, in another tab or by another admin.")
+    if status == "abandoned":
+        raise UploadBusy("Creating these users stopped long ago and was not resumed, so their rows were deleted. "
+                         "The users added before it stopped are kept; upload the file again for the rest.")
     raise UploadBusy("This bulk upload has already been created.")
 
 

@@ -508,6 +508,14 @@ def result_step() -> rx.Component:
                 color_scheme="amber", role="alert", width="100%",
             ),
         ),
+        rx.cond(
+            DraftState.status == "abandoned",
+            rx.callout(
+                "Creating users stopped and was not resumed, so the file's rows were deleted. The users added "
+                "before it stopped are kept; upload the file again to add the rest.",
+                icon="triangle-alert", color_scheme="amber", role="alert", width="100%",
+            ),
+        ),
         rx.callout.root(
             rx.callout.icon(rx.icon("circle-check")),
             rx.callout.text(rx.text.strong(CreateState.created_count, " users added.")),
@@ -515,7 +523,14 @@ def result_step() -> rx.Component:
             color_scheme="green", high_contrast=True, role="status", width="100%", size="3",
         ),
         rx.cond(
-            CreateState.failed_total > 0,
+            CreateState.rows_purged_on != "",
+            rx.text(rx.cond(CreateState.failed_total > 0, rx.text.span(CreateState.failed_total, " users could not be created. ")),
+                    "The uploaded rows were deleted on ",
+                    CreateState.rows_purged_on, " (personal data is kept for a limited time), so they can no "
+                    "longer be listed or downloaded.", color_scheme="gray"),
+        ),
+        rx.cond(
+            (CreateState.failed_total > 0) & (CreateState.rows_purged_on == ""),
             rx.vstack(
                 rx.hstack(
                     rx.heading(CreateState.failed_total, " users could not be created", size="4", as_="h2"),

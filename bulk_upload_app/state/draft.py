@@ -90,7 +90,7 @@ class DraftState(SessionState):
                 return None
             self.upload_id = upload.id
             self._refresh(session, upload)
-        if upload.status in ("done", "creating", "interrupted"):
+        if upload.status in ("done", "creating", "interrupted", "abandoned"):
             self.step = "creating" if upload.status == "creating" else "result"
         else:
             self.step = upload.wizard_step or "review"
@@ -435,6 +435,14 @@ def _toggled(values: list[str], value: str, on: bool) -> list[str]:
     return [*rest, value] if on else rest
 
 
+def _failed_total(upload: BulkUpload, failed: list[dict[str, Any]]) -> tuple[int, str]:
+    """How many rows failed, and the day their rows were purged ("" if they are still there):
+    once purged, only the count stored on the upload is left to show."""
+    if upload.rows_purged_at is None:
+        return len(failed), ""
+    return upload.failed_count, f"{upload.rows_purged_at:%Y-%m-%d}"
+
+
 class CreateState(DraftState):
     confirm_open: bool = False
     summary: dict[str, str] = {}
@@ -444,6 +452,7 @@ class CreateState(DraftState):
     created_count: int = 0
     failed: list[dict[str, str]] = []
     failed_total: int = 0
+    rows_purged_on: str = ""  # the retention purge deleted the rows that day: only counts are left
 
     @rx.var
     def progress_percent(self) -> int:
@@ -533,7 +542,7 @@ class CreateState(DraftState):
             self._refresh(session, upload)
         self.step = "creating" if upload.status == "creating" else "result"
         self.created_count = upload.created_count
-        self.failed_total = len(failed)
+        self.failed_total, self.rows_purged_on = _failed_total(upload, failed)
         self.failed = [{k: str(f.get(k) or "") for k in ("row", "email", "code", "message")} for f in failed[:200]]
 
     @rx.event

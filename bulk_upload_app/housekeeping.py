@@ -1,0 +1,58 @@
+"""The retention purge as the app runs it by itself: shortly after start, then every interval.
+
+Plain asyncio, no Reflex import: the app registers `purge_periodically` as a lifespan task, and
+the tests drive it with their own purge and sleep. The purge is blocking database and file work,
+so it runs in a thread; the event loop keeps serving admins meanwhile. Every web worker runs its
+own loop (GRANIAN_WORKERS=2): the purge is safe to run concurrently (see importer/retention.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from .settings import SettingsError, get_settings
+from .db import get_engine
+from .importer import retention
+
+logger = logging.getLogger("bulk_upload")
+
+# Long enough for the server to finish starting (and a fresh deploy to migrate) before the
+# first purge competes with it; short enough that a restart loop cannot keep data forever.
+FIRST_PURGE_AFTER_SECONDS = 60
+
+
+def run_purge() -> retention.PurgeResult:
+    """One purge with the configured rules, database and storage dir."""
+    settings = get_settings()
+    rules = retention.Rules(draft_days=settings.draft_days, retention_days=settings.retention_days)
+    return retention.purge(get_engine(), settings.storage_dir, rules=rules)
+
+
+async def purge_periodically(
+    *,
+    purge: Callable[[], retention.PurgeResult] = run_purge,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    first_delay: float = FIRST_PURGE_AFTER_SECONDS,
+) -> None:
+    """Purge after `first_delay` seconds, then every BULK_UPLOAD_PURGE_INTERVAL_MINUTES, until
+    the app stops (cancels the task). A failed purge is logged and tried again next time:
+    retention must never take the app down."""
+    try:
+        interval = get_settings().purge_interval_minutes * 60
+    except SettingsError:
+        logger.exception("retention purge: bad settings; the app will not purge by itself")
+        return
+    if interval <= 0:
+        return
+    await sleep(first_delay)
+    while True:
+        try:
+            result = await asyncio.to_thread(purge)
+            if result.removed_anything:
+                logger.info(json.dumps({"event": "bulk_upload.purge", **result.as_dict()}))
+        except Exception:  # noqa: BLE001  (logged; the next run tries again)
+            logger.exception("retention purge failed")
+        await sleep(interval)
