@@ -1,7 +1,7 @@
 """When a finished upload's staged rows were purged (retention of personal data).
 
-Revision ID: 0005_retention
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 from typing import Sequence, Union
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0005_retention"  # not bare "0005": another branch may add one; the lead re-chains
-down_revision: Union[str, None] = "0004"
+revision: str = "0006"
+down_revision: Union[str, None] = "0005"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
