@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from bulk_upload_app.state.upload import UploadState
 
 from .conftest import demo_admin_ids, e2e_token
-from .helpers import axe_violations, wait_connected
+from .helpers import CONNECTION_PROBE, axe_violations, wait_connected
 
 pytestmark = pytest.mark.browser
 MB = 1024 * 1024
@@ -65,6 +65,7 @@ def test_cors_answers_the_apps_origin_and_the_dashboard_only(app_server):
 
 def test_the_sign_in_token_leaves_the_address_and_the_tab_stays_signed_in(browser, app_server):
     context = browser.new_context(base_url=app_server.base_url)
+    context.add_init_script(CONNECTION_PROBE)
     try:
         page = context.new_page()
         page.goto(f"/users?token={e2e_token(*demo_admin_ids(app_server))}")
