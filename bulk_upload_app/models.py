@@ -126,6 +126,9 @@ class BulkUpload(SQLModel, table=True):
     creating_owner: Optional[str] = Field(default=None, max_length=80)
     creating_heartbeat: Optional[datetime] = None
     create_attempts: int = 0
+    # Seats held for the rows still to create; they count against the company only while this
+    # upload is "creating" with a fresh heartbeat, so a dead worker's reservation lapses with its lease.
+    seats_reserved: int = 0
 
 
 class BulkUploadAudit(SQLModel, table=True):
