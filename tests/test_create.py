@@ -391,3 +391,22 @@ def test_a_taken_email_reads_the_same_whether_its_holder_is_in_this_company_or_a
     failed = uploads.create_users(engine, company, late).failed
     at_create = same_words({f["email"]: f["message"] for f in failed if f["code"] == "EMAIL_ALREADY_EXISTS"})
     assert at_create.replace("person5", "person1") == at_staging
+
+
+def test_seats_that_go_away_while_creating_fail_only_the_rows_beyond_them(engine):
+    """NO_SEAT_AVAILABLE is still possible: seats can be removed (or users added outside bulk
+    upload) after the batch reserved them; the recount in every chunk keeps the company within
+    its seats."""
+    company = new_company(engine, seats=10)
+    upload_id = stage(engine, company, [person(i) for i in range(8)])
+
+    def seats_cut(done, total):
+        if done == 3:
+            with session_scope(engine) as session:
+                session.get(Company, company).seats = 5
+
+    result = uploads.create_users(engine, company, upload_id, chunk_size=3, on_progress=seats_cut)
+    assert result.created == 5 == count_users(engine, company)
+    assert [(f["row"], f["code"]) for f in result.failed] == [(r, "NO_SEAT_AVAILABLE") for r in (7, 8, 9)]
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, upload_id).seats_reserved == 0
