@@ -174,7 +174,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not args.json or sys.stderr.isatty():
             print(f"Created {done:,} of {total:,} rows…", file=sys.stderr)
 
-    result = uploads.create_users(engine, args.company, upload_id, on_progress=progress, actor=_actor())
+    try:
+        result = uploads.create_users(engine, args.company, upload_id, on_progress=progress, actor=_actor(),
+                                      legacy_dashboard_url=settings.legacy_dashboard_url)
+    except FileProblem as exc:
+        # Another batch reserved the seats since the check above: nothing was created, the
+        # upload stays a draft, and the answer is the one the check would have given.
+        return _fail(exc, args.json, EXIT_SEATS_EXCEEDED if exc.code is ErrorCode.SEATS_EXCEEDED else EXIT_FILE_PROBLEM)
     failed = [{k: item[k] for k in ("row", "email", "code", "message")} for item in result.failed]
     document = {"upload_id": result.upload_id, "created": result.created, "failed": failed}
     human = "\n".join([f"{result.created} users added.", *(f"row {f['row']} {f['email']} {f['code']}: {f['message']}" for f in failed)])

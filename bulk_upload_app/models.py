@@ -132,6 +132,9 @@ class BulkUpload(SQLModel, table=True):
     # When the staged rows (names, emails, phones, errors) were deleted by the retention purge;
     # the counts above and the audit trail stay.
     rows_purged_at: Optional[datetime] = None
+    # Seats held for the rows still to create; they count against the company only while this
+    # upload is "creating" with a fresh heartbeat, so a dead worker's reservation lapses with its lease.
+    seats_reserved: int = 0
 
 
 class BulkUploadAudit(SQLModel, table=True):

@@ -20,6 +20,7 @@ def _engine(url: str):  # noqa: ANN202
 def create(url: str, company_id: int, upload_id: str, chunk_size: int, barrier, results) -> None:  # noqa: ANN001
     """Wait for every racer, then create an upload's users; put (upload_id, outcome) on `results`."""
     from bulk_upload_app.importer import uploads
+    from bulk_upload_app.importer.errors import FileProblem
 
     engine = _engine(url)
     engine.connect().close()  # connect before the start line, so the race is about creating
@@ -29,6 +30,8 @@ def create(url: str, company_id: int, upload_id: str, chunk_size: int, barrier, 
         results.put((upload_id, "ok", result.created, [(f["row"], f["code"]) for f in result.failed]))
     except uploads.UploadBusy as exc:
         results.put((upload_id, "busy", 0, str(exc)))
+    except FileProblem as exc:
+        results.put((upload_id, "refused", 0, exc.as_dict()))
     except BaseException:  # noqa: BLE001
         results.put((upload_id, "error", 0, traceback.format_exc()))
 

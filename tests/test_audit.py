@@ -18,7 +18,7 @@ from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.models import BulkUploadAudit, Group, GroupMember
 
 from .helpers import person, users_csv
-from .test_create import new_company
+from .test_create import new_company, stage
 
 
 def audit_lines(caplog) -> list[dict]:
@@ -81,17 +81,44 @@ def test_a_failed_upload_can_be_reconstructed_from_its_audit_rows(engine, caplog
 
 def test_a_finished_upload_records_its_counts_by_code(engine, caplog):
     caplog.set_level(logging.INFO, logger="bulk_upload")
-    company = new_company(engine, seats=3)
+    company = new_company(engine, seats=10)
     data = users_csv([person(i, phone="") for i in range(1, 6)] + [person(1)])
     upload_id = uploads.draft_from_file(engine, company_id=company, admin_user_id=3, file_name="five.csv", data=data,
                                         limits=ReadLimits())
+    # Between staging and creating, another company's admin adds person 2 and this company's admin
+    # person 3: both rows fail at create time with EMAIL_ALREADY_EXISTS.
+    rival = new_company(engine, name="Rival")
+    assert uploads.create_users(engine, rival, stage(engine, rival, [person(2)])).created == 1
+    assert uploads.create_users(engine, company, stage(engine, company, [person(3)])).created == 1
     result = uploads.create_users(engine, company, upload_id)
     assert result.created == 3
     with session_scope(engine, read_only=True) as session:
         done = audit.history(session, upload_id)[-1]
     assert (done.event, done.outcome, done.created, done.failed) == (audit.CREATED, "done", 3, 3)
-    assert done.details["failed_by_code"] == {"NO_SEAT_AVAILABLE": 2, "DUPLICATE_EMAIL_IN_FILE": 1}
+    assert done.details["failed_by_code"] == {"EMAIL_ALREADY_EXISTS": 2, "DUPLICATE_EMAIL_IN_FILE": 1}
+    assert done.details["email_in_other_company"] == 1
     assert audit_lines(caplog)[-1]["event"] == "bulk_upload.created"
+
+
+def test_rows_refused_for_another_companys_email_are_counted_never_named(engine, caplog):
+    caplog.set_level(logging.INFO, logger="bulk_upload")
+    company, rival = new_company(engine, name="Acme"), new_company(engine, name="Rival Secret Corp")
+    theirs = [person(i, domain="rival.example", firstname="Hidden", lastname="Holder") for i in range(3)]
+    assert uploads.create_users(engine, rival, stage(engine, rival, theirs)).created == 3
+    assert uploads.create_users(engine, company, stage(engine, company, [person(9)])).created == 1
+    data = users_csv([person(i, domain="rival.example") for i in range(3)] + [person(9), person(10)])
+    upload_id = uploads.draft_from_file(engine, company_id=company, admin_user_id=3, file_name="mix.csv", data=data,
+                                        limits=ReadLimits())
+    result = uploads.create_users(engine, company, upload_id)
+    assert result.created == 1 and [f["code"] for f in result.failed] == ["EMAIL_ALREADY_EXISTS"] * 4
+    with session_scope(engine, read_only=True) as session:
+        trail = audit.history(session, upload_id)
+        story = audit.story(session, upload_id)
+    staged, done = trail[0], trail[-1]
+    assert staged.details["email_in_other_company"] == done.details["email_in_other_company"] == 3
+    assert story[-1].endswith("3 with an email of another company")
+    logged = json.dumps([a.details for a in trail]) + json.dumps(audit_lines(caplog)) + "".join(story)
+    assert "rival.example" not in logged and "Rival Secret" not in logged and "Hidden" not in logged
 
 
 def test_a_rejected_file_is_audited_without_a_draft(engine, caplog):

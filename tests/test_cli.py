@@ -204,3 +204,52 @@ def test_purge_follows_the_configured_days_and_refuses_bad_ones(tmp_path, db_url
     assert code == 0 and out.splitlines() == [
         "Deleted 1 abandoned drafts (1 rows), purged the rows of 0 finished uploads (0 rows), removed 0 orphaned files.",
         f"draft deleted: {draft}"], err
+
+
+def test_import_counts_seats_a_running_create_holds_and_exits_3(tmp_path, seeded):
+    from bulk_upload_app.db import get_engine
+
+    from .test_create import running_create
+
+    db_url, company = seeded  # 25 seats, 10 users
+    running_create(get_engine(db_url), company, reserved=10)
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(i) for i in range(6)]))
+    code, doc, _ = cli(db_url, "import", str(path), "--company", str(company), "--json")
+    assert code == 3
+    assert (doc["error"]["code"], doc["error"]["needed"], doc["error"]["available"]) == ("SEATS_EXCEEDED", 6, 5)
+
+
+def test_import_whose_seats_go_while_it_stages_exits_3_with_the_same_document(tmp_path, db_url, monkeypatch, capsys):
+    """The seats go between the CLI's own check and the create: the create refuses the batch whole."""
+    import types
+
+    from sqlalchemy import select
+
+    from bulk_upload_app import cli as cli_module
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.importer import uploads
+    from bulk_upload_app.models import BulkUpload, User
+
+    from .test_create import new_company, running_create
+
+    engine = get_engine(db_url)
+    company = new_company(engine, seats=10)
+    running_create(engine, company, reserved=6)
+    # The check before staging sees the seats still free (as it would just before another batch started).
+    monkeypatch.setattr(cli_module, "uploads", types.SimpleNamespace(**{**vars(uploads), "seat_problem": lambda *a, **k: None}))
+    monkeypatch.setattr(cli_module, "get_engine", lambda url=None: get_engine(url or db_url))  # get_engine() is cached
+    monkeypatch.setenv("BULK_UPLOAD_LEGACY_DASHBOARD_URL", "https://legacy.example/seats")
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(i) for i in range(5)]))
+    code = cli_module.main(["import", str(path), "--company", str(company), "--json"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 3
+    assert error == {"code": "SEATS_EXCEEDED", "message": error["message"], "needed": 5, "available": 4, "shortfall": 1,
+                     "legacy_dashboard_url": "https://legacy.example/seats"}
+    with session_scope(engine, read_only=True) as session:
+        assert session.exec(select(User.id).where(User.company_id == company)).all() == []
+        statuses = session.exec(select(BulkUpload.status).where(BulkUpload.company_id == company)
+                                .order_by(BulkUpload.created_at)).scalars().all()
+    assert sorted(statuses) == ["creating", "draft"]  # the other batch's, and this one, still a draft
+

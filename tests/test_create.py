@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import uploads
+from bulk_upload_app.importer import audit, uploads
 from bulk_upload_app.importer.batch import BatchSpec, SkillChoice, batch_from_names, settings_of_user
-from bulk_upload_app.importer.errors import ErrorCode
+from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.intake import parse_file, validate_file
 from bulk_upload_app.importer.settings_catalogue import default_settings
 from bulk_upload_app.models import (BulkUpload, BulkUploadRow, Company, Group, GroupMember, OutboundNumber, Skill, User,
-                                    UserOutboundNumber, UserSkill)
+                                    UserOutboundNumber, UserSkill, utcnow)
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL, seed_demo
 
 from .helpers import person, users_csv
@@ -118,15 +119,108 @@ def test_seat_shortage_is_found_before_creating(engine, demo_company):
                                         "shortfall": 1, "legacy_dashboard_url": "http://legacy"}
 
 
-def test_seats_taken_meanwhile_fail_the_rows_beyond_them(engine):
+def test_seats_taken_meanwhile_refuse_the_whole_batch_and_keep_the_draft(engine):
     company = new_company(engine, seats=3)
     upload_id = stage(engine, company, [person(i) for i in range(1, 4)])
     other = stage(engine, company, [person(9)])
     uploads.create_users(engine, company, other)
-    result = uploads.create_users(engine, company, upload_id)
-    assert result.created == 2
-    assert [(f["row"], f["code"]) for f in result.failed] == [(4, "NO_SEAT_AVAILABLE")]
-    assert count_users(engine, company) == 3
+    with pytest.raises(FileProblem) as refused:
+        uploads.create_users(engine, company, upload_id, legacy_dashboard_url="http://legacy")
+    assert refused.value.as_dict() == {"code": "SEATS_EXCEEDED", "message": refused.value.message, "needed": 3,
+                                       "available": 2, "shortfall": 1, "legacy_dashboard_url": "http://legacy"}
+    assert count_users(engine, company) == 1
+    with session_scope(engine, read_only=True) as session:
+        upload = session.get(BulkUpload, upload_id)
+        assert (upload.status, upload.seats_reserved, upload.created_count, upload.create_attempts) == ("draft", 0, 0, 0)
+        outcomes = session.exec(select(BulkUploadRow.outcome).where(BulkUploadRow.upload_id == upload_id)).scalars().all()
+        refusal = audit.history(session, upload_id)[-1]
+    assert outcomes == ["pending"] * 3
+    assert (refusal.event, refusal.details["code"], refusal.details["needed"]) == (audit.CREATE_REFUSED, "SEATS_EXCEEDED", 3)
+    with session_scope(engine) as session:
+        session.get(Company, company).seats = 4
+    assert uploads.create_users(engine, company, upload_id).created == 3  # seats bought: the same draft goes through
+
+
+def running_create(engine, company_id, reserved, heartbeat_age=0.0) -> str:
+    """An upload another worker is creating right now (or was, `heartbeat_age` seconds ago)."""
+    upload_id = stage(engine, company_id, [person(500 + i, domain="elsewhere.example") for i in range(reserved)])
+    with session_scope(engine) as session:
+        upload = session.get(BulkUpload, upload_id)
+        upload.status, upload.creating_owner = "creating", "other-host:1:abcd"
+        upload.creating_heartbeat = utcnow() - timedelta(seconds=heartbeat_age)
+        upload.seats_reserved = reserved
+    return upload_id
+
+
+def test_seats_reserved_by_a_running_create_are_not_free(engine):
+    company = new_company(engine, seats=10)
+    running_create(engine, company, reserved=6)
+    upload_id = stage(engine, company, [person(i) for i in range(5)])
+    with session_scope(engine, read_only=True) as session:
+        seats = uploads.company_seats(session, company)
+        assert (seats.used, seats.reserved, seats.free) == (0, 6, 4)
+        assert uploads.seat_problem(session, company, 5, "http://legacy").details["available"] == 4
+    with pytest.raises(FileProblem, match="need 5 seats but only 4 are free"):
+        uploads.create_users(engine, company, upload_id)
+    assert count_users(engine, company) == 0
+
+
+def test_a_dead_workers_reservation_lapses_with_its_lease(engine):
+    company = new_company(engine, seats=10)
+    dead = running_create(engine, company, reserved=6, heartbeat_age=120)
+    upload_id = stage(engine, company, [person(i) for i in range(5)])
+    with session_scope(engine, read_only=True) as session:
+        assert uploads.company_seats(session, company, lease=60).free == 10
+        assert uploads.company_seats(session, company, lease=600).free == 4  # still within a longer lease
+    assert uploads.create_users(engine, company, upload_id, lease=60).created == 5
+    assert uploads.recover_stale(engine, lease=60) == [dead]
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, dead).seats_reserved == 0
+
+
+def test_a_create_holds_the_seats_of_its_remaining_rows_and_frees_them_when_done(engine):
+    company = new_company(engine, seats=20)
+    upload_id = stage(engine, company, [person(i) for i in range(10)] + [person(99, email="bad")])
+    seen = []
+
+    def look(done, total):
+        with session_scope(engine, read_only=True) as session:
+            seen.append((done, session.get(BulkUpload, upload_id).seats_reserved, uploads.company_seats(session, company).free))
+
+    assert uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=look).created == 10
+    # free = 20 - created - still reserved, at every step
+    assert seen == [(4, 6, 10), (8, 2, 10), (10, 0, 10)]
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, upload_id).seats_reserved == 0
+        assert uploads.company_seats(session, company).free == 10
+
+
+def test_an_interrupted_create_frees_its_seats_and_a_resume_reserves_them_again(engine):
+    company = new_company(engine, seats=10)
+    upload_id = stage(engine, company, [person(i) for i in range(8)])
+
+    def crash(done, total):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        uploads.create_users(engine, company, upload_id, chunk_size=3, on_progress=crash)
+    with session_scope(engine, read_only=True) as session:
+        upload = session.get(BulkUpload, upload_id)
+        assert (upload.status, upload.seats_reserved) == ("interrupted", 0)
+        assert uploads.company_seats(session, company).free == 7
+    # Meanwhile another batch takes 3 of the 7 seats: the 5 rows left no longer fit.
+    other = stage(engine, company, [person(100 + i) for i in range(3)])
+    assert uploads.create_users(engine, company, other).created == 3
+    with pytest.raises(FileProblem) as refused:
+        uploads.create_users(engine, company, upload_id, chunk_size=3)
+    assert (refused.value.details["needed"], refused.value.details["available"]) == (5, 4)
+    with session_scope(engine, read_only=True) as session:
+        upload = session.get(BulkUpload, upload_id)
+        assert (upload.status, upload.seats_reserved) == ("interrupted", 0)  # still resumable, holding nothing
+    with session_scope(engine) as session:
+        session.get(Company, company).seats = 11
+    assert uploads.create_users(engine, company, upload_id, chunk_size=3).created == 8
+    assert count_users(engine, company) == 11
 
 
 def test_creating_twice_creates_nobody_twice(engine):
@@ -184,13 +278,15 @@ def test_concurrent_batches_never_exceed_seats_nor_share_an_email(engine):
     # Both batches hold 20 people, 10 of them the same: 30 distinct, only 30 seats, 40 rows.
     first = stage(engine, company, [person(i) for i in range(0, 20)])
     second = stage(engine, company, [person(i) for i in range(10, 30)])
-    results, errors = {}, []
+    results, refused, errors = {}, {}, []
     barrier = threading.Barrier(2)
 
     def run(upload_id):
         try:
             barrier.wait()
             results[upload_id] = uploads.create_users(engine, company, upload_id, chunk_size=5)
+        except FileProblem as exc:
+            refused[upload_id] = exc
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -198,13 +294,18 @@ def test_concurrent_batches_never_exceed_seats_nor_share_an_email(engine):
     [t.start() for t in threads]
     [t.join(60) for t in threads]
     assert errors == []
+    # Whichever starts second finds either the first's 20 seats reserved (refused whole: 20 > 10)
+    # or the first done (its 10 shared people taken: the 10 others fit).
+    assert len(results) + len(refused) == 2 and len(results) >= 1
+    assert all(p.code is ErrorCode.SEATS_EXCEEDED for p in refused.values())
     created = sum(r.created for r in results.values())
-    assert created == count_users(engine, company) == 30
+    assert created == count_users(engine, company) == (30 if len(results) == 2 else 20)
     failed_codes = {f["code"] for r in results.values() for f in r.failed}
-    assert failed_codes <= {"EMAIL_ALREADY_EXISTS", "NO_SEAT_AVAILABLE"}
+    assert failed_codes <= {"EMAIL_ALREADY_EXISTS"}
     with session_scope(engine) as session:
         emails = session.exec(select(User.email).where(User.company_id == company)).scalars().all()
-    assert len(emails) == len(set(emails)) == 30
+        assert not session.exec(select(User.id).where(User.bulk_upload_id.in_(list(refused)))).all()
+    assert len(emails) == len(set(emails))
 
 
 def test_extensions_follow_the_highest_and_go_on_with_five_digits(engine):
@@ -244,3 +345,68 @@ def test_a_group_deleted_after_it_was_chosen_stops_create_before_anything(engine
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, upload_id).status == "draft"
     assert count_users(engine, demo_company) == 10
+
+
+def test_a_taken_email_reads_the_same_whether_its_holder_is_in_this_company_or_another(engine):
+    from bulk_upload_app.importer import drafts
+
+    company, rival = new_company(engine, name="Acme"), new_company(engine, name="Rival Secret Corp")
+    uploads.create_users(engine, company, stage(engine, company, [person(1, firstname="Olive", lastname="Owner")]))
+    uploads.create_users(engine, rival, stage(engine, rival, [person(2, firstname="Hidden", lastname="Holder")]))
+    own, theirs = "person1@example.com", "person2@example.com"
+
+    def same_words(messages: dict[str, str]) -> str:
+        assert set(messages) == {own, theirs}, messages
+        assert messages[own].replace(own, "<email>") == messages[theirs].replace(theirs, "<email>")
+        for secret in ("Olive", "Owner", "Hidden", "Holder", "Rival", "Acme", "compan"):
+            assert secret not in messages[theirs], messages[theirs]
+        return messages[own]
+
+    def taken_messages(upload_id: str) -> dict[str, str]:
+        with session_scope(engine, read_only=True) as session:
+            rows = session.exec(select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id)).scalars().all()
+        return {r.email_norm: e["message"] for r in rows for e in r.errors if e["code"] == "EMAIL_ALREADY_EXISTS"}
+
+    # found when the file is staged
+    staged = stage(engine, company, [person(1), person(2)])
+    at_staging = same_words(taken_messages(staged))
+    # found when a cell is edited to a taken email
+    edited = stage(engine, company, [person(3), person(4)])
+    with session_scope(engine) as session:
+        ids = dict(session.exec(select(BulkUploadRow.row_number, BulkUploadRow.id)
+                                .where(BulkUploadRow.upload_id == edited)).all())
+        drafts.edit_cell(session, company, edited, ids[2], "email", own)
+        drafts.edit_cell(session, company, edited, ids[3], "email", theirs)
+    same_words(taken_messages(edited))
+    # found when the account is checked again, and when creating finds them taken meanwhile
+    later = stage(engine, company, [person(5), person(6)])
+    late = stage(engine, company, [person(5), person(6)])
+    with session_scope(engine) as session:
+        for user in session.exec(select(User).where(User.email.in_([own, theirs]))).scalars():
+            user.email = user.email.replace("person1@", "person5@").replace("person2@", "person6@")
+    own, theirs = "person5@example.com", "person6@example.com"
+    with session_scope(engine) as session:
+        drafts.recheck_account(session, company, later)
+    same_words(taken_messages(later))
+    failed = uploads.create_users(engine, company, late).failed
+    at_create = same_words({f["email"]: f["message"] for f in failed if f["code"] == "EMAIL_ALREADY_EXISTS"})
+    assert at_create.replace("person5", "person1") == at_staging
+
+
+def test_seats_that_go_away_while_creating_fail_only_the_rows_beyond_them(engine):
+    """NO_SEAT_AVAILABLE is still possible: seats can be removed (or users added outside bulk
+    upload) after the batch reserved them; the recount in every chunk keeps the company within
+    its seats."""
+    company = new_company(engine, seats=10)
+    upload_id = stage(engine, company, [person(i) for i in range(8)])
+
+    def seats_cut(done, total):
+        if done == 3:
+            with session_scope(engine) as session:
+                session.get(Company, company).seats = 5
+
+    result = uploads.create_users(engine, company, upload_id, chunk_size=3, on_progress=seats_cut)
+    assert result.created == 5 == count_users(engine, company)
+    assert [(f["row"], f["code"]) for f in result.failed] == [(r, "NO_SEAT_AVAILABLE") for r in (7, 8, 9)]
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, upload_id).seats_reserved == 0

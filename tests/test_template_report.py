@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.intake import parse_file
@@ -91,3 +94,63 @@ def test_a_csv_report_reuploads_with_the_values_as_typed():
 def test_an_xlsx_report_reuploads_with_the_values_as_typed():
     rows = parse_file(report_xlsx(FAILED), "failed-rows.xlsx").frame.to_dicts()
     assert [(r["firstname"], r["countryprefix"]) for r in rows] == [("Ann", "+1"), (HOSTILE[0], "+44")]
+
+
+# Cells as hostile as we can make them: separators, formula starts, blanks, apostrophes, and
+# now and then any other character.
+_PIECES = [";", ",", "\t", "=", "+", "-", "@", "'", " ", "\u00a0", "a", "1", "(", "=1+1", "SUM(A1)"]
+RISKY_TEXT = st.lists(st.sampled_from([*_PIECES, "\r"]) | st.characters(codec="utf-8"), max_size=10).map("".join)
+# What an admin types in a cell: no control characters (the reader refuses those as binary).
+TYPED_TEXT = st.lists(st.sampled_from(_PIECES) | st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")),
+                      max_size=10).map("".join)
+PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def assert_no_formula_anywhere(cell: str) -> None:
+    """No piece of the cell, whichever of ; , or tab a spreadsheet splits it at, starts a formula."""
+    assert not cell.startswith(("\t", "\r")), repr(cell)
+    for piece in re.split(r"[;,\t]", cell):
+        assert not piece.lstrip().startswith(("=", "+", "-", "@")), (repr(cell), repr(piece))
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    ("x;=1+1", "x;'=1+1"), ("a,=HYPERLINK(1)", "a,'=HYPERLINK(1)"), ("a\t@SUM(1)", "a\t'@SUM(1)"),
+    ("Lee; -2+3", "Lee;' -2+3"), (" =1+1", "' =1+1"), ("x;'=1", "x;''=1"), ("1;2,3", "1;2,3"), ("Anne-Marie", "Anne-Marie"),
+])
+def test_a_formula_after_a_separator_or_blanks_is_escaped_too(value, written):
+    assert csv_safe(value) == written
+    assert_no_formula_anywhere(written)
+    assert unescape_csv_safe(written) == value
+
+
+@PROPS
+@given(RISKY_TEXT)
+def test_property_csv_escaping_leaves_no_formula_and_round_trips(value):
+    written = csv_safe(value)
+    assert_no_formula_anywhere(written)
+    assert unescape_csv_safe(written) == value
+
+
+@PROPS
+@given(st.lists(TYPED_TEXT.map(str.strip).filter(bool), min_size=1, max_size=4))
+def test_property_a_csv_report_reuploads_with_the_values_as_typed(names):
+    failed = [{"row": i + 2, "firstname": name, "lastname": "Lee", "email": f"p{i}@example.com", "countryprefix": "+44",
+               "phone": "", "code": "INVALID_PHONE_NUMBER", "message": name} for i, name in enumerate(names)]
+    report = report_csv(failed)
+    for line in list(csv.reader(io.StringIO(report.decode("utf-8-sig"))))[1:]:
+        for cell in line:
+            assert_no_formula_anywhere(cell)
+    rows = parse_file(report, "failed-rows.csv").frame.to_dicts()
+    assert [r["firstname"] for r in rows] == names
+
+
+@PROPS
+@given(st.lists(TYPED_TEXT, min_size=1, max_size=4))
+def test_property_xlsx_report_cells_are_always_strings(names):
+    failed = [{"row": i + 2, "firstname": name, "lastname": "=1+1", "email": f"p{i}@example.com", "countryprefix": "+44",
+               "phone": "-1", "code": "INVALID_PHONE_NUMBER", "message": f"x;{name}"} for i, name in enumerate(names)]
+    sheet = openpyxl.load_workbook(io.BytesIO(report_xlsx(failed))).active
+    for row in sheet.iter_rows():
+        for cell in row:
+            assert cell.value is None or cell.data_type == "s", (cell.coordinate, cell.value)
+    assert [sheet.cell(r, 1).value or "" for r in range(2, 2 + len(names))] == names

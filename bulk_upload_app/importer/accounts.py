@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ..models import Company, User
+from ..models import BulkUpload, Company, User
 
 _CHUNK = 5000  # well under every database's bound-parameter limit
 
@@ -23,18 +24,42 @@ def existing_emails(session: Session, emails: Iterable[str]) -> set[str]:
     return found
 
 
+def emails_of_other_companies(session: Session, company_id: int, emails: Iterable[str]) -> set[str]:
+    """Which of these emails belong to a user of another company (for counts only: never shown)."""
+    pending = sorted(set(emails))
+    found: set[str] = set()
+    for start in range(0, len(pending), _CHUNK):
+        chunk = pending[start : start + _CHUNK]
+        found.update(session.exec(
+            select(User.email).where(User.email.in_(chunk), User.company_id != company_id)
+        ).scalars())
+    return found
+
+
 @dataclass(frozen=True)
 class Seats:
     total: int
     used: int
+    reserved: int = 0  # held by other batches being created right now
 
     @property
     def free(self) -> int:
-        return max(self.total - self.used, 0)
+        return max(self.total - self.used - self.reserved, 0)
 
 
-def seats(session: Session, company_id: int, *, lock: bool = False) -> Seats:
-    """Seats of the company; with lock=True the company row stays locked until commit."""
+def seats(
+    session: Session,
+    company_id: int,
+    *,
+    lock: bool = False,
+    reservations_alive_since: datetime | None = None,
+    excluding_upload: str | None = None,
+) -> Seats:
+    """Seats of the company; with lock=True the company row stays locked until commit.
+
+    With `reservations_alive_since`, seats reserved by uploads creating with a heartbeat at or
+    after that time count as taken (see uploads.company_seats, which knows the lease).
+    """
     query = select(Company.seats).where(Company.id == company_id)
     if lock and session.get_bind().dialect.name != "sqlite":
         query = query.with_for_update()
@@ -42,4 +67,13 @@ def seats(session: Session, company_id: int, *, lock: bool = False) -> Seats:
     used = session.exec(
         select(func.count()).select_from(User).where(User.company_id == company_id, User.is_active.is_(True))
     ).scalar_one()
-    return Seats(total=total, used=used)
+    reserved = 0
+    if reservations_alive_since is not None:
+        held = select(func.coalesce(func.sum(BulkUpload.seats_reserved), 0)).where(
+            BulkUpload.company_id == company_id, BulkUpload.status == "creating",
+            BulkUpload.creating_heartbeat >= reservations_alive_since,
+        )
+        if excluding_upload is not None:
+            held = held.where(BulkUpload.id != excluding_upload)
+        reserved = session.exec(held).scalar_one()
+    return Seats(total=total, used=used, reserved=reserved)

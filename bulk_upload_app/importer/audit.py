@@ -13,6 +13,8 @@ Events (`event` column and log field):
     bulk_upload.create_started    a worker took the upload to create its users (attempt, pending rows,
                                   and whether it resumed after an interruption or a dead worker)
     bulk_upload.created           creating ended; outcome "done" with created/failed counts
+    bulk_upload.create_refused    create could not start (e.g. a chosen group was deleted, or the
+                                  seats were gone: details carry SEATS_EXCEEDED, needed, available)
     bulk_upload.interrupted       creating stopped early: the exception class and message, or
                                   "worker stopped" when recovery found a dead worker's stale lease
     bulk_upload.create_refused    create could not start (e.g. a chosen group was deleted)
@@ -20,6 +22,10 @@ Events (`event` column and log field):
                                   "retention"; the counts it had, when it last changed)
     bulk_upload.rows_purged       retention deleted a finished upload's rows (names, emails, ...);
                                   the upload keeps its counts ("abandoned" if it was never resumed)
+
+`details.email_in_other_company` (staged, created) counts the rows refused because their email
+belongs to a user of another company: a count only, as the admin's message never tells it apart
+from their own company's users.
 
 The row is written in the transaction that makes the change, so the trail and the data cannot
 disagree; the log line is emitted once that transaction commits (never for a rolled-back one).
@@ -114,6 +120,8 @@ def story(session: Session, upload_id: str) -> list[str]:
                     f"{a.details.get('pending')} rows pending, {a.details.get('resumed_from') or 'from draft'})")
         elif a.event == CREATED:
             text = f"creating finished: {a.created} created, {a.failed} failed {a.details.get('failed_by_code', {})}"
+            if a.details.get("email_in_other_company"):
+                text += f", {a.details['email_in_other_company']} with an email of another company"
         elif a.event == INTERRUPTED:
             text = f"creating interrupted after {a.created} created: {a.reason}"
         elif a.event == DRAFT_PURGED:

@@ -65,7 +65,9 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_CHARACTERS: "{column} contains characters that can't be used (line breaks or control characters). Retype the value.",
     ErrorCode.INVALID_EMAIL: "\"{value}\" is not a valid email address: {reason}",
     ErrorCode.DUPLICATE_EMAIL_IN_FILE: "{value} is already used in row {first_row} of this file. Give each user a different email address, or remove this row.",
-    ErrorCode.EMAIL_ALREADY_EXISTS: "A user with the email {value} already exists. Use another email address, or remove this row.",
+    # Emails are global: the same words whether the holder is in this company or another, and
+    # nothing about the holder, so a bulk upload can't be used to learn who works where.
+    ErrorCode.EMAIL_ALREADY_EXISTS: "{value} is already in use. Use another email address, or remove this row.",
     ErrorCode.INVALID_COUNTRY_PREFIX: "\"{value}\" is not a country calling code. Use the E.164 prefix of the user's country, for example +1 or +44.",
     ErrorCode.INVALID_PHONE_NUMBER: "\"{value}\" is not a valid phone number for country prefix {prefix}. Enter the number with its area code, for example {example}, or leave phone empty.",
     ErrorCode.EXTRA_VALUES_IN_ROW: "This row has {found} values but the header has only {expected} columns. Remove the extra values or add a column title.",

@@ -11,6 +11,7 @@ from .errors import ErrorCode, FileProblem
 from .headers import looks_like_template_header, map_headers
 from .reading import RawTable, ReadLimits, read_table
 from .schema import COLUMN_NAMES
+from .spreadsheet_out import unescape_csv_safe
 from .validation import Validation, validate_rows
 
 
@@ -33,7 +34,7 @@ def parse_file(data: bytes, filename: str, limits: ReadLimits | None = None) -> 
     ]
     frame = raw.data.select(pl.col("row").cast(pl.Int64), *columns)
     if raw.file_format in ("csv", "tsv"):
-        frame = frame.with_columns(_without_formula_apostrophe(name) for name in COLUMN_NAMES)
+        frame = _without_formula_apostrophe(frame)
     if frame.height == 0:
         raise FileProblem(ErrorCode.NO_DATA_ROWS)
     return ParsedFile(
@@ -44,10 +45,14 @@ def parse_file(data: bytes, filename: str, limits: ReadLimits | None = None) -> 
     )
 
 
-def _without_formula_apostrophe(column: str) -> pl.Expr:
-    """Undo the apostrophe our CSV reports put before formula-like cells (see spreadsheet_out)."""
-    value = pl.col(column)
-    return pl.when(value.str.contains(r"^'+[=+\-@\t\r]")).then(value.str.slice(1)).otherwise(value).alias(column)
+def _without_formula_apostrophe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Undo the apostrophes our CSV reports put before formula-like cells (see spreadsheet_out)."""
+    changed = [
+        pl.Series(name, [unescape_csv_safe(v) if v else v for v in frame[name].to_list()], dtype=pl.String)
+        for name in COLUMN_NAMES
+        if frame[name].str.contains("'", literal=True).any()  # most files have none: skip them in bulk
+    ]
+    return frame.with_columns(changed) if changed else frame
 
 
 def validate_file(parsed: ParsedFile) -> Validation:

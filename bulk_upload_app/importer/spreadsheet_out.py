@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 
 import xlsxwriter
 
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _needs_apostrophe(value: str) -> bool:
-    # Apostrophes typed before a trigger get one more, so the reader's unescape is exact.
-    return value.lstrip("'").startswith(_FORMULA_TRIGGERS)
+# A spreadsheet opening our CSV with another separator (";" in many European locales, a tab
+# when pasted) splits a cell at these, so every piece after one starts a cell of its own.
+# A piece is a formula when, past any blanks, it starts with = + - @; a leading tab or CR
+# counts by itself (OWASP). Apostrophes typed before such a start count as part of it, so
+# each gets one more and the reader's unescape is exact.
+_START = r"(?:^|(?<=[;,\t]))"
+_RISK = r"'*(?:[^\S\t]*[=+\-@]|[\t\r])"
+_NEEDS_APOSTROPHE = re.compile(f"{_START}(?={_RISK})")
+_OUR_APOSTROPHE = re.compile(f"{_START}'(?={_RISK})")
 
 
 def csv_safe(value: str) -> str:
-    """Prefix a cell a spreadsheet would run as a formula with an apostrophe (OWASP's advice).
+    """Put an apostrophe before every piece of the cell a spreadsheet would run as a formula.
 
-    The reader removes that apostrophe again, so a report can be fixed and re-uploaded.
+    `=1+1` becomes `'=1+1` (OWASP's advice) and `x;=1+1` becomes `x;'=1+1`: an apostrophe
+    only in front would leave `=1+1` a formula where `;` splits cells. The reader removes these
+    apostrophes again (unescape_csv_safe), so a report can be fixed and re-uploaded.
     """
-    return "'" + value if _needs_apostrophe(value) else value
+    return _NEEDS_APOSTROPHE.sub("'", value)
 
 
 def unescape_csv_safe(value: str) -> str:
-    return value[1:] if value.startswith("'") and _needs_apostrophe(value) else value
+    return _OUR_APOSTROPHE.sub("", value) if "'" in value else value
 
 
 def write_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:

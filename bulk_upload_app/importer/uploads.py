@@ -1,10 +1,13 @@
 """A bulk upload's life in the database: staged as a draft, then its users created.
 
 Staged rows live in `bulk_upload_row`, not in memory, so a draft survives reloads,
-restarts and other workers. Creating goes in chunks, each its own transaction that locks
-the company, re-counts seats and re-checks emails, so concurrent batches can neither
-over-allocate seats nor create one email twice, and a crash loses at most a chunk's work
-in progress, never a committed one.
+restarts and other workers. Creating starts by reserving the batch's seats under the company
+lock: a batch that does not fit in the seats left by active users and by the reservations of
+other running creates is refused whole (SEATS_EXCEEDED) and stays a draft, because admins
+read a shortage as "buy seats, then upload", never as half a batch. Then it goes in chunks,
+each its own transaction that locks the company, re-counts seats and re-checks emails, so
+concurrent batches can neither over-allocate seats nor create one email twice, and a crash
+loses at most a chunk's work in progress, never a committed one.
 """
 
 from __future__ import annotations
@@ -18,14 +21,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import polars as pl
-from sqlalchemy import JSON, Integer, and_, bindparam, delete, exists, func, insert, literal, null, or_, select, true, union_all, update
+from sqlalchemy import JSON, Integer, and_, bindparam, case, delete, exists, func, insert, literal, null, or_, select, true, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..db import copy_rows, session_scope
-from ..settings import get_settings
 from ..models import (
     BulkUpload,
     BulkUploadRow,
@@ -37,6 +39,7 @@ from ..models import (
     UserSkill,
     utcnow,
 )
+from ..settings import get_settings
 from . import accounts, audit, capacity
 from .batch import BatchSpec, checked_batch
 from .errors import ErrorCode, FileProblem, RowError, message_for
@@ -130,9 +133,26 @@ def stage_upload(
         session, audit.STAGED, upload_id=upload.id, company_id=company_id, admin_user_id=admin_user_id,
         actor=actor or _actor(admin_user_id), file_name=upload.file_name, file_sha256=upload.file_sha256,
         total_rows=upload.total_rows, valid_rows=upload.valid_rows, invalid_rows=upload.invalid_rows, outcome="staged",
-        details={"file_format": upload.file_format, "replaced_file": into is not None, "notices": list(upload.notices)},
+        details={"file_format": upload.file_format, "replaced_file": into is not None, "notices": list(upload.notices),
+                 "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload.id)},
     )
     return upload
+
+
+def rows_with_email_of_other_company(session: Session, company_id: int, upload_id: str) -> int:
+    """How many of the upload's rows, not created, have an email a user of another company holds.
+
+    Emails are global (people sign in by email), so such rows are refused with the same
+    EMAIL_ALREADY_EXISTS an admin sees for their own users; only this count, kept in the audit,
+    tells operators the two apart, without any email or company named.
+    """
+    row, user = BulkUploadRow.__table__.c, User.__table__.c
+    return session.exec(
+        select(func.count()).where(
+            row.upload_id == upload_id, row.outcome.in_(("pending", "failed")),
+            exists(select(user.id).where(user.email == row.email_norm, user.company_id != company_id)),
+        )
+    ).scalar_one()
 
 
 def _actor(admin_user_id: int | None) -> str:
@@ -240,9 +260,25 @@ def configure_batch(session: Session, company_id: int, upload_id: str, spec: Bat
     return upload
 
 
-def seat_problem(session: Session, company_id: int, needed: int, legacy_dashboard_url: str) -> FileProblem | None:
+def company_seats(
+    session: Session,
+    company_id: int,
+    *,
+    lock: bool = False,
+    excluding_upload: str | None = None,
+    lease: float | None = None,
+) -> accounts.Seats:
+    """The company's seats, counting those reserved by creates whose lease is alive as taken."""
+    alive_since = utcnow() - timedelta(seconds=lease_seconds() if lease is None else lease)
+    return accounts.seats(session, company_id, lock=lock, reservations_alive_since=alive_since,
+                          excluding_upload=excluding_upload)
+
+
+def seat_problem(
+    session: Session, company_id: int, needed: int, legacy_dashboard_url: str, *, seats: accounts.Seats | None = None
+) -> FileProblem | None:
     """SEATS_EXCEEDED when `needed` users would not fit in the company's free seats."""
-    seats = accounts.seats(session, company_id)
+    seats = seats or company_seats(session, company_id)
     if needed <= seats.free:
         return None
     return FileProblem(
@@ -302,7 +338,7 @@ def recover_stale(
         switched = session.execute(
             update(BulkUpload.__table__)
             .where(up.id == found.id, up.creating_owner.is_not_distinct_from(found.creating_owner), _stale_condition(cutoff))
-            .values(status="interrupted", creating_owner=None, version=up.version + 1, updated_at=now)
+            .values(status="interrupted", creating_owner=None, seats_reserved=0, version=up.version + 1, updated_at=now)
         ).rowcount
         if switched != 1:
             continue  # resumed or recovered by someone else meanwhile
@@ -359,6 +395,29 @@ def _claim(session: Session, company_id: int, upload_id: str, owner: str, now: d
     raise UploadBusy("This bulk upload has already been created.")
 
 
+def _reserve_seats(
+    session: Session, company_id: int, upload_id: str, lease: float, legacy_dashboard_url: str
+) -> accounts.Seats:
+    """Hold the seats of every row still to create, or refuse the whole batch with SEATS_EXCEEDED.
+
+    Runs in the claim's transaction under the company lock, so two creates never both count
+    the same free seats; on refusal the caller rolls the claim back and the upload stays as it was.
+    """
+    seats = company_seats(session, company_id, lock=True, excluding_upload=upload_id, lease=lease)
+    row, user = BulkUploadRow.__table__.c, User.__table__.c
+    # Rows whose email got taken meanwhile will fail, not take a seat.
+    needed = session.exec(
+        select(func.count()).where(row.upload_id == upload_id, row.is_valid.is_(True), row.outcome == "pending",
+                                   ~exists(select(user.id).where(user.email == row.email_norm)))
+    ).scalar_one()
+    problem = seat_problem(session, company_id, needed, legacy_dashboard_url, seats=seats)
+    if problem is not None:
+        raise problem
+    up = BulkUpload.__table__.c
+    session.execute(update(BulkUpload.__table__).where(up.id == upload_id).values(seats_reserved=needed))
+    return seats
+
+
 def _heartbeat(session: Session, upload_id: str, owner: str) -> None:
     """Renew the lease inside the chunk's transaction: a worker that lost it commits nothing more."""
     up = BulkUpload.__table__.c
@@ -381,14 +440,17 @@ def create_users(
     admin_user_id: int | None = None,
     actor: str | None = None,
     lease: float | None = None,
+    legacy_dashboard_url: str | None = None,
 ) -> CreateResult:
     """Create every valid, still pending row of the upload; safe to call again after a crash.
 
     The worker first claims the upload (one conditional UPDATE): from "draft", "interrupted", or a
     "creating" whose worker's lease expired. A fresh "creating" means another worker is at it
-    (double click, second tab, replayed request): UploadBusy, and nothing runs twice. The lease is
-    renewed in every chunk's transaction; each chunk also locks the company, so even a worker
-    that lost its lease could not create a user twice.
+    (double click, second tab, replayed request): UploadBusy, and nothing runs twice. In the same
+    transaction it reserves the seats of the rows to create; when they don't fit, FileProblem
+    SEATS_EXCEEDED, nothing is created and the upload keeps its status (draft or interrupted).
+    The lease is renewed in every chunk's transaction; each chunk also locks the company, so even
+    a worker that lost its lease could not create a user twice.
     """
     lease = lease_seconds() if lease is None else lease
     owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
@@ -397,6 +459,9 @@ def create_users(
         with session_scope(engine) as session:
             now = utcnow()
             resumed_from = _claim(session, company_id, upload_id, owner, now, lease)
+            seats = _reserve_seats(session, company_id, upload_id, lease,
+                                   get_settings().legacy_dashboard_url if legacy_dashboard_url is None
+                                   else legacy_dashboard_url)
             upload = session.exec(
                 select(BulkUpload).where(BulkUpload.id == str(upload_id)).execution_options(populate_existing=True)
             ).scalars().one()
@@ -417,7 +482,7 @@ def create_users(
                 created=_count_outcome(session, upload_id, "created"), **facts,
                 details={"attempt": upload.create_attempts, "pending": len(bounds), "resumed_from": resumed_from,
                          "chunk_size": chunk_size, "owner": owner, "lease_seconds": lease,
-                         "seats_free": accounts.seats(session, company_id).free},
+                         "seats_free": seats.free, "seats_reserved_by_others": seats.reserved},
             )
     except UploadNotFound:
         raise
@@ -431,7 +496,7 @@ def create_users(
         for low, high in chunks:
             with session_scope(engine) as session:
                 _heartbeat(session, upload_id, owner)
-                done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high)
+                done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high, lease)
             if on_progress:
                 on_progress(done, total)
         with session_scope(engine) as session:
@@ -443,6 +508,7 @@ def create_users(
             upload.failed_count = len(failed)
             upload.status = "done"
             upload.creating_owner = None
+            upload.seats_reserved = 0
             upload.finished_at = utcnow()
             upload.version += 1
             by_code: dict[str, int] = {}
@@ -451,7 +517,8 @@ def create_users(
             audit.record(session, audit.CREATED, upload_id=upload_id, outcome="done", created=created,
                          failed=len(failed), total_rows=upload.total_rows, **facts,
                          details={"failed_by_code": by_code, "attempt": upload.create_attempts,
-                                  "processed_this_attempt": done})
+                                  "processed_this_attempt": done,
+                                  "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload_id)})
     except LeaseLost:
         raise  # the new lease holder owns the upload and its audit now
     except BaseException as exc:
@@ -467,7 +534,8 @@ def _interrupted(engine: Engine, upload_id: str, owner: str, facts: dict[str, An
         stopped = session.execute(
             update(BulkUpload.__table__)
             .where(up.id == upload_id, up.status == "creating", up.creating_owner == owner)
-            .values(status="interrupted", creating_owner=None, version=up.version + 1, updated_at=utcnow())
+            .values(status="interrupted", creating_owner=None, seats_reserved=0, version=up.version + 1,
+                    updated_at=utcnow())
         ).rowcount
         if stopped:
             audit.record(session, audit.INTERRUPTED, upload_id=upload_id, outcome="interrupted",
@@ -479,9 +547,11 @@ def _refused(engine: Engine, company_id: int, upload_id: str, who: str | None, e
     """Audit a create that could not even start (busy, already done, batch no longer valid)."""
     try:
         with session_scope(engine) as session:
+            details: dict[str, Any] = {"error_class": type(exc).__name__}
+            if isinstance(exc, FileProblem):
+                details.update(exc.as_dict())
             audit.record(session, audit.CREATE_REFUSED, upload_id=upload_id, company_id=company_id,
-                         actor=who or "", outcome="refused", reason=audit.describe_error(exc),
-                         details={"error_class": type(exc).__name__})
+                         actor=who or "", outcome="refused", reason=audit.describe_error(exc), details=details)
     except Exception:  # noqa: BLE001  (the original error matters more than its audit)
         audit.logger.exception("could not audit a refused create of %s", upload_id)
 
@@ -503,10 +573,13 @@ def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
 
 
 def _create_chunk(
-    session: Session, company_id: int, upload_id: str, user_type: str, spec: BatchSpec, low: int, high: int
+    session: Session, company_id: int, upload_id: str, user_type: str, spec: BatchSpec, low: int, high: int,
+    lease: float,
 ) -> int:
     """Create the chunk's users set-wise, straight from the staged rows, under the company lock."""
-    seats = accounts.seats(session, company_id, lock=True)
+    # The batch's own reservation covers its rows; the recount still guards against seats that
+    # went away meanwhile (seats removed, users added outside bulk upload, a lease that lapsed).
+    seats = company_seats(session, company_id, lock=True, excluding_upload=upload_id, lease=lease)
     rows_table = BulkUploadRow.__table__
     row = rows_table.c
     user = User.__table__.c
@@ -559,6 +632,12 @@ def _create_chunk(
             outcome="failed", outcome_code=ErrorCode.NO_SEAT_AVAILABLE.value,
             outcome_message=message_for(ErrorCode.NO_SEAT_AVAILABLE),
         )
+    )
+    # Every row of the chunk is settled now, created or failed: its seat is no longer held.
+    up = BulkUpload.__table__.c
+    session.execute(
+        update(BulkUpload.__table__).where(up.id == upload_id)
+        .values(seats_reserved=case((up.seats_reserved > pending, up.seats_reserved - pending), else_=0))
     )
     return pending
 

@@ -16,7 +16,7 @@ from .. import embed
 from ..settings import get_settings
 from ..db import get_engine, session_scope
 from ..directory import company_choices
-from ..importer import accounts, drafts, uploads
+from ..importer import drafts, uploads
 from ..importer.batch import BatchProblem, BatchSpec, SkillChoice, describe_batch, settings_of_user
 from ..importer.errors import FileProblem
 from ..importer.report import report_csv, report_xlsx
@@ -70,7 +70,7 @@ class DraftState(SessionState):
 
     def _refresh(self, session: Any, upload: BulkUpload) -> None:
         counts = drafts.stored_counts(upload)
-        seats = accounts.seats(session, upload.company_id)
+        seats = uploads.company_seats(session, upload.company_id)
         self.file_name, self.user_type, self.status = upload.file_name, upload.user_type, upload.status
         self.notices = list(upload.notices or [])
         self.count_all, self.count_valid, self.count_errors = counts.all, counts.valid, counts.with_errors
@@ -491,6 +491,7 @@ class CreateState(DraftState):
             if self.status == "draft" and self.seats_short > 0:
                 self.confirm_open = False
                 return
+            step_before = self.step
             self.creating, self.confirm_open, self.step = True, False, "creating"
             self.progress_done, self.progress_total = 0, self.count_valid
             company_id, upload_id, admin_user_id = admin.company_id, self.upload_id, admin.user_id
@@ -508,10 +509,14 @@ class CreateState(DraftState):
             async with self:
                 self.progress_done, self.progress_total = progress["done"], progress["total"] or self.progress_total
         problem = ""
+        seats_refused = False
         try:
             work.result()
         except uploads.UploadBusy:
             pass  # another tab or click created them already: show that result
+        except FileProblem as exc:
+            # Another batch took the seats first: nothing was created, the draft waits for seats.
+            problem, seats_refused = exc.message, True
         except BatchProblem as exc:
             problem = f"{exc} Go back to Settings and choose again."
         except Exception:  # noqa: BLE001  (the admin gets a plain message; the operator the log)
@@ -521,6 +526,8 @@ class CreateState(DraftState):
         async with self:
             self.creating = False
             self._show_result(company_id, upload_id)
+            if seats_refused and self.status != "creating":
+                self.step = step_before
             self.message = problem
             done = self.status == "done"
             counts = {"uploadId": upload_id, "created": self.created_count, "failed": self.failed_total,
