@@ -19,6 +19,10 @@ from bulk_upload_app.migrations import upgrade
 
 from .helpers import ServiceMissing, postgres_schema
 
+# The engine, the CLI and their worker processes run as in production (no demo mode), where the
+# seat shop's address is a required setting; the tests' own, never visited.
+os.environ.setdefault("BULK_UPLOAD_LEGACY_DASHBOARD_URL", "https://dashboard.example.com/billing/seats")
+
 WITHOUT = {part.strip() for part in os.environ.get("BULK_UPLOAD_WITHOUT", "").split(",") if part.strip()}
 CORPUS = Path(os.environ.get("BULK_UPLOAD_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
