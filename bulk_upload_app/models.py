@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
@@ -93,6 +94,32 @@ class UserSkill(SQLModel, table=True):
     level: int
 
 
+class UploadStatus(StrEnum):
+    """Where a bulk upload is in its life. "creating" is a lease: it holds only while
+    creating_heartbeat is fresh (importer/creating.py); a stale one counts as interrupted.
+    "abandoned": interrupted, never resumed, its rows purged (importer/retention.py)."""
+
+    DRAFT = "draft"
+    CREATING = "creating"
+    INTERRUPTED = "interrupted"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+
+
+FINISHED_STATUSES = (UploadStatus.DONE, UploadStatus.CREATING, UploadStatus.INTERRUPTED, UploadStatus.ABANDONED)
+
+
+class RowOutcome(StrEnum):
+    """What became of a staged row."""
+
+    PENDING = "pending"
+    CREATED = "created"
+    FAILED = "failed"
+    REMOVED = "removed"
+
+
 class BulkUpload(SQLModel, table=True):
     """One run of the wizard (or of `bulk-upload import`): a draft until its users are created."""
 
@@ -111,10 +138,7 @@ class BulkUpload(SQLModel, table=True):
     #             "skills": [{"skill_id": int, "level": int}]}
     batch: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     notices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # draft|creating|interrupted|done|failed|cancelled|abandoned. "creating" is a lease: it holds only
-    # while creating_heartbeat is fresh (see importer/uploads.py, lease_seconds); a stale one is
-    # interrupted. "abandoned": interrupted and never resumed, its rows purged (importer/retention.py).
-    status: str = Field(default="draft", max_length=20, index=True)
+    status: str = Field(default=UploadStatus.DRAFT, max_length=20, index=True)  # an UploadStatus
     total_rows: int = 0
     valid_rows: int = 0
     invalid_rows: int = 0
@@ -186,7 +210,7 @@ class BulkUploadRow(SQLModel, table=True):
     # [{"column": str|None, "code": str, "message": str}], empty when the row is valid.
     errors: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     is_valid: bool = Field(default=False)
-    outcome: str = Field(default="pending", max_length=10)  # pending|created|failed|removed
+    outcome: str = Field(default=RowOutcome.PENDING, max_length=10)  # a RowOutcome
     outcome_code: Optional[str] = Field(default=None, max_length=40)
     outcome_message: Optional[str] = None
     user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")

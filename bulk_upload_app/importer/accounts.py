@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ..models import BulkUpload, Company, User
+from ..models import BulkUpload, Company, UploadStatus, User
 
 _CHUNK = 5000  # well under every database's bound-parameter limit
 
@@ -70,7 +70,7 @@ def seats(
     reserved = 0
     if reservations_alive_since is not None:
         held = select(func.coalesce(func.sum(BulkUpload.seats_reserved), 0)).where(
-            BulkUpload.company_id == company_id, BulkUpload.status == "creating",
+            BulkUpload.company_id == company_id, BulkUpload.status == UploadStatus.CREATING,
             BulkUpload.creating_heartbeat >= reservations_alive_since,
         )
         if excluding_upload is not None:

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Engine
 
 from ..db import session_scope
-from ..models import BulkUpload, FileProcessingSlot, utcnow
+from ..models import BulkUpload, FileProcessingSlot, UploadStatus, utcnow
 from ..settings import Settings
 from .errors import ErrorCode, FileProblem
 
@@ -100,7 +100,7 @@ def check_open_drafts(engine: Engine, company_id: int, limits: Limits) -> None:
     with session_scope(engine, read_only=True) as session:
         open_drafts = session.execute(
             select(func.count()).select_from(BulkUpload).where(
-                BulkUpload.company_id == company_id, BulkUpload.status == "draft")
+                BulkUpload.company_id == company_id, BulkUpload.status == UploadStatus.DRAFT)
         ).scalar_one()
     if open_drafts >= limits.open_drafts:
         raise FileProblem(ErrorCode.TOO_MANY_OPEN_DRAFTS, open=open_drafts, limit=limits.open_drafts,

@@ -14,7 +14,7 @@ import polars as pl
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from ..models import BulkUpload, BulkUploadRow, utcnow
+from ..models import BulkUpload, BulkUploadRow, RowOutcome, UploadStatus, utcnow
 from . import accounts
 from .errors import ErrorCode, message_for
 from .schema import COLUMN_NAMES
@@ -52,7 +52,7 @@ def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUploa
     upload = session.exec(query).scalars().first()
     if upload is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
-    if upload.status != "draft":
+    if upload.status != UploadStatus.DRAFT:
         raise UploadBusy("These users are already being created; the file can no longer change.")
     return upload
 
@@ -64,7 +64,7 @@ def stored_counts(upload: BulkUpload) -> DraftCounts:
 def counts(session: Session, upload_id: str) -> DraftCounts:
     valid, total = session.exec(
         select(func.count().filter(BulkUploadRow.is_valid.is_(True)), func.count())
-        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "removed")
+        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.REMOVED)
     ).one()
     return DraftCounts(all=total, valid=valid, with_errors=total - valid)
 
@@ -79,7 +79,7 @@ def page(
     ).scalars().first()
     if upload is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
-    conditions = [BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "removed"]
+    conditions = [BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.REMOVED]
     if only_errors:
         conditions.append(BulkUploadRow.is_valid.is_(False))
     term = search.strip().lower()
@@ -135,7 +135,7 @@ def edit_cell(session: Session, company_id: int, upload_id: str, row_id: int, co
 def remove_row(session: Session, company_id: int, upload_id: str, row_id: int) -> None:
     upload = locked_draft(session, company_id, upload_id)
     row = _row_of(session, upload.id, row_id)
-    row.outcome = "removed"
+    row.outcome = RowOutcome.REMOVED
     session.add(row)
     session.flush()
     if row.email_norm:
@@ -147,7 +147,7 @@ def recheck_account(session: Session, company_id: int, upload_id: str) -> DraftC
     """Re-judge EMAIL_ALREADY_EXISTS for every row: users may have been added meanwhile."""
     upload = locked_draft(session, company_id, upload_id)
     rows = session.exec(
-        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == "pending",
+        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == RowOutcome.PENDING,
                                     BulkUploadRow.email_norm.is_not(None))
     ).scalars().all()
     taken = accounts.existing_emails(session, [r.email_norm for r in rows])
@@ -169,7 +169,7 @@ def recheck_account(session: Session, company_id: int, upload_id: str) -> DraftC
 def _row_of(session: Session, upload_id: str, row_id: int) -> BulkUploadRow:
     row = session.exec(
         select(BulkUploadRow).where(BulkUploadRow.id == int(row_id), BulkUploadRow.upload_id == upload_id,
-                                    BulkUploadRow.outcome != "removed")
+                                    BulkUploadRow.outcome != RowOutcome.REMOVED)
     ).scalars().first()
     if row is None:
         raise UploadNotFound("That row is not part of this bulk upload.")
@@ -181,7 +181,7 @@ def _rejudge_duplicates(session: Session, upload_id: str, emails: set[str]) -> N
     if not emails:
         return
     rows = session.exec(
-        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "removed",
+        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.REMOVED,
                                     BulkUploadRow.email_norm.in_(sorted(emails)))
         .order_by(BulkUploadRow.row_number)
     ).scalars().all()

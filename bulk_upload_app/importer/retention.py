@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..db import session_scope
-from ..models import BulkUpload, BulkUploadRow, utcnow
+from ..models import BulkUpload, BulkUploadRow, RowOutcome, UploadStatus, utcnow
 from ..uploaded_files import is_upload_file
 from . import audit
 
@@ -101,7 +101,7 @@ def purge(engine: Engine, storage_dir: Path, *, now: datetime | None = None, rul
 
 def _stale_draft(cutoff: datetime):  # noqa: ANN202
     up = BulkUpload.__table__.c
-    return and_(up.status == "draft", up.updated_at < cutoff)
+    return and_(up.status == UploadStatus.DRAFT, up.updated_at < cutoff)
 
 
 def purge_drafts(engine: Engine, *, now: datetime, days: int) -> tuple[list[str], int]:
@@ -152,9 +152,9 @@ def _lock(session: Session, upload_id: str, condition) -> Any:  # noqa: ANN001
 def _rows_due(cutoff: datetime):  # noqa: ANN202
     up = BulkUpload.__table__.c
     finished = and_(up.status.in_(FINISHED_STATUSES), func.coalesce(up.finished_at, up.updated_at) < cutoff)
-    abandoned = and_(up.status == "interrupted", up.updated_at < cutoff)
+    abandoned = and_(up.status == UploadStatus.INTERRUPTED, up.updated_at < cutoff)
     # A heartbeat older than the whole retention period is far past any lease: that worker is gone.
-    dead = and_(up.status == "creating", or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff),
+    dead = and_(up.status == UploadStatus.CREATING, or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff),
                 up.updated_at < cutoff)
     return and_(up.rows_purged_at.is_(None), or_(finished, abandoned, dead))
 
@@ -200,9 +200,9 @@ def _final_counts(session: Session, upload_id: str) -> dict[str, int]:
     row = BulkUploadRow.__table__.c
     created, failed = session.execute(
         select(
-            func.coalesce(func.sum(case((row.outcome == "created", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((or_(row.outcome == "failed",
-                                             and_(row.outcome == "pending", row.is_valid.is_(False))), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((row.outcome == RowOutcome.CREATED, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((or_(row.outcome == RowOutcome.FAILED,
+                                             and_(row.outcome == RowOutcome.PENDING, row.is_valid.is_(False))), 1), else_=0)), 0),
         ).where(row.upload_id == upload_id)
     ).one()
     return {"created_count": int(created), "failed_count": int(failed)}

@@ -33,7 +33,9 @@ from ..models import (
     BulkUploadRow,
     Company,
     GroupMember,
+    RowOutcome,
     Skill,
+    UploadStatus,
     User,
     UserOutboundNumber,
     UserSkill,
@@ -125,7 +127,7 @@ def stage_upload(
         BulkUploadRow.__tablename__,
         ["upload_id", "row_number", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid", "errors", "outcome"],
         [
-            (upload.id, *values, _errors_json(errors.get(values[0], ())), "pending")
+            (upload.id, *values, _errors_json(errors.get(values[0], ())), RowOutcome.PENDING)
             for values in staged.iter_rows()
         ],
     )
@@ -149,7 +151,7 @@ def rows_with_email_of_other_company(session: Session, company_id: int, upload_i
     row, user = BulkUploadRow.__table__.c, User.__table__.c
     return session.exec(
         select(func.count()).where(
-            row.upload_id == upload_id, row.outcome.in_(("pending", "failed")),
+            row.upload_id == upload_id, row.outcome.in_((RowOutcome.PENDING, RowOutcome.FAILED)),
             exists(select(user.id).where(user.email == row.email_norm, user.company_id != company_id)),
         )
     ).scalar_one()
@@ -231,13 +233,13 @@ def get_upload(session: Session, company_id: int, upload_id: str) -> BulkUpload:
     if is_stale(upload):
         # Its worker died: show it as interrupted (resumable) without writing in a read. The
         # database keeps "creating" until recover_stale or the next create_users claims it.
-        set_committed_value(upload, "status", "interrupted")
+        set_committed_value(upload, "status", UploadStatus.INTERRUPTED)
     return upload
 
 
 def is_stale(upload: BulkUpload, now: datetime | None = None, lease: float | None = None) -> bool:
     """True for a "creating" upload whose worker has not shown a sign of life within the lease."""
-    if upload.status != "creating":
+    if upload.status != UploadStatus.CREATING:
         return False
     beat = upload.creating_heartbeat
     if beat is None:
@@ -249,7 +251,7 @@ def is_stale(upload: BulkUpload, now: datetime | None = None, lease: float | Non
 
 def configure_batch(session: Session, company_id: int, upload_id: str, spec: BatchSpec) -> BulkUpload:
     upload = get_upload(session, company_id, upload_id)
-    if upload.status != "draft":
+    if upload.status != UploadStatus.DRAFT:
         raise UploadBusy("This bulk upload has already been created.")
     checked = checked_batch(session, company_id, spec)
     upload.batch = checked.to_json()
@@ -306,7 +308,7 @@ class LeaseLost(UploadBusy):
 
 def _stale_condition(cutoff: datetime):  # noqa: ANN202
     up = BulkUpload.__table__.c
-    return and_(up.status == "creating", or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff))
+    return and_(up.status == UploadStatus.CREATING, or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff))
 
 
 def recover_stale(
@@ -338,11 +340,11 @@ def recover_stale(
         switched = session.execute(
             update(BulkUpload.__table__)
             .where(up.id == found.id, up.creating_owner.is_not_distinct_from(found.creating_owner), _stale_condition(cutoff))
-            .values(status="interrupted", creating_owner=None, seats_reserved=0, version=up.version + 1, updated_at=now)
+            .values(status=UploadStatus.INTERRUPTED, creating_owner=None, seats_reserved=0, version=up.version + 1, updated_at=now)
         ).rowcount
         if switched != 1:
             continue  # resumed or recovered by someone else meanwhile
-        created = _count_outcome(session, found.id, "created")
+        created = _count_outcome(session, found.id, RowOutcome.CREATED)
         beat = found.creating_heartbeat.isoformat() if found.creating_heartbeat else "never"
         audit.record(
             session, audit.INTERRUPTED, upload_id=found.id, company_id=found.company_id,
@@ -377,19 +379,19 @@ def _claim(session: Session, company_id: int, upload_id: str, owner: str, now: d
     claimed = session.execute(
         update(BulkUpload.__table__)
         .where(up.id == str(upload_id), up.company_id == company_id,
-               or_(up.status.in_(("draft", "interrupted")), _stale_condition(cutoff)))
-        .values(status="creating", creating_owner=owner, creating_heartbeat=now, create_attempts=up.create_attempts + 1,
+               or_(up.status.in_((UploadStatus.DRAFT, UploadStatus.INTERRUPTED)), _stale_condition(cutoff)))
+        .values(status=UploadStatus.CREATING, creating_owner=owner, creating_heartbeat=now, create_attempts=up.create_attempts + 1,
                 version=up.version + 1, updated_at=now)
     ).rowcount
     if claimed == 1:
-        if before.status == "creating":
+        if before.status == UploadStatus.CREATING:
             beat = before.creating_heartbeat.isoformat() if before.creating_heartbeat else "never"
             return f"creating (worker {before.creating_owner} silent since {beat})"
-        return None if before.status == "draft" else before.status
+        return None if before.status == UploadStatus.DRAFT else before.status
     status = session.execute(select(up.status).where(up.id == str(upload_id))).scalar_one()
-    if status == "creating":
+    if status == UploadStatus.CREATING:
         raise UploadBusy("These users are being created right now, in another tab or by another admin.")
-    if status == "abandoned":
+    if status == UploadStatus.ABANDONED:
         raise UploadBusy("Creating these users stopped long ago and was not resumed, so their rows were deleted. "
                          "The users added before it stopped are kept; upload the file again for the rest.")
     raise UploadBusy("This bulk upload has already been created.")
@@ -407,7 +409,7 @@ def _reserve_seats(
     row, user = BulkUploadRow.__table__.c, User.__table__.c
     # Rows whose email got taken meanwhile will fail, not take a seat.
     needed = session.exec(
-        select(func.count()).where(row.upload_id == upload_id, row.is_valid.is_(True), row.outcome == "pending",
+        select(func.count()).where(row.upload_id == upload_id, row.is_valid.is_(True), row.outcome == RowOutcome.PENDING,
                                    ~exists(select(user.id).where(user.email == row.email_norm)))
     ).scalar_one()
     problem = seat_problem(session, company_id, needed, legacy_dashboard_url, seats=seats)
@@ -423,7 +425,7 @@ def _heartbeat(session: Session, upload_id: str, owner: str) -> None:
     up = BulkUpload.__table__.c
     renewed = session.execute(
         update(BulkUpload.__table__)
-        .where(up.id == upload_id, up.status == "creating", up.creating_owner == owner)
+        .where(up.id == upload_id, up.status == UploadStatus.CREATING, up.creating_owner == owner)
         .values(creating_heartbeat=utcnow())
     ).rowcount
     if renewed != 1:
@@ -469,7 +471,7 @@ def create_users(
             spec = checked_batch(session, company_id, BatchSpec.from_json(upload.batch))
             bounds = session.exec(
                 select(BulkUploadRow.row_number)
-                .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.is_valid.is_(True), BulkUploadRow.outcome == "pending")
+                .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.is_valid.is_(True), BulkUploadRow.outcome == RowOutcome.PENDING)
                 .order_by(BulkUploadRow.row_number)
             ).scalars().all()
             upload_user_type = upload.user_type
@@ -479,7 +481,7 @@ def create_users(
             audit.record(
                 session, audit.CREATE_STARTED, upload_id=upload_id, at=now, outcome="creating",
                 total_rows=upload.total_rows, valid_rows=upload.valid_rows, invalid_rows=upload.invalid_rows,
-                created=_count_outcome(session, upload_id, "created"), **facts,
+                created=_count_outcome(session, upload_id, RowOutcome.CREATED), **facts,
                 details={"attempt": upload.create_attempts, "pending": len(bounds), "resumed_from": resumed_from,
                          "chunk_size": chunk_size, "owner": owner, "lease_seconds": lease,
                          "seats_free": seats.free, "seats_reserved_by_others": seats.reserved},
@@ -503,10 +505,10 @@ def create_users(
             _heartbeat(session, upload_id, owner)
             upload = get_upload(session, company_id, upload_id)
             failed = failed_rows(session, upload_id)
-            created = _count_outcome(session, upload_id, "created")
+            created = _count_outcome(session, upload_id, RowOutcome.CREATED)
             upload.created_count = created
             upload.failed_count = len(failed)
-            upload.status = "done"
+            upload.status = UploadStatus.DONE
             upload.creating_owner = None
             upload.seats_reserved = 0
             upload.finished_at = utcnow()
@@ -533,13 +535,13 @@ def _interrupted(engine: Engine, upload_id: str, owner: str, facts: dict[str, An
     with session_scope(engine) as session:
         stopped = session.execute(
             update(BulkUpload.__table__)
-            .where(up.id == upload_id, up.status == "creating", up.creating_owner == owner)
-            .values(status="interrupted", creating_owner=None, seats_reserved=0, version=up.version + 1,
+            .where(up.id == upload_id, up.status == UploadStatus.CREATING, up.creating_owner == owner)
+            .values(status=UploadStatus.INTERRUPTED, creating_owner=None, seats_reserved=0, version=up.version + 1,
                     updated_at=utcnow())
         ).rowcount
         if stopped:
             audit.record(session, audit.INTERRUPTED, upload_id=upload_id, outcome="interrupted",
-                         created=_count_outcome(session, upload_id, "created"), reason=audit.describe_error(exc),
+                         created=_count_outcome(session, upload_id, RowOutcome.CREATED), reason=audit.describe_error(exc),
                          details={"error_class": type(exc).__name__, "owner": owner}, **facts)
 
 
@@ -559,13 +561,13 @@ def _refused(engine: Engine, company_id: int, upload_id: str, who: str | None, e
 def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
     rows = session.exec(
         select(BulkUploadRow)
-        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != "created", BulkUploadRow.outcome != "removed")
+        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.CREATED, BulkUploadRow.outcome != RowOutcome.REMOVED)
         .order_by(BulkUploadRow.row_number)
     ).scalars()
     failed = []
     for row in rows:
         values = {"row": row.row_number, **{c: getattr(row, c) for c in COLUMN_NAMES}}
-        if row.outcome == "failed":
+        if row.outcome == RowOutcome.FAILED:
             failed.append({**values, "code": row.outcome_code, "message": row.outcome_message})
         else:
             failed.extend({**values, "code": e["code"], "message": e["message"]} for e in row.errors or [])
@@ -584,7 +586,7 @@ def _create_chunk(
     row = rows_table.c
     user = User.__table__.c
     in_chunk = and_(row.upload_id == upload_id, row.row_number.between(low, high), row.is_valid.is_(True),
-                    row.outcome == "pending")
+                    row.outcome == RowOutcome.PENDING)
     pending = session.exec(select(func.count()).where(in_chunk)).scalar_one()
     taken = exists(select(user.id).where(user.email == row.email_norm))
     base = _next_extension(session, company_id)
@@ -655,7 +657,7 @@ def _next_extension(session: Session, company_id: int) -> int:
 def _link_batch(session: Session, company_id: int, upload_id: str, spec: BatchSpec, low: int, high: int) -> None:
     """Give the users this chunk created the batch's groups, numbers and skills: one statement a table."""
     row = BulkUploadRow.__table__.c
-    created = and_(row.upload_id == upload_id, row.row_number.between(low, high), row.outcome == "created")
+    created = and_(row.upload_id == upload_id, row.row_number.between(low, high), row.outcome == RowOutcome.CREATED)
     skills = [(c.skill_id or _get_or_create_skill(session, company_id, c.new_name or ""), c.level) for c in spec.skills]
     for model, columns, values in (
         (GroupMember, ["group_id"], [(g,) for g in spec.group_ids]),

@@ -22,7 +22,7 @@ from ..importer.errors import FileProblem
 from ..importer.report import report_csv, report_xlsx
 from ..importer.schema import COLUMN_NAMES
 from ..importer.settings_catalogue import DEFAULT_SKILL_LEVEL, SETTINGS, default_settings
-from ..models import BulkUpload
+from ..models import BulkUpload, UploadStatus
 from .session import SessionState, as_id
 
 logger = logging.getLogger("bulk_upload")
@@ -90,8 +90,8 @@ class DraftState(SessionState):
                 return None
             self.upload_id = upload.id
             self._refresh(session, upload)
-        if upload.status in ("done", "creating", "interrupted", "abandoned"):
-            self.step = "creating" if upload.status == "creating" else "result"
+        if upload.status in (UploadStatus.DONE, UploadStatus.CREATING, UploadStatus.INTERRUPTED, UploadStatus.ABANDONED):
+            self.step = "creating" if upload.status == UploadStatus.CREATING else "result"
         else:
             self.step = upload.wizard_step or "review"
         return upload
@@ -488,7 +488,7 @@ class CreateState(DraftState):
             admin = self._admin_and_draft()
             if admin is None or self.creating:
                 return
-            if self.status == "draft" and self.seats_short > 0:
+            if self.status == UploadStatus.DRAFT and self.seats_short > 0:
                 self.confirm_open = False
                 return
             step_before = self.step
@@ -526,10 +526,10 @@ class CreateState(DraftState):
         async with self:
             self.creating = False
             self._show_result(company_id, upload_id)
-            if seats_refused and self.status != "creating":
+            if seats_refused and self.status != UploadStatus.CREATING:
                 self.step = step_before
             self.message = problem
-            done = self.status == "done"
+            done = self.status == UploadStatus.DONE
             counts = {"uploadId": upload_id, "created": self.created_count, "failed": self.failed_total,
                       "total": self.count_all}
         if done:  # embed mode: tell the dashboard (postMessage to its configured origin only)
@@ -547,7 +547,7 @@ class CreateState(DraftState):
             upload = uploads.get_upload(session, company_id, upload_id)
             failed = uploads.failed_rows(session, upload_id)
             self._refresh(session, upload)
-        self.step = "creating" if upload.status == "creating" else "result"
+        self.step = "creating" if upload.status == UploadStatus.CREATING else "result"
         self.created_count = upload.created_count
         self.failed_total, self.rows_purged_on = _failed_total(upload, failed)
         self.failed = [{k: str(f.get(k) or "") for k in ("row", "email", "code", "message")} for f in failed[:200]]

@@ -53,7 +53,7 @@ class UploadState(SessionState):
             with session_scope(read_only=True) as session:
                 try:
                     upload = uploads.get_upload(session, admin.company_id, replace)
-                    if upload.status == "draft":
+                    if upload.status == UploadStatus.DRAFT:
                         self.replacing, self.user_type = upload.id, upload.user_type
                 except uploads.UploadNotFound:
                     pass
