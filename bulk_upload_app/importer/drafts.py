@@ -14,11 +14,11 @@ import polars as pl
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from ..models import BulkUpload, BulkUploadRow, RowOutcome, UploadStatus, utcnow
+from ..models import BulkUpload, BulkUploadRow, RowOutcome, utcnow
 from . import accounts
-from .errors import ErrorCode, message_for
+from .errors import ErrorCode, UploadNotFound, message_for
+from .records import locked_draft
 from .schema import COLUMN_NAMES
-from .uploads import UploadBusy, UploadNotFound
 from .validation import validate_rows
 
 EDITABLE = COLUMN_NAMES
@@ -42,19 +42,6 @@ class RowView:
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "row": self.row, **self.values, "is_valid": self.is_valid,
                 "errors": self.errors}
-
-
-def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUpload:
-    """The company's draft, locked for this transaction (PostgreSQL; SQLite locks by BEGIN IMMEDIATE)."""
-    query = select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
-    if session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update()
-    upload = session.exec(query).scalars().first()
-    if upload is None:
-        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
-    if upload.status != UploadStatus.DRAFT:
-        raise UploadBusy("These users are already being created; the file can no longer change.")
-    return upload
 
 
 def stored_counts(upload: BulkUpload) -> DraftCounts:

@@ -87,6 +87,14 @@ def catalogue() -> list[dict[str, str]]:
     ]
 
 
+class UploadNotFound(LookupError):
+    """No such upload in this company (also what another company's upload looks like)."""
+
+
+class UploadBusy(RuntimeError):
+    """The upload is being created, or already was; it can't change or start again."""
+
+
 class FileProblem(Exception):
     """A problem with the file as a whole; the upload step cannot go on with it."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .schema import COLUMNS, COLUMN_NAMES
+from .schema import COLUMN_NAMES, COLUMNS
 from .spreadsheet_out import write_csv, write_xlsx
 
 TEMPLATE_FORMATS = ("csv", "xlsx")

@@ -1,0 +1,148 @@
+"""Finding an upload of a company, and what it can tell: its seats, whether its creator is alive, its failed rows.
+
+The one place an upload id from outside is looked up, always with the company id: another
+company's upload looks exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session
+
+from ..models import (
+    BulkUpload,
+    BulkUploadRow,
+    Company,
+    RowOutcome,
+    UploadStatus,
+    User,
+    utcnow,
+)
+from ..settings import get_settings
+from . import accounts
+from .errors import (
+    ErrorCode,
+    FileProblem,
+    UploadBusy,
+    UploadNotFound,
+)
+from .schema import COLUMN_NAMES
+
+
+def lease_seconds() -> float:
+    """A worker creating users refreshes its lease at every chunk; one silent for this long is taken
+    for dead (killed, OOM, host lost) and its upload counts as interrupted, ready to resume."""
+    return get_settings().create_lease_seconds
+
+
+def get_upload(session: Session, company_id: int, upload_id: str) -> BulkUpload:
+    upload = session.exec(
+        select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
+    ).scalars().first()
+    if upload is None:
+        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    if is_stale(upload):
+        # Its worker died: show it as interrupted (resumable) without writing in a read. The
+        # database keeps "creating" until recover_stale or the next create_users claims it.
+        set_committed_value(upload, "status", UploadStatus.INTERRUPTED)
+    return upload
+
+
+def is_stale(upload: BulkUpload, now: datetime | None = None, lease: float | None = None) -> bool:
+    """True for a "creating" upload whose worker has not shown a sign of life within the lease."""
+    if upload.status != UploadStatus.CREATING:
+        return False
+    beat = upload.creating_heartbeat
+    if beat is None:
+        return True
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=timezone.utc)
+    return beat < (now or utcnow()) - timedelta(seconds=lease_seconds() if lease is None else lease)
+
+
+def company_seats(
+    session: Session,
+    company_id: int,
+    *,
+    lock: bool = False,
+    excluding_upload: str | None = None,
+    lease: float | None = None,
+) -> accounts.Seats:
+    """The company's seats, counting those reserved by creates whose lease is alive as taken."""
+    alive_since = utcnow() - timedelta(seconds=lease_seconds() if lease is None else lease)
+    return accounts.seats(session, company_id, lock=lock, reservations_alive_since=alive_since,
+                          excluding_upload=excluding_upload)
+
+
+def seat_problem(
+    session: Session, company_id: int, needed: int, legacy_dashboard_url: str, *, seats: accounts.Seats | None = None
+) -> FileProblem | None:
+    """SEATS_EXCEEDED when `needed` users would not fit in the company's free seats."""
+    seats = seats or company_seats(session, company_id)
+    if needed <= seats.free:
+        return None
+    return FileProblem(
+        ErrorCode.SEATS_EXCEEDED,
+        needed=needed,
+        available=seats.free,
+        shortfall=needed - seats.free,
+        legacy_dashboard_url=legacy_dashboard_url,
+    )
+
+
+def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(BulkUploadRow)
+        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.CREATED, BulkUploadRow.outcome != RowOutcome.REMOVED)
+        .order_by(BulkUploadRow.row_number)
+    ).scalars()
+    failed = []
+    for row in rows:
+        values = {"row": row.row_number, **{c: getattr(row, c) for c in COLUMN_NAMES}}
+        if row.outcome == RowOutcome.FAILED:
+            failed.append({**values, "code": row.outcome_code, "message": row.outcome_message})
+        else:
+            failed.extend({**values, "code": e["code"], "message": e["message"]} for e in row.errors or [])
+    return failed
+
+
+def company_exists(session: Session, company_id: int) -> bool:
+    return session.get(Company, company_id) is not None
+
+
+def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUpload:
+    """The company's draft, locked for this transaction (PostgreSQL; SQLite locks by BEGIN IMMEDIATE)."""
+    query = select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    upload = session.exec(query).scalars().first()
+    if upload is None:
+        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    if upload.status != UploadStatus.DRAFT:
+        raise UploadBusy("These users are already being created; the file can no longer change.")
+    return upload
+
+
+def rows_with_email_of_other_company(session: Session, company_id: int, upload_id: str) -> int:
+    """How many of the upload's rows, not created, have an email a user of another company holds.
+
+    Emails are global (people sign in by email), so such rows are refused with the same
+    EMAIL_ALREADY_EXISTS an admin sees for their own users; only this count, kept in the audit,
+    tells operators the two apart, without any email or company named.
+    """
+    row, user = BulkUploadRow.__table__.c, User.__table__.c
+    return session.exec(
+        select(func.count()).where(
+            row.upload_id == upload_id, row.outcome.in_((RowOutcome.PENDING, RowOutcome.FAILED)),
+            exists(select(user.id).where(user.email == row.email_norm, user.company_id != company_id)),
+        )
+    ).scalar_one()
+
+
+def actor_of(admin_user_id: int | None) -> str:
+    """Who acted, as the audit names them."""
+    return f"admin:{admin_user_id}" if admin_user_id is not None else "system"

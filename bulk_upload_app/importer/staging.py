@@ -1,0 +1,191 @@
+"""A checked file becomes a draft: staged rows in `bulk_upload_row`, not in memory, so a draft
+survives reloads, restarts and other workers; and the batch's settings chosen for it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+import polars as pl
+from sqlalchemy import (
+    delete,
+)
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from ..db import copy_rows, session_scope
+from ..models import (
+    BulkUpload,
+    BulkUploadRow,
+    RowOutcome,
+    UploadStatus,
+    utcnow,
+)
+from . import accounts, audit, capacity
+from .batch import BatchSpec, checked_batch
+from .errors import (
+    ErrorCode,
+    FileProblem,
+    RowError,
+    UploadBusy,
+    message_for,
+)
+from .intake import ParsedFile, parse_file, validate_file
+from .reading import ReadLimits
+from .records import (
+    actor_of,
+    get_upload,
+    locked_draft,
+    rows_with_email_of_other_company,
+)
+from .schema import COLUMN_NAMES
+from .validation import Validation
+
+
+def check_against_account(session: Session, validation: Validation) -> Validation:
+    """Add EMAIL_ALREADY_EXISTS for rows whose (otherwise valid) email is taken."""
+    candidates = validation.frame.filter(pl.col("email_norm").is_not_null())
+    taken = accounts.existing_emails(session, candidates["email_norm"].to_list())
+    if not taken:
+        return validation
+    hits = candidates.filter(pl.col("email_norm").is_in(list(taken))).select("row", "email_norm")
+    errors = list(validation.errors)
+    errors.extend(
+        RowError(row, "email", ErrorCode.EMAIL_ALREADY_EXISTS, message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=email))
+        for row, email in hits.iter_rows()
+    )
+    errors.sort(key=lambda e: (e.row, COLUMN_NAMES.index(e.column) if e.column in COLUMN_NAMES else -1))
+    bad = set(hits["row"].to_list())
+    frame = validation.frame.with_columns(is_valid=pl.col("is_valid") & ~pl.col("row").is_in(list(bad)))
+    return Validation(frame=frame, errors=errors)
+
+
+def stage_upload(
+    session: Session,
+    *,
+    company_id: int,
+    admin_user_id: int | None,
+    file_name: str,
+    parsed: ParsedFile,
+    validation: Validation,
+    user_type: str = "agent",
+    into: BulkUpload | None = None,
+    actor: str | None = None,
+) -> BulkUpload:
+    """Store a checked file as a draft with one staged row per data row.
+
+    With `into`, the file replaces the rows of that (locked, still draft) upload, which keeps
+    its id, user type and batch settings. Leaves a `bulk_upload.staged` audit row.
+    """
+    validation = check_against_account(session, validation)
+    if into is None:
+        upload = BulkUpload(company_id=company_id, admin_user_id=admin_user_id, user_type=user_type,
+                            batch=BatchSpec(user_type=user_type).to_json())
+    else:
+        upload = into
+        session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
+        upload.version += 1
+        upload.wizard_step = "review"
+        upload.updated_at = utcnow()
+    upload.file_name = file_name[:255]
+    upload.file_sha256 = parsed.sha256
+    upload.file_format = parsed.raw.file_format
+    upload.sheet_name = parsed.raw.sheet_name
+    upload.notices = parsed.notices
+    upload.total_rows, upload.valid_rows, upload.invalid_rows = validation.rows, validation.valid, validation.invalid
+    session.add(upload)
+    session.flush()
+    errors = validation.errors_by_row()
+    staged = validation.frame.select("row", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid")
+    copy_rows(
+        session,
+        BulkUploadRow.__tablename__,
+        ["upload_id", "row_number", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid", "errors", "outcome"],
+        [
+            (upload.id, *values, _errors_json(errors.get(values[0], ())), RowOutcome.PENDING)
+            for values in staged.iter_rows()
+        ],
+    )
+    audit.record(
+        session, audit.STAGED, upload_id=upload.id, company_id=company_id, admin_user_id=admin_user_id,
+        actor=actor or actor_of(admin_user_id), file_name=upload.file_name, file_sha256=upload.file_sha256,
+        total_rows=upload.total_rows, valid_rows=upload.valid_rows, invalid_rows=upload.invalid_rows, outcome="staged",
+        details={"file_format": upload.file_format, "replaced_file": into is not None, "notices": list(upload.notices),
+                 "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload.id)},
+    )
+    return upload
+
+
+def draft_from_file(
+    engine: Engine,
+    *,
+    company_id: int,
+    admin_user_id: int | None,
+    file_name: str,
+    data: bytes,
+    limits: ReadLimits,
+    user_type: str = "agent",
+    replace_upload_id: str | None = None,
+    on_phase: Callable[[str, int], None] | None = None,
+    capacity_limits: capacity.Limits | None = None,
+) -> str:
+    """Read, check and stage an uploaded file as a draft; FileProblem when it can't be used.
+
+    With `capacity_limits`, a new draft counts against the company's open drafts, and the work
+    waits for (or is refused) a file-processing slot.
+    """
+    phase = on_phase or (lambda label, percent: None)
+    if capacity_limits is None:
+        return _draft_from_file(engine, company_id, admin_user_id, file_name, data, limits, user_type,
+                                replace_upload_id, phase)
+    if not replace_upload_id:
+        capacity.check_open_drafts(engine, company_id, capacity_limits)
+    with capacity.file_slot(engine, company_id, capacity_limits,
+                            on_wait=lambda: phase("Waiting for a free moment to read the file", 5)):
+        return _draft_from_file(engine, company_id, admin_user_id, file_name, data, limits, user_type,
+                                replace_upload_id, phase)
+
+
+def _draft_from_file(engine: Engine, company_id: int, admin_user_id: int | None, file_name: str, data: bytes,
+                     limits: ReadLimits, user_type: str, replace_upload_id: str | None,
+                     phase: Callable[[str, int], None]) -> str:
+    phase("Reading the file", 10)
+    try:
+        parsed = parse_file(data, file_name, limits)
+        phase(f"Checking {parsed.frame.height:,} rows", 40)
+        validation = validate_file(parsed)
+    except FileProblem as exc:
+        with session_scope(engine) as session:
+            audit.record(session, audit.REJECTED, upload_id=replace_upload_id or None, company_id=company_id,
+                         admin_user_id=admin_user_id, actor=actor_of(admin_user_id), file_name=file_name,
+                         file_sha256=hashlib.sha256(data).hexdigest(), outcome="rejected", reason=exc.message,
+                         details={"code": exc.code.value, "bytes": len(data)})
+        raise
+    phase("Saving the draft", 75)
+    with session_scope(engine) as session:
+        into = None
+        if replace_upload_id:
+            into = locked_draft(session, company_id, replace_upload_id)
+        upload = stage_upload(session, company_id=company_id, admin_user_id=admin_user_id, file_name=file_name,
+                              parsed=parsed, validation=validation, user_type=user_type, into=into)
+        upload_id = upload.id
+    phase("Done", 100)
+    return upload_id
+
+
+def _errors_json(errors) -> str:  # noqa: ANN001
+    return json.dumps([{"column": e.column, "code": e.code.value, "message": e.message} for e in errors])
+
+
+def configure_batch(session: Session, company_id: int, upload_id: str, spec: BatchSpec) -> BulkUpload:
+    upload = get_upload(session, company_id, upload_id)
+    if upload.status != UploadStatus.DRAFT:
+        raise UploadBusy("This bulk upload has already been created.")
+    checked = checked_batch(session, company_id, spec)
+    upload.batch = checked.to_json()
+    upload.user_type = checked.user_type
+    upload.version += 1
+    upload.updated_at = utcnow()
+    session.add(upload)
+    return upload
