@@ -22,6 +22,15 @@ from bulk_upload_app.importer.retention import PurgeResult
 ROOT = Path(__file__).resolve().parents[1]
 
 
+
+def run_in_own_loop(coroutine):
+    """asyncio.run in its own thread: Playwright's sync API may leave a loop running in this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def run_loop(purge, *, wakeups: int, first_delay: float = 60) -> list[float]:
     """Run purge_periodically until its `wakeups`-th sleep; the sleeps it asked for."""
     slept: list[float] = []
@@ -36,7 +45,7 @@ def run_loop(purge, *, wakeups: int, first_delay: float = 60) -> list[float]:
         with pytest.raises(asyncio.CancelledError):
             await housekeeping.purge_periodically(purge=purge, sleep=sleep, first_delay=first_delay)
 
-    asyncio.run(main())
+    run_in_own_loop(main())
     return slept
 
 
@@ -97,7 +106,7 @@ def test_the_purge_runs_in_a_thread_while_the_event_loop_keeps_serving():
         await server
         return threading.get_ident()
 
-    loop_thread = asyncio.run(main())
+    loop_thread = run_in_own_loop(main())
     assert seen["served"] is True and seen["thread"] != loop_thread
 
 
@@ -109,7 +118,7 @@ def test_no_interval_or_bad_settings_mean_no_purge_and_no_crash(monkeypatch, val
     async def main():
         await housekeeping.purge_periodically(purge=lambda: runs.append(1), sleep=lambda s: asyncio.sleep(0))
 
-    asyncio.run(main())
+    run_in_own_loop(main())
     assert runs == []
 
 
