@@ -2,15 +2,14 @@ import logging
 
 import reflex as rx
 
-from . import embed
+from . import embed, routes
 from .housekeeping import purge_periodically
 from .http_guard import http_guard
-from .pages.bulk_upload import draft_page, start_page
-from .pages.users import users_page
 from .settings import require_safe_start
-from .state.draft import ReviewState
-from .state.upload import UploadState
-from .state.users import UsersState
+from .ui.users import UsersState, users_page
+from .ui.wizard.page import draft_page
+from .ui.wizard.review import ReviewState
+from .ui.wizard.upload import UploadState, start_page
 
 settings = require_safe_start()
 
@@ -24,23 +23,22 @@ app = rx.App(
     ],
     api_transformer=http_guard,  # security headers on every HTTP response; upload size cut-off
 )
-app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect("/users"))
-app.add_page(users_page, route="/users", title="Users", on_load=UsersState.load)
-app.add_page(start_page, route="/users/bulk-upload", title="Bulk user upload", on_load=UploadState.start)
-app.add_page(draft_page, route="/users/bulk-upload/[draft]", title="Bulk user upload", on_load=ReviewState.load)
+app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect(routes.USERS))
+app.add_page(users_page, route=routes.USERS, title="Users", on_load=UsersState.load)
+app.add_page(start_page, route=routes.BULK_UPLOAD, title="Bulk user upload", on_load=UploadState.start)
+app.add_page(draft_page, route=f"{routes.DRAFT_PREFIX}[draft]", title="Bulk user upload", on_load=ReviewState.load)
 
 if settings.demo:
     # Only imported in demo mode: its State (and its event handler that adds seats) then does
     # not exist at all in production, so no crafted event can reach it.
-    from .pages.legacy import legacy_dashboard_page
-    from .state.legacy import LegacyDashboardState
+    from .ui.legacy import LegacyDashboardState, legacy_dashboard_page
 
     logging.getLogger("bulk_upload").warning(
         "DEMO MODE (BULK_UPLOAD_DEMO=1): demo sign-in, demo data and the /legacy-dashboard seat shop "
         "are on. Never run production like this."
     )
     app.add_page(
-        legacy_dashboard_page, route="/legacy-dashboard", title="Legacy dashboard", on_load=LegacyDashboardState.load
+        legacy_dashboard_page, route=routes.LEGACY_DASHBOARD, title="Legacy dashboard", on_load=LegacyDashboardState.load
     )
 
 # Old drafts, old uploads' rows and orphaned upload files are purged by the app itself.

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .settings import SettingsError, get_settings
 from .db import get_engine, session_scope
 from .importer import uploads
 from .importer.batch import BatchProblem, batch_from_names
@@ -22,6 +21,7 @@ from .importer.schema import DEFAULT_USER_TYPE, USER_TYPES
 from .importer.settings_catalogue import default_settings
 from .importer.template import TEMPLATE_FORMATS, template_bytes
 from .models import Company
+from .settings import SettingsError, get_settings
 
 EXIT_FILE_PROBLEM = 2
 EXIT_SEATS_EXCEEDED = 3

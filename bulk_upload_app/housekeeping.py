@@ -13,9 +13,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from .settings import SettingsError, get_settings
 from .db import get_engine
 from .importer import retention
+from .settings import SettingsError, get_settings
 
 logger = logging.getLogger("bulk_upload")
 

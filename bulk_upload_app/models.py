@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from .statuses import RowOutcome, UploadStatus
 
 
 def utcnow() -> datetime:
@@ -92,32 +93,6 @@ class UserSkill(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", primary_key=True)
     skill_id: int = Field(foreign_key="skill.id", primary_key=True, index=True)
     level: int
-
-
-class UploadStatus(StrEnum):
-    """Where a bulk upload is in its life. "creating" is a lease: it holds only while
-    creating_heartbeat is fresh (importer/creating.py); a stale one counts as interrupted.
-    "abandoned": interrupted, never resumed, its rows purged (importer/retention.py)."""
-
-    DRAFT = "draft"
-    CREATING = "creating"
-    INTERRUPTED = "interrupted"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    ABANDONED = "abandoned"
-
-
-FINISHED_STATUSES = (UploadStatus.DONE, UploadStatus.CREATING, UploadStatus.INTERRUPTED, UploadStatus.ABANDONED)
-
-
-class RowOutcome(StrEnum):
-    """What became of a staged row."""
-
-    PENDING = "pending"
-    CREATED = "created"
-    FAILED = "failed"
-    REMOVED = "removed"
 
 
 class BulkUpload(SQLModel, table=True):

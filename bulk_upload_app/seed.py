@@ -6,7 +6,16 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from .importer.settings_catalogue import default_settings
-from .models import Company, Group, GroupMember, OutboundNumber, Skill, User, UserOutboundNumber, UserSkill
+from .models import (
+    Company,
+    Group,
+    GroupMember,
+    OutboundNumber,
+    Skill,
+    User,
+    UserOutboundNumber,
+    UserSkill,
+)
 
 DEMO_COMPANY = "Demo Company"
 DEMO_ADMIN_EMAIL = "admin@demo-company.example.com"

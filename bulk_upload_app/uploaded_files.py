@@ -11,7 +11,6 @@ from typing import Any
 
 from .importer.errors import ErrorCode, FileProblem
 
-
 # The names new_upload_path makes, and the only files the retention purge may delete from the
 # storage dir: an operator may point BULK_UPLOAD_STORAGE_DIR at a folder holding other things.
 UPLOAD_FILE_NAME = re.compile(r"[0-9a-f]{32}\.upload")

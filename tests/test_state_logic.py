@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from bulk_upload_app.importer.batch import BatchSpec, SkillChoice
 from bulk_upload_app.importer.drafts import RowView
 from bulk_upload_app.importer.settings_catalogue import SETTINGS, default_settings
-from bulk_upload_app.state.draft import _flat_row, _toggled, form_to_spec, spec_to_form
+from bulk_upload_app.ui.wizard.review import _flat_row
+from bulk_upload_app.ui.wizard.settings import _toggled, form_to_spec, spec_to_form
 
 setting_values = st.fixed_dictionaries({
     s.key: st.booleans() if s.choices is None else st.sampled_from([v for v, _ in s.choices]) for s in SETTINGS
@@ -60,7 +61,7 @@ def test_a_purged_upload_shows_its_stored_failure_count_not_its_missing_rows():
     from datetime import datetime, timezone
 
     from bulk_upload_app.models import BulkUpload
-    from bulk_upload_app.state.draft import _failed_total
+    from bulk_upload_app.services.creating import _failed_total
 
     upload = BulkUpload(company_id=1, status="done", created_count=7, failed_count=3)
     assert _failed_total(upload, [{"row": 2}, {"row": 5}, {"row": 9}]) == (3, "")

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ..models import BulkUpload, Company, UploadStatus, User
+from ..models import BulkUpload, Company, User
+from ..statuses import UploadStatus
 
 _CHUNK = 5000  # well under every database's bound-parameter limit
 

@@ -19,8 +19,9 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Engine
 
 from ..db import session_scope
-from ..models import BulkUpload, FileProcessingSlot, UploadStatus, utcnow
+from ..models import BulkUpload, FileProcessingSlot, utcnow
 from ..settings import Settings
+from ..statuses import UploadStatus
 from .errors import ErrorCode, FileProblem
 
 SLOT_SECONDS = 15 * 60  # far above the time to read the largest file allowed (a million rows ~ 1 min)

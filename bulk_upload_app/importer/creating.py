@@ -41,15 +41,14 @@ from ..models import (
     BulkUpload,
     BulkUploadRow,
     GroupMember,
-    RowOutcome,
     Skill,
-    UploadStatus,
     User,
     UserOutboundNumber,
     UserSkill,
     utcnow,
 )
 from ..settings import get_settings
+from ..statuses import RowOutcome, UploadStatus
 from . import accounts, audit
 from .batch import BatchSpec, checked_batch
 from .errors import (

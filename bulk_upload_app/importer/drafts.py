@@ -14,7 +14,8 @@ import polars as pl
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from ..models import BulkUpload, BulkUploadRow, RowOutcome, utcnow
+from ..models import BulkUpload, BulkUploadRow, utcnow
+from ..statuses import RowOutcome
 from . import accounts
 from .errors import ErrorCode, UploadNotFound, message_for
 from .records import locked_draft

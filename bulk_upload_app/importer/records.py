@@ -13,16 +13,9 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
-from ..models import (
-    BulkUpload,
-    BulkUploadRow,
-    Company,
-    RowOutcome,
-    UploadStatus,
-    User,
-    utcnow,
-)
+from ..models import BulkUpload, BulkUploadRow, Company, User, utcnow
 from ..settings import get_settings
+from ..statuses import RowOutcome, UploadStatus
 from . import accounts
 from .errors import (
     ErrorCode,

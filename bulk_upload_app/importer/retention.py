@@ -31,7 +31,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..db import session_scope
-from ..models import BulkUpload, BulkUploadRow, RowOutcome, UploadStatus, utcnow
+from ..models import BulkUpload, BulkUploadRow, utcnow
+from ..statuses import RowOutcome, UploadStatus
 from ..uploaded_files import is_upload_file
 from . import audit
 

@@ -15,13 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..db import copy_rows, session_scope
-from ..models import (
-    BulkUpload,
-    BulkUploadRow,
-    RowOutcome,
-    UploadStatus,
-    utcnow,
-)
+from ..models import BulkUpload, BulkUploadRow, utcnow
+from ..statuses import RowOutcome, UploadStatus
 from . import accounts, audit, capacity
 from .batch import BatchSpec, checked_batch
 from .errors import (

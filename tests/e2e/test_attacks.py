@@ -180,10 +180,13 @@ def test_formula_cells_stay_text_and_reports_are_safe(page, app_server, tmp_path
 
 
 def event_name(page, handler: str, state: str) -> str:
-    """The full name of `state.handler`, from an event this page really sent (e.g. ReviewState.set_search)."""
+    """The full name of `state.handler` as the page sends it (checked against a real ReviewState.set_search)."""
+    from bulk_upload_app.ui.wizard.review import ReviewState
+    from bulk_upload_app.ui.wizard.settings import SettingsState
+
     sent = page.evaluate("() => window.__sent.map(e => e.name)")
-    known = next(n for n in sent if n.endswith("review_state.set_search"))
-    return known.rsplit(".", 2)[0] + f".bulk_upload_app___state___draft____{state}.{handler}"
+    assert f"{ReviewState.get_full_name()}.set_search" in sent, sent
+    return f"{{'review_state': ReviewState, 'settings_state': SettingsState}[state].get_full_name()}.{handler}"
 
 
 def send_crafted(page, name: str, payload: dict) -> None:

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from bulk_upload_app.state.upload import UploadState
+from bulk_upload_app.ui.wizard.upload import UploadState
 
 from .conftest import demo_admin_ids, e2e_token
 from .helpers import CONNECTION_PROBE, axe_violations, wait_connected

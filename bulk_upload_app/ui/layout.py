@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ..settings import get_settings
-from ..state.session import SessionState
+from .session import SessionState
 
 
 def demo_badge() -> rx.Component:

@@ -16,8 +16,14 @@ import time
 
 import reflex as rx
 
-from ..auth import MESSAGES, SignedInAdmin, TokenClaims, TokenRefused, accept_token, dev_signin, dev_signin_enabled
-from ..db import session_scope
+from ..auth import (
+    MESSAGES,
+    SignedInAdmin,
+    TokenClaims,
+    TokenRefused,
+    dev_signin_enabled,
+)
+from ..services import signin
 from ..settings import get_settings
 
 _ID = re.compile(r"\d{1,18}")
@@ -57,8 +63,7 @@ class SessionState(rx.State):
     def _accept(self, token: str) -> TokenClaims | None:
         """Spend `token` and sign this tab in with it; None (signed out, with the reason) if refused."""
         try:
-            with session_scope() as session:
-                claims = accept_token(session, token)
+            claims = signin.spend_token(token)
         except TokenRefused as refused:
             logger.info("sign-in token refused: %s", refused.code)
             self._token_refused = True
@@ -106,8 +111,7 @@ class SessionState(rx.State):
         if found is None and not self._token_jti:
             if self._token_refused:
                 return None
-            with session_scope(read_only=True) as session:
-                found = dev_signin(session)
+            found = signin.demo_admin()
             if found is None:
                 self._sign_out("" if dev_signin_enabled() else MESSAGES["missing"])
                 return None

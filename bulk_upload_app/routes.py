@@ -1,0 +1,10 @@
+"""The app's paths, written once."""
+
+USERS = "/users"
+BULK_UPLOAD = "/users/bulk-upload"
+DRAFT_PREFIX = "/users/bulk-upload/"
+LEGACY_DASHBOARD = "/legacy-dashboard"  # the demo seat shop (demo mode only)
+
+
+def draft(upload_id: str) -> str:
+    return f"{DRAFT_PREFIX}{upload_id}"

@@ -1,0 +1,47 @@
+"""Creating a draft's users, and what came of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..db import get_engine, session_scope
+from ..importer import uploads
+from ..models import BulkUpload
+from .drafts import DraftSummary, summary_of
+
+SHOWN_FAILURES = 200  # the rest are in the downloadable report
+
+
+@dataclass(frozen=True)
+class Outcome:
+    summary: DraftSummary
+    created: int
+    failed: list[dict[str, str]]  # the first SHOWN_FAILURES: row, email, code, message
+    failed_total: int
+    rows_purged_on: str  # "" while the rows are kept; the day retention deleted them
+
+
+def create(company_id: int, upload_id: str, *, admin_user_id: int | None, actor: str,
+           on_progress: Callable[[int, int], None] | None = None) -> uploads.CreateResult:
+    """Create the valid rows' users (all of the batch within the seats, or SEATS_EXCEEDED)."""
+    return uploads.create_users(get_engine(), company_id, upload_id, on_progress=on_progress,
+                                admin_user_id=admin_user_id, actor=actor)
+
+
+def outcome(company_id: int, upload_id: str) -> Outcome:
+    with session_scope(read_only=True) as session:
+        upload = uploads.get_upload(session, company_id, upload_id)
+        failed = uploads.failed_rows(session, upload.id)
+        summary = summary_of(session, upload)
+    total, purged_on = _failed_total(upload, failed)
+    shown = [{k: str(f.get(k) or "") for k in ("row", "email", "code", "message")} for f in failed[:SHOWN_FAILURES]]
+    return Outcome(summary, upload.created_count, shown, total, purged_on)
+
+
+def _failed_total(upload: BulkUpload, failed: list[dict[str, Any]]) -> tuple[int, str]:
+    """Once the retention purge deleted the rows, only the count stored on the upload is left."""
+    if upload.rows_purged_at is None:
+        return len(failed), ""
+    return upload.failed_count, f"{upload.rows_purged_at:%Y-%m-%d}"

@@ -1,0 +1,138 @@
+"""A file becomes a draft; the draft is read page by page, fixed, re-checked and reported."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session
+
+from ..db import get_engine, session_scope
+from ..importer import capacity, drafts, uploads
+from ..importer.reading import ReadLimits
+from ..importer.report import report_csv, report_xlsx
+from ..models import BulkUpload
+from ..settings import get_settings
+from ..statuses import PAST_DRAFT, UploadStatus
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class DraftSummary:
+    """What every step of the wizard shows about its upload."""
+
+    id: str
+    file_name: str
+    user_type: str
+    status: str
+    step: str  # the wizard step to show: review, settings, creating or result
+    notices: list[str]
+    count_all: int
+    count_valid: int
+    count_errors: int
+    seats_total: int
+    seats_free: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """A file for the admin to download."""
+
+    filename: str
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class RowsPage:
+    rows: list[drafts.RowView] = field(default_factory=list)
+    total: int = 0
+
+
+def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
+    counts = drafts.stored_counts(upload)
+    seats = uploads.company_seats(session, upload.company_id)
+    if upload.status in PAST_DRAFT:
+        step = "creating" if upload.status == UploadStatus.CREATING else "result"
+    else:
+        step = upload.wizard_step or "review"
+    return DraftSummary(
+        id=upload.id, file_name=upload.file_name, user_type=upload.user_type, status=upload.status, step=step,
+        notices=list(upload.notices or []), count_all=counts.all, count_valid=counts.valid,
+        count_errors=counts.with_errors, seats_total=seats.total, seats_free=seats.free,
+    )
+
+
+def open_draft(company_id: int, upload_id: str) -> DraftSummary:
+    with session_scope(read_only=True) as session:
+        return summary_of(session, uploads.get_upload(session, company_id, upload_id))
+
+
+def replaceable_draft(company_id: int, upload_id: str) -> DraftSummary | None:
+    """The draft whose file the admin wants to replace, if it is still a draft of theirs."""
+    try:
+        summary = open_draft(company_id, upload_id)
+    except uploads.UploadNotFound:
+        return None
+    return summary if summary.status == UploadStatus.DRAFT else None
+
+
+def file_to_draft(company_id: int, admin_user_id: int | None, *, path: Path, file_name: str, user_type: str,
+                  replace_upload_id: str | None = None,
+                  on_phase: Callable[[str, int], None] | None = None) -> str:
+    """Read, check and stage a received file as a draft (or as the new file of a draft); its id."""
+    settings = get_settings()
+    return uploads.draft_from_file(
+        get_engine(), company_id=company_id, admin_user_id=admin_user_id, file_name=file_name[-255:],
+        data=path.read_bytes(), limits=ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows),
+        user_type=user_type, replace_upload_id=replace_upload_id, on_phase=on_phase,
+        capacity_limits=capacity.Limits.from_settings(settings),
+    )
+
+
+def rows_page(company_id: int, upload_id: str, *, only_errors: bool, search: str, offset: int,
+              limit: int) -> RowsPage:
+    with session_scope(read_only=True) as session:
+        uploads.get_upload(session, company_id, upload_id)
+        views, total = drafts.page(session, company_id, upload_id, only_errors=only_errors, search=search,
+                                   offset=offset, limit=limit)
+    return RowsPage(views, total)
+
+
+def _changed(company_id: int, upload_id: str, change: Callable[[Session], object]) -> DraftSummary:
+    with session_scope() as session:
+        change(session)
+        return summary_of(session, uploads.get_upload(session, company_id, upload_id))
+
+
+def edit_cell(company_id: int, upload_id: str, row_id: int, column: str, value: str) -> DraftSummary:
+    return _changed(company_id, upload_id,
+                    lambda s: drafts.edit_cell(s, company_id, upload_id, row_id, column, value[:2000]))
+
+
+def remove_row(company_id: int, upload_id: str, row_id: int) -> DraftSummary:
+    return _changed(company_id, upload_id, lambda s: drafts.remove_row(s, company_id, upload_id, row_id))
+
+
+def recheck(company_id: int, upload_id: str) -> DraftSummary:
+    """Seats and taken emails read again (e.g. after buying seats in the legacy dashboard)."""
+    return _changed(company_id, upload_id, lambda s: drafts.recheck_account(s, company_id, upload_id))
+
+
+def set_step(company_id: int, upload_id: str, step: str) -> None:
+    with session_scope() as session:
+        drafts.set_step(session, company_id, upload_id, step)
+
+
+def rows_report(company_id: int, upload_id: str, fmt: str, *, stem: str) -> Report:
+    """The rows with errors (before creating) or that failed (after), as XLSX or CSV."""
+    with session_scope(read_only=True) as session:
+        upload = uploads.get_upload(session, company_id, upload_id)
+        failed = uploads.failed_rows(session, upload.id)
+        file_stem = upload.file_name.rsplit(".", 1)[0] or "users"
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{stem}-{file_stem}")[:80]
+    if fmt == "csv":
+        return Report(f"{safe}.csv", report_csv(failed), "text/csv")
+    return Report(f"{safe}.xlsx", report_xlsx(failed), XLSX_MIME)

@@ -1,0 +1,240 @@
+"""Step 5: Create users — the summary, Confirm, progress, and what came of it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import reflex as rx
+
+from ... import embed, routes
+from ...importer.batch import BatchProblem
+from ...importer.errors import FileProblem, UploadBusy, UploadNotFound
+from ...services import batches, creating
+from ...statuses import UploadStatus
+from ..layout import named_table
+from .draft import DraftState
+
+logger = logging.getLogger("bulk_upload")
+
+
+class CreateState(DraftState):
+    confirm_open: bool = False
+    summary: dict[str, str] = {}
+    creating: bool = False
+    progress_done: int = 0
+    progress_total: int = 0
+    created_count: int = 0
+    failed: list[dict[str, str]] = []
+    failed_total: int = 0
+    rows_purged_on: str = ""  # the retention purge deleted the rows that day: only counts are left
+
+    @rx.var
+    def progress_percent(self) -> int:
+        return int(100 * self.progress_done / self.progress_total) if self.progress_total else 0
+
+    @rx.event
+    def open_confirm(self):
+        company_id = self._company_id()
+        if company_id is None:
+            return
+        try:
+            summary, self.summary = batches.confirmation(company_id, self.upload_id)
+            self._show_summary(summary)
+        except (UploadNotFound, UploadBusy) as exc:
+            self.message = str(exc)
+            return CreateState.load_result
+        if self.count_valid == 0:
+            self.message = "There are no valid rows to create. Fix the rows with errors first."
+            return
+        self.confirm_open = self.seats_short == 0
+
+    @rx.event
+    def close_confirm(self):
+        if self.admin() is not None:
+            self.confirm_open = False
+
+    @rx.event(background=True)
+    async def confirm(self):
+        async with self:
+            admin = self.admin()
+            if admin is None or not self.upload_id or self.creating:
+                return
+            if self.status == UploadStatus.DRAFT and self.seats_short > 0:
+                self.confirm_open = False
+                return
+            step_before = self.step
+            self.creating, self.confirm_open, self.step = True, False, "creating"
+            self.progress_done, self.progress_total = 0, self.count_valid
+            company_id, upload_id, admin_user_id = admin.company_id, self.upload_id, admin.user_id
+        progress = {"done": 0, "total": 0}
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(done=done, total=total)
+
+        work = asyncio.create_task(
+            asyncio.to_thread(creating.create, company_id, upload_id, on_progress=on_progress,
+                              admin_user_id=admin_user_id, actor="web")
+        )
+        while not work.done():
+            await asyncio.sleep(0.3)
+            async with self:
+                self.progress_done, self.progress_total = progress["done"], progress["total"] or self.progress_total
+        problem = ""
+        seats_refused = False
+        try:
+            work.result()
+        except UploadBusy:
+            pass  # another tab or click created them already: show that result
+        except FileProblem as exc:
+            # Another batch took the seats first: nothing was created, the draft waits for seats.
+            problem, seats_refused = exc.message, True
+        except BatchProblem as exc:
+            problem = f"{exc} Go back to Settings and choose again."
+        except Exception:  # noqa: BLE001  (the admin gets a plain message; the operator the log)
+            logger.exception("bulk upload %s: creating users failed", upload_id)
+            problem = ("Creating users stopped before the end. The users added so far are kept; "
+                       "select Resume to create the rest.")
+        async with self:
+            self.creating = False
+            self._show_result(company_id, upload_id)
+            if seats_refused and self.status != UploadStatus.CREATING:
+                self.step = step_before
+            self.message = problem
+            done = self.status == UploadStatus.DONE
+            counts = {"uploadId": upload_id, "created": self.created_count, "failed": self.failed_total,
+                      "total": self.count_all}
+        if done:  # embed mode: tell the dashboard (postMessage to its configured origin only)
+            yield rx.call_script(embed.post_to_parent("batch-created", **counts))
+
+    @rx.event
+    def load_result(self):
+        company_id = self._company_id()
+        if company_id is None:
+            return
+        self._show_result(company_id, self.upload_id)
+
+    def _show_result(self, company_id: int, upload_id: str) -> None:
+        found = creating.outcome(company_id, upload_id)
+        self._show_summary(found.summary)
+        self.step = "creating" if found.summary.status == UploadStatus.CREATING else "result"
+        self.created_count, self.failed, self.failed_total = found.created, found.failed, found.failed_total
+        self.rows_purged_on = found.rows_purged_on
+
+    @rx.event
+    def download_failed(self, fmt: str):
+        return self._report(fmt, "failed-users")
+
+
+# ---------------------------------------------------------------- components
+
+
+def confirm_dialog() -> rx.Component:
+    line = lambda label, value: rx.data_list.item(rx.data_list.label(label), rx.data_list.value(value))  # noqa: E731
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Create ", DraftState.count_valid, " users?"),
+            rx.alert_dialog.description(
+                "These users will be created as ", rx.text.strong(DraftState.user_type), " users. ",
+                rx.cond(DraftState.count_errors > 0,
+                        rx.text.span(DraftState.count_errors, " rows with errors will be left out.")),
+            ),
+            rx.data_list.root(
+                line("Advanced settings", CreateState.summary["settings"]),
+                line("Groups", CreateState.summary["groups"]),
+                line("Outbound call numbers", CreateState.summary["numbers"]),
+                line("User skills", CreateState.summary["skills"]),
+                margin_y="1em",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", on_click=CreateState.close_confirm)),
+                rx.alert_dialog.action(rx.button("Confirm", on_click=CreateState.confirm, disabled=CreateState.creating)),
+                justify="end", spacing="3",
+            ),
+        ),
+        open=CreateState.confirm_open,
+    )
+
+
+# ---------------------------------------------------------------- steps 5 and 6
+
+
+def creating_step() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Creating users…", size="5", as_="h2"),
+            rx.progress(value=CreateState.progress_percent, max=100, aria_label="Creating users", width="100%"),
+            rx.text(CreateState.progress_done, " of ", CreateState.progress_total, " rows done. "
+                    "You can leave this page; the users keep being created.", role="status", aria_live="polite"),
+            rx.button("Check progress", variant="soft", on_click=CreateState.load_result),
+            width="100%", spacing="3",
+        ),
+        width="100%",
+    )
+
+
+def result_step() -> rx.Component:
+    return rx.vstack(
+        rx.cond(
+            DraftState.status == "interrupted",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert")),
+                rx.vstack(
+                    rx.text("Creating users stopped before the end. The users added so far are kept; "
+                            "Resume creates the rest, nobody twice."),
+                    rx.button(rx.icon("play"), "Resume", on_click=CreateState.confirm, loading=CreateState.creating),
+                ),
+                color_scheme="amber", role="alert", width="100%",
+            ),
+        ),
+        rx.cond(
+            DraftState.status == "abandoned",
+            rx.callout(
+                "Creating users stopped and was not resumed, so the file's rows were deleted. The users added "
+                "before it stopped are kept; upload the file again to add the rest.",
+                icon="triangle-alert", color_scheme="amber", role="alert", width="100%",
+            ),
+        ),
+        rx.callout.root(
+            rx.callout.icon(rx.icon("circle-check")),
+            rx.callout.text(rx.text.strong(CreateState.created_count, " users added.")),
+            # High contrast: bold green-11 text on the green callout fails WCAG AA (axe, serious).
+            color_scheme="green", high_contrast=True, role="status", width="100%", size="3",
+        ),
+        rx.cond(
+            CreateState.rows_purged_on != "",
+            rx.text(rx.cond(CreateState.failed_total > 0, rx.text.span(CreateState.failed_total, " users could not be created. ")),
+                    "The uploaded rows were deleted on ",
+                    CreateState.rows_purged_on, " (personal data is kept for a limited time), so they can no "
+                    "longer be listed or downloaded.", color_scheme="gray"),
+        ),
+        rx.cond(
+            (CreateState.failed_total > 0) & (CreateState.rows_purged_on == ""),
+            rx.vstack(
+                rx.hstack(
+                    rx.heading(CreateState.failed_total, " users could not be created", size="4", as_="h2"),
+                    rx.spacer(),
+                    rx.button(rx.icon("download"), "Download failed rows (Excel)", variant="soft",
+                              on_click=CreateState.download_failed("xlsx")),
+                    rx.button(rx.icon("download"), "Download failed rows (CSV)", variant="soft",
+                              on_click=CreateState.download_failed("csv")),
+                    width="100%", align="center", wrap="wrap",
+                ),
+                rx.text("Fix these rows in the downloaded file and upload it again.", color_scheme="gray"),
+                named_table("Users that failed", rx.table.header(rx.table.row(*[rx.table.column_header_cell(t) for t in ("Row", "Email", "Error code", "How to fix it")])),
+                    rx.table.body(rx.foreach(CreateState.failed, lambda f: rx.table.row(
+                        rx.table.row_header_cell(f["row"]), rx.table.cell(f["email"]), rx.table.cell(rx.code(f["code"])),
+                        rx.table.cell(f["message"])))),
+                    variant="surface", size="1", width="100%",
+                ),
+                rx.cond(CreateState.failed_total > creating.SHOWN_FAILURES, rx.text(f"The first {creating.SHOWN_FAILURES} are shown; the download has all of them.")),
+                width="100%", spacing="3",
+            ),
+        ),
+        rx.hstack(
+            rx.button(rx.link("View users", href=routes.USERS), as_child=True, size="3"),
+            rx.button(rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step=upload"), as_child=True, size="3", variant="soft"),
+        ),
+        width="100%", spacing="4",
+    )
+

@@ -1,0 +1,36 @@
+"""The draft's page: the step it is at, shown with its State."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ..layout import admins_only, loading, page_frame
+from .create import creating_step, result_step
+from .draft import DraftState, stepper
+from .review import review_step
+from .settings import settings_step
+
+
+def draft_page() -> rx.Component:
+    return page_frame(
+        "Bulk user upload",
+        admins_only(DraftState, rx.cond(
+                DraftState.not_found,
+                rx.callout("This bulk upload does not exist or belongs to another account.", icon="circle-x",
+                           color_scheme="red", role="alert"),
+                rx.vstack(
+                    rx.match(DraftState.step, ("review", stepper(2)), ("settings", stepper(3)), stepper(4)),
+                    rx.cond(DraftState.message != "", rx.callout(DraftState.message, icon="info", role="status")),
+                    rx.match(
+                        DraftState.step,
+                        ("review", review_step()),
+                        ("settings", settings_step()),
+                        ("creating", creating_step()),
+                        ("result", result_step()),
+                        loading(),
+                    ),
+                    width="100%", spacing="4",
+                ),
+            )),
+    )
+

@@ -1,0 +1,226 @@
+"""Step 3: every row of the file, checked; fixed in place, a page at a time."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ... import routes
+from ...importer import drafts
+from ...importer.errors import UploadNotFound
+from ...importer.schema import COLUMN_NAMES, COLUMNS
+from ...services import drafts as draft_service
+from ..layout import named_table
+from ..pager import page_count, pager
+from ..session import as_id
+from .create import CreateState
+from .draft import DraftState, counts_bar, seats_banner
+from .settings import SettingsState
+
+PAGE_SIZE = 50
+
+
+def _flat_row(view: drafts.RowView) -> dict[str, str]:
+    """A grid row as plain strings: each cell's value, and its error as '<CODE>: message'."""
+    row = {"id": str(view.id), "row": str(view.row), **view.values}
+    for column in ("", *COLUMN_NAMES):
+        error = view.errors.get(column)
+        row[f"{column or 'row'}_error"] = f"{error['code']}: {error['message']}" if error else ""
+    return row
+
+
+class ReviewState(DraftState):
+    rows: list[dict[str, str]] = []
+    page_index: int = 0
+    total_matching: int = 0
+    only_errors: bool = False
+    search: str = ""
+
+    @rx.var
+    def page_count(self) -> int:
+        return page_count(self.total_matching, PAGE_SIZE)
+
+    @rx.event
+    def load(self):
+        upload = self._load_draft()
+        if upload is None:
+            return
+        self.page_index, self.only_errors, self.search = 0, False, ""
+        self._load_rows()
+        if self.step == "settings":
+            return SettingsState.load_settings
+        if self.step in ("result", "creating"):
+            return CreateState.load_result
+
+    @rx.event
+    def reload_rows(self):
+        self._load_rows()
+
+    def _load_rows(self) -> None:
+        company_id = self._company_id()
+        if company_id is None:
+            return
+        try:
+            found = draft_service.rows_page(company_id, self.upload_id, only_errors=self.only_errors,
+                                            search=self.search, offset=self.page_index * PAGE_SIZE, limit=PAGE_SIZE)
+        except UploadNotFound:
+            return
+        self.rows = [_flat_row(v) for v in found.rows]
+        self.total_matching = found.total
+
+    @rx.event
+    def set_only_errors(self, value: bool):
+        self.only_errors, self.page_index = bool(value), 0
+        self._load_rows()
+
+    @rx.event
+    def set_search(self, value: str):
+        self.search, self.page_index = str(value)[:200], 0
+        self._load_rows()
+
+    @rx.event
+    def next_page(self):
+        if self.page_index + 1 < self.page_count:
+            self.page_index += 1
+            self._load_rows()
+
+    @rx.event
+    def previous_page(self):
+        if self.page_index > 0:
+            self.page_index -= 1
+            self._load_rows()
+
+    @rx.event
+    def edit_cell(self, row_id: str, column: str, value: str):
+        current = next((r for r in self.rows if r["id"] == str(row_id)), None)
+        rid = as_id(row_id)
+        if column not in COLUMN_NAMES or current is None or rid is None or current[column] == str(value).strip():
+            return
+        if self._change_draft(lambda company_id: draft_service.edit_cell(
+                company_id, self.upload_id, rid, column, str(value))):
+            self._load_rows()
+
+    @rx.event
+    def remove_row(self, row_id: str):
+        rid = as_id(row_id)
+        if rid is None:
+            return
+        if self._change_draft(lambda company_id: draft_service.remove_row(company_id, self.upload_id, rid)):
+            if self.page_index > 0 and self.page_index * PAGE_SIZE >= self.total_matching - 1:
+                self.page_index -= 1
+            self._load_rows()
+
+    @rx.event
+    def download_errors(self, fmt: str):
+        return self._report(fmt, "rows-with-errors")
+
+
+# ---------------------------------------------------------------- components
+
+
+def _cell(row: rx.Var, column: str) -> rx.Component:
+    error = row[f"{column}_error"]
+    error_id = f"err-{column}-" + row["id"]
+    field = rx.input(
+        default_value=row[column],
+        key=row["id"] + "-" + column + "-" + row[column],
+        on_blur=lambda value: ReviewState.edit_cell(row["id"], column, value),
+        aria_label=f"{column} of row " + row["row"],
+        aria_invalid=rx.cond(error != "", "true", "false"),
+        aria_describedby=rx.cond(error != "", error_id, ""),
+        color_scheme=rx.cond(error != "", "red", "gray"),
+        variant=rx.cond(error != "", "soft", "surface"),
+        size="1",
+        width="100%",
+    )
+    return rx.table.cell(
+        rx.cond(
+            error != "",
+            rx.tooltip(rx.box(field, rx.el.span(error, id=error_id, class_name="sr-only")), content=error),
+            field,
+        ),
+        min_width="9em",
+    )
+
+
+def _grid_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(row["row"]),
+        *[_cell(row, c.name) for c in COLUMNS],
+        rx.table.cell(
+            rx.hstack(
+                rx.cond(row["row_error"] != "", rx.tooltip(rx.icon("circle-alert", color="var(--red-9)",
+                                                                    aria_label=row["row_error"]), content=row["row_error"])),
+                rx.icon_button(rx.icon("trash-2"), variant="ghost", color_scheme="red", size="1",
+                               on_click=ReviewState.remove_row(row["id"]), aria_label="Remove row " + row["row"],
+                               title="Remove row " + row["row"]),
+            )
+        ),
+    )
+
+
+def review_grid() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.hstack(
+                rx.switch(checked=ReviewState.only_errors, on_change=ReviewState.set_only_errors, id="only-errors"),
+                rx.el.label("Only rows with errors", html_for="only-errors"),
+                align="center",
+            ),
+            rx.spacer(),
+            rx.debounce_input(
+                rx.input(rx.input.slot(rx.icon("search")), placeholder="Search rows", value=ReviewState.search,
+                         on_change=ReviewState.set_search, aria_label="Search rows", type="search"),
+                debounce_timeout=150,
+            ),
+            width="100%", align="center", wrap="wrap",
+        ),
+        rx.box(
+            named_table("Rows of the file", rx.table.header(rx.table.row(
+                    rx.table.column_header_cell("Row"),
+                    *[rx.table.column_header_cell(c.name) for c in COLUMNS],
+                    rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
+                )),
+                rx.table.body(rx.foreach(ReviewState.rows, _grid_row)),
+                variant="surface", size="1", width="100%",
+            ),
+            overflow_x="auto", width="100%",
+        ),
+        rx.cond(ReviewState.total_matching == 0, rx.text("No rows match.", color_scheme="gray")),
+        pager(ReviewState.page_index, ReviewState.page_count, ReviewState.previous_page, ReviewState.next_page,
+              " · ", ReviewState.total_matching, " rows"),
+        width="100%", spacing="3",
+    )
+
+
+def review_step() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Review", size="5", as_="h2"),
+            rx.text(DraftState.file_name, color_scheme="gray"),
+            rx.spacer(),
+            rx.button(rx.link(rx.icon("file-up"), "Replace file", href=f"{routes.BULK_UPLOAD}?replace=" + DraftState.upload_id), as_child=True, variant="soft"),
+            rx.cond(DraftState.count_errors > 0, rx.menu.root(
+                rx.menu.trigger(rx.button(rx.icon("download"), "Download rows with errors", variant="soft")),
+                rx.menu.content(
+                    rx.menu.item("Excel (.xlsx)", on_click=ReviewState.download_errors("xlsx")),
+                    rx.menu.item("CSV", on_click=ReviewState.download_errors("csv")),
+                ),
+            )),
+            width="100%", align="center", wrap="wrap",
+        ),
+        rx.foreach(DraftState.notices, lambda n: rx.callout(n, icon="info", size="1", width="100%")),
+        counts_bar(),
+        seats_banner(),
+        review_grid(),
+        rx.hstack(
+            rx.spacer(),
+            rx.button("Continue", size="3", on_click=DraftState.go_to("settings"),
+                      disabled=DraftState.count_valid == 0),
+            width="100%",
+        ),
+        width="100%", spacing="4",
+    )
+
+
+# ---------------------------------------------------------------- step 4: settings
+
