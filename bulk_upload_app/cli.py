@@ -11,16 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .db import get_engine, session_scope
-from .importer import uploads
-from .importer.batch import BatchProblem, batch_from_names
+from .importer.batch import BatchProblem
 from .importer.errors import ErrorCode, FileProblem
-from .importer.intake import parse_file, validate_file
-from .importer.reading import ReadLimits
 from .importer.schema import DEFAULT_USER_TYPE, USER_TYPES
-from .importer.settings_catalogue import default_settings
 from .importer.template import TEMPLATE_FORMATS, template_bytes
-from .models import Company
+from .services import imports, operations
 from .settings import SettingsError, get_settings
 
 EXIT_FILE_PROBLEM = 2
@@ -32,7 +27,7 @@ def _emit(document: Any, as_json: bool, human: str) -> None:
     print(json.dumps(document, ensure_ascii=False) if as_json else human)
 
 
-def _fail(exc: FileProblem | BatchProblem | uploads.UploadNotFound, as_json: bool, code: int) -> int:
+def _fail(exc: FileProblem | BatchProblem, as_json: bool, code: int) -> int:
     if isinstance(exc, FileProblem):
         error = exc.as_dict()
     else:
@@ -44,22 +39,6 @@ def _fail(exc: FileProblem | BatchProblem | uploads.UploadNotFound, as_json: boo
     return code
 
 
-def _limits() -> ReadLimits:
-    settings = get_settings()
-    return ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows)
-
-
-def _read(path: str) -> bytes:
-    file = Path(path)
-    settings = get_settings()
-    if file.stat().st_size > settings.max_file_bytes:
-        raise FileProblem(
-            ErrorCode.FILE_TOO_LARGE,
-            reason=f"it has {file.stat().st_size:,} bytes; the limit is {settings.max_file_bytes:,}",
-        )
-    return file.read_bytes()
-
-
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from .migrations import upgrade
 
@@ -69,14 +48,11 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_seed(args: argparse.Namespace) -> int:
-    from .seed import seed_demo
-
     if not get_settings().demo:
         print("demo-seed: the demo company exists only in demo mode; set BULK_UPLOAD_DEMO=1 "
               "(never in production).", file=sys.stderr)
         return 2
-    with session_scope() as session:
-        company_id = seed_demo(session)
+    company_id = operations.seed_demo_company()
     _emit({"id": company_id}, args.json, str(company_id))
     return 0
 
@@ -84,11 +60,7 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
 def cmd_company_create(args: argparse.Namespace) -> int:
     if args.seats < 0:
         return _fail(BatchProblem("--seats must be 0 or more."), args.json, EXIT_BAD_ARGUMENTS)
-    with session_scope() as session:
-        company = Company(name=args.name, seats=args.seats, default_settings=default_settings())
-        session.add(company)
-        session.flush()
-        company_id = company.id
+    company_id = operations.create_company(args.name, args.seats)
     _emit({"id": company_id}, args.json, str(company_id))
     return 0
 
@@ -101,33 +73,21 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
-        parsed = parse_file(_read(args.path), Path(args.path).name, _limits())
-        validation = validate_file(parsed)
-        if args.company is not None:
-            with session_scope() as session:
-                if not uploads.company_exists(session, args.company):
-                    raise BatchProblem(f"There is no company {args.company}.")
-                validation = uploads.check_against_account(session, validation)
-                seat_problem = uploads.seat_problem(
-                    session, args.company, validation.valid, get_settings().legacy_dashboard_url
-                )
+        found = imports.check_file(Path(args.path), args.company)
     except FileProblem as exc:
         return _fail(exc, args.json, EXIT_FILE_PROBLEM)
     except BatchProblem as exc:
         return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
-    notices = list(parsed.notices)
-    if args.company is not None and seat_problem is not None:
-        notices.append(seat_problem.message)
     document = {
-        "rows": validation.rows,
-        "valid": validation.valid,
-        "invalid": validation.invalid,
-        "notices": notices,
-        "errors": [e.as_dict() for e in validation.errors],
+        "rows": found.rows,
+        "valid": found.valid,
+        "invalid": found.invalid,
+        "notices": found.notices,
+        "errors": [e.as_dict() for e in found.errors],
     }
     human = "\n".join(
-        [f"{validation.rows} rows: {validation.valid} valid, {validation.invalid} with errors.", *notices,
-         *(f"row {e.row} {e.column or ''} {e.code}: {e.message}" for e in validation.errors)]
+        [f"{found.rows} rows: {found.valid} valid, {found.invalid} with errors.", *found.notices,
+         *(f"row {e.row} {e.column or ''} {e.code}: {e.message}" for e in found.errors)]
     )
     _emit(document, args.json, human)
     return 0
@@ -141,46 +101,20 @@ def _parse_skill(text: str) -> tuple[str, int]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    engine = get_engine()
-    try:
-        skills = [_parse_skill(s) for s in args.skill]
-        data = _read(args.path)
-        parsed = parse_file(data, Path(args.path).name, _limits())
-        validation = validate_file(parsed)
-        with session_scope(engine) as session:
-            if not uploads.company_exists(session, args.company):
-                raise BatchProblem(f"There is no company {args.company}.")
-            spec = batch_from_names(
-                session, args.company, user_type=args.user_type, group_names=args.group,
-                outbound_numbers=args.outbound_number, skills=skills, settings_from_email=args.settings_from,
-            )
-            validation = uploads.check_against_account(session, validation)
-            problem = uploads.seat_problem(session, args.company, validation.valid, settings.legacy_dashboard_url)
-            if problem is not None:
-                return _fail(problem, args.json, EXIT_SEATS_EXCEEDED)
-            upload = uploads.stage_upload(
-                session, company_id=args.company, admin_user_id=None, file_name=Path(args.path).name,
-                parsed=parsed, validation=validation, user_type=spec.user_type,
-            )
-            uploads.configure_batch(session, args.company, upload.id, spec)
-            upload_id = upload.id
-    except FileProblem as exc:
-        return _fail(exc, args.json, EXIT_FILE_PROBLEM)
-    except BatchProblem as exc:
-        return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
-
     def progress(done: int, total: int) -> None:
         if not args.json or sys.stderr.isatty():
             print(f"Created {done:,} of {total:,} rows…", file=sys.stderr)
 
     try:
-        result = uploads.create_users(engine, args.company, upload_id, on_progress=progress, actor=_actor(),
-                                      legacy_dashboard_url=settings.legacy_dashboard_url)
+        batch = imports.BatchByName(
+            user_type=args.user_type, group_names=args.group, outbound_numbers=args.outbound_number,
+            skills=[_parse_skill(s) for s in args.skill], settings_from_email=args.settings_from,
+        )
+        result = imports.import_file(Path(args.path), args.company, batch, actor=_actor(), on_progress=progress)
     except FileProblem as exc:
-        # Another batch reserved the seats since the check above: nothing was created, the
-        # upload stays a draft, and the answer is the one the check would have given.
         return _fail(exc, args.json, EXIT_SEATS_EXCEEDED if exc.code is ErrorCode.SEATS_EXCEEDED else EXIT_FILE_PROBLEM)
+    except BatchProblem as exc:
+        return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
     failed = [{k: item[k] for k in ("row", "email", "code", "message")} for item in result.failed]
     document = {"upload_id": result.upload_id, "created": result.created, "failed": failed}
     human = "\n".join([f"{result.created} users added.", *(f"row {f['row']} {f['email']} {f['code']}: {f['message']}" for f in failed)])
@@ -195,16 +129,13 @@ def _actor() -> str:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    ids = uploads.recover_stale(get_engine())
+    ids = operations.recover_dead_creators()
     _emit({"interrupted": ids}, args.json, "\n".join(ids) or "No upload was left creating by a stopped worker.")
     return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from .importer import audit
-
-    with session_scope(read_only=True) as session:
-        story = audit.story(session, args.upload_id)
+    story = operations.upload_story(args.upload_id)
     _emit({"upload_id": args.upload_id, "story": story}, args.json, "\n".join(story))
     return 0
 

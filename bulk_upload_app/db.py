@@ -14,9 +14,13 @@ from sqlmodel import Session, create_engine
 from .settings import get_settings
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    url = url or get_settings().db_url
+    """The engine of `url`, by default the configured database's (one engine per URL)."""
+    return _engine(url or get_settings().db_url)
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         _make_sqlite_folder(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -237,8 +237,10 @@ def test_import_whose_seats_go_while_it_stages_exits_3_with_the_same_document(tm
     company = new_company(engine, seats=10)
     running_create(engine, company, reserved=6)
     # The check before staging sees the seats still free (as it would just before another batch started).
-    monkeypatch.setattr(cli_module, "uploads", types.SimpleNamespace(**{**vars(uploads), "seat_problem": lambda *a, **k: None}))
-    monkeypatch.setattr(cli_module, "get_engine", lambda url=None: get_engine(url or db_url))  # get_engine() is cached
+    from bulk_upload_app.services import imports
+
+    monkeypatch.setattr(imports, "uploads", types.SimpleNamespace(**{**vars(uploads), "seat_problem": lambda *a, **k: None}))
+    monkeypatch.setenv("REFLEX_DB_URL", db_url)
     monkeypatch.setenv("BULK_UPLOAD_LEGACY_DASHBOARD_URL", "https://legacy.example/seats")
     path = tmp_path / "u.csv"
     path.write_bytes(users_csv([person(i) for i in range(5)]))

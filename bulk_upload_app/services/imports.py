@@ -1,0 +1,92 @@
+"""A file checked, or imported whole, without the wizard (the CLI now, the HTTP API next)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..db import get_engine, session_scope
+from ..importer import uploads
+from ..importer.batch import BatchProblem, batch_from_names
+from ..importer.errors import ErrorCode, FileProblem, RowError
+from ..importer.intake import ParsedFile, parse_file, validate_file
+from ..importer.reading import ReadLimits
+from ..settings import get_settings
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    rows: int
+    valid: int
+    invalid: int
+    notices: list[str]
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchByName:
+    """A batch as a script names it: groups, numbers and skills by name, settings from a user's email."""
+
+    user_type: str
+    group_names: list[str] = field(default_factory=list)
+    outbound_numbers: list[str] = field(default_factory=list)
+    skills: list[tuple[str, int]] = field(default_factory=list)
+    settings_from_email: str | None = None
+
+
+def _parsed(path: Path) -> ParsedFile:
+    settings = get_settings()
+    size = path.stat().st_size
+    if size > settings.max_file_bytes:
+        raise FileProblem(ErrorCode.FILE_TOO_LARGE,
+                          reason=f"it has {size:,} bytes; the limit is {settings.max_file_bytes:,}")
+    return parse_file(path.read_bytes(), path.name,
+                      ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows))
+
+
+def _require_company(session, company_id: int) -> None:  # noqa: ANN001 - a Session
+    if not uploads.company_exists(session, company_id):
+        raise BatchProblem(f"There is no company {company_id}.")
+
+
+def check_file(path: Path, company_id: int | None = None) -> FileCheck:
+    """Every row's verdict; with a company, also taken emails and whether its seats suffice."""
+    parsed = _parsed(path)
+    validation = validate_file(parsed)
+    notices = list(parsed.notices)
+    if company_id is not None:
+        with session_scope() as session:
+            _require_company(session, company_id)
+            validation = uploads.check_against_account(session, validation)
+            problem = uploads.seat_problem(session, company_id, validation.valid, get_settings().legacy_dashboard_url)
+            if problem is not None:
+                notices.append(problem.message)
+    return FileCheck(validation.rows, validation.valid, validation.invalid, notices, list(validation.errors))
+
+
+def import_file(path: Path, company_id: int, batch: BatchByName, *, actor: str,
+                on_progress: Callable[[int, int], None] | None = None) -> uploads.CreateResult:
+    """Stage the file as an upload with this batch and create its valid users.
+
+    Refused whole (SEATS_EXCEEDED, nothing created) when the seats do not suffice, before staging
+    or when another batch took them meanwhile; FileProblem / BatchProblem for the file or names.
+    """
+    settings = get_settings()
+    parsed = _parsed(path)
+    validation = validate_file(parsed)
+    with session_scope() as session:
+        _require_company(session, company_id)
+        spec = batch_from_names(session, company_id, user_type=batch.user_type, group_names=batch.group_names,
+                                outbound_numbers=batch.outbound_numbers, skills=batch.skills,
+                                settings_from_email=batch.settings_from_email)
+        validation = uploads.check_against_account(session, validation)
+        problem = uploads.seat_problem(session, company_id, validation.valid, settings.legacy_dashboard_url)
+        if problem is not None:
+            raise problem
+        upload = uploads.stage_upload(session, company_id=company_id, admin_user_id=None, file_name=path.name,
+                                      parsed=parsed, validation=validation, user_type=spec.user_type)
+        uploads.configure_batch(session, company_id, upload.id, spec)
+        upload_id = upload.id
+    return uploads.create_users(get_engine(), company_id, upload_id, on_progress=on_progress, actor=actor,
+                                legacy_dashboard_url=settings.legacy_dashboard_url)

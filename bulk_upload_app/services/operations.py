@@ -1,0 +1,34 @@
+"""What operators do from a terminal: companies, the demo seed, recovery, an upload's story."""
+
+from __future__ import annotations
+
+from ..db import get_engine, session_scope
+from ..importer import audit, uploads
+from ..importer.settings_catalogue import default_settings
+from ..models import Company
+
+
+def create_company(name: str, seats: int) -> int:
+    with session_scope() as session:
+        company = Company(name=name, seats=seats, default_settings=default_settings())
+        session.add(company)
+        session.flush()
+        return company.id
+
+
+def seed_demo_company() -> int:
+    """The demo company (made once; the same id every time). Callers check demo mode first."""
+    from ..seed import seed_demo
+
+    with session_scope() as session:
+        return seed_demo(session)
+
+
+def recover_dead_creators() -> list[str]:
+    """Uploads whose creating worker stopped answering, now marked interrupted (resumable)."""
+    return uploads.recover_stale(get_engine())
+
+
+def upload_story(upload_id: str) -> list[str]:
+    with session_scope(read_only=True) as session:
+        return audit.story(session, upload_id)
