@@ -186,7 +186,8 @@ def event_name(page, handler: str, state: str) -> str:
 
     sent = page.evaluate("() => window.__sent.map(e => e.name)")
     assert f"{ReviewState.get_full_name()}.set_search" in sent, sent
-    return f"{{'review_state': ReviewState, 'settings_state': SettingsState}[state].get_full_name()}.{handler}"
+    states = {"review_state": ReviewState, "settings_state": SettingsState}
+    return f"{states[state].get_full_name()}.{handler}"
 
 
 def send_crafted(page, name: str, payload: dict) -> None:
