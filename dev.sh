@@ -310,12 +310,20 @@ case "$cmd" in
         without browser || ensure_chromium
         without postgres || ensure_postgres
         without redis || ensure_redis
+        # Lint, format and types first; a finding fails the run after the tests have run too.
+        lint_rc=0
+        log "ruff check . && ruff format --check . && mypy"
+        { ruff check . && ruff format --check . && mypy; } || lint_rc=$?
         log "python -m pytest $*"
         rc=0
         python -m pytest "$@" || rc=$?
         if [ "$rc" -eq 5 ]; then
             log "pytest collected no tests (exit 5): treating it as a failure"
             exit 1
+        fi
+        if [ "$lint_rc" -ne 0 ] && [ "$rc" -eq 0 ]; then
+            log "the tests passed but ruff or mypy did not (see above): failing the run"
+            exit "$lint_rc"
         fi
         exit "$rc"
         ;;

@@ -1,6 +1,6 @@
-from alembic import context
 from sqlmodel import SQLModel
 
+from alembic import context
 from bulk_upload_app import auth, models  # noqa: F401  (registers the tables)
 from bulk_upload_app.db import get_engine
 
@@ -24,7 +24,7 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -161,11 +161,11 @@ def decode_token(token: str | None, *, secret: str | None = None, now: float | N
 def remember_jti(session: Session, jti: str, exp: int) -> bool:
     """Record that `jti` was used; False when it was used before."""
     keep_until = exp + LEEWAY_SECONDS
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     session.exec(delete(UsedToken).where(UsedToken.expires_at < now))
     try:
         with session.begin_nested():
-            session.add(UsedToken(jti=jti, expires_at=datetime.fromtimestamp(keep_until, timezone.utc)))
+            session.add(UsedToken(jti=jti, expires_at=datetime.fromtimestamp(keep_until, UTC)))
             session.flush()
     except IntegrityError:
         return False

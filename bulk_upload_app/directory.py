@@ -85,5 +85,5 @@ def company_choices(session: Session, company_id: int) -> CompanyChoices:
         groups=[{"id": str(i), "name": n} for i, n in groups],
         numbers=[{"id": str(i), "number": n, "label": f"{n} ({label})" if label else n} for i, n, label in numbers],
         skills=[{"id": str(i), "name": n} for i, n in skills],
-        users=[{"id": str(i), "label": f"{f} {l} ({e}, {t})"} for i, f, l, e, t in users],
+        users=[{"id": str(i), "label": f"{first} {last} ({email}, {kind})"} for i, first, last, email, kind in users],
     )

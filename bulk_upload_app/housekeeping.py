@@ -53,6 +53,6 @@ async def purge_periodically(
             result = await asyncio.to_thread(purge)
             if result.removed_anything:
                 logger.info(json.dumps({"event": "bulk_upload.purge", **result.as_dict()}))
-        except Exception:  # noqa: BLE001  (logged; the next run tries again)
+        except Exception:
             logger.exception("retention purge failed")
         await sleep(interval)

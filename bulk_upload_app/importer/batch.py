@@ -6,6 +6,7 @@ own records only, so a batch can never point at another company's groups or skil
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,7 @@ class BatchSpec:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "BatchSpec":
+    def from_json(cls, data: dict[str, Any]) -> BatchSpec:
         return cls(
             user_type=data.get("user_type", "agent"),
             settings=data.get("settings"),
@@ -111,13 +112,13 @@ def batch_from_names(
     company_id: int,
     *,
     user_type: str,
-    group_names: list[str] = (),
-    outbound_numbers: list[str] = (),
-    skills: list[tuple[str, int]] = (),
+    group_names: Sequence[str] = (),
+    outbound_numbers: Sequence[str] = (),
+    skills: Sequence[tuple[str, int]] = (),
     settings_from_email: str | None = None,
 ) -> BatchSpec:
     """Resolve names as typed on the command line into a checked BatchSpec."""
-    group_ids = []
+    group_ids: list[int] = []
     for name in group_names:
         gid = session.exec(
             select(Group.id).where(Group.company_id == company_id, func.lower(Group.name) == name.strip().lower())
@@ -125,7 +126,7 @@ def batch_from_names(
         if gid is None:
             raise BatchProblem(f'There is no group "{name}" in this company.')
         group_ids.append(gid)
-    number_ids = []
+    number_ids: list[int] = []
     for number in outbound_numbers:
         nid = session.exec(
             select(OutboundNumber.id).where(OutboundNumber.company_id == company_id, OutboundNumber.number == number.strip())

@@ -82,7 +82,7 @@ class LeaseLost(UploadBusy):
     """This worker's lease on the upload expired and was taken over; it must stop at once."""
 
 
-def _stale_condition(cutoff: datetime):  # noqa: ANN202
+def _stale_condition(cutoff: datetime):
     up = BulkUpload.__table__.c
     return and_(up.status == UploadStatus.CREATING, or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff))
 
@@ -330,7 +330,7 @@ def _refused(engine: Engine, company_id: int, upload_id: str, who: str | None, e
                 details.update(exc.as_dict())
             audit.record(session, audit.CREATE_REFUSED, upload_id=upload_id, company_id=company_id,
                          actor=who or "", outcome="refused", reason=audit.describe_error(exc), details=details)
-    except Exception:  # noqa: BLE001  (the original error matters more than its audit)
+    except Exception:
         audit.logger.exception("could not audit a refused create of %s", upload_id)
 
 
@@ -445,4 +445,5 @@ def _get_or_create_skill(session: Session, company_id: int, name: str) -> int:
         session.add(skill)
         session.flush()
         skill_id = skill.id
+    assert skill_id is not None  # flushed: the database gave it its id
     return skill_id

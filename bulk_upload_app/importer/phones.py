@@ -24,7 +24,7 @@ _PUNCTUATION = r"[ \-.()]"
 
 def check_phone(calling_code: int, value: str) -> str | None:
     """The number in E.164 when it is a valid number of that calling code, else None."""
-    region = phonenumbers.region_code_for_country_code(calling_code)
+    region: str | None = phonenumbers.region_code_for_country_code(calling_code)
     text = value
     if region in ("ZZ", "001") and not text.lstrip().startswith("+"):
         text = f"+{calling_code}{text}"
@@ -49,7 +49,7 @@ def example_number(calling_code: int) -> str:
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _desc_match(column: pl.Expr, desc) -> pl.Expr | None:  # noqa: ANN001
+def _desc_match(column: pl.Expr, desc) -> pl.Expr | None:
     if desc is None or not desc.national_number_pattern:
         return None
     matched = column.str.contains(f"^(?:{desc.national_number_pattern})$")
@@ -59,7 +59,7 @@ def _desc_match(column: pl.Expr, desc) -> pl.Expr | None:  # noqa: ANN001
 
 
 @lru_cache(maxsize=512)
-def _fast_plan(calling_code: int):  # noqa: ANN202
+def _fast_plan(calling_code: int):
     """What the fast path needs for one calling code, or None where it does not apply."""
     regions = COUNTRY_CODE_TO_REGION_CODE.get(calling_code, ())
     if not regions or regions[0] == "001":
@@ -74,12 +74,12 @@ def _fast_plan(calling_code: int):  # noqa: ANN202
         for pattern in (metadata.national_prefix_for_parsing, metadata.international_prefix):
             if pattern:
                 pl.select(pl.lit("1").str.contains(f"^(?:{pattern})"))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     return metadata
 
 
-def _valid_expr(nsn: pl.Expr, metadata) -> pl.Expr:  # noqa: ANN001
+def _valid_expr(nsn: pl.Expr, metadata) -> pl.Expr:
     general = _desc_match(nsn, metadata.general_desc)
     types = [m for m in (_desc_match(nsn, getattr(metadata, t)) for t in _TYPE_DESCS) if m is not None]
     if general is None or not types:
@@ -112,7 +112,8 @@ def fast_e164(calling_code: int, phones: pl.Series) -> pl.Series:
         stripped_ok = _valid_expr(stripped, metadata) & ~stripped.str.len_chars().is_in(local_only)
         if metadata.national_prefix_transform_rule:
             stripped_ok = pl.lit(False)
-        nsn = pl.when(~has_prefix & _valid_expr(nsn0, metadata)).then(nsn0).when(has_prefix & stripped_ok).then(stripped)
+        nsn: pl.Expr = (pl.when(~has_prefix & _valid_expr(nsn0, metadata)).then(nsn0)
+                        .when(has_prefix & stripped_ok).then(stripped))
     else:
         nsn = pl.when(_valid_expr(nsn0, metadata)).then(nsn0)
     result = frame.select(pl.when(nsn0.is_not_null()).then(pl.lit("+" + code) + nsn).alias(phones.name))

@@ -6,7 +6,7 @@ company's upload looks exactly like one that does not exist.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -53,7 +53,7 @@ def is_stale(upload: BulkUpload, now: datetime | None = None, lease: float | Non
     if beat is None:
         return True
     if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=timezone.utc)
+        beat = beat.replace(tzinfo=UTC)
     return beat < (now or utcnow()) - timedelta(seconds=lease_seconds() if lease is None else lease)
 
 

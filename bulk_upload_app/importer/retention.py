@@ -22,7 +22,7 @@ it outlives a deleted draft). Results carry counts, upload ids and our own rando
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ def purge(engine: Engine, storage_dir: Path, *, now: datetime | None = None, rul
 # ---------------------------------------------------------------- drafts
 
 
-def _stale_draft(cutoff: datetime):  # noqa: ANN202
+def _stale_draft(cutoff: datetime):
     up = BulkUpload.__table__.c
     return and_(up.status == UploadStatus.DRAFT, up.updated_at < cutoff)
 
@@ -132,7 +132,7 @@ def purge_drafts(engine: Engine, *, now: datetime, days: int) -> tuple[list[str]
     return deleted, rows
 
 
-def _lock(session: Session, upload_id: str, condition) -> Any:  # noqa: ANN001
+def _lock(session: Session, upload_id: str, condition) -> Any:
     """The upload's row if `condition` still holds, locked for this transaction, else None.
 
     PostgreSQL skips a row another transaction holds (an admin's edit, a create claiming it, or
@@ -150,7 +150,7 @@ def _lock(session: Session, upload_id: str, condition) -> Any:  # noqa: ANN001
 # ---------------------------------------------------------------- finished uploads
 
 
-def _rows_due(cutoff: datetime):  # noqa: ANN202
+def _rows_due(cutoff: datetime):
     up = BulkUpload.__table__.c
     finished = and_(up.status.in_(FINISHED_STATUSES), func.coalesce(up.finished_at, up.updated_at) < cutoff)
     abandoned = and_(up.status == UploadStatus.INTERRUPTED, up.updated_at < cutoff)
@@ -234,4 +234,4 @@ def remove_orphan_files(storage_dir: Path, *, now: datetime, max_age_seconds: in
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()

@@ -169,7 +169,7 @@ def _draft_from_file(engine: Engine, company_id: int, admin_user_id: int | None,
     return upload_id
 
 
-def _errors_json(errors) -> str:  # noqa: ANN001
+def _errors_json(errors) -> str:
     return json.dumps([{"column": e.column, "code": e.code.value, "message": e.message} for e in errors])
 
 

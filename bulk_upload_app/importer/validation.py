@@ -200,7 +200,7 @@ def _to_row_errors(problems: list[pl.DataFrame]) -> list[RowError]:
 
 def _message(code: ErrorCode, column: str | None, extra: dict) -> str:
     label = BY_NAME[column].name if column else ""
-    if code is ErrorCode.VALUE_TOO_LONG:
+    if code is ErrorCode.VALUE_TOO_LONG and column:
         return message_for(code, column=label, length=len(extra[column]), limit=BY_NAME[column].max_length)
     if code is ErrorCode.INVALID_EMAIL:
         return message_for(code, value=extra["email"], reason=extra["email_reason"])

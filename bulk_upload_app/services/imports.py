@@ -45,7 +45,7 @@ def _parsed(path: Path) -> ParsedFile:
                       ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows))
 
 
-def _require_company(session, company_id: int) -> None:  # noqa: ANN001 - a Session
+def _require_company(session, company_id: int) -> None:
     if not uploads.company_exists(session, company_id):
         raise BatchProblem(f"There is no company {company_id}.")
 

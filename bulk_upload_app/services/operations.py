@@ -13,6 +13,7 @@ def create_company(name: str, seats: int) -> int:
         company = Company(name=name, seats=seats, default_settings=default_settings())
         session.add(company)
         session.flush()
+        assert company.id is not None  # flushed: the database gave it its id
         return company.id
 
 

@@ -65,7 +65,7 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
     )
 
 
-def admins_only(state, content: rx.Component) -> rx.Component:  # noqa: ANN001
+def admins_only(state, content: rx.Component) -> rx.Component:
     """`content` for a signed-in admin; why there is no access (refused sign-in token) or the
     "only admins" notice for anyone else."""
     return rx.cond(
@@ -84,7 +84,7 @@ def loading() -> rx.Component:
     return rx.el.div(rx.spinner(), rx.el.span("Loading…", class_name="sr-only"), role="status")
 
 
-def no_access(message) -> rx.Component:  # noqa: ANN001
+def no_access(message) -> rx.Component:
     return rx.callout(message, icon="shield-alert", color_scheme="red", role="alert", id="sign-in-error")
 
 

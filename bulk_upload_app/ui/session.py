@@ -77,9 +77,9 @@ class SessionState(rx.State):
     def _from_token(self) -> SignedInAdmin | None:
         """The identity from the page's token; accepting a new token spends it."""
         token = self._url_token()
-        if token and not (self._token_jti and self._token_offered_is_current(token)):
-            if self._accept(token) is None:
-                return None
+        offered_new = token and not (self._token_jti and self._token_offered_is_current(token))
+        if offered_new and self._accept(token) is None:
+            return None
         if not self._token_jti:
             return None
         if time.time() > self._token_until:
@@ -94,7 +94,7 @@ class SessionState(rx.State):
             import jwt
 
             return jwt.decode(token, options={"verify_signature": False}).get("jti") == self._token_jti
-        except Exception:  # noqa: BLE001 - anything unreadable is "not the current one"
+        except Exception:
             return False
 
     @rx.event

@@ -91,7 +91,7 @@ class CreateState(DraftState):
             problem, seats_refused = exc.message, True
         except BatchProblem as exc:
             problem = f"{exc} Go back to Settings and choose again."
-        except Exception:  # noqa: BLE001  (the admin gets a plain message; the operator the log)
+        except Exception:
             logger.exception("bulk upload %s: creating users failed", upload_id)
             problem = ("Creating users stopped before the end. The users added so far are kept; "
                        "select Resume to create the rest.")

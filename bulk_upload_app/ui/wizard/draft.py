@@ -77,7 +77,7 @@ class DraftState(SessionState):
             return None
         return admin.company_id
 
-    def _change_draft(self, change) -> bool:  # noqa: ANN001 - (company_id) -> DraftSummary
+    def _change_draft(self, change) -> bool:
         """Run a draft-changing service and show the counts it leaves; False when refused."""
         company_id = self._company_id()
         if company_id is None:
@@ -112,7 +112,7 @@ class DraftState(SessionState):
         """Re-read seats and taken emails, e.g. after a trip to the legacy dashboard."""
         self._change_draft(lambda company_id: draft_service.recheck(company_id, self.upload_id))
 
-    def _report(self, fmt: str, stem: str):  # noqa: ANN202 - an rx.download event
+    def _report(self, fmt: str, stem: str):
         company_id = self._company_id()
         if company_id is None:
             return None
@@ -158,7 +158,7 @@ def error_callout(code: rx.Var, message: rx.Var) -> rx.Component:
 
 
 
-def user_type_select(value: rx.Var, on_change) -> rx.Component:  # noqa: ANN001
+def user_type_select(value: rx.Var, on_change) -> rx.Component:
     return rx.hstack(
         rx.el.label("User type for this batch", html_for="user-type", font_weight="500"),
         rx.select.root(

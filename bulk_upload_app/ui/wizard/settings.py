@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import reflex as rx
@@ -71,10 +72,8 @@ class SettingsState(DraftState):
         except (BatchProblem, UploadBusy, UploadNotFound, ValueError, OverflowError) as exc:
             self.settings_error = str(exc)
             # Show what is really saved, so one refused value does not spoil every later change.
-            try:
+            with contextlib.suppress(UploadNotFound):
                 self._show(batches.chosen_batch(company_id, self.upload_id))
-            except UploadNotFound:
-                pass
 
     @rx.event
     def set_user_type(self, value: str):
@@ -220,7 +219,7 @@ def _toggled(values: list[str], value: str, on: bool) -> list[str]:
 # ---------------------------------------------------------------- components
 
 
-def _setting_control(setting) -> rx.Component:  # noqa: ANN001
+def _setting_control(setting) -> rx.Component:
     control_id = f"setting-{setting.key}"
     if setting.choices is None:
         control = rx.switch(id=control_id, checked=SettingsState.setting_values[setting.key] == "true",

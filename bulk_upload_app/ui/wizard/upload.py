@@ -138,7 +138,7 @@ class UploadState(SessionState):
                 self.processing = self.uploading = False
                 self.error_code, self.error_message = "UPLOAD_CLOSED", str(exc)
             return
-        except Exception:  # noqa: BLE001  (the admin gets a plain message; the operator the log)
+        except Exception:
             logger.exception("bulk upload: reading %s for company %s failed", file_name, company_id)
             async with self:
                 self.processing = self.uploading = False
