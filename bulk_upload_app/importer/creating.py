@@ -17,19 +17,16 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Integer,
     and_,
     bindparam,
     case,
     exists,
     func,
-    insert,
     literal,
     null,
     or_,
     select,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,11 +37,7 @@ from ..db import session_scope
 from ..models import (
     BulkUpload,
     BulkUploadRow,
-    GroupMember,
-    Skill,
     User,
-    UserOutboundNumber,
-    UserSkill,
     utcnow,
 )
 from ..settings import get_settings
@@ -58,6 +51,7 @@ from .errors import (
     UploadNotFound,
     message_for,
 )
+from .linking import MAX_EXTENSION, link_batch, next_extension
 from .records import (
     actor_of,
     company_seats,
@@ -349,8 +343,8 @@ def _create_chunk(
                     row.outcome == RowOutcome.PENDING)
     pending = session.exec(select(func.count()).where(in_chunk)).scalar_one()
     taken = exists(select(user.id).where(user.email == row.email_norm))
-    base = _next_extension(session, company_id)
-    if base + pending > _MAX_EXTENSION:
+    base = next_extension(session, company_id)
+    if base + pending > MAX_EXTENSION:
         raise RuntimeError("This company has no free extensions left.")
     admitted = (
         select(row.id, row.row_number).where(in_chunk, ~taken).order_by(row.row_number).limit(seats.free).subquery()
@@ -380,7 +374,7 @@ def _create_chunk(
         .values(outcome="created", user_id=user.id)
     ).rowcount
     if created:
-        _link_batch(session, company_id, upload_id, spec, low, high)
+        link_batch(session, company_id, upload_id, spec, low, high)
     # Still pending: the email was taken (before, or by a concurrent batch), or no seat was left.
     lost = session.exec(select(row.id, row.email_norm).where(in_chunk, taken)).all()
     if lost:
@@ -404,46 +398,3 @@ def _create_chunk(
     return pending
 
 
-# 4 digits, then 5 once a company outgrows them; past 99,999 users, 6 and more.
-_MAX_EXTENSION = 99_999_999
-
-
-def _next_extension(session: Session, company_id: int) -> int:
-    """New users get the extensions after the highest in use, from 1000 up."""
-    highest = session.exec(select(func.max(User.extension)).where(User.company_id == company_id)).scalar_one()
-    return max(1000, (highest or 0) + 1)
-
-
-def _link_batch(session: Session, company_id: int, upload_id: str, spec: BatchSpec, low: int, high: int) -> None:
-    """Give the users this chunk created the batch's groups, numbers and skills: one statement a table."""
-    row = BulkUploadRow.__table__.c
-    created = and_(row.upload_id == upload_id, row.row_number.between(low, high), row.outcome == RowOutcome.CREATED)
-    skills = [(c.skill_id or _get_or_create_skill(session, company_id, c.new_name or ""), c.level) for c in spec.skills]
-    for model, columns, values in (
-        (GroupMember, ["group_id"], [(g,) for g in spec.group_ids]),
-        (UserOutboundNumber, ["outbound_number_id"], [(n,) for n in spec.outbound_number_ids]),
-        (UserSkill, ["skill_id", "level"], skills),
-    ):
-        if not values:
-            continue
-        # A UNION ALL of literal rows: SQLite can't name the columns of a VALUES list.
-        chosen = union_all(
-            *(select(*(literal(v, Integer).label(c) for c, v in zip(columns, value))) for value in values)
-        ).subquery("chosen")
-        every_pair = BulkUploadRow.__table__.join(chosen, true())
-        source = select(row.user_id, *(chosen.c[c] for c in columns)).select_from(every_pair).where(created)
-        session.execute(insert(model.__table__).from_select(["user_id", *columns], source))
-
-
-def _get_or_create_skill(session: Session, company_id: int, name: str) -> int:
-    name = " ".join(name.split())
-    skill_id = session.exec(
-        select(Skill.id).where(Skill.company_id == company_id, Skill.name_key == name.casefold())
-    ).scalar_one_or_none()
-    if skill_id is None:
-        skill = Skill(company_id=company_id, name=name, name_key=name.casefold())
-        session.add(skill)
-        session.flush()
-        skill_id = skill.id
-    assert skill_id is not None  # flushed: the database gave it its id
-    return skill_id
