@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
+from .importer.errors import MESSAGES, TokenRefused
 from .models import Company, User
 from .seed import DEMO_ADMIN_EMAIL
 from .settings import JWT_AUDIENCE, get_settings
@@ -46,25 +47,6 @@ class UsedToken(SQLModel, table=True):
     __tablename__ = "used_token"
     jti: str = Field(primary_key=True, max_length=128)
     expires_at: datetime = Field(index=True)  # expired ids are deleted by this
-
-
-class TokenRefused(Exception):
-    """A sign-in token that gives no access; `str()` is the message for the admin."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-MESSAGES = {
-    "missing": "Open this page from the company dashboard: it signs you in. No sign-in was found.",
-    "not_configured": "Sign-in from the company dashboard is not set up on this server. Ask your administrator.",
-    "expired": "Your sign-in link has expired. Open the page again from the company dashboard.",
-    "invalid": "Your sign-in link is not valid. Open the page again from the company dashboard.",
-    "replayed": "This sign-in link was already used. Open the page again from the company dashboard.",
-    "unknown_company": "Your company account was not found. Ask the company dashboard's support for help.",
-    "session_expired": "Your session has ended. Open the page again from the company dashboard.",
-}
 
 
 def _refuse(code: str) -> TokenRefused:

@@ -120,3 +120,23 @@ class RowError:
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "column": self.column, "code": self.code.value, "message": self.message}
+
+
+class TokenRefused(Exception):
+    """A sign-in token that gives no access; `str()` is the message for the admin."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# Why a sign-in gives no access, as the admin reads it (auth.py raises these).
+MESSAGES = {
+    "missing": "Open this page from the company dashboard: it signs you in. No sign-in was found.",
+    "not_configured": "Sign-in from the company dashboard is not set up on this server. Ask your administrator.",
+    "expired": "Your sign-in link has expired. Open the page again from the company dashboard.",
+    "invalid": "Your sign-in link is not valid. Open the page again from the company dashboard.",
+    "replayed": "This sign-in link was already used. Open the page again from the company dashboard.",
+    "unknown_company": "Your company account was not found. Ask the company dashboard's support for help.",
+    "session_expired": "Your session has ended. Open the page again from the company dashboard.",
+}
