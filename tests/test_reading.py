@@ -6,6 +6,7 @@ for ODS and for the hostile cases (bombs, lying headers) that no writer would pr
 
 from __future__ import annotations
 
+import ast
 import codecs
 import csv
 import datetime as dt
@@ -13,6 +14,8 @@ import io
 import logging
 import random
 import struct
+import subprocess
+import sys
 import zipfile
 
 import polars as pl
@@ -788,6 +791,22 @@ def test_worker_is_killed_when_the_parent_refuses_the_file(monkeypatch):
     monkeypatch.setattr(reader, "_Worker", Spy)
     refused(raw_xlsx(istr("A1", "x") + b'<c r="Z1048576"><v>1</v></c>'), "u.xlsx", ErrorCode.FILE_TOO_LARGE)
     assert len(started) == 1 and started[0].proc.poll() is not None
+
+
+def test_the_calamine_child_imports_nothing_heavy_on_its_way():
+    """`python -m` imports the package chain before the child's module: it must stay light (no polars)."""
+    probe = (
+        "import sys; before = set(sys.modules); "
+        f"import {calamine._WORKER_MODULE}; "
+        "print(sorted(set(sys.modules) - before))"
+    )
+    out = subprocess.run([sys.executable, "-E", "-s", "-c", probe], cwd=calamine._CODE_ROOT,
+                         capture_output=True, text=True, check=True)
+    imported = set(ast.literal_eval(out.stdout))
+    assert "polars" not in imported
+    assert {m for m in imported if m.startswith("bulk_upload_app")} == {
+        "bulk_upload_app", "bulk_upload_app.importer", "bulk_upload_app.importer.reading", calamine._WORKER_MODULE,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
