@@ -47,7 +47,7 @@ class _Worker:
         # -I (isolated) minus -P: -E and -s keep PYTHON* variables and the user's site-packages
         # out; with -m the child's sys.path[0] is its working directory, here the one holding
         # the parent's own bulk_upload_app, so the child runs the parent's code even when another
-        # copy is installed (an editable install of another checkout of the same virtualenv).
+        # copy is installed (the virtualenv's editable install points at another checkout).
         cmd = [sys.executable, "-E", "-s", "-m", _WORKER_MODULE, fmt, str(_worker_memory(len(data))),
                str(_WORKER_CPU), str(_MAX_SHEET_CELLS), lib_dir]
         self.fmt = fmt

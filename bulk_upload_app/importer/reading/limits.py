@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-_ODS_CONTENT_LIMIT = 200 * 1024 * 1024
+_ODS_CONTENT_LIMIT = 200 * 1024 * 1024  # an ODS's content.xml, which its checks hold in memory
 
 
 @dataclass(frozen=True)
