@@ -356,7 +356,7 @@ def test_single_cell_workbooks(rel: str, sheet: str, cell: str) -> None:
     require_corpus()
     import python_calamine
 
-    from bulk_upload_app.importer.reading import _cell_text
+    from bulk_upload_app.importer.reading.calamine_worker import _cell_text
 
     book = python_calamine.CalamineWorkbook.from_object(io.BytesIO((CORPUS / rel).read_bytes()))
     assert book.sheet_names[0] == sheet

@@ -1,4 +1,4 @@
-"""Unit and property tests for the upload reader (bulk_upload_app/importer/reading.py).
+"""Unit and property tests for the upload reader (bulk_upload_app/importer/reading/).
 
 Every file here is built by the test: CSV as bytes, xlsx with xlsxwriter, and hand-made zips
 for ODS and for the hostile cases (bombs, lying headers) that no writer would produce.
@@ -6,6 +6,7 @@ for ODS and for the hostile cases (bombs, lying headers) that no writer would pr
 
 from __future__ import annotations
 
+import ast
 import codecs
 import csv
 import datetime as dt
@@ -13,6 +14,8 @@ import io
 import logging
 import random
 import struct
+import subprocess
+import sys
 import zipfile
 
 import polars as pl
@@ -23,6 +26,7 @@ from hypothesis import strategies as st
 
 
 from bulk_upload_app.importer import reading
+from bulk_upload_app.importer.reading import calamine, calamine_worker, delimited, limits, reader
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.reading import RawTable, ReadLimits, read_table
 
@@ -179,7 +183,7 @@ def test_default_limits_are_the_documented_ones():
 
 
 def test_whitespace_constant_is_pythons():
-    assert reading._WS == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert limits._WS == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,14 +416,14 @@ def test_xlsx_values_are_rendered_like_excel():
      (1e15, "1000000000000000"), (1e-5, "0.00001"), (2.5e-10, "0.00000000025"), (-1.5e300, "-15" + "0" * 299)],
 )
 def test_float_rendering(value, text):
-    assert reading._fmt_float(value) == text
+    assert calamine_worker._fmt_float(value) == text
 
 
 def test_other_cell_types():
-    assert reading._cell_text(dt.timedelta(days=10, seconds=54610)) == "255:10:10"
-    assert reading._cell_text(dt.time(10, 10, 10, 123456)) == "10:10:10.123456"
-    assert reading._cell_text(dt.datetime(2021, 1, 1)) == "2021-01-01"
-    assert reading._cell_text(7) == "7" and reading._cell_text(True) == "TRUE"
+    assert calamine_worker._cell_text(dt.timedelta(days=10, seconds=54610)) == "255:10:10"
+    assert calamine_worker._cell_text(dt.time(10, 10, 10, 123456)) == "10:10:10.123456"
+    assert calamine_worker._cell_text(dt.datetime(2021, 1, 1)) == "2021-01-01"
+    assert calamine_worker._cell_text(7) == "7" and calamine_worker._cell_text(True) == "TRUE"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -764,29 +768,45 @@ def test_no_process_to_spawn_is_not_blamed_on_the_file(monkeypatch):
     def no_fork(*args, **kwargs):
         raise OSError("Resource temporarily unavailable")
 
-    monkeypatch.setattr(reading.subprocess, "Popen", no_fork)
+    monkeypatch.setattr(calamine.subprocess, "Popen", no_fork)
     with pytest.raises(OSError):
         read(xlsx(USERS), "u.xlsx")
 
 
 def test_worker_timeout_is_a_file_problem(monkeypatch):
-    monkeypatch.setattr(reading, "_WORKER_TIMEOUT", 0.001)
+    monkeypatch.setattr(calamine, "_WORKER_TIMEOUT", 0.001)
     p = refused(xlsx(USERS), "u.xlsx", ErrorCode.UNSUPPORTED_FILE)
     assert "too long to open" in p.details["reason"]
 
 
 def test_worker_is_killed_when_the_parent_refuses_the_file(monkeypatch):
     started = []
-    real = reading._Worker
+    real = reader._Worker
 
     class Spy(real):
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
             started.append(self)
 
-    monkeypatch.setattr(reading, "_Worker", Spy)
+    monkeypatch.setattr(reader, "_Worker", Spy)
     refused(raw_xlsx(istr("A1", "x") + b'<c r="Z1048576"><v>1</v></c>'), "u.xlsx", ErrorCode.FILE_TOO_LARGE)
     assert len(started) == 1 and started[0].proc.poll() is not None
+
+
+def test_the_calamine_child_imports_nothing_heavy_on_its_way():
+    """`python -m` imports the package chain before the child's module: it must stay light (no polars)."""
+    probe = (
+        "import sys; before = set(sys.modules); "
+        f"import {calamine._WORKER_MODULE}; "
+        "print(sorted(set(sys.modules) - before))"
+    )
+    out = subprocess.run([sys.executable, "-E", "-s", "-c", probe], cwd=calamine._CODE_ROOT,
+                         capture_output=True, text=True, check=True)
+    imported = set(ast.literal_eval(out.stdout))
+    assert "polars" not in imported
+    assert {m for m in imported if m.startswith("bulk_upload_app")} == {
+        "bulk_upload_app", "bulk_upload_app.importer", "bulk_upload_app.importer.reading", calamine._WORKER_MODULE,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -853,7 +873,7 @@ QUOTELESS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("C
 def assembled(frame: pl.DataFrame):
     """What read_table makes of a frame of raw strings (or the FileProblem code)."""
     try:
-        t = reading._Reader(b"", "u.csv", ReadLimits(), None)._assemble(frame, "csv", sheet_name=None, encoding=None, delimiter=",")
+        t = reader._Reader(b"", "u.csv", ReadLimits(), None)._assemble(frame, "csv", sheet_name=None, encoding=None, delimiter=",")
     except FileProblem as exc:
         return exc.code
     return t.header, t.header_row, t.extra_values, t.data.rows()
@@ -864,11 +884,11 @@ def assembled(frame: pl.DataFrame):
 def test_property_polars_fast_path_matches_csv_module(lines, crlf):
     """The quote-free fast path (polars) reads exactly what the csv module reads."""
     text = ("\r\n" if crlf else "\n").join(",".join(fields) for fields in lines)
-    fast = reading._frame_polars(text, ",", ReadLimits())
+    fast = delimited._frame_polars(text, ",", ReadLimits())
     if fast is None:
         return  # e.g. a row longer than the first: the csv module reads the file
     try:
-        slow = reading._frame_python_csv(text, ",", ReadLimits())
+        slow = delimited._frame_python_csv(text, ",", ReadLimits())
     except FileProblem as exc:
         assert assembled(fast) == exc.code
         return
