@@ -16,7 +16,7 @@ log = logging.getLogger(__package__)  # the reader logs under one name, as befor
 def read_table(
     data: bytes,
     filename: str,
-    limits: ReadLimits = ReadLimits(),
+    limits: ReadLimits | None = None,
     is_header: Callable[[list[str]], bool] | None = None,
 ) -> RawTable:
     """Read an upload into a `RawTable`, or raise `FileProblem`.
@@ -25,6 +25,7 @@ def read_table(
     picks the header row (among the first 30 non-blank rows) and, in workbooks, the sheet.
     Without it the first non-blank row is the header and the first non-empty sheet is read.
     """
+    limits = limits or ReadLimits()
     reader = _Reader(bytes(data), filename or "", limits, is_header)
     try:
         return reader.read()

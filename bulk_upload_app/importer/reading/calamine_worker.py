@@ -36,7 +36,7 @@ def _fmt_float(value):
         return str(value)
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    text = "%.15g" % value
+    text = f"{value:.15g}"
     if "e" in text or "E" in text:
         text = format(Decimal(text), "f")
     if text in ("-0", "-0.0"):

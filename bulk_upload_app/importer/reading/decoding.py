@@ -49,7 +49,7 @@ def _decode_text(data: bytes) -> tuple[str, str]:
             except UnicodeDecodeError:
                 raise _unsupported(_ENCODING_REASON) from None
             if _looks_like_mojibake(text):
-                raise _unsupported(_ENCODING_REASON)
+                raise _unsupported(_ENCODING_REASON) from None
             encoding = "cp1252"
     if "\0" in text:
         raise _unsupported("it contains binary data (a NUL character), so it isn't a text file")

@@ -5,6 +5,7 @@ workbook), and every path's frame of strings assembled into a `RawTable` the sam
 
 from __future__ import annotations
 
+import functools
 import zipfile
 from pathlib import PurePosixPath
 
@@ -160,7 +161,7 @@ class _Reader:
                 scan.feed(buf, end)
             label = _sheet_label(info.filename, sheet_parts)
             if scan.canonical:
-                scan.check(self.limits, label, lambda info=info: _inflate_entry(self.data, info, self.limits))
+                scan.check(self.limits, label, functools.partial(_inflate_entry, self.data, info, self.limits))
             else:
                 exact = _ExactXlsxScan()
                 for chunk in _inflate_entry(self.data, info, self.limits):
@@ -296,9 +297,7 @@ class _Reader:
             )
         else:
             expected = "\t" if self.ext == ".tsv" else ","
-            if delimiter != expected and self.ext != ".txt":
-                self.notices.append(f"The values are separated by {_DELIMITER_NAMES.get(delimiter, repr(delimiter))}.")
-            elif self.ext == ".txt" and delimiter != "\t":
+            if (delimiter != expected and self.ext != ".txt") or (self.ext == ".txt" and delimiter != "\t"):
                 self.notices.append(f"The values are separated by {_DELIMITER_NAMES.get(delimiter, repr(delimiter))}.")
         frame = _frame_from_text(text, delimiter, self.limits)
         return self._assemble(frame, fmt, sheet_name=None, encoding=encoding, delimiter=delimiter)

@@ -88,6 +88,7 @@ class _XlsxSheetScan:
         self.n_cells += n_canon  # an over-count (empty styled cells too); the hard cap still holds
         for ref in _XL_FAR_CELL.findall(buf, 0, end):
             m = _REF_PARTS.match(ref)
+            assert m is not None  # _XL_FAR_CELL only finds references _REF_PARTS reads
             letters, digits = m.group(1), m.group(2)
             if len(letters) >= 2:
                 col = _col_number(letters)

@@ -86,6 +86,7 @@ def _inflate_entry(data: bytes, info: zipfile.ZipInfo, limits: ReadLimits) -> It
     elif info.compress_type == zipfile.ZIP_DEFLATED:
         inflater = zlib.decompressobj(-15)
         pos = 0
+        src: bytes | memoryview
         while not inflater.eof:
             if inflater.unconsumed_tail:
                 src = inflater.unconsumed_tail
@@ -159,7 +160,7 @@ def _xlsx_sheet_parts(zf: zipfile.ZipFile, data: bytes) -> dict[str, str]:
                 path = target.lstrip("/")
             else:
                 path = str(PurePosixPath("xl") / target)
-            parts = []
+            parts: list[str] = []
             for seg in path.split("/"):
                 if seg == "..":
                     if parts:
