@@ -21,6 +21,7 @@ it outlives a deleted draft). Results carry counts, upload ids and our own rando
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from ..db import session_scope
@@ -105,31 +107,43 @@ def _stale_draft(cutoff: datetime):
     return and_(up.status == UploadStatus.DRAFT, up.updated_at < cutoff)
 
 
-def purge_drafts(engine: Engine, *, now: datetime, days: int) -> tuple[list[str], int]:
-    """Delete drafts untouched for `days`, rows and all; their ids and how many rows went."""
-    cutoff = now - timedelta(days=days)
+def _purge_each(engine: Engine, condition: ColumnElement[bool],
+                purge_one: Callable[[Session, Any], int]) -> tuple[list[str], int]:
+    """Run `purge_one(session, upload)` for every upload `condition` holds for, each in its own
+    transaction with the condition checked again under the lock; the ids done and rows deleted."""
     up = BulkUpload.__table__.c
     with session_scope(engine, read_only=True) as session:
-        candidates = session.execute(select(up.id).where(_stale_draft(cutoff)).order_by(up.updated_at)).scalars().all()
-    deleted, rows = [], 0
+        candidates = session.execute(select(up.id).where(condition).order_by(up.updated_at)).scalars().all()
+    done, rows = [], 0
     for upload_id in candidates:
         with session_scope(engine) as session:
-            found = _lock(session, upload_id, _stale_draft(cutoff))
+            found = _lock(session, upload_id, condition)
             if found is None:
-                continue  # edited, created or purged by another process since the list was read
-            count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
-            session.execute(delete(BulkUpload.__table__).where(up.id == upload_id))
-            audit.record(
-                session, audit.DRAFT_PURGED, upload_id=upload_id, company_id=found.company_id,
-                admin_user_id=found.admin_user_id, actor=ACTOR, file_name=found.file_name,
-                file_sha256=found.file_sha256, total_rows=found.total_rows, valid_rows=found.valid_rows,
-                invalid_rows=found.invalid_rows, outcome="purged",
-                reason=f"draft untouched for {days} days (BULK_UPLOAD_DRAFT_DAYS)",
-                details={"rows_deleted": count, "last_change": _iso(found.updated_at), "draft_days": days},
-            )
-        deleted.append(upload_id)
-        rows += count
-    return deleted, rows
+                continue  # changed, created or purged by another process since the list was read
+            rows += purge_one(session, found)
+        done.append(upload_id)
+    return done, rows
+
+
+def purge_drafts(engine: Engine, *, now: datetime, days: int) -> tuple[list[str], int]:
+    """Delete drafts untouched for `days`, rows and all; their ids and how many rows went."""
+    up = BulkUpload.__table__.c
+
+    def purge_one(session: Session, found: Any) -> int:
+        upload_id = found.id
+        count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
+        session.execute(delete(BulkUpload.__table__).where(up.id == upload_id))
+        audit.record(
+            session, audit.DRAFT_PURGED, upload_id=upload_id, company_id=found.company_id,
+            admin_user_id=found.admin_user_id, actor=ACTOR, file_name=found.file_name,
+            file_sha256=found.file_sha256, total_rows=found.total_rows, valid_rows=found.valid_rows,
+            invalid_rows=found.invalid_rows, outcome="purged",
+            reason=f"draft untouched for {days} days (BULK_UPLOAD_DRAFT_DAYS)",
+            details={"rows_deleted": count, "last_change": _iso(found.updated_at), "draft_days": days},
+        )
+        return count
+
+    return _purge_each(engine, _stale_draft(now - timedelta(days=days)), purge_one)
 
 
 def _lock(session: Session, upload_id: str, condition) -> Any:
@@ -162,37 +176,31 @@ def _rows_due(cutoff: datetime):
 
 def purge_finished_rows(engine: Engine, *, now: datetime, days: int) -> tuple[list[str], int]:
     """Delete the staged rows of uploads finished `days` ago; the upload row and audit stay."""
-    cutoff = now - timedelta(days=days)
     up = BulkUpload.__table__.c
-    with session_scope(engine, read_only=True) as session:
-        candidates = session.execute(select(up.id).where(_rows_due(cutoff)).order_by(up.updated_at)).scalars().all()
-    purged, rows = [], 0
-    for upload_id in candidates:
-        with session_scope(engine) as session:
-            found = _lock(session, upload_id, _rows_due(cutoff))
-            if found is None:
-                continue
-            values: dict[str, Any] = {"rows_purged_at": now}
-            if found.status not in FINISHED_STATUSES:
-                # Never finished, so its counts were never stored: keep them before the rows go.
-                values.update(status=ABANDONED, creating_owner=None, version=up.version + 1,
-                              **_final_counts(session, upload_id))
-            session.execute(update(BulkUpload.__table__).where(up.id == upload_id).values(**values))
-            count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
-            audit.record(
-                session, audit.ROWS_PURGED, upload_id=upload_id, company_id=found.company_id,
-                admin_user_id=found.admin_user_id, actor=ACTOR, file_name=found.file_name,
-                file_sha256=found.file_sha256, total_rows=found.total_rows,
-                created=values.get("created_count", found.created_count),
-                failed=values.get("failed_count", found.failed_count), outcome="purged",
-                reason=f"rows kept {days} days after the upload ended (BULK_UPLOAD_RETENTION_DAYS)",
-                details={"rows_deleted": count, "status_was": found.status,
-                         "status": values.get("status", found.status),
-                         "ended": _iso(found.finished_at or found.updated_at), "retention_days": days},
-            )
-        purged.append(upload_id)
-        rows += count
-    return purged, rows
+
+    def purge_one(session: Session, found: Any) -> int:
+        upload_id = found.id
+        values: dict[str, Any] = {"rows_purged_at": now}
+        if found.status not in FINISHED_STATUSES:
+            # Never finished, so its counts were never stored: keep them before the rows go.
+            values.update(status=ABANDONED, creating_owner=None, version=up.version + 1,
+                          **_final_counts(session, upload_id))
+        session.execute(update(BulkUpload.__table__).where(up.id == upload_id).values(**values))
+        count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
+        audit.record(
+            session, audit.ROWS_PURGED, upload_id=upload_id, company_id=found.company_id,
+            admin_user_id=found.admin_user_id, actor=ACTOR, file_name=found.file_name,
+            file_sha256=found.file_sha256, total_rows=found.total_rows,
+            created=values.get("created_count", found.created_count),
+            failed=values.get("failed_count", found.failed_count), outcome="purged",
+            reason=f"rows kept {days} days after the upload ended (BULK_UPLOAD_RETENTION_DAYS)",
+            details={"rows_deleted": count, "status_was": found.status,
+                     "status": values.get("status", found.status),
+                     "ended": _iso(found.finished_at or found.updated_at), "retention_days": days},
+        )
+        return count
+
+    return _purge_each(engine, _rows_due(now - timedelta(days=days)), purge_one)
 
 
 def _final_counts(session: Session, upload_id: str) -> dict[str, int]:

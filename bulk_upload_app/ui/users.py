@@ -7,49 +7,30 @@ import reflex as rx
 from .. import routes
 from ..services import directory
 from .layout import admins_only, named_table, page_frame
-from .pager import page_count, pager
+from .pager import PagedMixin, pager
 from .session import SessionState
 
-PAGE_SIZE = 50
 
-
-class UsersState(SessionState):
+class UsersState(PagedMixin, SessionState):
     company_name: str = ""
     seats_total: int = 0
     seats_used: int = 0
-    user_count: int = 0
     users: list[dict] = []
-    page: int = 0
 
-    @rx.var
-    def page_count(self) -> int:
-        return page_count(self.user_count, PAGE_SIZE)
-
-    def _load(self) -> None:
+    def _load_page(self) -> None:
         admin = self.admin()
         if admin is None:
             return
-        overview, users = directory.users_page(admin.company_id, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE)
+        size = self.PAGE_SIZE
+        overview, users = directory.users_page(admin.company_id, offset=self.page_index * size, limit=size)
         self.users = [u.as_dict() for u in users]
         self.company_name = overview.name
-        self.seats_total, self.seats_used, self.user_count = overview.seats_total, overview.seats_used, overview.user_count
+        self.seats_total, self.seats_used, self.total_items = overview.seats_total, overview.seats_used, overview.user_count
 
     @rx.event
     def load(self):
-        self.page = 0
-        self._load()
-
-    @rx.event
-    def next_page(self):
-        if self.page + 1 < self.page_count:
-            self.page += 1
-            self._load()
-
-    @rx.event
-    def previous_page(self):
-        if self.page > 0:
-            self.page -= 1
-            self._load()
+        self.page_index = 0
+        self._load_page()
 
 
 def _user_row(user: dict) -> rx.Component:
@@ -84,7 +65,7 @@ def _users_table() -> rx.Component:
             variant="surface",
             width="100%",
         ),
-        pager(UsersState.page, UsersState.page_count, UsersState.previous_page, UsersState.next_page),
+        pager(UsersState.page_index, UsersState.page_count, UsersState.previous_page, UsersState.next_page),
         width="100%",
         spacing="4",
     )

@@ -10,13 +10,11 @@ from ...importer.errors import UploadNotFound
 from ...importer.schema import COLUMN_NAMES, COLUMNS
 from ...services import drafts as draft_service
 from ..layout import named_table
-from ..pager import page_count, pager
+from ..pager import PagedMixin, pager
 from ..session import as_id
 from .create import CreateState
 from .draft import DraftState, counts_bar, seats_banner
 from .settings import SettingsState
-
-PAGE_SIZE = 50
 
 
 def _flat_row(view: drafts.RowView) -> dict[str, str]:
@@ -28,16 +26,10 @@ def _flat_row(view: drafts.RowView) -> dict[str, str]:
     return row
 
 
-class ReviewState(DraftState):
+class ReviewState(PagedMixin, DraftState):
     rows: list[dict[str, str]] = []
-    page_index: int = 0
-    total_matching: int = 0
     only_errors: bool = False
     search: str = ""
-
-    @rx.var
-    def page_count(self) -> int:
-        return page_count(self.total_matching, PAGE_SIZE)
 
     @rx.event
     def load(self):
@@ -45,7 +37,7 @@ class ReviewState(DraftState):
         if upload is None:
             return
         self.page_index, self.only_errors, self.search = 0, False, ""
-        self._load_rows()
+        self._load_page()
         if self.step == "settings":
             return SettingsState.load_settings
         if self.step in ("result", "creating"):
@@ -53,41 +45,29 @@ class ReviewState(DraftState):
 
     @rx.event
     def reload_rows(self):
-        self._load_rows()
+        self._load_page()
 
-    def _load_rows(self) -> None:
+    def _load_page(self) -> None:
         company_id = self._company_id()
         if company_id is None:
             return
         try:
             found = draft_service.rows_page(company_id, self.upload_id, only_errors=self.only_errors,
-                                            search=self.search, offset=self.page_index * PAGE_SIZE, limit=PAGE_SIZE)
+                                            search=self.search, offset=self.page_index * self.PAGE_SIZE, limit=self.PAGE_SIZE)
         except UploadNotFound:
             return
         self.rows = [_flat_row(v) for v in found.rows]
-        self.total_matching = found.total
+        self.total_items = found.total
 
     @rx.event
     def set_only_errors(self, value: bool):
         self.only_errors, self.page_index = bool(value), 0
-        self._load_rows()
+        self._load_page()
 
     @rx.event
     def set_search(self, value: str):
         self.search, self.page_index = str(value)[:200], 0
-        self._load_rows()
-
-    @rx.event
-    def next_page(self):
-        if self.page_index + 1 < self.page_count:
-            self.page_index += 1
-            self._load_rows()
-
-    @rx.event
-    def previous_page(self):
-        if self.page_index > 0:
-            self.page_index -= 1
-            self._load_rows()
+        self._load_page()
 
     @rx.event
     def edit_cell(self, row_id: str, column: str, value: str):
@@ -97,7 +77,7 @@ class ReviewState(DraftState):
             return
         if self._change_draft(lambda company_id: draft_service.edit_cell(
                 company_id, self.upload_id, rid, column, str(value))):
-            self._load_rows()
+            self._load_page()
 
     @rx.event
     def remove_row(self, row_id: str):
@@ -105,9 +85,9 @@ class ReviewState(DraftState):
         if rid is None:
             return
         if self._change_draft(lambda company_id: draft_service.remove_row(company_id, self.upload_id, rid)):
-            if self.page_index > 0 and self.page_index * PAGE_SIZE >= self.total_matching - 1:
+            if self.page_index > 0 and self.page_index * self.PAGE_SIZE >= self.total_items - 1:
                 self.page_index -= 1
-            self._load_rows()
+            self._load_page()
 
     @rx.event
     def download_errors(self, fmt: str):
@@ -185,9 +165,9 @@ def review_grid() -> rx.Component:
             ),
             overflow_x="auto", width="100%",
         ),
-        rx.cond(ReviewState.total_matching == 0, rx.text("No rows match.", color_scheme="gray")),
+        rx.cond(ReviewState.total_items == 0, rx.text("No rows match.", color_scheme="gray")),
         pager(ReviewState.page_index, ReviewState.page_count, ReviewState.previous_page, ReviewState.next_page,
-              " · ", ReviewState.total_matching, " rows"),
+              " · ", ReviewState.total_items, " rows"),
         width="100%", spacing="3",
     )
 

@@ -94,17 +94,15 @@ class SettingsState(DraftState):
 
     @rx.event
     def toggle_group(self, group_id: str, checked: bool):
-        if as_id(group_id) is None:
-            return
-        self.group_ids = _toggled(self.group_ids, str(group_id), bool(checked))
-        self._save()
+        if as_id(group_id) is not None:
+            self.group_ids = _toggled(self.group_ids, str(group_id), bool(checked))
+            self._save()
 
     @rx.event
     def toggle_number(self, number_id: str, checked: bool):
-        if as_id(number_id) is None:
-            return
-        self.number_ids = _toggled(self.number_ids, str(number_id), bool(checked))
-        self._save()
+        if as_id(number_id) is not None:
+            self.number_ids = _toggled(self.number_ids, str(number_id), bool(checked))
+            self._save()
 
     @rx.event
     def toggle_skill(self, skill_id: str, checked: bool):
