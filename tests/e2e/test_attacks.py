@@ -32,7 +32,7 @@ from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.uploads import draft_from_file
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, Group, User
 
-from .helpers import wait_connected
+from tests.support.browser import wait_connected
 
 pytestmark = pytest.mark.browser
 REFUSAL = "This bulk upload does not exist or belongs to another account."

@@ -14,8 +14,9 @@ from playwright.sync_api import expect
 
 from bulk_upload_app.state.upload import UploadState
 
-from .conftest import demo_admin_ids, e2e_token
-from .helpers import CONNECTION_PROBE, axe_violations, wait_connected
+from tests.support.app_server import demo_admin_ids
+from tests.support.browser import CONNECTION_PROBE, axe_violations, wait_connected
+from tests.support.dashboard import e2e_token
 
 pytestmark = pytest.mark.browser
 MB = 1024 * 1024
