@@ -51,7 +51,7 @@ def test_every_response_carries_the_security_headers(app_server, path):
     assert "frame-ancestors http://127.0.0.1:" in csp and "object-src 'none'" in csp and "base-uri 'self'" in csp
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
-    assert "Strict-Transport-Security" not in headers  # plain http here; see tests/test_http_guard.py
+    assert "Strict-Transport-Security" not in headers  # plain http here; see tests/unit/test_http_guard.py
 
 
 def test_cors_answers_the_apps_origin_and_the_dashboard_only(app_server):
