@@ -8,20 +8,19 @@ a search, and a cell edit round trip (median of 5). Writes bench-results/ui.json
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _bootstrap import REPO
+from playwright.sync_api import expect, sync_playwright
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from bulk_upload_app.bench import generate  # noqa: E402
-from tests.e2e.conftest import CHROMIUM_ARGS, _prepare_database, _server_env, _start, _stop  # noqa: E402
+from bulk_upload_app.bench import generate
+from tests.support.app_server import prepare_database, server_env, start_server, stop_server
+from tests.support.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 
 
 def timed(action, until) -> float:  # noqa: ANN001
@@ -32,17 +31,19 @@ def timed(action, until) -> float:  # noqa: ANN001
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="?", type=int, default=100_000, help="rows of the generated file (default 100,000)")
+    rows = parser.parse_args().rows
     tmp = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     log = tmp / "server.log"
     users = tmp / f"users-{rows}.csv"
     generate(users, rows, 0.05)
-    _prepare_database(_server_env(tmp, 0), log)
-    process, server = _start(tmp, log, 540)
+    prepare_database(server_env(tmp, 0), log)
+    process, server = start_server(tmp, log, 540)
     results: dict[str, object] = {"rows": rows, "file_mb": round(users.stat().st_size / 2**20, 1)}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
             page = browser.new_page(base_url=server.base_url, viewport={"width": 1280, "height": 900})
             page.set_default_timeout(120_000)
             expect.set_options(timeout=120_000)
@@ -87,7 +88,7 @@ def main() -> None:
             )
             browser.close()
     finally:
-        _stop(process, log)
+        stop_server(process, log)
     out = REPO / "bench-results"
     out.mkdir(exist_ok=True)
     (out / "ui.json").write_text(json.dumps(results, indent=2))

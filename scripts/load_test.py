@@ -1,7 +1,7 @@
 """Many admins at once on the production setup: `./dev.sh load-test [--admins 20] [--rows 1000]`.
 
 Starts the app as in production (a fresh PostgreSQL schema, an empty Redis database, 2 Granian
-workers: the e2e harness's `production_mode`, see tests/e2e/conftest.py) with the development
+workers: the e2e harness's `production_mode`, see tests/support/app_server.py) with the development
 sign-in OFF, creates one company per admin (2,000 seats each) and signs each admin in with a
 token of their own (`make_token`, the shared BULK_UPLOAD_JWT_SECRET). Then, in one Chromium
 with one browser context per admin, all admins at the same time: open the wizard with
@@ -31,14 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _bootstrap import REPO
 
-from bulk_upload_app.bench import generate  # noqa: E402
-from tests.e2e.helpers import socket_owner  # noqa: E402
-from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM_ARGS, E2E_JWT_SECRET, ServiceMissing, e2e_token, _prepare_database, _server_env, _start, _stop, production_mode,
-)
+from bulk_upload_app.bench import generate
+from tests.support.app_server import prepare_database, production_mode, server_env, start_server, stop_server
+from tests.support.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from tests.support.dashboard import E2E_JWT_SECRET, e2e_token
+from tests.support.services import ServiceMissing, socket_owner
 
 ADMIN_USER_ID = 1  # the dashboard's user id in each token (any positive id)
 
@@ -177,9 +176,9 @@ def main() -> int:
     parser.add_argument("--output", default=str(REPO / "bench-results" / "load.json"))
     args = parser.parse_args()
 
-    os.environ["BULK_UPLOAD_JWT_SECRET"] = E2E_JWT_SECRET  # the server's (set by _server_env) and ours
+    os.environ["BULK_UPLOAD_JWT_SECRET"] = E2E_JWT_SECRET  # the server's (set by server_env) and ours
     os.environ["BULK_UPLOAD_E2E_WEB_DIR"] = str(web_dir())
-    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    chromium = CHROMIUM_PATH
     tmp = Path(tempfile.mkdtemp(prefix="load-test-"))
     log = tmp / "server.log"
     run = time.strftime("%Y%m%d-%H%M%S")
@@ -195,16 +194,16 @@ def main() -> int:
     try:
         with production_mode(f"load-test:{os.getpid()}", workers=args.workers,
                              schema_prefix="load") as mode:
-            _prepare_database(_server_env(tmp, 0, mode), log)
+            prepare_database(server_env(tmp, 0, mode), log)
             for admin, company in zip(admins, create_companies(mode.db_url, args.admins, args.seats, run)):
                 admin["company_id"] = company
-            process, server = _start(tmp, log, 540, mode=mode)
+            process, server = start_server(tmp, log, 540, mode=mode)
             try:
                 print(f"[load-test] app up at {server.base_url} after {server.started_in:.1f} s "
                       f"({mode.workers} workers); driving the admins", flush=True)
                 wall = asyncio.run(drive(server.base_url, mode.redis_url, admins, args.timeout, chromium))
             finally:
-                _stop(process, log)
+                stop_server(process, log)
             db_check = check_database(mode.db_url, admins)
     except ServiceMissing as exc:
         print(f"[load-test] {exc}", file=sys.stderr)

@@ -9,19 +9,18 @@ file with a few problems, review and fix them, settings, confirm, result.
 
 from __future__ import annotations
 
-import os
-import sys
+import argparse
 import tempfile
 from pathlib import Path
 
+import _bootstrap  # noqa: F401 - this checkout first on sys.path, before tests.support
 from playwright.sync_api import expect, sync_playwright
 
-REPO = Path(__file__).resolve().parents[1]
-BASE = sys.argv[1] if len(sys.argv) > 1 else ""
-OUT = Path(sys.argv[2]) if len(sys.argv) > 2 else REPO / "docs" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.support.app_server import prepare_database, server_env, start_server, stop_server
+from tests.support.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from tests.support.paths import SCREENSHOTS_DIR
+
+OUT = SCREENSHOTS_DIR  # or the OUT argument
 
 SAMPLE = """First Name,lastname,email,countryprefix,phone,department
 Grace,Hopper,grace.hopper@example.com,+1,(415) 555-2671,Navy
@@ -39,19 +38,23 @@ def shot(page, name: str) -> None:
 
 
 def main() -> None:
-    if BASE:
-        walk(BASE)
+    global OUT
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base_url", nargs="?", default="",
+                        help="an app already running (it creates users there); default: start the production build")
+    parser.add_argument("out", nargs="?", type=Path, default=SCREENSHOTS_DIR, help=f"default {SCREENSHOTS_DIR}")
+    args = parser.parse_args()
+    OUT = args.out
+    if args.base_url:
+        walk(args.base_url)
         return
-    sys.path.insert(0, str(REPO))
-    from tests.e2e.conftest import _prepare_database, _server_env, _start, _stop
-
     tmp = Path(tempfile.mkdtemp(prefix="screenshots-"))
-    _prepare_database(_server_env(tmp, 0), tmp / "server.log")
-    process, server = _start(tmp, tmp / "server.log", 540)
+    prepare_database(server_env(tmp, 0), tmp / "server.log")
+    process, server = start_server(tmp, tmp / "server.log", 540)
     try:
         walk(server.base_url)
     finally:
-        _stop(process, tmp / "server.log")
+        stop_server(process, tmp / "server.log")
 
 
 def walk(base: str) -> None:
@@ -59,7 +62,7 @@ def walk(base: str) -> None:
     sample = Path(tempfile.mkdtemp()) / "new-agents.csv"
     sample.write_text(SAMPLE)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(30000)
         page.goto(f"{base}/users")

@@ -9,7 +9,7 @@ token. A positive control (editing A's own row by a crafted event) proves the re
 
 Not done here: an over-limit upload (the server limit is 100 MB; the streaming cut-off in
 UploadState.receive_file is not driven by this file) - the engine's byte limit is in
-tests/test_hostile_files.py.
+tests/unit/test_hostile_files.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.uploads import draft_from_file
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, Group, User
 
-from .helpers import wait_connected
+from tests.support.browser import wait_connected
 
 pytestmark = pytest.mark.browser
 REFUSAL = "This bulk upload does not exist or belongs to another account."

@@ -7,163 +7,40 @@ it on every write, and the wizard never got past the upload (issue 8). Runtime f
 in the hidden `.var/`.
 
 The test runs dev.sh itself (so whatever dev.sh run sets is what is tested), with its own
-defaults for the database and the upload dir, in a temporary copy of the repository (the
-tracked and untracked-but-not-ignored files), so the developer's own `.var/` is never touched.
-The copy reuses the test run's virtualenv and the project's `.tools/` (symlinks), and a web dir
-kept between runs, `<repo>/.web-e2e-dev` (REFLEX_WEB_WORKDIR; npm install only the first time).
+defaults for the database and the upload dir, in a temporary copy of the repository, so the
+developer's own `.var/` is never touched (tests.support.dev_server).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import re
-import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import (
-    DEFAULT_START_TIMEOUT,
-    _die_with_parent,
-    _free_port,
-    _group_pids,
-    _left_out_browser,
-    _log,
-    _status,
-    _stop,
-    _tail,
-)
-from .helpers import CONNECTION_PROBE, REPO, screenshot, wait_connected
+from tests.support.app_server import START_TIMEOUT, StartFailed
+from tests.support.browser import CONNECTION_PROBE, screenshot, wait_connected
+from tests.support.dev_server import SPAWNED_PID, DevServer, run_dev_server
+from tests.support.processes import log_tail
+from tests.support.services import left_out
 
 pytestmark = pytest.mark.browser
-
-# Granian, at debug level: "Changes detected, reloading workers..", "Modified: <path>", "Spawning worker-1 with PID: <pid>".
-RESTART_LINE = re.compile(r"changes detected|reloading workers|modified: |spawning worker", re.IGNORECASE)
-START_TIMEOUT = float(os.environ.get("BULK_UPLOAD_E2E_START_TIMEOUT", DEFAULT_START_TIMEOUT))
-SPAWNED_PID = re.compile(r"spawning worker-\d+ with pid: (\d+)", re.IGNORECASE)
-
-
-@dataclass
-class DevServer:
-    root: Path  # the repository copy dev.sh runs in
-    frontend_url: str
-    backend_url: str
-    log_path: Path
-    process: subprocess.Popen
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def restarts_since(self, start: int) -> list[str]:
-        """The dev server's reload lines logged after character `start` of its log."""
-        return [line for line in self.log()[start:].splitlines() if RESTART_LINE.search(line)]
-
-    def backend_pids(self) -> set[int]:
-        """The Python processes in the server's process group other than `reflex` itself: the
-        backend worker(s) (and any multiprocessing helper). A hot reload replaces the worker."""
-        found = set()
-        for pid in _group_pids(self.process.pid) - {self.process.pid}:
-            with contextlib.suppress(OSError):
-                if "python" in Path(f"/proc/{pid}/exe").resolve().name:
-                    found.add(pid)
-        return found
-
-
-def _copy_repository(target: Path) -> None:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():  # a deleted-but-tracked file is not in a fresh clone of this tree either
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-
-
-def _link_installed_tools(target: Path) -> None:
-    """Point the copy's .venv and .tools at the ones already installed, so dev.sh installs nothing."""
-    venv = Path(sys.prefix)
-    if venv == Path(sys.base_prefix):
-        pytest.fail("run the tests from the project's virtualenv (./dev.sh test does)", pytrace=False)
-    # dev.sh reinstalls (`pip install -e .`) when its stamp does not match pyproject.toml: here that
-    # would point the shared virtualenv's editable install at this temporary copy.
-    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes() + f"{sys.version}\n".encode()).hexdigest()
-    stamp = venv / ".bulk-upload-install-stamp"
-    have = stamp.read_text().strip() if stamp.exists() else "(none)"
-    if have != want:
-        pytest.fail(f"{venv} is not installed for this pyproject.toml ({stamp}: {have}); run ./dev.sh test "
-                    "once, so that the dev.sh run in the test does not reinstall the shared virtualenv.",
-                    pytrace=False)
-    (target / ".venv").symlink_to(venv)
-    for tools in (REPO / ".tools", venv.parent / ".tools"):  # a worktree shares its checkout's
-        if tools.is_dir():
-            (target / ".tools").symlink_to(tools)
-            break
-
-
-def _dev_env(web_dir: Path) -> dict[str, str]:
-    # Nothing from the caller's shell may choose the database, the upload dir or the ports:
-    # the defaults are what is under test.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("REFLEX_", "BULK_UPLOAD_", "GRANIAN_", "VIRTUAL_ENV"))}
-    env.update(REFLEX_WEB_WORKDIR=str(web_dir), PYTHONUNBUFFERED="1")
-    return env
 
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory):
-    _left_out_browser()
+    left_out("browser")
     tmp = tmp_path_factory.mktemp("dev_server")
-    root = tmp / "repo"
-    root.mkdir()
-    _copy_repository(root)
-    _link_installed_tools(root)
-    log_path = tmp / "dev-server.log"
-    frontend_port, backend_port = _free_port(), _free_port()
-    while backend_port == frontend_port:
-        backend_port = _free_port()
-    command = ["./dev.sh", "run", "--frontend-port", str(frontend_port), "--backend-port", str(backend_port),
-               "--loglevel", "debug"]
-    _log(log_path, f"starting {' '.join(command)} in {root}")
-    timeout = START_TIMEOUT
-    frontend_url, backend_url = f"http://localhost:{frontend_port}", f"http://localhost:{backend_port}"
-    started = time.monotonic()
-    with log_path.open("a") as log:
-        process = subprocess.Popen(
-            command, cwd=root, env=_dev_env(REPO / ".web-e2e-dev"), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
-        )
-    try:
-        problem = None
-        deadline = started + timeout
-        while True:
-            if process.poll() is not None:
-                problem = f"`./dev.sh run` exited with code {process.returncode} before the app answered"
-                break
-            front, ping = _status(f"{frontend_url}/"), _status(f"{backend_url}/ping")
-            if front == "200" and ping == "200":
-                break
-            if time.monotonic() > deadline:
-                problem = f"the dev server did not answer within {timeout:.0f} s (/ -> {front}, /ping -> {ping})"
-                break
-            time.sleep(0.5)
-        if problem:
-            pytest.fail(f"{problem}. Log {log_path} ends with:\n{_tail(log_path, 80)}\n"
-                        "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)", pytrace=False)
-        _log(log_path, f"dev server answers after {time.monotonic() - started:.1f} s")
-        yield DevServer(root, frontend_url, backend_url, log_path, process)
-    finally:
-        _stop(process, log_path)
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(run_dev_server(tmp, START_TIMEOUT))
+        except StartFailed as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield server
 
 
 # The fixture's start (up to BULK_UPLOAD_E2E_START_TIMEOUT) counts against the test's timeout.
@@ -175,7 +52,7 @@ def test_dev_server_keeps_its_backend_through_an_upload(dev_server, browser, tmp
     spawned = [int(pid) for pid in SPAWNED_PID.findall(before_log)]
     assert spawned and spawned[-1] in before_pids, (
         f"the backend worker Granian spawned ({spawned}) is not among the server's Python processes "
-        f"{before_pids}:\n{_tail(dev_server.log_path)}")
+        f"{before_pids}:\n{log_tail(dev_server.log_path)}")
 
     tag = uuid.uuid4().hex[:8]
     users = tmp_path / "dev-users.csv"

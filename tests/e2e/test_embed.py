@@ -1,6 +1,6 @@
 """The wizard embedded in the example company dashboard (examples/host), on another origin.
 
-The app server (conftest) allows only http://127.0.0.1:EMBED_HOST_PORT to frame it and shares
+The app server (tests.support.app_server) allows only http://127.0.0.1:EMBED_HOST_PORT to frame it and shares
 E2E_JWT_SECRET with the example host, which signs a fresh token on every page load.
 """
 
@@ -22,8 +22,11 @@ from bulk_upload_app.importer.settings_catalogue import default_settings
 from bulk_upload_app.models import Company, User
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
 
-from .conftest import E2E_JWT_ISSUER, E2E_JWT_SECRET, EMBED_HOST_PORT, _pick_port, e2e_token, seat_shop_url
-from .helpers import REPO
+from tests.support.app_server import EMBED_HOST_PORT, seat_shop_url
+from tests.support.dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, e2e_token
+from tests.support.paths import REPO
+from tests.support.processes import free_port
+
 from .test_wizard import counts, unique, users_file
 
 pytestmark = pytest.mark.browser
@@ -58,7 +61,7 @@ def demo_admin(app_server):
 def hosts(app_server, demo_admin):
     """The allowed example dashboard and the same page on a foreign origin (another port)."""
     started = [_serve_host(EMBED_HOST_PORT, app_server.base_url, *demo_admin),
-               _serve_host(_pick_port(), app_server.base_url, *demo_admin)]
+               _serve_host(free_port(), app_server.base_url, *demo_admin)]
     try:
         yield started[0][1], started[1][1]
     finally:

@@ -15,7 +15,7 @@ from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import Company
 from bulk_upload_app.seed import DEMO_COMPANY
 
-from .helpers import axe_violations, screenshot, wait_connected
+from tests.support.browser import axe_violations, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser
 

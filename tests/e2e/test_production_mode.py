@@ -14,8 +14,9 @@ from playwright.sync_api import expect
 
 from bulk_upload_app.ui.wizard.upload import UploadState
 
-from .conftest import demo_admin_ids, e2e_token
-from .helpers import CONNECTION_PROBE, axe_violations, wait_connected
+from tests.support.app_server import demo_admin_ids
+from tests.support.browser import CONNECTION_PROBE, axe_violations, wait_connected
+from tests.support.dashboard import e2e_token
 
 pytestmark = pytest.mark.browser
 MB = 1024 * 1024
@@ -50,7 +51,7 @@ def test_every_response_carries_the_security_headers(app_server, path):
     assert "frame-ancestors http://127.0.0.1:" in csp and "object-src 'none'" in csp and "base-uri 'self'" in csp
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
-    assert "Strict-Transport-Security" not in headers  # plain http here; see tests/test_http_guard.py
+    assert "Strict-Transport-Security" not in headers  # plain http here; see tests/unit/test_http_guard.py
 
 
 def test_cors_answers_the_apps_origin_and_the_dashboard_only(app_server):

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from bulk_upload_app.seed import _USERS
 
-from .helpers import axe_violations, screenshot, wait_connected
+from tests.support.browser import axe_violations, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser
 

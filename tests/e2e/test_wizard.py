@@ -16,8 +16,8 @@ from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import Company, Group, GroupMember, OutboundNumber, Skill, User, UserOutboundNumber, UserSkill
 from bulk_upload_app.seed import DEMO_COMPANY
 
-from .conftest import seat_shop_url
-from .helpers import screenshot, wait_connected
+from tests.support.app_server import seat_shop_url
+from tests.support.browser import screenshot, wait_connected
 
 pytestmark = pytest.mark.browser
 
@@ -240,7 +240,7 @@ def test_an_email_taken_meanwhile_is_reported_with_its_code(page, app_server, tm
     report = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8-sig").read())))
     assert report[0][:3] == ["firstname", "lastname", "email"]
     assert [(r[2], r[6]) for r in report[1:]] == [(f"r2.{tag}@example.com", "EMAIL_ALREADY_EXISTS")]
-    from .helpers import axe_violations
+    from tests.support.browser import axe_violations
 
     found, axe_report = axe_violations(page)  # the result page with failures
     assert not found, axe_report
@@ -266,7 +266,7 @@ def test_a_file_level_error_then_a_good_file(page, app_server, tmp_path):
 
 def test_every_step_passes_axe(page, app_server, tmp_path):
     """No serious or critical WCAG violations on any step, errors shown included."""
-    from .helpers import axe_violations
+    from tests.support.browser import axe_violations
 
     set_free_seats(app_server.db_url, 50)
     reports = []

@@ -27,9 +27,11 @@ from sqlalchemy import select
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import User
 
-from .conftest import demo_admin_ids, e2e_token
-from .helpers import socket_owner
-from .helpers import CONNECTION_PROBE, wait_connected
+from tests.support.app_server import demo_admin_ids
+from tests.support.browser import CONNECTION_PROBE, wait_connected
+from tests.support.dashboard import e2e_token
+from tests.support.services import socket_owner
+
 from .test_embed import new_company
 from .test_wizard import cell, counts, set_free_seats, unique, upload, users_file
 

@@ -1,7 +1,7 @@
 """Code that tests run in OTHER processes: racing creators, racing editors, a creator to kill.
 
 Kept in a plain module (no pytest import) so `multiprocessing` with spawn and
-`python -m tests.concurrency_workers` can import it in a fresh interpreter.
+`python -m tests.support.concurrency_workers` can import it in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def purge(url: str, storage_dir: str, now_iso: str, barrier, results) -> None:  
 
 
 def main(argv: list[str]) -> int:
-    """`python -m tests.concurrency_workers URL COMPANY UPLOAD CHUNK`: create, printing progress.
+    """`python -m tests.support.concurrency_workers URL COMPANY UPLOAD CHUNK`: create, printing progress.
 
     The kill test runs this and SIGKILLs it halfway.
     """

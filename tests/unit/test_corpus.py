@@ -12,16 +12,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.reading import RawTable, read_table
+from tests.support.paths import CORPUS
 
-CORPUS = Path(os.environ.get("BULK_UPLOAD_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 NOT_DATA = {"README.md", "LICENSES.md", "expectations.json"}
 MISSING = "<corpus folder missing>"
 

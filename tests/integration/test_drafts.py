@@ -11,7 +11,7 @@ from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.models import BulkUploadRow, Company, User
 
-from .helpers import person, users_csv
+from tests.support.builders import person, users_csv
 
 
 def draft(engine, company, rows, **kwargs) -> str:

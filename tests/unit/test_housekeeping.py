@@ -12,14 +12,12 @@ import logging
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from bulk_upload_app import housekeeping
 from bulk_upload_app.importer.retention import PurgeResult
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO
 
 
 
@@ -136,7 +134,7 @@ def test_the_app_starts_the_purge_with_its_lifespan_and_stops_it_cleanly():
         "print('stopped')\n"
     )
     env = {**os.environ, "BULK_UPLOAD_DEMO": "1", "REFLEX_DB_URL": "sqlite://"}  # no production secrets needed
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["['purge_periodically']", "stopped"]

@@ -1,10 +1,10 @@
-"""The dashboard's sign-in tokens: what is accepted, what is refused, and that each is used once."""
+"""The dashboard's sign-in tokens: what is accepted and what is refused (decoding; that each is
+used once, which needs a database, is tests/integration/test_token_use.py)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 import uuid
 
@@ -12,7 +12,6 @@ import jwt
 import pytest
 
 from bulk_upload_app import auth
-from bulk_upload_app.db import session_scope
 
 SECRET = "test-secret-" + "x" * 40
 ISSUER = "https://dashboard.example.com"
@@ -97,58 +96,6 @@ def test_long_lived_or_future_tokens_are_invalid(monkeypatch):
     assert auth.decode_token(auth.make_token(1, 1, lifetime=3600)).company_id == 1
 
 
-def test_a_token_is_accepted_once(engine, demo_company):
-    token = auth.make_token(demo_company, 1)
-    with session_scope(engine) as session:
-        assert auth.accept_token(session, token).company_id == demo_company
-    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
-        auth.accept_token(session, token)
-    assert refused.value.code == "replayed"
-    # another token for the same admin is fine
-    with session_scope(engine) as session:
-        assert auth.accept_token(session, auth.make_token(demo_company, 1)).company_id == demo_company
-
-
-def test_an_unknown_company_is_refused_and_does_not_spend_the_token(engine, demo_company):
-    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
-        auth.accept_token(session, auth.make_token(demo_company + 999, 1))
-    assert refused.value.code == "unknown_company"
-
-
-def test_expired_jtis_are_forgotten(engine, demo_company):
-    old_jti, new_jti = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
-    with session_scope(engine) as session:
-        assert auth.remember_jti(session, old_jti, int(time.time() - 3600))
-    with session_scope(engine) as session:
-        assert auth.remember_jti(session, new_jti, int(time.time()) + 60)
-        assert session.get(auth.UsedToken, old_jti) is None
-        assert session.get(auth.UsedToken, new_jti) is not None
-
-
-@pytest.mark.redis
-def test_a_spent_token_stays_spent_when_redis_is_restarted(monkeypatch, engine, demo_company):
-    """The replay record is in the database, not in Redis: a Redis restart (or FLUSHALL) cannot
-    make a used token new again."""
-    from tests.conftest import left_out
-
-    left_out("redis")
-    import redis
-
-    url = os.environ.get("BULK_UPLOAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    db = 14  # flushing it stands for a restart of a Redis without persistence
-    monkeypatch.setenv("REFLEX_REDIS_URL", url.rsplit("/", 1)[0] + f"/{db}")
-    token = auth.make_token(demo_company, 1)
-    with session_scope(engine) as session:
-        auth.accept_token(session, token)
-    redis.Redis.from_url(url.rsplit("/", 1)[0] + f"/{db}").flushdb()
-    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
-        auth.accept_token(session, token)
-    assert refused.value.code == "replayed"
-    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
-    with session_scope(engine) as session:
-        assert session.get(auth.UsedToken, jti) is not None
-
-
 @pytest.mark.parametrize("claims", [
     {"aud": "another-app"}, {"aud": ["another-app"]}, {"iss": "https://evil.example.com"}, {"iss": ""},
 ])
@@ -162,38 +109,6 @@ def test_no_issuer_configured_means_no_token_sign_in(monkeypatch):
     monkeypatch.delenv("BULK_UPLOAD_JWT_ISSUER")
     monkeypatch.delenv("BULK_UPLOAD_DEMO", raising=False)
     assert code_of(auth.make_token(7, 42, issuer=ISSUER)) == "not_configured"
-
-
-def test_dev_signin_is_on_in_demo_mode_only(monkeypatch, engine, demo_company):
-    monkeypatch.delenv("BULK_UPLOAD_DEMO", raising=False)
-    monkeypatch.setenv("BULK_UPLOAD_DEV_SIGNIN", "1")  # the old switch alone does nothing
-    with session_scope(engine) as session:
-        assert auth.dev_signin(session) is None
-    monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
-    with session_scope(engine) as session:
-        assert auth.dev_signin(session).company_id == demo_company
-
-
-def test_dev_signin_never_signs_in_as_that_email_in_another_company(monkeypatch, engine, demo_company):
-    from sqlalchemy import update
-
-    from bulk_upload_app.models import Company, User
-    from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
-
-    monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
-    with session_scope(engine) as session:
-        other = Company(name="Demo Company", seats=5)  # even one with the demo company's name
-        session.add(other)
-        session.flush()
-        session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(company_id=other.id))
-    try:
-        with session_scope(engine) as session:
-            assert auth.dev_signin(session) is None
-    finally:
-        with session_scope(engine) as session:
-            session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(company_id=demo_company))
-
-
 
 
 @pytest.mark.parametrize("claim", ["aud", "iss"])

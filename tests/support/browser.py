@@ -1,17 +1,31 @@
-"""Helpers for the browser tests: waiting for Reflex's websocket, and screenshots.
+"""The browser side of the e2e tests and scripts/: Debian's Chromium driven by Playwright (which
+never downloads a browser of its own), waiting for Reflex's websocket, screenshots, axe-core,
+and signing a page in with a dashboard token.
 
-Kept out of conftest.py so test modules can import them (`from .helpers import ...`).
+CHROMIUM_PATH (default /usr/bin/chromium) is the browser; BULK_UPLOAD_SCREENSHOTS=1 writes
+`screenshot(...)`s into docs/screenshots/ (to update the docs).
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS_DIR = REPO / "docs" / "screenshots"
+from .app_server import AppServer, demo_admin_ids
+from .dashboard import e2e_token
+from .paths import SCREENSHOTS_DIR
+
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Installed in every browser context before the app's scripts run. Reflex's frontend calls
 # window.__reflex_otel?.onSocketConnect() once the socket.io namespace is connected (the
@@ -51,6 +65,7 @@ _screenshot_tmp_dir: Path | None = None
 
 
 def set_screenshot_tmp_dir(path: Path) -> None:
+    """Where `screenshot` puts the pictures that are not for the docs (the browser fixture sets it)."""
     global _screenshot_tmp_dir
     _screenshot_tmp_dir = path
 
@@ -115,13 +130,9 @@ def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> 
     return found, "\n".join(lines)
 
 
-def socket_owner(redis_url: str, token: str) -> str | None:
-    """The instance_id of the worker holding this tab's websocket (Reflex's RedisTokenManager record)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    try:
-        raw = client.get(f"token_manager_socket_record_{token}")
-    finally:
-        client.close()
-    return None if raw is None else pickle.loads(raw).instance_id  # noqa: S301 - our own test Redis database
+def sign_in_with_token(page, server: AppServer, path: str = "/users") -> None:
+    """Production mode has no demo sign-in: open the app with a dashboard token, as the dashboard
+    does; the tab stays signed in (its state is on the server) for the rest of the test."""
+    page.goto(f"{path}?token={e2e_token(*demo_admin_ids(server))}")
+    page.locator("#sign-in-checked").wait_for(state="attached")
+    page.wait_for_function("() => !new URLSearchParams(window.location.search).has('token')")

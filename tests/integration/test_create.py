@@ -18,7 +18,7 @@ from bulk_upload_app.models import (BulkUpload, BulkUploadRow, Company, Group, G
                                     UserOutboundNumber, UserSkill, utcnow)
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL, seed_demo
 
-from .helpers import person, users_csv
+from tests.support.builders import person, users_csv
 
 
 def stage(engine, company_id, rows, spec: BatchSpec | None = None, name="users.csv") -> str:

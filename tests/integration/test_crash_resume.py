@@ -1,6 +1,6 @@
 """A creator process killed halfway: its upload shows as interrupted and resumes to completion.
 
-A real child process (tests/concurrency_workers.py) creates 30,000 users in chunks of 1,000
+A real child process (tests/support/concurrency_workers.py) creates 30,000 users in chunks of 1,000
 against a file database (SQLite file, or a PostgreSQL schema of its own); the test SIGKILLs it
 as soon as some, but not all, users exist, then recovers and resumes.
 """
@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -23,9 +22,9 @@ from bulk_upload_app.importer import audit, uploads
 from bulk_upload_app.importer.intake import parse_file, validate_file
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, User, utcnow
 
-from .helpers import users_csv
+from tests.support.builders import users_csv
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
 ROWS = 30_000
 CHUNK = 1_000
 BAD_ROWS = (7, 20_001)  # two invalid rows: they are never created and never pending-to-create
@@ -56,10 +55,10 @@ def created_so_far(engine, upload_id) -> int:
 
 def test_a_killed_creator_is_recovered_and_resumed_without_duplicates_or_losses(engine, db_url):
     company_id, upload_id = stage_big(engine)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.concurrency_workers", db_url, str(company_id), upload_id, str(CHUNK)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "tests.support.concurrency_workers", db_url, str(company_id), upload_id, str(CHUNK)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,6 +15,7 @@ from bulk_upload_app.settings import (
     load_settings,
     startup_problems,
 )
+from tests.support.paths import REPO
 
 GOOD_SECRET = "p" * 32
 PRODUCTION = {
@@ -94,7 +94,7 @@ def _start_app(env_changes: dict[str, str | None]) -> subprocess.CompletedProces
             env[key] = value
     env["REFLEX_DB_URL"] = "sqlite://"
     return subprocess.run([sys.executable, "-c", "import bulk_upload_app.bulk_upload_app"],
-                          cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+                          cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=240)
 
 

@@ -17,8 +17,8 @@ from bulk_upload_app.importer.errors import FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.models import BulkUploadAudit, Group, GroupMember
 
-from .helpers import person, users_csv
-from .test_create import new_company, stage
+from tests.integration.test_create import new_company, stage
+from tests.support.builders import person, users_csv
 
 
 def audit_lines(caplog) -> list[dict]:

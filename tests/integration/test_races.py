@@ -19,9 +19,9 @@ from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.importer.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, User
 
-from . import concurrency_workers
-from .helpers import person, users_csv
-from .test_create import new_company, stage
+from tests.integration.test_create import new_company, stage
+from tests.support import concurrency_workers
+from tests.support.builders import person, users_csv
 
 SPAWN = multiprocessing.get_context("spawn")
 

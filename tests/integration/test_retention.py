@@ -17,10 +17,10 @@ from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, retention, uploads
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, User, utcnow
 
-from . import concurrency_workers
-from .helpers import person
-from .test_create import new_company, stage
-from .test_races import run_racers
+from tests.integration.test_create import new_company, stage
+from tests.integration.test_races import run_racers
+from tests.support import concurrency_workers
+from tests.support.builders import person
 
 DAY = timedelta(days=1)
 

@@ -35,8 +35,8 @@ from bulk_upload_app.importer.intake import ParsedFile, parse_file, validate_fil
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.report import report_csv, report_xlsx
 from bulk_upload_app.importer.schema import COLUMN_NAMES
-from tests.conftest import CORPUS
-from tests.test_reading import _CT, _RELS, _WB, _WB_RELS, istr, make_zip, ods, ods_row, patched_xlsx, raw_xlsx, xlsx
+from tests.support.paths import CORPUS, REPO
+from tests.unit.test_reading import _CT, _RELS, _WB, _WB_RELS, istr, make_zip, ods, ods_row, patched_xlsx, raw_xlsx, xlsx
 
 HEADER = ",".join(COLUMN_NAMES)
 GOOD_ROW = "Ann,Lee,ann@example.com,+44,07911123456"
@@ -572,7 +572,7 @@ def test_bomb_refused_in_bounded_memory(name, tmp_path):
     path.write_bytes(data)
     del data
     done = subprocess.run([sys.executable, "-c", _MEASURE, str(path), file_name], capture_output=True, text=True,
-                          timeout=300, cwd=Path(__file__).resolve().parents[1])
+                          timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     out.update(file_mb=round(path.stat().st_size / 2**20, 2), inflated_gb=round(inflated / 2**30, 2))

@@ -13,7 +13,7 @@ import pytest
 
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 
-from .helpers import person, users_csv
+from tests.support.builders import person, users_csv
 
 
 def cli(db_url: str, *args: str, demo: bool = True) -> tuple[int, dict | None, str]:

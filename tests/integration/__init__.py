@@ -1,0 +1,1 @@
+"""Tests on a real database (SQLite and PostgreSQL), with subprocesses, races and crashes."""

@@ -1,0 +1,102 @@
+"""The dashboard's sign-in tokens against a database: each is used once; the demo sign-in."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import jwt
+import pytest
+
+from bulk_upload_app import auth
+from bulk_upload_app.db import session_scope
+from tests.support.services import REDIS_URL, left_out
+from tests.unit.test_tokens import ISSUER, SECRET
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch):
+    monkeypatch.setenv("BULK_UPLOAD_JWT_SECRET", SECRET)
+    monkeypatch.setenv("BULK_UPLOAD_JWT_ISSUER", ISSUER)
+    monkeypatch.delenv("BULK_UPLOAD_JWT_MAX_AGE", raising=False)
+    monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
+
+
+def test_a_token_is_accepted_once(engine, demo_company):
+    token = auth.make_token(demo_company, 1)
+    with session_scope(engine) as session:
+        assert auth.accept_token(session, token).company_id == demo_company
+    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
+        auth.accept_token(session, token)
+    assert refused.value.code == "replayed"
+    # another token for the same admin is fine
+    with session_scope(engine) as session:
+        assert auth.accept_token(session, auth.make_token(demo_company, 1)).company_id == demo_company
+
+
+def test_an_unknown_company_is_refused_and_does_not_spend_the_token(engine, demo_company):
+    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
+        auth.accept_token(session, auth.make_token(demo_company + 999, 1))
+    assert refused.value.code == "unknown_company"
+
+
+def test_expired_jtis_are_forgotten(engine, demo_company):
+    old_jti, new_jti = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
+    with session_scope(engine) as session:
+        assert auth.remember_jti(session, old_jti, int(time.time() - 3600))
+    with session_scope(engine) as session:
+        assert auth.remember_jti(session, new_jti, int(time.time()) + 60)
+        assert session.get(auth.UsedToken, old_jti) is None
+        assert session.get(auth.UsedToken, new_jti) is not None
+
+
+@pytest.mark.redis
+def test_a_spent_token_stays_spent_when_redis_is_restarted(monkeypatch, engine, demo_company):
+    """The replay record is in the database, not in Redis: a Redis restart (or FLUSHALL) cannot
+    make a used token new again."""
+    left_out("redis")
+    import redis
+
+    url = REDIS_URL
+    db = 14  # flushing it stands for a restart of a Redis without persistence
+    monkeypatch.setenv("REFLEX_REDIS_URL", url.rsplit("/", 1)[0] + f"/{db}")
+    token = auth.make_token(demo_company, 1)
+    with session_scope(engine) as session:
+        auth.accept_token(session, token)
+    redis.Redis.from_url(url.rsplit("/", 1)[0] + f"/{db}").flushdb()
+    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
+        auth.accept_token(session, token)
+    assert refused.value.code == "replayed"
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    with session_scope(engine) as session:
+        assert session.get(auth.UsedToken, jti) is not None
+
+
+def test_dev_signin_is_on_in_demo_mode_only(monkeypatch, engine, demo_company):
+    monkeypatch.delenv("BULK_UPLOAD_DEMO", raising=False)
+    monkeypatch.setenv("BULK_UPLOAD_DEV_SIGNIN", "1")  # the old switch alone does nothing
+    with session_scope(engine) as session:
+        assert auth.dev_signin(session) is None
+    monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
+    with session_scope(engine) as session:
+        assert auth.dev_signin(session).company_id == demo_company
+
+
+def test_dev_signin_never_signs_in_as_that_email_in_another_company(monkeypatch, engine, demo_company):
+    from sqlalchemy import update
+
+    from bulk_upload_app.models import Company, User
+    from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
+
+    monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
+    with session_scope(engine) as session:
+        other = Company(name="Demo Company", seats=5)  # even one with the demo company's name
+        session.add(other)
+        session.flush()
+        session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(company_id=other.id))
+    try:
+        with session_scope(engine) as session:
+            assert auth.dev_signin(session) is None
+    finally:
+        with session_scope(engine) as session:
+            session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(company_id=demo_company))

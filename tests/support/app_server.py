@@ -1,0 +1,267 @@
+"""The app's production build, `reflex run --env prod`, started for the browser tests and scripts/.
+
+A server runs in a `Mode`:
+
+- `sqlite-1-worker` (`Mode()`): a fresh SQLite database in the server's tmp dir, one Granian
+  worker, UI state in memory, demo mode (demo sign-in and the demo seat shop);
+- `postgres-redis-2-workers` (`production_mode()`): a fresh PostgreSQL schema and an empty Redis
+  database (tests.support.services), GRANIAN_WORKERS=2, demo mode off: admins sign in with the
+  dashboard's tokens only (tests.support.dashboard).
+
+`prepare_database` migrates and seeds the mode's database; `start_server` starts `reflex run
+--env prod` as its own process group and waits until the app answers; `AppServer.stop()` /
+`stop_server` SIGTERM the group (then SIGKILL); `AppServer.restart()` starts it again on the
+same port and database. In Reflex 0.10 prod is one port: the backend (Granian) serves the
+compiled frontend, /ping and the websocket (/_event). HTTP responses carry
+`X-Bulk-Upload-Worker: <pid>` (BULK_UPLOAD_WORKER_HEADER=1), so tests can tell which worker
+served a request. If the parent process is killed, the kernel sends `reflex` SIGTERM.
+
+A prod start always re-runs the Vite build (Reflex deletes the build dir first); what is reused
+is the web dir with its node_modules (npm install only when package.json changes):
+BULK_UPLOAD_E2E_WEB_DIR, default <repo>/.web-e2e (kept apart from .web so a `./dev.sh run` next
+to the tests is not disturbed; xdist workers other than gw0 get .web-e2e-gwN).
+BULK_UPLOAD_E2E_START_TIMEOUT: seconds to wait for the app (default 540).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, PRODUCTION_SEAT_SHOP
+from .paths import REPO
+from .processes import die_with_parent, free_port, group_pids, http_status, log_line, log_tail, stop_process_group
+from .services import postgres_schema, redis_database
+
+# Under pytest's own 600 s per-test timeout, which counts a fixture's set-up.
+DEFAULT_START_TIMEOUT = 540.0
+START_TIMEOUT = float(os.environ.get("BULK_UPLOAD_E2E_START_TIMEOUT", DEFAULT_START_TIMEOUT))
+SQLITE_MODE = "sqlite-1-worker"
+PRODUCTION_MODE = "postgres-redis-2-workers"
+MODES = (SQLITE_MODE, PRODUCTION_MODE)
+EMBED_HOST_PORT = free_port()  # the example dashboard (examples/host), allowed to frame the app
+# Reflex settings from the caller's shell that would change what the harness starts.
+REFLEX_ENV_DROPPED = (
+    "REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT", "REFLEX_BACKEND_HOST", "REFLEX_API_URL", "REFLEX_DEPLOY_URL",
+    "REFLEX_REDIS_URL", "REFLEX_ENV_MODE", "REFLEX_SKIP_COMPILE", "REFLEX_BACKEND_ONLY", "REFLEX_FRONTEND_ONLY",
+    "REFLEX_MOUNT_FRONTEND_COMPILED_APP", "REFLEX_COMPILE_CONTEXT", "REFLEX_FRONTEND_PATH",
+    "GRANIAN_WORKERS", "BULK_UPLOAD_DEV_SIGNIN", "BULK_UPLOAD_DEMO", "BULK_UPLOAD_LEGACY_DASHBOARD_URL",
+)
+
+
+class StartFailed(RuntimeError):
+    """The app (or its database preparation) did not come up; the message ends with the log's tail."""
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What a server runs on. db_url None: a fresh SQLite file in the server's tmp dir."""
+
+    name: str = SQLITE_MODE
+    db_url: str | None = None
+    redis_url: str | None = None  # None: UI state in memory
+    workers: int = 1
+    demo: bool = True  # BULK_UPLOAD_DEMO=1: demo sign-in and the demo seat shop; False: production
+
+
+@dataclass
+class AppServer:
+    """A running `reflex run --env prod` (see the module docstring)."""
+
+    base_url: str
+    db_url: str
+    log_path: Path
+    port: int
+    pid: int
+    started_in: float  # seconds from `reflex run` to both URLs answering
+    mode: Mode = field(default_factory=Mode)
+    tmp: Path | None = field(default=None, repr=False)
+    process: subprocess.Popen | None = field(default=None, repr=False)
+    timeout: float = DEFAULT_START_TIMEOUT
+
+    @property
+    def workers(self) -> int:
+        return self.mode.workers
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.mode.redis_url
+
+    def log_tail(self, lines: int = 60) -> str:
+        return log_tail(self.log_path, lines)
+
+    def group_pids(self) -> set[int]:
+        """Every process of the server's process group (reflex, Granian supervisor and workers)."""
+        return group_pids(self.pid)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_server(self.process, self.log_path)
+
+    def restart(self) -> float:
+        """Stop the server and start it again on the same port and database; returns the start time (s)."""
+        assert self.tmp is not None, "restart() needs the server's tmp dir"
+        self.stop()
+        process, server = start_server(self.tmp, self.log_path, self.timeout, mode=self.mode, port=self.port)
+        self.process, self.pid, self.started_in = process, server.pid, server.started_in
+        return server.started_in
+
+
+@contextlib.contextmanager
+def production_mode(owner: str, workers: int = 2, schema_prefix: str = "e2e"):
+    """PostgreSQL schema + Redis database + `workers` Granian workers, demo mode off: admins sign
+    in with the dashboard's tokens only (raises ServiceMissing)."""
+    with postgres_schema(schema_prefix) as db_url, redis_database(owner) as redis_url:
+        yield Mode(PRODUCTION_MODE if workers == 2 else f"postgres-redis-{workers}-workers", db_url=db_url,
+                   redis_url=redis_url, workers=workers, demo=False)
+
+
+def web_dir() -> Path:
+    """The frontend build dir: BULK_UPLOAD_E2E_WEB_DIR, else .web-e2e (one per xdist worker)."""
+    if configured := os.environ.get("BULK_UPLOAD_E2E_WEB_DIR"):
+        return Path(configured).resolve()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    # Each xdist worker runs its own server, and a prod start rebuilds its web dir: one each.
+    return REPO / (".web-e2e" if worker in ("", "gw0") else f".web-e2e-{worker}")
+
+
+def server_env(tmp: Path, port: int, mode: Mode | None = None) -> dict[str, str]:
+    """The environment of a server in `mode` on `port` (0 when only the database matters), its
+    files under `tmp`: this process's environment minus REFLEX_ENV_DROPPED, plus the harness's."""
+    mode = mode or Mode()
+    env = {k: v for k, v in os.environ.items() if k not in REFLEX_ENV_DROPPED}
+    node_bin = REPO / ".tools" / "node" / "node_modules" / ".bin"
+    path = [str(Path(sys.executable).parent)]
+    if (node_bin / "node").exists():
+        path.append(str(node_bin))
+    env["PATH"] = os.pathsep.join([*path, env.get("PATH", "")])
+    base_url = f"http://127.0.0.1:{port}"
+    env.update(
+        REFLEX_DB_URL=mode.db_url or f"sqlite:///{tmp / 'app.db'}",
+        GRANIAN_WORKERS=str(mode.workers),
+        BULK_UPLOAD_WORKER_HEADER="1",  # X-Bulk-Upload-Worker: <pid> (tests/e2e/test_workers.py)
+        BULK_UPLOAD_LEGACY_DASHBOARD_URL=_seat_shop(base_url, mode),
+        BULK_UPLOAD_STORAGE_DIR=str(tmp / "uploads"),
+        # The frontend's env.json gets the backend's address from these (else http://localhost:PORT).
+        REFLEX_API_URL=base_url,
+        REFLEX_DEPLOY_URL=base_url,
+        REFLEX_WEB_WORKDIR=str(web_dir()),
+        REFLEX_STATES_WORKDIR=str(tmp / "states"),  # `reflex run` deletes its states dir
+        PYTHONUNBUFFERED="1",
+        # Embedding (tests/e2e/test_embed.py): only the example host's origin may frame the app.
+        BULK_UPLOAD_FRAME_ANCESTORS=f"http://127.0.0.1:{EMBED_HOST_PORT}",
+        BULK_UPLOAD_JWT_SECRET=E2E_JWT_SECRET,
+        BULK_UPLOAD_JWT_ISSUER=E2E_JWT_ISSUER,
+    )
+    if mode.demo:
+        env["BULK_UPLOAD_DEMO"] = "1"
+    if mode.redis_url:
+        env["REFLEX_REDIS_URL"] = mode.redis_url
+    env.setdefault("REFLEX_USE_NPM", "1")
+    env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    env.setdefault("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/")  # as dev.sh: no mirror probing
+    return env
+
+
+def prepare_database(env: dict[str, str], log_path: Path) -> None:
+    """Migrate and seed the demo company into env's REFLEX_DB_URL (the tests' data in both modes);
+    raises StartFailed."""
+    for args in (("db", "upgrade"), ("demo-seed",)):
+        log_line(log_path, f"python -m bulk_upload_app {' '.join(args)}")
+        with log_path.open("a") as log:
+            done = subprocess.run(
+                [sys.executable, "-m", "bulk_upload_app", *args], cwd=REPO, env={**env, "BULK_UPLOAD_DEMO": "1"}, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120, check=False,
+            )
+        if done.returncode != 0:
+            raise StartFailed(
+                f"`python -m bulk_upload_app {' '.join(args)}` failed (exit {done.returncode}); "
+                f"log {log_path}:\n{log_tail(log_path)}"
+            )
+
+
+def start_server(tmp: Path, log_path: Path, timeout: float = START_TIMEOUT, mode: Mode | None = None,
+                 port: int | None = None) -> tuple[subprocess.Popen, AppServer]:
+    """Start `reflex run --env prod` in `mode` (its database prepared) on `port` (default: a free
+    one) and wait until / and /ping answer 200; raises StartFailed (the server stopped)."""
+    mode = mode or Mode()
+    port = port or free_port()
+    env = server_env(tmp, port, mode)
+    base_url = env["REFLEX_API_URL"]
+    command = [
+        sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel", "info",
+        "--frontend-port", str(port), "--backend-port", str(port), "--backend-host", "127.0.0.1",
+    ]
+    log_line(log_path, f"starting {' '.join(command[1:])} (mode {mode.name}, {mode.workers} worker(s), "
+                       f"web dir {env['REFLEX_WEB_WORKDIR']})")
+    started = time.monotonic()
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
+    try:
+        deadline, next_note = started + timeout, started + 15
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"`reflex run` exited with code {process.returncode} before the app answered")
+            front, ping = http_status(f"{base_url}/"), http_status(f"{base_url}/ping")
+            if front == "200" and ping == "200":
+                break
+            now = time.monotonic()
+            if now > deadline:
+                raise RuntimeError(f"the app did not answer within {timeout:.0f} s (/ -> {front}, /ping -> {ping})")
+            if now > next_note:
+                log_line(log_path, f"waiting {now - started:.0f} s: / -> {front}, /ping -> {ping}")
+                next_note = now + 15
+            time.sleep(0.5)
+    except RuntimeError as exc:
+        problem = str(exc)
+    except BaseException:
+        stop_server(process, log_path)
+        raise
+    else:
+        problem = None
+    if problem is not None:
+        stop_server(process, log_path)
+        raise StartFailed(
+            f"{problem}. Server log {log_path} ends with:\n{log_tail(log_path, 80)}\n"
+            "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)"
+        )
+    elapsed = time.monotonic() - started
+    log_line(log_path, f"app answers at {base_url} after {elapsed:.1f} s")
+    return process, AppServer(base_url, env["REFLEX_DB_URL"], log_path, port, process.pid, elapsed, mode=mode,
+                              tmp=tmp, process=process, timeout=timeout)
+
+
+def stop_server(process: subprocess.Popen, log_path: Path) -> None:
+    """SIGTERM the server's whole process group (reflex, Granian workers, node), then SIGKILL what is left."""
+    stop_process_group(process, log_path)
+
+
+def _seat_shop(base_url: str, mode: Mode) -> str:
+    return f"{base_url}/legacy-dashboard" if mode.demo else PRODUCTION_SEAT_SHOP
+
+
+def seat_shop_url(server: AppServer) -> str:
+    """Where the seat banner sends admins: the demo seat shop, or the (real) dashboard's."""
+    return _seat_shop(server.base_url, server.mode)
+
+
+def demo_admin_ids(server: AppServer) -> tuple[int, int]:
+    """(company id, user id) of the seeded demo company's admin."""
+    from sqlalchemy import select
+
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.models import User
+    from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
+
+    with session_scope(get_engine(server.db_url), read_only=True) as session:
+        user = session.exec(select(User).where(User.email == DEMO_ADMIN_EMAIL)).scalars().one()
+        return user.company_id, user.id
