@@ -89,7 +89,7 @@ def check_database(db_url: str, admins: list[dict]) -> dict:
     return {"ok": not problems, "problems": problems, "users_total": total, "duplicate_emails": len(duplicates)}
 
 
-async def run_admin(browser, base_url: str, redis_url: str, admin: dict, timeout_s: float) -> None:  # noqa: ANN001
+async def run_admin(browser, base_url: str, redis_url: str, admin: dict, timeout_s: float) -> None:
     from playwright.async_api import expect
 
     context = await browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
@@ -130,7 +130,7 @@ async def run_admin(browser, base_url: str, redis_url: str, admin: dict, timeout
         admin["total_s"] = round(done - started, 2)
         admin["finished_at"] = done
         admin["created"] = admin["valid"]
-    except Exception as exc:  # noqa: BLE001 - recorded per admin
+    except Exception as exc:
         admin["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
         admin["failed_after_s"] = round(time.perf_counter() - started, 2)
     finally:
@@ -145,7 +145,7 @@ async def drive(base_url: str, redis_url: str, admins: list[dict], timeout_s: fl
         try:
             started = time.perf_counter()
             tasks = [asyncio.create_task(run_admin(browser, base_url, redis_url, a, timeout_s)) for a in admins]
-            done, pending = await asyncio.wait(tasks, timeout=timeout_s + 120)
+            _done, pending = await asyncio.wait(tasks, timeout=timeout_s + 120)
             for task in pending:
                 task.cancel()
             for admin, task in zip(admins, tasks):

@@ -36,9 +36,9 @@ def sign(secret: str, issuer: str, company: int, user: int, role: str, lifetime:
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def make_handler(args: argparse.Namespace):  # noqa: ANN201
+def make_handler(args: argparse.Namespace):
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path not in ("/", "/index.html", "/token"):
                 self.send_error(404)
@@ -61,7 +61,7 @@ def make_handler(args: argparse.Namespace):  # noqa: ANN201
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, fmt: str, *a) -> None:  # noqa: ANN002
+        def log_message(self, fmt: str, *a) -> None:
             sys.stderr.write("[host] " + fmt % a + "\n")
 
     return Handler

@@ -156,7 +156,7 @@ def browser(tmp_path_factory):
     with sync_playwright() as playwright:
         try:
             launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pytest.fail(f"Chromium at {executable} did not start: {exc}", pytrace=False)
         try:
             yield launched
@@ -184,7 +184,7 @@ def page(browser, app_server, request):
             try:
                 path = screenshot(new_page, f"FAILED-{request.node.name}", for_docs=False)
                 problems.append(f"screenshot: {path}")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 problems.append(f"no screenshot: {exc}")
             if problems:
                 print("\n".join(problems))

@@ -31,7 +31,6 @@ from bulk_upload_app.importer.batch import BatchSpec
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.uploads import draft_from_file
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, Group, User
-
 from tests.support.browser import wait_connected
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,6 @@ from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.importer.settings_catalogue import default_settings
 from bulk_upload_app.models import Company, User
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
-
 from tests.support.app_server import EMBED_HOST_PORT, seat_shop_url
 from tests.support.dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, e2e_token
 from tests.support.paths import REPO
@@ -42,7 +41,7 @@ def _serve_host(port: int, app_url: str, company: int, user: int):
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            urllib.request.urlopen(url, timeout=2).close()  # noqa: S310
+            urllib.request.urlopen(url, timeout=2).close()
             return process, url
         except OSError:
             time.sleep(0.1)
@@ -99,11 +98,11 @@ def messages(page, kind: str) -> list[dict]:
 def test_the_app_sends_frame_ancestors_and_cors_for_the_dashboard_only(app_server, hosts):
     allowed, foreign = hosts
     for path in ("/", "/users/bulk-upload", "/ping"):
-        with urllib.request.urlopen(app_server.base_url + path, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(app_server.base_url + path, timeout=10) as response:
             assert response.headers["Content-Security-Policy"].startswith(f"frame-ancestors {allowed};")
     for origin, allowed_origin in ((allowed, True), (foreign, False)):
         request = urllib.request.Request(app_server.base_url + "/ping", headers={"Origin": origin})
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:
             assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed_origin
 
 

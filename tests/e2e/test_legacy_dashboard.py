@@ -14,7 +14,6 @@ from sqlalchemy import update
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import Company
 from bulk_upload_app.seed import DEMO_COMPANY
-
 from tests.support.browser import axe_violations, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,6 @@ import pytest
 from playwright.sync_api import expect
 
 from bulk_upload_app.ui.wizard.upload import UploadState
-
 from tests.support.app_server import demo_admin_ids
 from tests.support.browser import CONNECTION_PROBE, axe_violations, wait_connected
 from tests.support.dashboard import e2e_token
@@ -45,7 +44,7 @@ def test_production_serves_no_demo_seat_shop(page, app_server):
 
 @pytest.mark.parametrize("path", ["/", "/users", "/ping", "/app.css", "/users/bulk-upload"])
 def test_every_response_carries_the_security_headers(app_server, path):
-    with urllib.request.urlopen(app_server.base_url + path, timeout=20) as response:  # noqa: S310
+    with urllib.request.urlopen(app_server.base_url + path, timeout=20) as response:
         headers = response.headers
     csp = headers["Content-Security-Policy"]
     assert "frame-ancestors http://127.0.0.1:" in csp and "object-src 'none'" in csp and "base-uri 'self'" in csp
@@ -57,7 +56,7 @@ def test_every_response_carries_the_security_headers(app_server, path):
 def test_cors_answers_the_apps_origin_and_the_dashboard_only(app_server):
     def allowed(origin: str) -> str | None:
         request = urllib.request.Request(app_server.base_url + "/ping", headers={"Origin": origin})
-        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=20) as response:
             return response.headers.get("Access-Control-Allow-Origin")
 
     assert allowed(app_server.base_url) == app_server.base_url
@@ -83,7 +82,7 @@ def test_the_sign_in_token_leaves_the_address_and_the_tab_stays_signed_in(browse
 
 def _upload_request(app_server, headers: dict[str, str]) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", app_server.port), timeout=30)
-    lines = [f"POST /_upload HTTP/1.1", f"Host: 127.0.0.1:{app_server.port}",
+    lines = ["POST /_upload HTTP/1.1", f"Host: 127.0.0.1:{app_server.port}",
              "Reflex-Client-Token: e2e-no-such-tab",
              f"Reflex-Event-Handler: {UploadState.get_full_name()}.receive_file",
              "Content-Type: multipart/form-data; boundary=xyz", *[f"{k}: {v}" for k, v in headers.items()], "", ""]

@@ -8,7 +8,6 @@ import pytest
 from playwright.sync_api import expect
 
 from bulk_upload_app.seed import _USERS
-
 from tests.support.browser import axe_violations, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser

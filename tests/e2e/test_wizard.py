@@ -13,9 +13,17 @@ from playwright.sync_api import expect
 from sqlalchemy import select, text
 
 from bulk_upload_app.db import get_engine, session_scope
-from bulk_upload_app.models import Company, Group, GroupMember, OutboundNumber, Skill, User, UserOutboundNumber, UserSkill
+from bulk_upload_app.models import (
+    Company,
+    Group,
+    GroupMember,
+    OutboundNumber,
+    Skill,
+    User,
+    UserOutboundNumber,
+    UserSkill,
+)
 from bulk_upload_app.seed import DEMO_COMPANY
-
 from tests.support.app_server import seat_shop_url
 from tests.support.browser import screenshot, wait_connected
 
@@ -198,7 +206,7 @@ def test_seat_shortage_goes_to_the_legacy_dashboard_and_back(page, app_server, t
         page.route(f"{shop}**", lambda route: route.fulfill(content_type="text/html", body="<title>Seats</title>"))
         page.get_by_role("link", name="Go to legacy dashboard").click()
         expect(page).to_have_url(re.compile(re.escape(shop)))
-        assert f"return=/users/bulk-upload/" in page.url
+        assert "return=/users/bulk-upload/" in page.url
         set_free_seats(app_server.db_url, 5)  # bought there
         page.goto(draft_url)
     expect(page).to_have_url(draft_url)
@@ -237,7 +245,8 @@ def test_an_email_taken_meanwhile_is_reported_with_its_code(page, app_server, tm
     expect(failed).to_contain_text("EMAIL_ALREADY_EXISTS")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download failed rows (CSV)").click()
-    report = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8-sig").read())))
+    with open(download.value.path(), encoding="utf-8-sig") as saved:
+        report = list(csv.reader(io.StringIO(saved.read())))
     assert report[0][:3] == ["firstname", "lastname", "email"]
     assert [(r[2], r[6]) for r in report[1:]] == [(f"r2.{tag}@example.com", "EMAIL_ALREADY_EXISTS")]
     from tests.support.browser import axe_violations

@@ -26,7 +26,6 @@ from sqlalchemy import select
 
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import User
-
 from tests.support.app_server import demo_admin_ids
 from tests.support.browser import CONNECTION_PROBE, wait_connected
 from tests.support.dashboard import e2e_token
@@ -43,14 +42,14 @@ TRIES = 10  # new connections to land on the other worker: (1/2)^10 if the kerne
 
 def ping_worker(base_url: str) -> int:
     request = urllib.request.Request(base_url + "/ping", headers={"Connection": "close"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our own server)
+    with urllib.request.urlopen(request, timeout=10) as response:
         return int(response.headers[HEADER])
 
 
 class Tab:
     """A browser context + page that can tell which worker its websocket landed on."""
 
-    def __init__(self, browser, app_server) -> None:  # noqa: ANN001
+    def __init__(self, browser, app_server) -> None:
         self.redis_url = app_server.redis_url
         self.app_server = app_server
         self.signed_in = app_server.mode.demo  # production: the first page needs a dashboard token
@@ -148,7 +147,7 @@ def _expect_same_draft(page, tag: str, sms_on: bool) -> None:
     expect(page.get_by_role("tab", name="Advanced settings")).to_be_visible()
 
 
-def _land_elsewhere(step, avoid: str) -> str:  # noqa: ANN001
+def _land_elsewhere(step, avoid: str) -> str:
     for _ in range(TRIES):
         worker = step()
         if worker != avoid:

@@ -12,7 +12,6 @@ import openpyxl
 import pytest
 
 from bulk_upload_app.importer.schema import COLUMN_NAMES
-
 from tests.support.builders import person, users_csv
 
 

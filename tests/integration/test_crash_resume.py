@@ -21,7 +21,6 @@ from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, uploads
 from bulk_upload_app.importer.intake import parse_file, validate_file
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, User, utcnow
-
 from tests.support.builders import users_csv
 from tests.support.paths import REPO
 

@@ -10,14 +10,24 @@ from sqlalchemy import func, select
 
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, uploads
-from bulk_upload_app.importer.batch import BatchSpec, SkillChoice, batch_from_names, settings_of_user
+from bulk_upload_app.importer.batch import BatchSpec, batch_from_names, settings_of_user
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.intake import parse_file, validate_file
 from bulk_upload_app.importer.settings_catalogue import default_settings
-from bulk_upload_app.models import (BulkUpload, BulkUploadRow, Company, Group, GroupMember, OutboundNumber, Skill, User,
-                                    UserOutboundNumber, UserSkill, utcnow)
+from bulk_upload_app.models import (
+    BulkUpload,
+    BulkUploadRow,
+    Company,
+    Group,
+    GroupMember,
+    OutboundNumber,
+    Skill,
+    User,
+    UserOutboundNumber,
+    UserSkill,
+    utcnow,
+)
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL, seed_demo
-
 from tests.support.builders import person, users_csv
 
 
@@ -287,7 +297,7 @@ def test_concurrent_batches_never_exceed_seats_nor_share_an_email(engine):
             results[upload_id] = uploads.create_users(engine, company, upload_id, chunk_size=5)
         except FileProblem as exc:
             refused[upload_id] = exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(u,)) for u in (first, second)]

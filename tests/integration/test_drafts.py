@@ -10,7 +10,6 @@ from bulk_upload_app.importer import drafts, uploads
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.models import BulkUploadRow, Company, User
-
 from tests.support.builders import person, users_csv
 
 

@@ -6,11 +6,12 @@ races two admins, two workers or a replayed request really produce.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from collections import Counter
 
 import polars as pl
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import drafts, uploads
@@ -18,7 +19,6 @@ from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.importer.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, User
-
 from tests.integration.test_create import new_company, stage
 from tests.support import concurrency_workers
 from tests.support.builders import person, users_csv
@@ -107,7 +107,7 @@ def test_four_creator_processes_with_shared_emails_never_exceed_seats_nor_create
             assert owner[email] == upload_id and user_id is not None
         else:  # whole batches: a created batch loses only rows whose person another batch created first
             assert (outcome, code) == ("failed", "EMAIL_ALREADY_EXISTS") and owner[email] != upload_id
-    switches = sum(1 for a, b in zip(users, users[1:]) if a[2] != b[2])
+    switches = sum(1 for a, b in itertools.pairwise(users) if a[2] != b[2])
     print(f"\n[{engine.dialect.name}] {racers} processes, {racers * rows_each} rows, 900 distinct emails, {seats} seats: "
           f"created {sorted(created.values(), reverse=True)} = {len(users)}; refused {len(refused)}; "
           f"{switches} switches between uploads in id order")

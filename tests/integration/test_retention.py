@@ -6,17 +6,16 @@ The clock is ours: the purge is given `now`, and records are back-dated by UPDAT
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
-from bulk_upload_app.settings import SettingsError, get_settings
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, retention, uploads
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, User, utcnow
-
+from bulk_upload_app.settings import SettingsError, get_settings
 from tests.integration.test_create import new_company, stage
 from tests.integration.test_races import run_racers
 from tests.support import concurrency_workers
@@ -314,7 +313,7 @@ def make_file(path: Path, age_seconds: float, now: datetime) -> Path:
 
 
 def test_only_our_upload_files_older_than_an_hour_are_removed(tmp_path):
-    now = datetime(2030, 1, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2030, 1, 1, 12, tzinfo=UTC)
     name = "0123456789abcdef0123456789abcdef.upload"
     store = tmp_path / "store"
     store.mkdir()
@@ -344,7 +343,7 @@ def test_only_our_upload_files_older_than_an_hour_are_removed(tmp_path):
 
 
 def test_a_file_another_purge_removed_first_is_not_counted(tmp_path, monkeypatch):
-    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
     path = make_file(tmp_path / f"{'d' * 32}.upload", 7200, now)
     real_unlink = Path.unlink
 

@@ -11,13 +11,13 @@ import time
 import traceback
 
 
-def _engine(url: str):  # noqa: ANN202
+def _engine(url: str):
     from bulk_upload_app.db import get_engine
 
     return get_engine(url)
 
 
-def create(url: str, company_id: int, upload_id: str, chunk_size: int, barrier, results) -> None:  # noqa: ANN001
+def create(url: str, company_id: int, upload_id: str, chunk_size: int, barrier, results) -> None:
     """Wait for every racer, then create an upload's users; put (upload_id, outcome) on `results`."""
     from bulk_upload_app.importer import uploads
     from bulk_upload_app.importer.errors import FileProblem
@@ -32,11 +32,11 @@ def create(url: str, company_id: int, upload_id: str, chunk_size: int, barrier, 
         results.put((upload_id, "busy", 0, str(exc)))
     except FileProblem as exc:
         results.put((upload_id, "refused", 0, exc.as_dict()))
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         results.put((upload_id, "error", 0, traceback.format_exc()))
 
 
-def edit(url: str, company_id: int, upload_id: str, edits: list[tuple[int, str, str]], barrier, results) -> None:  # noqa: ANN001
+def edit(url: str, company_id: int, upload_id: str, edits: list[tuple[int, str, str]], barrier, results) -> None:
     """Wait for the other editor, then apply each (row_id, column, value) in its own transaction."""
     from bulk_upload_app.db import session_scope
     from bulk_upload_app.importer import drafts
@@ -49,11 +49,11 @@ def edit(url: str, company_id: int, upload_id: str, edits: list[tuple[int, str, 
             with session_scope(engine) as session:
                 drafts.edit_cell(session, company_id, upload_id, row_id, column, value)
         results.put(("ok", len(edits)))
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         results.put(("error", traceback.format_exc()))
 
 
-def purge(url: str, storage_dir: str, now_iso: str, barrier, results) -> None:  # noqa: ANN001
+def purge(url: str, storage_dir: str, now_iso: str, barrier, results) -> None:
     """Wait for the other purges, then run one; put what it removed on `results`."""
     from datetime import datetime
     from pathlib import Path
@@ -66,7 +66,7 @@ def purge(url: str, storage_dir: str, now_iso: str, barrier, results) -> None:  
         barrier.wait(60)
         result = retention.purge(engine, Path(storage_dir), now=datetime.fromisoformat(now_iso))
         results.put(("ok", result.drafts_deleted, result.uploads_rows_purged, result.files_removed))
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         results.put(("error", traceback.format_exc()))
 
 

@@ -26,7 +26,7 @@ def free_port() -> int:
 def http_status(url: str) -> str:
     """The HTTP status of a GET of `url` ("200", "404"...), or the name of the error that prevented one."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (our own server)
+        with urllib.request.urlopen(url, timeout=5) as response:
             return str(response.status)
     except urllib.error.HTTPError as exc:
         return str(exc.code)
@@ -72,7 +72,7 @@ def die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort
+    except Exception:
         pass
 
 

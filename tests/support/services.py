@@ -48,7 +48,7 @@ def postgres_schema(prefix: str):
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         admin.dispose()
         raise ServiceMissing(f"PostgreSQL at {PG_URL} is not reachable ({exc}). Start it, or set "
                              "BULK_UPLOAD_WITHOUT=postgres.") from exc
@@ -78,7 +78,7 @@ def redis_database(owner: str):
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ServiceMissing(f"Redis at {REDIS_URL} does not answer ({exc}). Start it, or set "
                              "BULK_UPLOAD_WITHOUT=redis.") from exc
     for db in range(15, 0, -1):
@@ -106,4 +106,4 @@ def socket_owner(redis_url: str, token: str) -> str | None:
         raw = client.get(f"token_manager_socket_record_{token}")
     finally:
         client.close()
-    return None if raw is None else pickle.loads(raw).instance_id  # noqa: S301 - our own test Redis database
+    return None if raw is None else pickle.loads(raw).instance_id

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
-import polars as pl
 import pytest
 
 from bulk_upload_app.importer.errors import FILE_LEVEL, ErrorCode, FileProblem
@@ -36,7 +35,19 @@ from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.report import report_csv, report_xlsx
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from tests.support.paths import CORPUS, REPO
-from tests.unit.test_reading import _CT, _RELS, _WB, _WB_RELS, istr, make_zip, ods, ods_row, patched_xlsx, raw_xlsx, xlsx
+from tests.unit.test_reading import (
+    _CT,
+    _RELS,
+    _WB,
+    _WB_RELS,
+    istr,
+    make_zip,
+    ods,
+    ods_row,
+    patched_xlsx,
+    raw_xlsx,
+    xlsx,
+)
 
 HEADER = ",".join(COLUMN_NAMES)
 GOOD_ROW = "Ann,Lee,ann@example.com,+44,07911123456"
@@ -383,7 +394,7 @@ def failed_from(validation) -> list[dict]:
 @pytest.mark.parametrize("source", ["csv", "xlsx"])
 def test_formula_cells_are_text_in_both_reports_and_round_trip(source, tmp_path):
     data = formula_csv() if source == "csv" else formula_xlsx()
-    parsed, validation = intake(data, f"users.{source}")
+    _parsed, validation = intake(data, f"users.{source}")
     failed = failed_from(validation)
     # also a formula in an error message's quoted value (INVALID_EMAIL echoes the value)
     failed.append({"row": 99, "firstname": "x", "lastname": "y", "email": "=cmd|' /C calc'!A0", "countryprefix": "+44",

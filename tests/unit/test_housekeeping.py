@@ -7,8 +7,8 @@ fake purge; nothing here waits for real time.
 from __future__ import annotations
 
 import asyncio
-import os
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -18,7 +18,6 @@ import pytest
 from bulk_upload_app import housekeeping
 from bulk_upload_app.importer.retention import PurgeResult
 from tests.support.paths import REPO
-
 
 
 def run_in_own_loop(coroutine):

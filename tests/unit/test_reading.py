@@ -24,11 +24,18 @@ import xlsxwriter
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-
 from bulk_upload_app.importer import reading
-from bulk_upload_app.importer.reading import calamine, calamine_worker, delimited, limits, reader
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.reading import RawTable, ReadLimits, read_table
+from bulk_upload_app.importer.reading import (
+    RawTable,
+    ReadLimits,
+    calamine,
+    calamine_worker,
+    delimited,
+    limits,
+    read_table,
+    reader,
+)
 
 TEMPLATE = ["firstname", "lastname", "email", "countryprefix", "phone"]
 
@@ -183,7 +190,7 @@ def test_default_limits_are_the_documented_ones():
 
 
 def test_whitespace_constant_is_pythons():
-    assert limits._WS == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == limits._WS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +208,7 @@ def test_delimiter_detected(delimiter, name):
 
 
 def test_semicolon_file_with_decimal_commas():
-    t = read("name;amount;rate\nAnn;1,5;2,75\nBo;10,25;3,5\n".encode())
+    t = read(b"name;amount;rate\nAnn;1,5;2,75\nBo;10,25;3,5\n")
     assert t.delimiter == ";" and values(t) == [["Ann", "1,5", "2,75"], ["Bo", "10,25", "3,5"]]
 
 

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from bulk_upload_app.settings import (
-    PROJECT_ROOT,
     SettingsError,
     load_settings,
     startup_problems,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,12 +60,12 @@ def test_toggled():
 
 
 def test_a_purged_upload_shows_its_stored_failure_count_not_its_missing_rows():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bulk_upload_app.models import BulkUpload
     from bulk_upload_app.services.creating import _failed_total
 
     upload = BulkUpload(company_id=1, status="done", created_count=7, failed_count=3)
     assert _failed_total(upload, [{"row": 2}, {"row": 5}, {"row": 9}]) == (3, "")
-    upload.rows_purged_at = datetime(2030, 2, 3, 4, 5, tzinfo=timezone.utc)
+    upload.rows_purged_at = datetime(2030, 2, 3, 4, 5, tzinfo=UTC)
     assert _failed_total(upload, []) == (3, "2030-02-03")

@@ -32,7 +32,7 @@ def test_xlsx_template_has_text_columns_and_instructions():
     text_columns = {i for d in users.column_dimensions.values() if d.number_format == "@" for i in range(d.min, d.max + 1)}
     assert text_columns >= {1, 2, 3, 4, 5}  # so "+44" and long digit strings typed in stay text
     assert instructions.title == "Instructions"
-    assert any("countryprefix" == row[0].value for row in instructions.iter_rows())
+    assert any(row[0].value == "countryprefix" for row in instructions.iter_rows())
 
 
 @pytest.mark.parametrize("template", [template_csv, template_xlsx])
