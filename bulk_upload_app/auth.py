@@ -62,10 +62,16 @@ def dev_signin(session: Session) -> SignedInAdmin | None:
     with the demo admin's email in any other company is never signed in by it."""
     if not dev_signin_enabled():
         return None
-    user = session.exec(
-        select(User).join(Company, Company.id == User.company_id)
-        .where(Company.is_demo, User.email == DEMO_ADMIN_EMAIL).order_by(Company.id)
-    ).scalars().first()
+    user = (
+        session.exec(
+            select(User)
+            .join(Company, Company.id == User.company_id)
+            .where(Company.is_demo, User.email == DEMO_ADMIN_EMAIL)
+            .order_by(Company.id)
+        )
+        .scalars()
+        .first()
+    )
     if user is None:
         return None
     return SignedInAdmin(company_id=user.company_id, user_id=user.id, role=user.user_type)
@@ -119,8 +125,14 @@ def decode_token(token: str | None, *, secret: str | None = None, now: float | N
             algorithms=[ALGORITHM],
             audience=JWT_AUDIENCE,
             issuer=settings.jwt_issuer,
-            options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False,
-                     "verify_nbf": True, "verify_aud": True, "verify_iss": True},
+            options={
+                "require": list(REQUIRED_CLAIMS),
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": True,
+                "verify_aud": True,
+                "verify_iss": True,
+            },
         )
     except jwt.InvalidTokenError:
         raise _refuse("invalid") from None
@@ -164,15 +176,32 @@ def accept_token(session: Session, token: str | None, *, now: float | None = Non
     return claims
 
 
-def make_token(company_id: int, user_id: int, role: str = "admin", *, secret: str | None = None,
-               issuer: str | None = None, lifetime: int = 120, jti: str | None = None, now: float | None = None,
-               **extra: Any) -> str:
+def make_token(
+    company_id: int,
+    user_id: int,
+    role: str = "admin",
+    *,
+    secret: str | None = None,
+    issuer: str | None = None,
+    lifetime: int = 120,
+    jti: str | None = None,
+    now: float | None = None,
+    **extra: Any,
+) -> str:
     """A token as the dashboard makes it (for tests, the example host and the load test)."""
     import uuid
 
     settings = get_settings()
     now = int(time.time() if now is None else now)
-    payload = {"company_id": company_id, "user_id": user_id, "role": role, "iat": now,
-               "exp": now + lifetime, "jti": jti or uuid.uuid4().hex, "aud": JWT_AUDIENCE,
-               "iss": settings.jwt_issuer if issuer is None else issuer, **extra}
+    payload = {
+        "company_id": company_id,
+        "user_id": user_id,
+        "role": role,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": jti or uuid.uuid4().hex,
+        "aud": JWT_AUDIENCE,
+        "iss": settings.jwt_issuer if issuer is None else issuer,
+        **extra,
+    }
     return jwt.encode(payload, settings.jwt_secret if secret is None else secret, algorithm=ALGORITHM)

@@ -31,9 +31,17 @@ _LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Lis
 def generate(path: Path, rows: int, error_rate: float, seed: int = 7) -> None:
     rng = random.Random(seed)
     # Formats admins really type: national with trunk prefix, international, spaced.
-    prefixes = [("+44", lambda: f"07{rng.choice('45789')}{rng.randint(0, 99999999):08d}"),
-                ("+1", lambda: f"+1 ({rng.choice(['212', '415', '312', '617'])}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"),
-                ("+49", lambda: f"0151 {rng.randint(10000000, 99999999)}"), ("+61", lambda: f"04{rng.choice('0123')}{rng.randint(0, 9999999):07d}")]
+    prefixes = [
+        ("+44", lambda: f"07{rng.choice('45789')}{rng.randint(0, 99999999):08d}"),
+        (
+            "+1",
+            lambda: (
+                f"+1 ({rng.choice(['212', '415', '312', '617'])}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"
+            ),
+        ),
+        ("+49", lambda: f"0151 {rng.randint(10000000, 99999999)}"),
+        ("+61", lambda: f"04{rng.choice('0123')}{rng.randint(0, 9999999):07d}"),
+    ]
     run = uuid.uuid4().hex[:8]
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("firstname,lastname,email,countryprefix,phone\n")
@@ -74,7 +82,11 @@ def run_one(path: str, db_url: str | None, validate_only: bool) -> dict:
     start = time.perf_counter()
     parsed = parse_file(data, Path(path).name, ReadLimits(max_bytes=500 * 1024 * 1024, max_rows=2_000_000))
     validation = validate_file(parsed)
-    result = {"rows": validation.rows, "valid": validation.valid, "read_validate_s": round(time.perf_counter() - start, 3)}
+    result = {
+        "rows": validation.rows,
+        "valid": validation.valid,
+        "read_validate_s": round(time.perf_counter() - start, 3),
+    }
     if validate_only:
         result["peak_mb"] = round(_peak_mb())
         return result
@@ -84,13 +96,24 @@ def run_one(path: str, db_url: str | None, validate_only: bool) -> dict:
         from .models import Company
 
         session.get(Company, company_id).seats = 10_000_000
-        spec = batch_from_names(session, company_id, user_type="agent", group_names=["Sales", "Support"],
-                                outbound_numbers=["+442071838750", "+12025550143"],
-                                skills=[("English", 4), ("Spanish", 2), ("Bench skill", 3)])
+        spec = batch_from_names(
+            session,
+            company_id,
+            user_type="agent",
+            group_names=["Sales", "Support"],
+            outbound_numbers=["+442071838750", "+12025550143"],
+            skills=[("English", 4), ("Spanish", 2), ("Bench skill", 3)],
+        )
     start = time.perf_counter()
     with session_scope(engine) as session:
-        upload = uploads.stage_upload(session, company_id=company_id, admin_user_id=None, file_name=Path(path).name,
-                                      parsed=parsed, validation=validation)
+        upload = uploads.stage_upload(
+            session,
+            company_id=company_id,
+            admin_user_id=None,
+            file_name=Path(path).name,
+            parsed=parsed,
+            validation=validation,
+        )
         uploads.configure_batch(session, company_id, upload.id, spec)
         upload_id = upload.id
     result["stage_s"] = round(time.perf_counter() - start, 3)
@@ -155,12 +178,20 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 out = subprocess.run(
                     [sys.executable, "-m", "bulk_upload_app.bench", "--one", str(file), url, "0" if db else "1"],
-                    check=True, capture_output=True, text=True, cwd=PROJECT_ROOT,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    cwd=PROJECT_ROOT,
                 )
             finally:
                 cleanup()
-            result = {"size": size, "file": label, "db": db or "-", "file_mb": round(file.stat().st_size / 2**20, 1),
-                      **json.loads(out.stdout.strip().splitlines()[-1])}
+            result = {
+                "size": size,
+                "file": label,
+                "db": db or "-",
+                "file_mb": round(file.stat().st_size / 2**20, 1),
+                **json.loads(out.stdout.strip().splitlines()[-1]),
+            }
             results.append(result)
             print(json.dumps(result), flush=True)
     out_dir = PROJECT_ROOT / "bench-results"
@@ -169,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| rows | file | db | read+validate s | stage s | create s | created | peak MB |")
     print("|---:|---|---|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['size']:,} | {r['file']} | {r['db']} | {r['read_validate_s']} | {r.get('stage_s', '-')} | "
-              f"{r.get('create_s', '-')} | {r.get('created', '-')} | {r['peak_mb']} |")
+        print(
+            f"| {r['size']:,} | {r['file']} | {r['db']} | {r['read_validate_s']} | {r.get('stage_s', '-')} | "
+            f"{r.get('create_s', '-')} | {r.get('created', '-')} | {r['peak_mb']} |"
+        )
     return 0
 
 

@@ -38,7 +38,10 @@ if settings.demo:
         "are on. Never run production like this."
     )
     app.add_page(
-        legacy_dashboard_page, route=routes.LEGACY_DASHBOARD, title="Legacy dashboard", on_load=LegacyDashboardState.load
+        legacy_dashboard_page,
+        route=routes.LEGACY_DASHBOARD,
+        title="Legacy dashboard",
+        on_load=LegacyDashboardState.load,
     )
 
 # Old drafts, old uploads' rows and orphaned upload files are purged by the app itself.

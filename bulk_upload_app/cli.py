@@ -49,8 +49,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_demo_seed(args: argparse.Namespace) -> int:
     if not get_settings().demo:
-        print("demo-seed: the demo company exists only in demo mode; set BULK_UPLOAD_DEMO=1 "
-              "(never in production).", file=sys.stderr)
+        print(
+            "demo-seed: the demo company exists only in demo mode; set BULK_UPLOAD_DEMO=1 (never in production).",
+            file=sys.stderr,
+        )
         return 2
     company_id = operations.seed_demo_company()
     _emit({"id": company_id}, args.json, str(company_id))
@@ -86,8 +88,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "errors": [e.as_dict() for e in found.errors],
     }
     human = "\n".join(
-        [f"{found.rows} rows: {found.valid} valid, {found.invalid} with errors.", *found.notices,
-         *(f"row {e.row} {e.column or ''} {e.code}: {e.message}" for e in found.errors)]
+        [
+            f"{found.rows} rows: {found.valid} valid, {found.invalid} with errors.",
+            *found.notices,
+            *(f"row {e.row} {e.column or ''} {e.code}: {e.message}" for e in found.errors),
+        ]
     )
     _emit(document, args.json, human)
     return 0
@@ -107,8 +112,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     try:
         batch = imports.BatchByName(
-            user_type=args.user_type, group_names=args.group, outbound_numbers=args.outbound_number,
-            skills=[_parse_skill(s) for s in args.skill], settings_from_email=args.settings_from,
+            user_type=args.user_type,
+            group_names=args.group,
+            outbound_numbers=args.outbound_number,
+            skills=[_parse_skill(s) for s in args.skill],
+            settings_from_email=args.settings_from,
         )
         result = imports.import_file(Path(args.path), args.company, batch, actor=_actor(), on_progress=progress)
     except FileProblem as exc:
@@ -117,7 +125,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
     failed = [{k: item[k] for k in ("row", "email", "code", "message")} for item in result.failed]
     document = {"upload_id": result.upload_id, "created": result.created, "failed": failed}
-    human = "\n".join([f"{result.created} users added.", *(f"row {f['row']} {f['email']} {f['code']}: {f['message']}" for f in failed)])
+    human = "\n".join(
+        [
+            f"{result.created} users added.",
+            *(f"row {f['row']} {f['email']} {f['code']}: {f['message']}" for f in failed),
+        ]
+    )
     _emit(document, args.json, human)
     return 0
 
@@ -148,12 +161,14 @@ def cmd_purge(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _fail(BatchProblem(str(exc)), args.json, EXIT_BAD_ARGUMENTS)
     result = run_purge()
-    human = "\n".join([
-        result.summary(),
-        *(f"draft deleted: {i}" for i in result.drafts_deleted),
-        *(f"rows purged: {i}" for i in result.uploads_rows_purged),
-        *(f"file removed: {f}" for f in result.files_removed),
-    ])
+    human = "\n".join(
+        [
+            result.summary(),
+            *(f"draft deleted: {i}" for i in result.drafts_deleted),
+            *(f"rows purged: {i}" for i in result.uploads_rows_purged),
+            *(f"file removed: {f}" for f in result.files_removed),
+        ]
+    )
     _emit(result.as_dict(), args.json, human)
     return 0
 
@@ -169,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
 
-    with_json(sub.add_parser("demo-seed", help="create the demo company (once); print its id")).set_defaults(func=cmd_demo_seed)
+    with_json(sub.add_parser("demo-seed", help="create the demo company (once); print its id")).set_defaults(
+        func=cmd_demo_seed
+    )
 
     company = sub.add_parser("company", help="companies").add_subparsers(dest="company_command", required=True)
     create = with_json(company.add_parser("create", help="create a company"))

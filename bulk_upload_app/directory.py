@@ -40,20 +40,31 @@ def company_overview(session: Session, company_id: int) -> CompanyOverview:
 
 
 def list_users(session: Session, company_id: int, *, offset: int = 0, limit: int = 50) -> list[UserListing]:
-    users = session.exec(
-        select(User).where(User.company_id == company_id).order_by(User.lastname, User.firstname, User.id)
-        .offset(offset).limit(limit)
-    ).scalars().all()
+    users = (
+        session.exec(
+            select(User)
+            .where(User.company_id == company_id)
+            .order_by(User.lastname, User.firstname, User.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     ids = [u.id for u in users]
     groups: dict[int, list[str]] = {}
     if ids:
         for user_id, name in session.exec(
-            select(GroupMember.user_id, Group.name).join(Group, Group.id == GroupMember.group_id)
-            .where(GroupMember.user_id.in_(ids), Group.company_id == company_id).order_by(Group.name)
+            select(GroupMember.user_id, Group.name)
+            .join(Group, Group.id == GroupMember.group_id)
+            .where(GroupMember.user_id.in_(ids), Group.company_id == company_id)
+            .order_by(Group.name)
         ).all():
             groups.setdefault(user_id, []).append(name)
     return [
-        UserListing(u.id, f"{u.firstname} {u.lastname}", u.email, u.user_type, u.extension, ", ".join(groups.get(u.id, [])))
+        UserListing(
+            u.id, f"{u.firstname} {u.lastname}", u.email, u.user_type, u.extension, ", ".join(groups.get(u.id, []))
+        )
         for u in users
     ]
 
@@ -74,12 +85,15 @@ def company_choices(session: Session, company_id: int) -> CompanyChoices:
     groups = session.exec(select(Group.id, Group.name).where(Group.company_id == company_id).order_by(Group.name)).all()
     numbers = session.exec(
         select(OutboundNumber.id, OutboundNumber.number, OutboundNumber.label)
-        .where(OutboundNumber.company_id == company_id).order_by(OutboundNumber.number)
+        .where(OutboundNumber.company_id == company_id)
+        .order_by(OutboundNumber.number)
     ).all()
     skills = session.exec(select(Skill.id, Skill.name).where(Skill.company_id == company_id).order_by(Skill.name)).all()
     users = session.exec(
         select(User.id, User.firstname, User.lastname, User.email, User.user_type)
-        .where(User.company_id == company_id).order_by(User.lastname, User.firstname).limit(500)
+        .where(User.company_id == company_id)
+        .order_by(User.lastname, User.firstname)
+        .limit(500)
     ).all()
     return CompanyChoices(
         groups=[{"id": str(i), "name": n} for i, n in groups],

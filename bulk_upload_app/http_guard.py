@@ -68,9 +68,18 @@ def _declared_length(scope: Scope) -> int | None:
 
 async def _too_large(send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -> None:
     body = json.dumps({"detail": f"The file is too large: uploads are limited to {limit // (1024 * 1024)} MB."})
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"), *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *extra,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body.encode(), "more_body": False})
 
 
@@ -101,8 +110,9 @@ def http_guard(app: ASGIApp) -> ASGIApp:
     return guarded
 
 
-async def _limited_upload(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int,
-                          extra: list[tuple[bytes, bytes]]) -> None:
+async def _limited_upload(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int, extra: list[tuple[bytes, bytes]]
+) -> None:
     """Run an upload request, reading no more than `limit` body bytes.
 
     Past the limit the app is told the client went away (it stops parsing and cancels the

@@ -71,7 +71,7 @@ def safe_return_path(raw: str | None) -> str:
         return FALLBACK_RETURN
     if parts.scheme or parts.netloc or not raw.startswith(RETURN_PREFIX):
         return FALLBACK_RETURN
-    rest = parts.path[len(RETURN_PREFIX):]
+    rest = parts.path[len(RETURN_PREFIX) :]
     if rest and not rest.startswith("/"):  # "/users/bulk-uploads" is another page
         return FALLBACK_RETURN
     if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):

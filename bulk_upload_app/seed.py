@@ -21,28 +21,104 @@ DEMO_COMPANY = "Demo Company"
 DEMO_ADMIN_EMAIL = "admin@demo-company.example.com"
 
 _GROUPS = ("Sales", "Support", "Billing")
-_NUMBERS = (("+442071838750", "London main line"), ("+441615550100", "Manchester"),
-            ("+12025550143", "US support"), ("+61291234567", "Sydney"))
+_NUMBERS = (
+    ("+442071838750", "London main line"),
+    ("+441615550100", "Manchester"),
+    ("+12025550143", "US support"),
+    ("+61291234567", "Sydney"),
+)
 _SKILLS = ("English", "Spanish", "French", "Technical support", "Billing questions")
 # firstname, lastname, email, prefix, phone, type, settings overrides (None: company settings), groups, skills
 _USERS = (
     ("Dana", "Admin", DEMO_ADMIN_EMAIL, "+44", "+447700900001", "admin", None, ("Sales",), ()),
-    ("Sam", "Okafor", "sam.okafor@demo-company.example.com", "+44", "+447700900002", "supervisor",
-     {"call_history_access": "groups", "call_recording_control": "stop"}, ("Support",), (("English", 5),)),
-    ("Lena", "Fischer", "lena.fischer@demo-company.example.com", "+49", None, "agent",
-     {"international_calls": True, "wrap_up_required": True, "wrap_up_seconds": "120"}, ("Support", "Billing"),
-     (("English", 4), ("Billing questions", 3))),
-    ("Mateo", "García", "mateo.garcia@demo-company.example.com", "+34", "+34612345678", "agent",
-     {"call_tagging_required": True, "sms": False}, ("Sales",), (("Spanish", 5), ("English", 3))),
-    ("Chloé", "Martin", "chloe.martin@demo-company.example.com", "+33", None, "agent", None, ("Support",),
-     (("French", 5), ("Technical support", 2))),
-    ("Priya", "Nair", "priya.nair@demo-company.example.com", "+1", "+12025550178", "analyst",
-     {"call_history_access": "all", "contact_export": True}, (), ()),
-    ("Tom", "Becker", "tom.becker@demo-company.example.com", "+44", None, "agent", None, ("Billing",),
-     (("Billing questions", 4),)),
-    ("Aiko", "Tanaka", "aiko.tanaka@demo-company.example.com", "+81", None, "supervisor", None, ("Sales", "Support"), ()),
-    ("Noah", "Wilson", "noah.wilson@demo-company.example.com", "+61", "+61412345678", "agent",
-     {"call_notes_required": True}, ("Support",), (("Technical support", 4),)),
+    (
+        "Sam",
+        "Okafor",
+        "sam.okafor@demo-company.example.com",
+        "+44",
+        "+447700900002",
+        "supervisor",
+        {"call_history_access": "groups", "call_recording_control": "stop"},
+        ("Support",),
+        (("English", 5),),
+    ),
+    (
+        "Lena",
+        "Fischer",
+        "lena.fischer@demo-company.example.com",
+        "+49",
+        None,
+        "agent",
+        {"international_calls": True, "wrap_up_required": True, "wrap_up_seconds": "120"},
+        ("Support", "Billing"),
+        (("English", 4), ("Billing questions", 3)),
+    ),
+    (
+        "Mateo",
+        "García",
+        "mateo.garcia@demo-company.example.com",
+        "+34",
+        "+34612345678",
+        "agent",
+        {"call_tagging_required": True, "sms": False},
+        ("Sales",),
+        (("Spanish", 5), ("English", 3)),
+    ),
+    (
+        "Chloé",
+        "Martin",
+        "chloe.martin@demo-company.example.com",
+        "+33",
+        None,
+        "agent",
+        None,
+        ("Support",),
+        (("French", 5), ("Technical support", 2)),
+    ),
+    (
+        "Priya",
+        "Nair",
+        "priya.nair@demo-company.example.com",
+        "+1",
+        "+12025550178",
+        "analyst",
+        {"call_history_access": "all", "contact_export": True},
+        (),
+        (),
+    ),
+    (
+        "Tom",
+        "Becker",
+        "tom.becker@demo-company.example.com",
+        "+44",
+        None,
+        "agent",
+        None,
+        ("Billing",),
+        (("Billing questions", 4),),
+    ),
+    (
+        "Aiko",
+        "Tanaka",
+        "aiko.tanaka@demo-company.example.com",
+        "+81",
+        None,
+        "supervisor",
+        None,
+        ("Sales", "Support"),
+        (),
+    ),
+    (
+        "Noah",
+        "Wilson",
+        "noah.wilson@demo-company.example.com",
+        "+61",
+        "+61412345678",
+        "agent",
+        {"call_notes_required": True},
+        ("Support",),
+        (("Technical support", 4),),
+    ),
     ("Eva", "Novak", "eva.novak@demo-company.example.com", "+44", None, "analyst", None, (), ()),
 )
 
@@ -60,10 +136,21 @@ def seed_demo(session: Session) -> int:
     skills = {name: Skill(company_id=company.id, name=name, name_key=name.casefold()) for name in _SKILLS}
     session.add_all([*groups.values(), *numbers, *skills.values()])
     session.flush()
-    for extension, (first, last, email, prefix, phone, kind, overrides, group_names, user_skills) in enumerate(_USERS, 1000):
+    for extension, (first, last, email, prefix, phone, kind, overrides, group_names, user_skills) in enumerate(
+        _USERS, 1000
+    ):
         settings = None if overrides is None else {**default_settings(), **overrides}
-        user = User(company_id=company.id, firstname=first, lastname=last, email=email, country_prefix=prefix,
-                    phone=phone, extension=extension, user_type=kind, settings=settings)
+        user = User(
+            company_id=company.id,
+            firstname=first,
+            lastname=last,
+            email=email,
+            country_prefix=prefix,
+            phone=phone,
+            extension=extension,
+            user_type=kind,
+            settings=settings,
+        )
         session.add(user)
         session.flush()
         session.add_all(GroupMember(user_id=user.id, group_id=groups[g].id) for g in group_names)

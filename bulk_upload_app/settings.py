@@ -183,15 +183,19 @@ def startup_problems(settings: Settings) -> list[str]:
         return []
     problems = []
     if len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-        problems.append(f"BULK_UPLOAD_JWT_SECRET is {'missing' if not settings.jwt_secret else 'too short'}: "
-                        f"set at least {MIN_JWT_SECRET_BYTES} random bytes shared with the company dashboard")
+        problems.append(
+            f"BULK_UPLOAD_JWT_SECRET is {'missing' if not settings.jwt_secret else 'too short'}: "
+            f"set at least {MIN_JWT_SECRET_BYTES} random bytes shared with the company dashboard"
+        )
     if not settings.jwt_issuer:
         problems.append("BULK_UPLOAD_JWT_ISSUER is missing: set the issuer (iss) of the dashboard's sign-in tokens")
     if not settings.frame_ancestors:
         problems.append("BULK_UPLOAD_FRAME_ANCESTORS is missing: set the dashboard origin(s) allowed to frame the app")
     if settings.dev_signin_requested:
-        problems.append("BULK_UPLOAD_DEV_SIGNIN is set outside demo mode: the demo sign-in exists only with "
-                        "BULK_UPLOAD_DEMO=1; remove it")
+        problems.append(
+            "BULK_UPLOAD_DEV_SIGNIN is set outside demo mode: the demo sign-in exists only with "
+            "BULK_UPLOAD_DEMO=1; remove it"
+        )
     if not settings.legacy_dashboard_url:
         problems.append("BULK_UPLOAD_LEGACY_DASHBOARD_URL is missing: set where admins buy seats")
     elif _origin(settings.legacy_dashboard_url) is None:
@@ -210,7 +214,6 @@ def _cached(snapshot: tuple[tuple[str, str], ...]) -> Settings:
 def get_settings() -> Settings:
     """The current settings (re-read when one of our variables changes, as tests change them)."""
     return _cached(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_PREFIXES))))
-
 
 
 def require_safe_start() -> Settings:

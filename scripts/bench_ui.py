@@ -32,7 +32,9 @@ def timed(action, until) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("rows", nargs="?", type=int, default=100_000, help="rows of the generated file (default 100,000)")
+    parser.add_argument(
+        "rows", nargs="?", type=int, default=100_000, help="rows of the generated file (default 100,000)"
+    )
     rows = parser.parse_args().rows
     tmp = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     log = tmp / "server.log"

@@ -43,8 +43,10 @@ def main() -> None:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     assert sheets[0][2] == [["firstname", "Ann"], ["email", "a@x"]], sheets
-    print(f"{runs} runs: wall median {statistics.median(wall) * 1000:.1f} ms, min {min(wall) * 1000:.1f} ms; "
-          f"child CPU median {statistics.median(cpu) * 1000:.1f} ms")
+    print(
+        f"{runs} runs: wall median {statistics.median(wall) * 1000:.1f} ms, min {min(wall) * 1000:.1f} ms; "
+        f"child CPU median {statistics.median(cpu) * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,9 @@ def create_companies(db_url: str, count: int, seats: int, run: str) -> list[int]
     from bulk_upload_app.models import Company
 
     with session_scope(get_engine(db_url)) as session:
-        companies = [Company(name=f"Load {run} #{i + 1}", seats=seats, default_settings=default_settings())
-                     for i in range(count)]
+        companies = [
+            Company(name=f"Load {run} #{i + 1}", seats=seats, default_settings=default_settings()) for i in range(count)
+        ]
         session.add_all(companies)
         session.flush()
         return [c.id for c in companies]
@@ -81,8 +82,7 @@ def check_database(db_url: str, admins: list[dict]) -> dict:
             elif expected is not None and emails != expected:
                 problems.append(f"company {admin['company_id']}: the users are not exactly the file's rows")
             admin["users_in_db"] = len(emails)
-        duplicates = session.exec(select(User.email, func.count()).group_by(User.email)
-                                  .having(func.count() > 1)).all()
+        duplicates = session.exec(select(User.email, func.count()).group_by(User.email).having(func.count() > 1)).all()
         total = session.exec(select(func.count()).select_from(User)).scalar_one()
     if duplicates:
         problems.append(f"{len(duplicates)} emails exist more than once, e.g. {duplicates[:3]}")
@@ -192,15 +192,17 @@ def main() -> int:
 
     print(f"[load-test] {args.admins} admins x {args.rows} rows; server log {log}", flush=True)
     try:
-        with production_mode(f"load-test:{os.getpid()}", workers=args.workers,
-                             schema_prefix="load") as mode:
+        with production_mode(f"load-test:{os.getpid()}", workers=args.workers, schema_prefix="load") as mode:
             prepare_database(server_env(tmp, 0, mode), log)
             for admin, company in zip(admins, create_companies(mode.db_url, args.admins, args.seats, run)):
                 admin["company_id"] = company
             process, server = start_server(tmp, log, 540, mode=mode)
             try:
-                print(f"[load-test] app up at {server.base_url} after {server.started_in:.1f} s "
-                      f"({mode.workers} workers); driving the admins", flush=True)
+                print(
+                    f"[load-test] app up at {server.base_url} after {server.started_in:.1f} s "
+                    f"({mode.workers} workers); driving the admins",
+                    flush=True,
+                )
                 wall = asyncio.run(drive(server.base_url, mode.redis_url, admins, args.timeout, chromium))
             finally:
                 stop_server(process, log)
@@ -215,43 +217,61 @@ def main() -> int:
     last_done = max((a["finished_at"] for a in ok), default=None)
     busy = (last_done - first_click) if first_click and last_done else None
     summary = {
-        "admins": args.admins, "rows_per_admin": args.rows, "workers": args.workers,
+        "admins": args.admins,
+        "rows_per_admin": args.rows,
+        "workers": args.workers,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "succeeded": len(ok), "errors": [{"admin": a["admin"], "error": a["error"]} for a in admins if "error" in a],
+        "succeeded": len(ok),
+        "errors": [{"admin": a["admin"], "error": a["error"]} for a in admins if "error" in a],
         "users_created": created,
         "wall_s": round(wall, 1),
         "upload_to_last_result_s": round(busy, 1) if busy else None,
         "throughput_users_per_s": round(created / busy, 1) if busy else None,
-        "sockets_per_worker": {w[:8]: sum(1 for a in admins if a.get("worker") == w)
-                               for w in sorted({a.get("worker") or "?" for a in admins})},
+        "sockets_per_worker": {
+            w[:8]: sum(1 for a in admins if a.get("worker") == w)
+            for w in sorted({a.get("worker") or "?" for a in admins})
+        },
         "db_check": db_check,
     }
     for key in ("page_ready_s", "upload_to_grid_s", "confirm_to_result_s", "total_s"):
         values = [a[key] for a in ok if key in a]
-        summary[key] = {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95),
-                        "max": max(values) if values else None,
-                        "mean": round(statistics.mean(values), 2) if values else None}
-    per_admin = [{k: v for k, v in a.items() if k not in ("file_emails", "upload_clicked_at", "finished_at", "file")}
-                 for a in admins]
+        summary[key] = {
+            "p50": percentile(values, 0.5),
+            "p95": percentile(values, 0.95),
+            "max": max(values) if values else None,
+            "mean": round(statistics.mean(values), 2) if values else None,
+        }
+    per_admin = [
+        {k: v for k, v in a.items() if k not in ("file_emails", "upload_clicked_at", "finished_at", "file")}
+        for a in admins
+    ]
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"summary": summary, "admins": per_admin}, indent=2))
 
-    print(f"\n{'admin':>5} {'company':>7} {'valid':>6} {'worker':>8} {'upload->grid s':>14} "
-          f"{'confirm->result s':>17} {'total s':>8}  error")
+    print(
+        f"\n{'admin':>5} {'company':>7} {'valid':>6} {'worker':>8} {'upload->grid s':>14} "
+        f"{'confirm->result s':>17} {'total s':>8}  error"
+    )
     for a in per_admin:
-        print(f"{a['admin']:>5} {a.get('company_id', '-'):>7} {a.get('valid', '-'):>6} {(a.get('worker') or '?')[:8]:>8} "
-              f"{a.get('upload_to_grid_s', '-'):>14} {a.get('confirm_to_result_s', '-'):>17} {a.get('total_s', '-'):>8}"
-              f"  {a.get('error', '')}")
+        print(
+            f"{a['admin']:>5} {a.get('company_id', '-'):>7} {a.get('valid', '-'):>6} {(a.get('worker') or '?')[:8]:>8} "
+            f"{a.get('upload_to_grid_s', '-'):>14} {a.get('confirm_to_result_s', '-'):>17} {a.get('total_s', '-'):>8}"
+            f"  {a.get('error', '')}"
+        )
     print()
     for key in ("upload_to_grid_s", "confirm_to_result_s", "total_s"):
         s = summary[key]
         print(f"{key:>20}: p50 {s['p50']} s, p95 {s['p95']} s, max {s['max']} s")
-    print(f"users created: {created} by {len(ok)}/{args.admins} admins in {summary['upload_to_last_result_s']} s "
-          f"(first Upload click -> last result): {summary['throughput_users_per_s']} users/s")
+    print(
+        f"users created: {created} by {len(ok)}/{args.admins} admins in {summary['upload_to_last_result_s']} s "
+        f"(first Upload click -> last result): {summary['throughput_users_per_s']} users/s"
+    )
     print(f"websockets per worker: {summary['sockets_per_worker']}")
-    print(f"database check: {'OK' if db_check['ok'] else 'FAILED'} ({db_check['users_total']} users, "
-          f"{db_check['duplicate_emails']} duplicate emails) {'; '.join(db_check['problems'])}")
+    print(
+        f"database check: {'OK' if db_check['ok'] else 'FAILED'} ({db_check['users_total']} users, "
+        f"{db_check['duplicate_emails']} duplicate emails) {'; '.join(db_check['problems'])}"
+    )
     print(f"results: {out}")
     return 0 if ok and len(ok) == len(admins) and db_check["ok"] else 1
 

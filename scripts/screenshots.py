@@ -40,8 +40,12 @@ def shot(page, name: str) -> None:
 def main() -> None:
     global OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("base_url", nargs="?", default="",
-                        help="an app already running (it creates users there); default: start the production build")
+    parser.add_argument(
+        "base_url",
+        nargs="?",
+        default="",
+        help="an app already running (it creates users there); default: start the production build",
+    )
     parser.add_argument("out", nargs="?", type=Path, default=SCREENSHOTS_DIR, help=f"default {SCREENSHOTS_DIR}")
     args = parser.parse_args()
     OUT = args.out

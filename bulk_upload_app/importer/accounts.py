@@ -31,9 +31,9 @@ def emails_of_other_companies(session: Session, company_id: int, emails: Iterabl
     found: set[str] = set()
     for start in range(0, len(pending), _CHUNK):
         chunk = pending[start : start + _CHUNK]
-        found.update(session.exec(
-            select(User.email).where(User.email.in_(chunk), User.company_id != company_id)
-        ).scalars())
+        found.update(
+            session.exec(select(User.email).where(User.email.in_(chunk), User.company_id != company_id)).scalars()
+        )
     return found
 
 
@@ -71,7 +71,8 @@ def seats(
     reserved = 0
     if reservations_alive_since is not None:
         held = select(func.coalesce(func.sum(BulkUpload.seats_reserved), 0)).where(
-            BulkUpload.company_id == company_id, BulkUpload.status == UploadStatus.CREATING,
+            BulkUpload.company_id == company_id,
+            BulkUpload.status == UploadStatus.CREATING,
             BulkUpload.creating_heartbeat >= reservations_alive_since,
         )
         if excluding_upload is not None:

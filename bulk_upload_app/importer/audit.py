@@ -57,8 +57,21 @@ CREATE_REFUSED = "bulk_upload.create_refused"
 DRAFT_PURGED = "bulk_upload.draft_purged"
 ROWS_PURGED = "bulk_upload.rows_purged"
 
-_COLUMNS = ("upload_id", "company_id", "admin_user_id", "actor", "file_name", "file_sha256", "total_rows",
-            "valid_rows", "invalid_rows", "created", "failed", "outcome", "reason")
+_COLUMNS = (
+    "upload_id",
+    "company_id",
+    "admin_user_id",
+    "actor",
+    "file_name",
+    "file_sha256",
+    "total_rows",
+    "valid_rows",
+    "invalid_rows",
+    "created",
+    "failed",
+    "outcome",
+    "reason",
+)
 
 
 def worker_name() -> str:
@@ -76,8 +89,9 @@ def describe_error(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def record(session: Session, event: str, *, at: datetime | None = None, details: dict[str, Any] | None = None,
-           **fields: Any) -> BulkUploadAudit:
+def record(
+    session: Session, event: str, *, at: datetime | None = None, details: dict[str, Any] | None = None, **fields: Any
+) -> BulkUploadAudit:
     """Add an audit row to the session's transaction; its log line follows the commit."""
     unknown = set(fields) - set(_COLUMNS)
     if unknown:
@@ -89,8 +103,14 @@ def record(session: Session, event: str, *, at: datetime | None = None, details:
     row = BulkUploadAudit(event=event, at=at or utcnow(), worker=worker_name(), details=details or {}, **clean)
     session.add(row)
     session.flush()
-    line = {"event": event, "at": row.at.isoformat(), "audit_id": row.id, "worker": row.worker,
-            **{k: clean[k] for k in _COLUMNS if k in clean}, **(details or {})}
+    line = {
+        "event": event,
+        "at": row.at.isoformat(),
+        "audit_id": row.id,
+        "worker": row.worker,
+        **{k: clean[k] for k in _COLUMNS if k in clean},
+        **(details or {}),
+    }
     sa_event.listen(session, "after_commit", lambda _session: _log(line), once=True)
     return row
 
@@ -102,9 +122,11 @@ def _log(line: dict[str, Any]) -> None:
 
 def history(session: Session, upload_id: str) -> list[BulkUploadAudit]:
     """Every audit row of one upload, oldest first."""
-    return list(session.exec(
-        select(BulkUploadAudit).where(BulkUploadAudit.upload_id == upload_id).order_by(BulkUploadAudit.id)
-    ).scalars())
+    return list(
+        session.exec(
+            select(BulkUploadAudit).where(BulkUploadAudit.upload_id == upload_id).order_by(BulkUploadAudit.id)
+        ).scalars()
+    )
 
 
 def story(session: Session, upload_id: str) -> list[str]:
@@ -113,11 +135,15 @@ def story(session: Session, upload_id: str) -> list[str]:
     for a in history(session, upload_id):
         who = a.actor or (f"admin:{a.admin_user_id}" if a.admin_user_id is not None else "unknown")
         if a.event == STAGED:
-            text = (f"{who} staged {a.file_name!r} (sha256 {a.file_sha256[:12]}…): {a.total_rows} rows, "
-                    f"{a.valid_rows} valid, {a.invalid_rows} with errors")
+            text = (
+                f"{who} staged {a.file_name!r} (sha256 {a.file_sha256[:12]}…): {a.total_rows} rows, "
+                f"{a.valid_rows} valid, {a.invalid_rows} with errors"
+            )
         elif a.event == CREATE_STARTED:
-            text = (f"{who} started creating (attempt {a.details.get('attempt')}, "
-                    f"{a.details.get('pending')} rows pending, {a.details.get('resumed_from') or 'from draft'})")
+            text = (
+                f"{who} started creating (attempt {a.details.get('attempt')}, "
+                f"{a.details.get('pending')} rows pending, {a.details.get('resumed_from') or 'from draft'})"
+            )
         elif a.event == CREATED:
             text = f"creating finished: {a.created} created, {a.failed} failed {a.details.get('failed_by_code', {})}"
             if a.details.get("email_in_other_company"):
@@ -127,8 +153,10 @@ def story(session: Session, upload_id: str) -> list[str]:
         elif a.event == DRAFT_PURGED:
             text = f"draft deleted with its {a.details.get('rows_deleted')} rows: {a.reason}"
         elif a.event == ROWS_PURGED:
-            text = (f"{a.details.get('rows_deleted')} rows deleted, counts kept ({a.created} created, "
-                    f"{a.failed} failed): {a.reason}")
+            text = (
+                f"{a.details.get('rows_deleted')} rows deleted, counts kept ({a.created} created, "
+                f"{a.failed} failed): {a.reason}"
+            )
         else:
             text = f"{a.event} ({a.outcome}): {a.reason or ''}".rstrip(": ")
         lines.append(f"{a.at:%Y-%m-%d %H:%M:%S} [{a.worker}] {text}")

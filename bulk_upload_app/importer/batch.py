@@ -90,7 +90,9 @@ def checked_batch(session: Session, company_id: int, spec: BatchSpec) -> BatchSp
                 select(Skill.id).where(Skill.company_id == company_id, Skill.name_key == name.casefold())
             ).scalar_one_or_none()
             key = existing if existing is not None else name.casefold()
-            skills.append(SkillChoice(level=level, skill_id=existing) if existing else SkillChoice(level=level, new_name=name))
+            skills.append(
+                SkillChoice(level=level, skill_id=existing) if existing else SkillChoice(level=level, new_name=name)
+            )
         if key in seen:
             raise BatchProblem("Each skill can be chosen only once.")
         seen.add(key)
@@ -129,7 +131,9 @@ def batch_from_names(
     number_ids: list[int] = []
     for number in outbound_numbers:
         nid = session.exec(
-            select(OutboundNumber.id).where(OutboundNumber.company_id == company_id, OutboundNumber.number == number.strip())
+            select(OutboundNumber.id).where(
+                OutboundNumber.company_id == company_id, OutboundNumber.number == number.strip()
+            )
         ).scalar_one_or_none()
         if nid is None:
             raise BatchProblem(f"There is no outbound call number {number} in this company.")
@@ -150,19 +154,27 @@ def batch_from_names(
     return checked_batch(session, company_id, spec)
 
 
-def settings_of_user(session: Session, company_id: int, *, user_id: int | None = None, email: str | None = None) -> BatchSpec:
+def settings_of_user(
+    session: Session, company_id: int, *, user_id: int | None = None, email: str | None = None
+) -> BatchSpec:
     """An existing user's settings as a batch to start from ("Load existing")."""
     from ..models import GroupMember, UserOutboundNumber, UserSkill
 
     query = select(User).where(User.company_id == company_id)
-    query = query.where(User.id == user_id) if user_id is not None else query.where(User.email == (email or "").strip().lower())
+    query = (
+        query.where(User.id == user_id)
+        if user_id is not None
+        else query.where(User.email == (email or "").strip().lower())
+    )
     user = session.exec(query).scalars().first()
     if user is None:
         raise BatchProblem("There is no such user in this company.")
     groups = session.exec(select(GroupMember.group_id).where(GroupMember.user_id == user.id)).scalars().all()
-    numbers = session.exec(
-        select(UserOutboundNumber.outbound_number_id).where(UserOutboundNumber.user_id == user.id)
-    ).scalars().all()
+    numbers = (
+        session.exec(select(UserOutboundNumber.outbound_number_id).where(UserOutboundNumber.user_id == user.id))
+        .scalars()
+        .all()
+    )
     skill_rows = session.exec(select(UserSkill.skill_id, UserSkill.level).where(UserSkill.user_id == user.id)).all()
     return BatchSpec(
         user_type=user.user_type,
@@ -180,30 +192,42 @@ def describe_batch(session: Session, company_id: int, spec: BatchSpec) -> dict[s
     def names(model: Any, ids: list[int], attribute: str) -> str:
         if not ids:
             return "None"
-        found = session.exec(
-            select(getattr(model, attribute)).where(model.company_id == company_id, model.id.in_(ids))
-            .order_by(getattr(model, attribute))
-        ).scalars().all()
+        found = (
+            session.exec(
+                select(getattr(model, attribute))
+                .where(model.company_id == company_id, model.id.in_(ids))
+                .order_by(getattr(model, attribute))
+            )
+            .scalars()
+            .all()
+        )
         return ", ".join(found)
 
     if spec.settings is None:
         settings = "Company settings"
     else:
         changed = [
-            BY_KEY[key].label + (f": {dict(BY_KEY[key].choices)[value]}" if BY_KEY[key].choices else (" on" if value else " off"))
+            BY_KEY[key].label
+            + (f": {dict(BY_KEY[key].choices)[value]}" if BY_KEY[key].choices else (" on" if value else " off"))
             for key, value in spec.settings.items()
             if value != default_settings()[key]
         ]
         settings = "Custom: " + ("; ".join(changed) if changed else "same values as the company settings")
     skill_names = {
-        sid: name for sid, name in session.exec(
-            select(Skill.id, Skill.name).where(Skill.company_id == company_id,
-                                               Skill.id.in_([s.skill_id for s in spec.skills if s.skill_id]))
+        sid: name
+        for sid, name in session.exec(
+            select(Skill.id, Skill.name).where(
+                Skill.company_id == company_id, Skill.id.in_([s.skill_id for s in spec.skills if s.skill_id])
+            )
         ).all()
     }
-    skills = ", ".join(
-        f"{skill_names.get(s.skill_id, s.new_name) if s.skill_id else s.new_name + ' (new)'} (level {s.level})" for s in spec.skills
-    ) or "None"
+    skills = (
+        ", ".join(
+            f"{skill_names.get(s.skill_id, s.new_name) if s.skill_id else s.new_name + ' (new)'} (level {s.level})"
+            for s in spec.skills
+        )
+        or "None"
+    )
     return {
         "settings": settings,
         "groups": names(Group, spec.group_ids, "name"),

@@ -37,8 +37,12 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        return cls(per_company=settings.max_concurrent_files_per_company, overall=settings.max_concurrent_files,
-                   open_drafts=settings.max_open_drafts, draft_days=settings.draft_days)
+        return cls(
+            per_company=settings.max_concurrent_files_per_company,
+            overall=settings.max_concurrent_files,
+            open_drafts=settings.max_open_drafts,
+            draft_days=settings.draft_days,
+        )
 
 
 def _try_take(engine: Engine, company_id: int, limits: Limits) -> str | None:
@@ -54,8 +58,9 @@ def _try_take(engine: Engine, company_id: int, limits: Limits) -> str | None:
         ).scalar_one()
         if overall >= limits.overall or mine >= limits.per_company:
             return None
-        slot = FileProcessingSlot(id=uuid.uuid4().hex, company_id=company_id,
-                                  expires_at=now + timedelta(seconds=SLOT_SECONDS))
+        slot = FileProcessingSlot(
+            id=uuid.uuid4().hex, company_id=company_id, expires_at=now + timedelta(seconds=SLOT_SECONDS)
+        )
         session.add(slot)
         return slot.id
 
@@ -66,8 +71,15 @@ def _release(engine: Engine, slot_id: str) -> None:
 
 
 @contextmanager
-def file_slot(engine: Engine, company_id: int, limits: Limits, *, wait_seconds: float = 20.0,
-              on_wait: Callable[[], None] | None = None, sleep: Callable[[float], None] = time.sleep) -> Iterator[None]:
+def file_slot(
+    engine: Engine,
+    company_id: int,
+    limits: Limits,
+    *,
+    wait_seconds: float = 20.0,
+    on_wait: Callable[[], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
     """Hold one of the file-processing slots while the block runs.
 
     Waits up to `wait_seconds` for a free one (a busy moment usually passes in seconds), then
@@ -90,8 +102,9 @@ def file_slot(engine: Engine, company_id: int, limits: Limits, *, wait_seconds: 
 def _company_full(engine: Engine, company_id: int, limits: Limits) -> bool:
     with session_scope(engine, read_only=True) as session:
         mine = session.execute(
-            select(func.count()).select_from(FileProcessingSlot).where(
-                FileProcessingSlot.company_id == company_id, FileProcessingSlot.expires_at >= utcnow())
+            select(func.count())
+            .select_from(FileProcessingSlot)
+            .where(FileProcessingSlot.company_id == company_id, FileProcessingSlot.expires_at >= utcnow())
         ).scalar_one()
     return mine >= limits.per_company
 
@@ -100,9 +113,11 @@ def check_open_drafts(engine: Engine, company_id: int, limits: Limits) -> None:
     """TOO_MANY_OPEN_DRAFTS when a new draft would pass the company's limit."""
     with session_scope(engine, read_only=True) as session:
         open_drafts = session.execute(
-            select(func.count()).select_from(BulkUpload).where(
-                BulkUpload.company_id == company_id, BulkUpload.status == UploadStatus.DRAFT)
+            select(func.count())
+            .select_from(BulkUpload)
+            .where(BulkUpload.company_id == company_id, BulkUpload.status == UploadStatus.DRAFT)
         ).scalar_one()
     if open_drafts >= limits.open_drafts:
-        raise FileProblem(ErrorCode.TOO_MANY_OPEN_DRAFTS, open=open_drafts, limit=limits.open_drafts,
-                          days=limits.draft_days)
+        raise FileProblem(
+            ErrorCode.TOO_MANY_OPEN_DRAFTS, open=open_drafts, limit=limits.open_drafts, days=limits.draft_days
+        )

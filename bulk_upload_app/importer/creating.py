@@ -78,7 +78,9 @@ class LeaseLost(UploadBusy):
 
 def _stale_condition(cutoff: datetime):
     up = BulkUpload.__table__.c
-    return and_(up.status == UploadStatus.CREATING, or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff))
+    return and_(
+        up.status == UploadStatus.CREATING, or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff)
+    )
 
 
 def recover_stale(
@@ -101,28 +103,57 @@ def recover_stale(
     now = now or utcnow()
     cutoff = now - timedelta(seconds=lease_seconds() if lease is None else lease)
     up = BulkUpload.__table__.c
-    query = select(up.id, up.company_id, up.admin_user_id, up.file_name, up.file_sha256, up.creating_owner,
-                   up.creating_heartbeat, up.create_attempts).where(_stale_condition(cutoff))
+    query = select(
+        up.id,
+        up.company_id,
+        up.admin_user_id,
+        up.file_name,
+        up.file_sha256,
+        up.creating_owner,
+        up.creating_heartbeat,
+        up.create_attempts,
+    ).where(_stale_condition(cutoff))
     if company_id is not None:
         query = query.where(up.company_id == company_id)
     recovered = []
     for found in session.execute(query).all():
         switched = session.execute(
             update(BulkUpload.__table__)
-            .where(up.id == found.id, up.creating_owner.is_not_distinct_from(found.creating_owner), _stale_condition(cutoff))
-            .values(status=UploadStatus.INTERRUPTED, creating_owner=None, seats_reserved=0, version=up.version + 1, updated_at=now)
+            .where(
+                up.id == found.id,
+                up.creating_owner.is_not_distinct_from(found.creating_owner),
+                _stale_condition(cutoff),
+            )
+            .values(
+                status=UploadStatus.INTERRUPTED,
+                creating_owner=None,
+                seats_reserved=0,
+                version=up.version + 1,
+                updated_at=now,
+            )
         ).rowcount
         if switched != 1:
             continue  # resumed or recovered by someone else meanwhile
         created = _count_outcome(session, found.id, RowOutcome.CREATED)
         beat = found.creating_heartbeat.isoformat() if found.creating_heartbeat else "never"
         audit.record(
-            session, audit.INTERRUPTED, upload_id=found.id, company_id=found.company_id,
-            admin_user_id=found.admin_user_id, actor="recovery", file_name=found.file_name,
-            file_sha256=found.file_sha256, created=created, outcome="interrupted",
+            session,
+            audit.INTERRUPTED,
+            upload_id=found.id,
+            company_id=found.company_id,
+            admin_user_id=found.admin_user_id,
+            actor="recovery",
+            file_name=found.file_name,
+            file_sha256=found.file_sha256,
+            created=created,
+            outcome="interrupted",
             reason=f"worker stopped: no heartbeat from {found.creating_owner or 'its worker'} since {beat}",
-            details={"attempt": found.create_attempts, "dead_worker": found.creating_owner, "last_heartbeat": beat,
-                     "lease_seconds": (now - cutoff).total_seconds()},
+            details={
+                "attempt": found.create_attempts,
+                "dead_worker": found.creating_owner,
+                "last_heartbeat": beat,
+                "lease_seconds": (now - cutoff).total_seconds(),
+            },
         )
         recovered.append(found.id)
     session.flush()
@@ -131,7 +162,8 @@ def recover_stale(
 
 def _count_outcome(session: Session, upload_id: str, outcome: str) -> int:
     return session.exec(
-        select(func.count()).select_from(BulkUploadRow)
+        select(func.count())
+        .select_from(BulkUploadRow)
         .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome == outcome)
     ).scalar_one()
 
@@ -140,18 +172,28 @@ def _claim(session: Session, company_id: int, upload_id: str, owner: str, now: d
     """Take the upload for this worker, atomically; the status it was resumed from, or UploadBusy."""
     up = BulkUpload.__table__.c
     before = session.execute(
-        select(up.status, up.creating_heartbeat, up.creating_owner)
-        .where(up.id == str(upload_id), up.company_id == company_id)
+        select(up.status, up.creating_heartbeat, up.creating_owner).where(
+            up.id == str(upload_id), up.company_id == company_id
+        )
     ).first()
     if before is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
     cutoff = now - timedelta(seconds=lease)
     claimed = session.execute(
         update(BulkUpload.__table__)
-        .where(up.id == str(upload_id), up.company_id == company_id,
-               or_(up.status.in_((UploadStatus.DRAFT, UploadStatus.INTERRUPTED)), _stale_condition(cutoff)))
-        .values(status=UploadStatus.CREATING, creating_owner=owner, creating_heartbeat=now, create_attempts=up.create_attempts + 1,
-                version=up.version + 1, updated_at=now)
+        .where(
+            up.id == str(upload_id),
+            up.company_id == company_id,
+            or_(up.status.in_((UploadStatus.DRAFT, UploadStatus.INTERRUPTED)), _stale_condition(cutoff)),
+        )
+        .values(
+            status=UploadStatus.CREATING,
+            creating_owner=owner,
+            creating_heartbeat=now,
+            create_attempts=up.create_attempts + 1,
+            version=up.version + 1,
+            updated_at=now,
+        )
     ).rowcount
     if claimed == 1:
         if before.status == UploadStatus.CREATING:
@@ -162,8 +204,10 @@ def _claim(session: Session, company_id: int, upload_id: str, owner: str, now: d
     if status == UploadStatus.CREATING:
         raise UploadBusy("These users are being created right now, in another tab or by another admin.")
     if status == UploadStatus.ABANDONED:
-        raise UploadBusy("Creating these users stopped long ago and was not resumed, so their rows were deleted. "
-                         "The users added before it stopped are kept; upload the file again for the rest.")
+        raise UploadBusy(
+            "Creating these users stopped long ago and was not resumed, so their rows were deleted. "
+            "The users added before it stopped are kept; upload the file again for the rest."
+        )
     raise UploadBusy("This bulk upload has already been created.")
 
 
@@ -179,8 +223,12 @@ def _reserve_seats(
     row, user = BulkUploadRow.__table__.c, User.__table__.c
     # Rows whose email got taken meanwhile will fail, not take a seat.
     needed = session.exec(
-        select(func.count()).where(row.upload_id == upload_id, row.is_valid.is_(True), row.outcome == RowOutcome.PENDING,
-                                   ~exists(select(user.id).where(user.email == row.email_norm)))
+        select(func.count()).where(
+            row.upload_id == upload_id,
+            row.is_valid.is_(True),
+            row.outcome == RowOutcome.PENDING,
+            ~exists(select(user.id).where(user.email == row.email_norm)),
+        )
     ).scalar_one()
     problem = seat_problem(session, company_id, needed, legacy_dashboard_url, seats=seats)
     if problem is not None:
@@ -231,30 +279,65 @@ def create_users(
         with session_scope(engine) as session:
             now = utcnow()
             resumed_from = _claim(session, company_id, upload_id, owner, now, lease)
-            seats = _reserve_seats(session, company_id, upload_id, lease,
-                                   get_settings().legacy_dashboard_url if legacy_dashboard_url is None
-                                   else legacy_dashboard_url)
-            upload = session.exec(
-                select(BulkUpload).where(BulkUpload.id == str(upload_id)).execution_options(populate_existing=True)
-            ).scalars().one()
+            seats = _reserve_seats(
+                session,
+                company_id,
+                upload_id,
+                lease,
+                get_settings().legacy_dashboard_url if legacy_dashboard_url is None else legacy_dashboard_url,
+            )
+            upload = (
+                session.exec(
+                    select(BulkUpload).where(BulkUpload.id == str(upload_id)).execution_options(populate_existing=True)
+                )
+                .scalars()
+                .one()
+            )
             # Checked again: a group, number or skill may have been deleted since it was chosen.
             spec = checked_batch(session, company_id, BatchSpec.from_json(upload.batch))
-            bounds = session.exec(
-                select(BulkUploadRow.row_number)
-                .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.is_valid.is_(True), BulkUploadRow.outcome == RowOutcome.PENDING)
-                .order_by(BulkUploadRow.row_number)
-            ).scalars().all()
+            bounds = (
+                session.exec(
+                    select(BulkUploadRow.row_number)
+                    .where(
+                        BulkUploadRow.upload_id == upload_id,
+                        BulkUploadRow.is_valid.is_(True),
+                        BulkUploadRow.outcome == RowOutcome.PENDING,
+                    )
+                    .order_by(BulkUploadRow.row_number)
+                )
+                .scalars()
+                .all()
+            )
             upload_user_type = upload.user_type
             who = who or actor_of(upload.admin_user_id)
-            facts = {"company_id": company_id, "admin_user_id": admin_user_id if admin_user_id is not None else upload.admin_user_id,
-                     "actor": who, "file_name": upload.file_name, "file_sha256": upload.file_sha256}
+            facts = {
+                "company_id": company_id,
+                "admin_user_id": admin_user_id if admin_user_id is not None else upload.admin_user_id,
+                "actor": who,
+                "file_name": upload.file_name,
+                "file_sha256": upload.file_sha256,
+            }
             audit.record(
-                session, audit.CREATE_STARTED, upload_id=upload_id, at=now, outcome="creating",
-                total_rows=upload.total_rows, valid_rows=upload.valid_rows, invalid_rows=upload.invalid_rows,
-                created=_count_outcome(session, upload_id, RowOutcome.CREATED), **facts,
-                details={"attempt": upload.create_attempts, "pending": len(bounds), "resumed_from": resumed_from,
-                         "chunk_size": chunk_size, "owner": owner, "lease_seconds": lease,
-                         "seats_free": seats.free, "seats_reserved_by_others": seats.reserved},
+                session,
+                audit.CREATE_STARTED,
+                upload_id=upload_id,
+                at=now,
+                outcome="creating",
+                total_rows=upload.total_rows,
+                valid_rows=upload.valid_rows,
+                invalid_rows=upload.invalid_rows,
+                created=_count_outcome(session, upload_id, RowOutcome.CREATED),
+                **facts,
+                details={
+                    "attempt": upload.create_attempts,
+                    "pending": len(bounds),
+                    "resumed_from": resumed_from,
+                    "chunk_size": chunk_size,
+                    "owner": owner,
+                    "lease_seconds": lease,
+                    "seats_free": seats.free,
+                    "seats_reserved_by_others": seats.reserved,
+                },
             )
     except UploadNotFound:
         raise
@@ -286,11 +369,22 @@ def create_users(
             by_code: dict[str, int] = {}
             for item in failed:
                 by_code[item["code"]] = by_code.get(item["code"], 0) + 1
-            audit.record(session, audit.CREATED, upload_id=upload_id, outcome="done", created=created,
-                         failed=len(failed), total_rows=upload.total_rows, **facts,
-                         details={"failed_by_code": by_code, "attempt": upload.create_attempts,
-                                  "processed_this_attempt": done,
-                                  "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload_id)})
+            audit.record(
+                session,
+                audit.CREATED,
+                upload_id=upload_id,
+                outcome="done",
+                created=created,
+                failed=len(failed),
+                total_rows=upload.total_rows,
+                **facts,
+                details={
+                    "failed_by_code": by_code,
+                    "attempt": upload.create_attempts,
+                    "processed_this_attempt": done,
+                    "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload_id),
+                },
+            )
     except LeaseLost:
         raise  # the new lease holder owns the upload and its audit now
     except BaseException as exc:
@@ -306,13 +400,25 @@ def _interrupted(engine: Engine, upload_id: str, owner: str, facts: dict[str, An
         stopped = session.execute(
             update(BulkUpload.__table__)
             .where(up.id == upload_id, up.status == UploadStatus.CREATING, up.creating_owner == owner)
-            .values(status=UploadStatus.INTERRUPTED, creating_owner=None, seats_reserved=0, version=up.version + 1,
-                    updated_at=utcnow())
+            .values(
+                status=UploadStatus.INTERRUPTED,
+                creating_owner=None,
+                seats_reserved=0,
+                version=up.version + 1,
+                updated_at=utcnow(),
+            )
         ).rowcount
         if stopped:
-            audit.record(session, audit.INTERRUPTED, upload_id=upload_id, outcome="interrupted",
-                         created=_count_outcome(session, upload_id, RowOutcome.CREATED), reason=audit.describe_error(exc),
-                         details={"error_class": type(exc).__name__, "owner": owner}, **facts)
+            audit.record(
+                session,
+                audit.INTERRUPTED,
+                upload_id=upload_id,
+                outcome="interrupted",
+                created=_count_outcome(session, upload_id, RowOutcome.CREATED),
+                reason=audit.describe_error(exc),
+                details={"error_class": type(exc).__name__, "owner": owner},
+                **facts,
+            )
 
 
 def _refused(engine: Engine, company_id: int, upload_id: str, who: str | None, exc: BaseException) -> None:
@@ -322,14 +428,28 @@ def _refused(engine: Engine, company_id: int, upload_id: str, who: str | None, e
             details: dict[str, Any] = {"error_class": type(exc).__name__}
             if isinstance(exc, FileProblem):
                 details.update(exc.as_dict())
-            audit.record(session, audit.CREATE_REFUSED, upload_id=upload_id, company_id=company_id,
-                         actor=who or "", outcome="refused", reason=audit.describe_error(exc), details=details)
+            audit.record(
+                session,
+                audit.CREATE_REFUSED,
+                upload_id=upload_id,
+                company_id=company_id,
+                actor=who or "",
+                outcome="refused",
+                reason=audit.describe_error(exc),
+                details=details,
+            )
     except Exception:
         audit.logger.exception("could not audit a refused create of %s", upload_id)
 
 
 def _create_chunk(
-    session: Session, company_id: int, upload_id: str, user_type: str, spec: BatchSpec, low: int, high: int,
+    session: Session,
+    company_id: int,
+    upload_id: str,
+    user_type: str,
+    spec: BatchSpec,
+    low: int,
+    high: int,
     lease: float,
 ) -> int:
     """Create the chunk's users set-wise, straight from the staged rows, under the company lock."""
@@ -339,8 +459,12 @@ def _create_chunk(
     rows_table = BulkUploadRow.__table__
     row = rows_table.c
     user = User.__table__.c
-    in_chunk = and_(row.upload_id == upload_id, row.row_number.between(low, high), row.is_valid.is_(True),
-                    row.outcome == RowOutcome.PENDING)
+    in_chunk = and_(
+        row.upload_id == upload_id,
+        row.row_number.between(low, high),
+        row.is_valid.is_(True),
+        row.outcome == RowOutcome.PENDING,
+    )
     pending = session.exec(select(func.count()).where(in_chunk)).scalar_one()
     taken = exists(select(user.id).where(user.email == row.email_norm))
     base = next_extension(session, company_id)
@@ -351,11 +475,18 @@ def _create_chunk(
     )
     source = (
         select(
-            literal(company_id), row.firstname, row.lastname, row.email_norm, row.prefix_norm, row.phone_e164,
+            literal(company_id),
+            row.firstname,
+            row.lastname,
+            row.email_norm,
+            row.prefix_norm,
+            row.phone_e164,
             literal(base - 1) + func.row_number().over(order_by=row.row_number),
             literal(user_type),
             null() if spec.settings is None else literal(spec.settings, JSON),
-            literal(True), literal(upload_id), literal(utcnow(), User.__table__.c.created_at.type),
+            literal(True),
+            literal(upload_id),
+            literal(utcnow(), User.__table__.c.created_at.type),
         )
         .select_from(rows_table.join(admitted, admitted.c.id == row.id))
         .where(true())
@@ -363,8 +494,23 @@ def _create_chunk(
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
         dialect_insert(User.__table__)
-        .from_select(["company_id", "firstname", "lastname", "email", "country_prefix", "phone", "extension",
-                      "user_type", "settings", "is_active", "bulk_upload_id", "created_at"], source)
+        .from_select(
+            [
+                "company_id",
+                "firstname",
+                "lastname",
+                "email",
+                "country_prefix",
+                "phone",
+                "extension",
+                "user_type",
+                "settings",
+                "is_active",
+                "bulk_upload_id",
+                "created_at",
+            ],
+            source,
+        )
         .on_conflict_do_nothing(index_elements=["email"])
     )
     # UPDATE ... FROM: one join instead of two subqueries per row.
@@ -379,22 +525,32 @@ def _create_chunk(
     lost = session.exec(select(row.id, row.email_norm).where(in_chunk, taken)).all()
     if lost:
         session.connection().execute(
-            update(rows_table).where(row.id == bindparam("row_id"))
-            .values(outcome="failed", outcome_code=ErrorCode.EMAIL_ALREADY_EXISTS.value, outcome_message=bindparam("message")),
-            [{"row_id": rid, "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=email)} for rid, email in lost],
+            update(rows_table)
+            .where(row.id == bindparam("row_id"))
+            .values(
+                outcome="failed",
+                outcome_code=ErrorCode.EMAIL_ALREADY_EXISTS.value,
+                outcome_message=bindparam("message"),
+            ),
+            [
+                {"row_id": rid, "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=email)}
+                for rid, email in lost
+            ],
         )
     session.execute(
-        update(rows_table).where(in_chunk).values(
-            outcome="failed", outcome_code=ErrorCode.NO_SEAT_AVAILABLE.value,
+        update(rows_table)
+        .where(in_chunk)
+        .values(
+            outcome="failed",
+            outcome_code=ErrorCode.NO_SEAT_AVAILABLE.value,
             outcome_message=message_for(ErrorCode.NO_SEAT_AVAILABLE),
         )
     )
     # Every row of the chunk is settled now, created or failed: its seat is no longer held.
     up = BulkUpload.__table__.c
     session.execute(
-        update(BulkUpload.__table__).where(up.id == upload_id)
+        update(BulkUpload.__table__)
+        .where(up.id == upload_id)
         .values(seats_reserved=case((up.seats_reserved > pending, up.seats_reserved - pending), else_=0))
     )
     return pending
-
-

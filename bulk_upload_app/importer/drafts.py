@@ -41,8 +41,7 @@ class RowView:
     is_valid: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "row": self.row, **self.values, "is_valid": self.is_valid,
-                "errors": self.errors}
+        return {"id": self.id, "row": self.row, **self.values, "is_valid": self.is_valid, "errors": self.errors}
 
 
 def stored_counts(upload: BulkUpload) -> DraftCounts:
@@ -51,20 +50,29 @@ def stored_counts(upload: BulkUpload) -> DraftCounts:
 
 def counts(session: Session, upload_id: str) -> DraftCounts:
     valid, total = session.exec(
-        select(func.count().filter(BulkUploadRow.is_valid.is_(True)), func.count())
-        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.REMOVED)
+        select(func.count().filter(BulkUploadRow.is_valid.is_(True)), func.count()).where(
+            BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.REMOVED
+        )
     ).one()
     return DraftCounts(all=total, valid=valid, with_errors=total - valid)
 
 
 def page(
-    session: Session, company_id: int, upload_id: str, *, only_errors: bool = False, search: str = "",
-    offset: int = 0, limit: int = 50,
+    session: Session,
+    company_id: int,
+    upload_id: str,
+    *,
+    only_errors: bool = False,
+    search: str = "",
+    offset: int = 0,
+    limit: int = 50,
 ) -> tuple[list[RowView], int]:
     """One page of the draft's rows in file order, and how many rows match in all."""
-    upload = session.exec(
-        select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
-    ).scalars().first()
+    upload = (
+        session.exec(select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id))
+        .scalars()
+        .first()
+    )
     if upload is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
     conditions = [BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.REMOVED]
@@ -79,9 +87,13 @@ def page(
         total = session.exec(select(func.count()).select_from(BulkUploadRow).where(*conditions)).scalar_one()
     else:  # the draft keeps its counts up to date (see _touch): no count over every row
         total = upload.invalid_rows if only_errors else upload.total_rows
-    rows = session.exec(
-        select(BulkUploadRow).where(*conditions).order_by(BulkUploadRow.row_number).offset(offset).limit(limit)
-    ).scalars().all()
+    rows = (
+        session.exec(
+            select(BulkUploadRow).where(*conditions).order_by(BulkUploadRow.row_number).offset(offset).limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     return [_view(r) for r in rows], total
 
 
@@ -108,8 +120,13 @@ def edit_cell(session: Session, company_id: int, upload_id: str, row_id: int, co
     row.email_norm, row.prefix_norm, row.phone_e164 = result["email_norm"], result["prefix_norm"], result["phone_e164"]
     errors = [{"column": e.column, "code": e.code.value, "message": e.message} for e in checked.errors]
     if row.email_norm and accounts.existing_emails(session, [row.email_norm]):
-        errors.append({"column": "email", "code": ErrorCode.EMAIL_ALREADY_EXISTS.value,
-                       "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=row.email_norm)})
+        errors.append(
+            {
+                "column": "email",
+                "code": ErrorCode.EMAIL_ALREADY_EXISTS.value,
+                "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=row.email_norm),
+            }
+        )
     # Assigned whole: a JSON column does not see changes made inside the list.
     row.errors, row.is_valid = errors, not errors
     session.add(row)
@@ -134,10 +151,17 @@ def remove_row(session: Session, company_id: int, upload_id: str, row_id: int) -
 def recheck_account(session: Session, company_id: int, upload_id: str) -> DraftCounts:
     """Re-judge EMAIL_ALREADY_EXISTS for every row: users may have been added meanwhile."""
     upload = locked_draft(session, company_id, upload_id)
-    rows = session.exec(
-        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == RowOutcome.PENDING,
-                                    BulkUploadRow.email_norm.is_not(None))
-    ).scalars().all()
+    rows = (
+        session.exec(
+            select(BulkUploadRow).where(
+                BulkUploadRow.upload_id == upload.id,
+                BulkUploadRow.outcome == RowOutcome.PENDING,
+                BulkUploadRow.email_norm.is_not(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
     taken = accounts.existing_emails(session, [r.email_norm for r in rows])
     for row in rows:
         had = any(e["code"] == ErrorCode.EMAIL_ALREADY_EXISTS.value for e in row.errors)
@@ -145,8 +169,13 @@ def recheck_account(session: Session, company_id: int, upload_id: str) -> DraftC
         if had != has:
             others = [e for e in row.errors if e["code"] != ErrorCode.EMAIL_ALREADY_EXISTS.value]
             if has:
-                others.append({"column": "email", "code": ErrorCode.EMAIL_ALREADY_EXISTS.value,
-                               "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=row.email_norm)})
+                others.append(
+                    {
+                        "column": "email",
+                        "code": ErrorCode.EMAIL_ALREADY_EXISTS.value,
+                        "message": message_for(ErrorCode.EMAIL_ALREADY_EXISTS, value=row.email_norm),
+                    }
+                )
             row.errors, row.is_valid = others, not others
             session.add(row)
     session.flush()
@@ -155,10 +184,17 @@ def recheck_account(session: Session, company_id: int, upload_id: str) -> DraftC
 
 
 def _row_of(session: Session, upload_id: str, row_id: int) -> BulkUploadRow:
-    row = session.exec(
-        select(BulkUploadRow).where(BulkUploadRow.id == int(row_id), BulkUploadRow.upload_id == upload_id,
-                                    BulkUploadRow.outcome != RowOutcome.REMOVED)
-    ).scalars().first()
+    row = (
+        session.exec(
+            select(BulkUploadRow).where(
+                BulkUploadRow.id == int(row_id),
+                BulkUploadRow.upload_id == upload_id,
+                BulkUploadRow.outcome != RowOutcome.REMOVED,
+            )
+        )
+        .scalars()
+        .first()
+    )
     if row is None:
         raise UploadNotFound("That row is not part of this bulk upload.")
     return row
@@ -168,18 +204,31 @@ def _rejudge_duplicates(session: Session, upload_id: str, emails: set[str]) -> N
     """Within these emails, the first row keeps its address; every later one is a duplicate."""
     if not emails:
         return
-    rows = session.exec(
-        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.REMOVED,
-                                    BulkUploadRow.email_norm.in_(sorted(emails)))
-        .order_by(BulkUploadRow.row_number)
-    ).scalars().all()
+    rows = (
+        session.exec(
+            select(BulkUploadRow)
+            .where(
+                BulkUploadRow.upload_id == upload_id,
+                BulkUploadRow.outcome != RowOutcome.REMOVED,
+                BulkUploadRow.email_norm.in_(sorted(emails)),
+            )
+            .order_by(BulkUploadRow.row_number)
+        )
+        .scalars()
+        .all()
+    )
     first_row: dict[str, int] = {}
     for row in rows:
         others = [e for e in row.errors if e["code"] != ErrorCode.DUPLICATE_EMAIL_IN_FILE.value]
         first = first_row.setdefault(row.email_norm, row.row_number)
         if first != row.row_number:
-            others.append({"column": "email", "code": ErrorCode.DUPLICATE_EMAIL_IN_FILE.value,
-                           "message": message_for(ErrorCode.DUPLICATE_EMAIL_IN_FILE, value=row.email_norm, first_row=first)})
+            others.append(
+                {
+                    "column": "email",
+                    "code": ErrorCode.DUPLICATE_EMAIL_IN_FILE.value,
+                    "message": message_for(ErrorCode.DUPLICATE_EMAIL_IN_FILE, value=row.email_norm, first_row=first),
+                }
+            )
             others.sort(key=lambda e: COLUMN_NAMES.index(e["column"]) if e["column"] in COLUMN_NAMES else -1)
         if others != row.errors:
             row.errors, row.is_valid = others, not others

@@ -55,21 +55,21 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.FILE_TOO_LARGE: "This file is too large: {reason}. Split it into smaller files and upload them one at a time.",
     ErrorCode.EMPTY_FILE: "This file is empty. Fill in the template with one user per row and upload it again.",
     ErrorCode.NO_DATA_ROWS: "This file has column titles but no users. Add one user per row under the titles and upload it again.",
-    ErrorCode.MISSING_COLUMN: "The required column \"{column}\" is missing. Add a column titled \"{column}\" as in the template and upload the file again.",
-    ErrorCode.DUPLICATE_COLUMN: "The columns {headers} all mean \"{column}\". Keep only one of them and upload the file again.",
+    ErrorCode.MISSING_COLUMN: 'The required column "{column}" is missing. Add a column titled "{column}" as in the template and upload the file again.',
+    ErrorCode.DUPLICATE_COLUMN: 'The columns {headers} all mean "{column}". Keep only one of them and upload the file again.',
     ErrorCode.SEATS_EXCEEDED: "These users need {needed} seats but only {available} are free. Add at least {shortfall} seats in the legacy dashboard, or remove users from the file.",
     ErrorCode.TOO_MANY_FILES_IN_PROGRESS: "We are busy reading {scope} right now. Nothing was lost: try again shortly and upload the file again.",
     ErrorCode.TOO_MANY_OPEN_DRAFTS: "Your company already has {open} unfinished uploads (the limit is {limit}). Finish one of them with Create users; unfinished uploads are deleted after {days} days unused.",
     ErrorCode.REQUIRED_VALUE_MISSING: "{column} is required. Fill it in.",
     ErrorCode.VALUE_TOO_LONG: "{column} is too long ({length} characters). Shorten it to at most {limit} characters.",
     ErrorCode.INVALID_CHARACTERS: "{column} contains characters that can't be used (line breaks or control characters). Retype the value.",
-    ErrorCode.INVALID_EMAIL: "\"{value}\" is not a valid email address: {reason}",
+    ErrorCode.INVALID_EMAIL: '"{value}" is not a valid email address: {reason}',
     ErrorCode.DUPLICATE_EMAIL_IN_FILE: "{value} is already used in row {first_row} of this file. Give each user a different email address, or remove this row.",
     # Emails are global: the same words whether the holder is in this company or another, and
     # nothing about the holder, so a bulk upload can't be used to learn who works where.
     ErrorCode.EMAIL_ALREADY_EXISTS: "{value} is already in use. Use another email address, or remove this row.",
-    ErrorCode.INVALID_COUNTRY_PREFIX: "\"{value}\" is not a country calling code. Use the E.164 prefix of the user's country, for example +1 or +44.",
-    ErrorCode.INVALID_PHONE_NUMBER: "\"{value}\" is not a valid phone number for country prefix {prefix}. Enter the number with its area code, for example {example}, or leave phone empty.",
+    ErrorCode.INVALID_COUNTRY_PREFIX: '"{value}" is not a country calling code. Use the E.164 prefix of the user\'s country, for example +1 or +44.',
+    ErrorCode.INVALID_PHONE_NUMBER: '"{value}" is not a valid phone number for country prefix {prefix}. Enter the number with its area code, for example {example}, or leave phone empty.',
     ErrorCode.EXTRA_VALUES_IN_ROW: "This row has {found} values but the header has only {expected} columns. Remove the extra values or add a column title.",
     ErrorCode.NO_SEAT_AVAILABLE: "No seat was free when this user was created. Add seats in the legacy dashboard and upload this row again.",
 }
@@ -82,8 +82,7 @@ def message_for(code: ErrorCode, **details: Any) -> str:
 def catalogue() -> list[dict[str, str]]:
     """The codes with their level and message template, for docs and the UI's help."""
     return [
-        {"code": c.value, "level": "file" if c in FILE_LEVEL else "row", "message": _MESSAGES[c]}
-        for c in ErrorCode
+        {"code": c.value, "level": "file" if c in FILE_LEVEL else "row", "message": _MESSAGES[c]} for c in ErrorCode
     ]
 
 

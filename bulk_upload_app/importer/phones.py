@@ -16,8 +16,18 @@ import polars as pl
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-_TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
-               "fixed_line", "mobile")
+_TYPE_DESCS = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
 _PLAIN_INPUT = r"^\+?[0-9]{3,20}$"
 _PUNCTUATION = r"[ \-.()]"
 
@@ -100,7 +110,9 @@ def fast_e164(calling_code: int, phones: pl.Series) -> pl.Series:
     frame = frame.with_columns(
         nsn0=pl.when(plain & international & pl.col("d").str.starts_with("+" + code))
         .then(pl.col("d").str.slice(1 + len(code)))
-        .when(plain & ~international & ~pl.col("d").str.starts_with(code) & _not_prefixed(metadata.international_prefix))
+        .when(
+            plain & ~international & ~pl.col("d").str.starts_with(code) & _not_prefixed(metadata.international_prefix)
+        )
         .then(pl.col("d"))
     )
     nsn0 = pl.col("nsn0")
@@ -112,8 +124,9 @@ def fast_e164(calling_code: int, phones: pl.Series) -> pl.Series:
         stripped_ok = _valid_expr(stripped, metadata) & ~stripped.str.len_chars().is_in(local_only)
         if metadata.national_prefix_transform_rule:
             stripped_ok = pl.lit(False)
-        nsn: pl.Expr = (pl.when(~has_prefix & _valid_expr(nsn0, metadata)).then(nsn0)
-                        .when(has_prefix & stripped_ok).then(stripped))
+        nsn: pl.Expr = (
+            pl.when(~has_prefix & _valid_expr(nsn0, metadata)).then(nsn0).when(has_prefix & stripped_ok).then(stripped)
+        )
     else:
         nsn = pl.when(_valid_expr(nsn0, metadata)).then(nsn0)
     result = frame.select(pl.when(nsn0.is_not_null()).then(pl.lit("+" + code) + nsn).alias(phones.name))
@@ -141,4 +154,3 @@ def e164_column(codes: pl.Series, phones: pl.Series) -> pl.Series:
         parts.append(group.with_columns(phone_e164=pl.Series(merged, dtype=pl.String)))
     table = pl.concat(parts) if parts else todo.with_columns(phone_e164=pl.lit(None, pl.String))
     return pairs.join(table, on=["code", "phone"], how="left", maintain_order="left")["phone_e164"]
-

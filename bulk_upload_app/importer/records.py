@@ -33,9 +33,11 @@ def lease_seconds() -> float:
 
 
 def get_upload(session: Session, company_id: int, upload_id: str) -> BulkUpload:
-    upload = session.exec(
-        select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
-    ).scalars().first()
+    upload = (
+        session.exec(select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id))
+        .scalars()
+        .first()
+    )
     if upload is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
     if is_stale(upload):
@@ -67,8 +69,9 @@ def company_seats(
 ) -> accounts.Seats:
     """The company's seats, counting those reserved by creates whose lease is alive as taken."""
     alive_since = utcnow() - timedelta(seconds=lease_seconds() if lease is None else lease)
-    return accounts.seats(session, company_id, lock=lock, reservations_alive_since=alive_since,
-                          excluding_upload=excluding_upload)
+    return accounts.seats(
+        session, company_id, lock=lock, reservations_alive_since=alive_since, excluding_upload=excluding_upload
+    )
 
 
 def seat_problem(
@@ -90,7 +93,11 @@ def seat_problem(
 def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
     rows = session.exec(
         select(BulkUploadRow)
-        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.CREATED, BulkUploadRow.outcome != RowOutcome.REMOVED)
+        .where(
+            BulkUploadRow.upload_id == upload_id,
+            BulkUploadRow.outcome != RowOutcome.CREATED,
+            BulkUploadRow.outcome != RowOutcome.REMOVED,
+        )
         .order_by(BulkUploadRow.row_number)
     ).scalars()
     failed = []
@@ -130,7 +137,8 @@ def rows_with_email_of_other_company(session: Session, company_id: int, upload_i
     row, user = BulkUploadRow.__table__.c, User.__table__.c
     return session.exec(
         select(func.count()).where(
-            row.upload_id == upload_id, row.outcome.in_((RowOutcome.PENDING, RowOutcome.FAILED)),
+            row.upload_id == upload_id,
+            row.outcome.in_((RowOutcome.PENDING, RowOutcome.FAILED)),
             exists(select(user.id).where(user.email == row.email_norm, user.company_id != company_id)),
         )
     ).scalar_one()

@@ -17,7 +17,9 @@ def report_rows(failed: list[dict[str, Any]]) -> list[list[Any]]:
     """
     merged: dict[int, dict[str, Any]] = {}
     for item in failed:
-        line = merged.setdefault(item["row"], {**{c: item.get(c, "") for c in COLUMN_NAMES}, "codes": [], "messages": []})
+        line = merged.setdefault(
+            item["row"], {**{c: item.get(c, "") for c in COLUMN_NAMES}, "codes": [], "messages": []}
+        )
         line["codes"].append(item["code"])
         line["messages"].append(item["message"])
     return [

@@ -72,10 +72,16 @@ class PurgeResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "drafts_deleted": {"count": len(self.drafts_deleted), "rows": self.draft_rows_deleted,
-                               "upload_ids": list(self.drafts_deleted)},
-            "rows_purged": {"count": len(self.uploads_rows_purged), "rows": self.rows_purged,
-                            "upload_ids": list(self.uploads_rows_purged)},
+            "drafts_deleted": {
+                "count": len(self.drafts_deleted),
+                "rows": self.draft_rows_deleted,
+                "upload_ids": list(self.drafts_deleted),
+            },
+            "rows_purged": {
+                "count": len(self.uploads_rows_purged),
+                "rows": self.rows_purged,
+                "upload_ids": list(self.uploads_rows_purged),
+            },
             "files_removed": {"count": len(self.files_removed), "files": list(self.files_removed)},
             "removed_anything": self.removed_anything,
         }
@@ -83,9 +89,11 @@ class PurgeResult:
     def summary(self) -> str:
         if not self.removed_anything:
             return "Nothing to purge."
-        return (f"Deleted {len(self.drafts_deleted)} abandoned drafts ({self.draft_rows_deleted} rows), "
-                f"purged the rows of {len(self.uploads_rows_purged)} finished uploads ({self.rows_purged} rows), "
-                f"removed {len(self.files_removed)} orphaned files.")
+        return (
+            f"Deleted {len(self.drafts_deleted)} abandoned drafts ({self.draft_rows_deleted} rows), "
+            f"purged the rows of {len(self.uploads_rows_purged)} finished uploads ({self.rows_purged} rows), "
+            f"removed {len(self.files_removed)} orphaned files."
+        )
 
 
 def purge(engine: Engine, storage_dir: Path, *, now: datetime | None = None, rules: Rules | None = None) -> PurgeResult:
@@ -107,8 +115,9 @@ def _stale_draft(cutoff: datetime):
     return and_(up.status == UploadStatus.DRAFT, up.updated_at < cutoff)
 
 
-def _purge_each(engine: Engine, condition: ColumnElement[bool],
-                purge_one: Callable[[Session, Any], int]) -> tuple[list[str], int]:
+def _purge_each(
+    engine: Engine, condition: ColumnElement[bool], purge_one: Callable[[Session, Any], int]
+) -> tuple[list[str], int]:
     """Run `purge_one(session, upload)` for every upload `condition` holds for, each in its own
     transaction with the condition checked again under the lock; the ids done and rows deleted."""
     up = BulkUpload.__table__.c
@@ -134,10 +143,18 @@ def purge_drafts(engine: Engine, *, now: datetime, days: int) -> tuple[list[str]
         count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
         session.execute(delete(BulkUpload.__table__).where(up.id == upload_id))
         audit.record(
-            session, audit.DRAFT_PURGED, upload_id=upload_id, company_id=found.company_id,
-            admin_user_id=found.admin_user_id, actor=ACTOR, file_name=found.file_name,
-            file_sha256=found.file_sha256, total_rows=found.total_rows, valid_rows=found.valid_rows,
-            invalid_rows=found.invalid_rows, outcome="purged",
+            session,
+            audit.DRAFT_PURGED,
+            upload_id=upload_id,
+            company_id=found.company_id,
+            admin_user_id=found.admin_user_id,
+            actor=ACTOR,
+            file_name=found.file_name,
+            file_sha256=found.file_sha256,
+            total_rows=found.total_rows,
+            valid_rows=found.valid_rows,
+            invalid_rows=found.invalid_rows,
+            outcome="purged",
             reason=f"draft untouched for {days} days (BULK_UPLOAD_DRAFT_DAYS)",
             details={"rows_deleted": count, "last_change": _iso(found.updated_at), "draft_days": days},
         )
@@ -153,9 +170,22 @@ def _lock(session: Session, upload_id: str, condition) -> Any:
     another purge): it is not idle, or it is being purged already. SQLite writers take turns at BEGIN.
     """
     up = BulkUpload.__table__.c
-    query = select(up.id, up.company_id, up.admin_user_id, up.file_name, up.file_sha256, up.status, up.total_rows,
-                   up.valid_rows, up.invalid_rows, up.created_count, up.failed_count, up.updated_at, up.finished_at,
-                   up.creating_heartbeat).where(up.id == upload_id, condition)
+    query = select(
+        up.id,
+        up.company_id,
+        up.admin_user_id,
+        up.file_name,
+        up.file_sha256,
+        up.status,
+        up.total_rows,
+        up.valid_rows,
+        up.invalid_rows,
+        up.created_count,
+        up.failed_count,
+        up.updated_at,
+        up.finished_at,
+        up.creating_heartbeat,
+    ).where(up.id == upload_id, condition)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return session.execute(query).first()
@@ -169,8 +199,11 @@ def _rows_due(cutoff: datetime):
     finished = and_(up.status.in_(FINISHED_STATUSES), func.coalesce(up.finished_at, up.updated_at) < cutoff)
     abandoned = and_(up.status == UploadStatus.INTERRUPTED, up.updated_at < cutoff)
     # A heartbeat older than the whole retention period is far past any lease: that worker is gone.
-    dead = and_(up.status == UploadStatus.CREATING, or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff),
-                up.updated_at < cutoff)
+    dead = and_(
+        up.status == UploadStatus.CREATING,
+        or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff),
+        up.updated_at < cutoff,
+    )
     return and_(up.rows_purged_at.is_(None), or_(finished, abandoned, dead))
 
 
@@ -183,20 +216,32 @@ def purge_finished_rows(engine: Engine, *, now: datetime, days: int) -> tuple[li
         values: dict[str, Any] = {"rows_purged_at": now}
         if found.status not in FINISHED_STATUSES:
             # Never finished, so its counts were never stored: keep them before the rows go.
-            values.update(status=ABANDONED, creating_owner=None, version=up.version + 1,
-                          **_final_counts(session, upload_id))
+            values.update(
+                status=ABANDONED, creating_owner=None, version=up.version + 1, **_final_counts(session, upload_id)
+            )
         session.execute(update(BulkUpload.__table__).where(up.id == upload_id).values(**values))
         count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
         audit.record(
-            session, audit.ROWS_PURGED, upload_id=upload_id, company_id=found.company_id,
-            admin_user_id=found.admin_user_id, actor=ACTOR, file_name=found.file_name,
-            file_sha256=found.file_sha256, total_rows=found.total_rows,
+            session,
+            audit.ROWS_PURGED,
+            upload_id=upload_id,
+            company_id=found.company_id,
+            admin_user_id=found.admin_user_id,
+            actor=ACTOR,
+            file_name=found.file_name,
+            file_sha256=found.file_sha256,
+            total_rows=found.total_rows,
             created=values.get("created_count", found.created_count),
-            failed=values.get("failed_count", found.failed_count), outcome="purged",
+            failed=values.get("failed_count", found.failed_count),
+            outcome="purged",
             reason=f"rows kept {days} days after the upload ended (BULK_UPLOAD_RETENTION_DAYS)",
-            details={"rows_deleted": count, "status_was": found.status,
-                     "status": values.get("status", found.status),
-                     "ended": _iso(found.finished_at or found.updated_at), "retention_days": days},
+            details={
+                "rows_deleted": count,
+                "status_was": found.status,
+                "status": values.get("status", found.status),
+                "ended": _iso(found.finished_at or found.updated_at),
+                "retention_days": days,
+            },
         )
         return count
 
@@ -210,8 +255,21 @@ def _final_counts(session: Session, upload_id: str) -> dict[str, int]:
     created, failed = session.execute(
         select(
             func.coalesce(func.sum(case((row.outcome == RowOutcome.CREATED, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((or_(row.outcome == RowOutcome.FAILED,
-                                             and_(row.outcome == RowOutcome.PENDING, row.is_valid.is_(False))), 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            or_(
+                                row.outcome == RowOutcome.FAILED,
+                                and_(row.outcome == RowOutcome.PENDING, row.is_valid.is_(False)),
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
         ).where(row.upload_id == upload_id)
     ).one()
     return {"created_count": int(created), "failed_count": int(failed)}

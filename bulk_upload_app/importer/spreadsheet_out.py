@@ -49,7 +49,9 @@ def write_xlsx(
 ) -> bytes:
     """Sheets of (name, header, rows, column widths); every cell is written as text."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False})
+    workbook = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False}
+    )
     bold = workbook.add_format({"bold": True, "bg_color": "#E8EEF7", "num_format": "@"})
     text = workbook.add_format({"num_format": "@"})
     wrap = workbook.add_format({"num_format": "@", "text_wrap": True, "valign": "top"})

@@ -75,8 +75,12 @@ def stage_upload(
     """
     validation = check_against_account(session, validation)
     if into is None:
-        upload = BulkUpload(company_id=company_id, admin_user_id=admin_user_id, user_type=user_type,
-                            batch=BatchSpec(user_type=user_type).to_json())
+        upload = BulkUpload(
+            company_id=company_id,
+            admin_user_id=admin_user_id,
+            user_type=user_type,
+            batch=BatchSpec(user_type=user_type).to_json(),
+        )
     else:
         upload = into
         session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
@@ -96,18 +100,41 @@ def stage_upload(
     copy_rows(
         session,
         BulkUploadRow.__tablename__,
-        ["upload_id", "row_number", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid", "errors", "outcome"],
+        [
+            "upload_id",
+            "row_number",
+            *COLUMN_NAMES,
+            "email_norm",
+            "prefix_norm",
+            "phone_e164",
+            "is_valid",
+            "errors",
+            "outcome",
+        ],
         [
             (upload.id, *values, _errors_json(errors.get(values[0], ())), RowOutcome.PENDING)
             for values in staged.iter_rows()
         ],
     )
     audit.record(
-        session, audit.STAGED, upload_id=upload.id, company_id=company_id, admin_user_id=admin_user_id,
-        actor=actor or actor_of(admin_user_id), file_name=upload.file_name, file_sha256=upload.file_sha256,
-        total_rows=upload.total_rows, valid_rows=upload.valid_rows, invalid_rows=upload.invalid_rows, outcome="staged",
-        details={"file_format": upload.file_format, "replaced_file": into is not None, "notices": list(upload.notices),
-                 "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload.id)},
+        session,
+        audit.STAGED,
+        upload_id=upload.id,
+        company_id=company_id,
+        admin_user_id=admin_user_id,
+        actor=actor or actor_of(admin_user_id),
+        file_name=upload.file_name,
+        file_sha256=upload.file_sha256,
+        total_rows=upload.total_rows,
+        valid_rows=upload.valid_rows,
+        invalid_rows=upload.invalid_rows,
+        outcome="staged",
+        details={
+            "file_format": upload.file_format,
+            "replaced_file": into is not None,
+            "notices": list(upload.notices),
+            "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload.id),
+        },
     )
     return upload
 
@@ -132,19 +159,30 @@ def draft_from_file(
     """
     phase = on_phase or (lambda label, percent: None)
     if capacity_limits is None:
-        return _draft_from_file(engine, company_id, admin_user_id, file_name, data, limits, user_type,
-                                replace_upload_id, phase)
+        return _draft_from_file(
+            engine, company_id, admin_user_id, file_name, data, limits, user_type, replace_upload_id, phase
+        )
     if not replace_upload_id:
         capacity.check_open_drafts(engine, company_id, capacity_limits)
-    with capacity.file_slot(engine, company_id, capacity_limits,
-                            on_wait=lambda: phase("Waiting for a free moment to read the file", 5)):
-        return _draft_from_file(engine, company_id, admin_user_id, file_name, data, limits, user_type,
-                                replace_upload_id, phase)
+    with capacity.file_slot(
+        engine, company_id, capacity_limits, on_wait=lambda: phase("Waiting for a free moment to read the file", 5)
+    ):
+        return _draft_from_file(
+            engine, company_id, admin_user_id, file_name, data, limits, user_type, replace_upload_id, phase
+        )
 
 
-def _draft_from_file(engine: Engine, company_id: int, admin_user_id: int | None, file_name: str, data: bytes,
-                     limits: ReadLimits, user_type: str, replace_upload_id: str | None,
-                     phase: Callable[[str, int], None]) -> str:
+def _draft_from_file(
+    engine: Engine,
+    company_id: int,
+    admin_user_id: int | None,
+    file_name: str,
+    data: bytes,
+    limits: ReadLimits,
+    user_type: str,
+    replace_upload_id: str | None,
+    phase: Callable[[str, int], None],
+) -> str:
     phase("Reading the file", 10)
     try:
         parsed = parse_file(data, file_name, limits)
@@ -152,18 +190,35 @@ def _draft_from_file(engine: Engine, company_id: int, admin_user_id: int | None,
         validation = validate_file(parsed)
     except FileProblem as exc:
         with session_scope(engine) as session:
-            audit.record(session, audit.REJECTED, upload_id=replace_upload_id or None, company_id=company_id,
-                         admin_user_id=admin_user_id, actor=actor_of(admin_user_id), file_name=file_name,
-                         file_sha256=hashlib.sha256(data).hexdigest(), outcome="rejected", reason=exc.message,
-                         details={"code": exc.code.value, "bytes": len(data)})
+            audit.record(
+                session,
+                audit.REJECTED,
+                upload_id=replace_upload_id or None,
+                company_id=company_id,
+                admin_user_id=admin_user_id,
+                actor=actor_of(admin_user_id),
+                file_name=file_name,
+                file_sha256=hashlib.sha256(data).hexdigest(),
+                outcome="rejected",
+                reason=exc.message,
+                details={"code": exc.code.value, "bytes": len(data)},
+            )
         raise
     phase("Saving the draft", 75)
     with session_scope(engine) as session:
         into = None
         if replace_upload_id:
             into = locked_draft(session, company_id, replace_upload_id)
-        upload = stage_upload(session, company_id=company_id, admin_user_id=admin_user_id, file_name=file_name,
-                              parsed=parsed, validation=validation, user_type=user_type, into=into)
+        upload = stage_upload(
+            session,
+            company_id=company_id,
+            admin_user_id=admin_user_id,
+            file_name=file_name,
+            parsed=parsed,
+            validation=validation,
+            user_type=user_type,
+            into=into,
+        )
         upload_id = upload.id
     phase("Done", 100)
     return upload_id

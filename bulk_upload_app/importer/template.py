@@ -14,7 +14,11 @@ def template_csv() -> bytes:
 
 def template_xlsx() -> bytes:
     instructions = [
-        ("One user per row on the Users sheet, under the column titles. Keep the titles as they are (lowercase).", "", ""),
+        (
+            "One user per row on the Users sheet, under the column titles. Keep the titles as they are (lowercase).",
+            "",
+            "",
+        ),
         ("Every user in one file gets the same user type and settings, chosen in the wizard.", "", ""),
         ("", "", ""),
         *[(c.name, "required" if c.required else "optional", f"{c.help} Example: {c.example}") for c in COLUMNS],

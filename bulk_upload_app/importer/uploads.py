@@ -22,8 +22,23 @@ from .staging import (
 )
 
 __all__ = [
-    "CreateResult", "LeaseLost", "UploadBusy", "UploadNotFound", "check_against_account", "company_exists",
-    "company_seats", "configure_batch", "create_users", "draft_from_file", "failed_rows", "get_upload", "is_stale",
-    "lease_seconds", "locked_draft", "recover_stale", "rows_with_email_of_other_company", "seat_problem",
+    "CreateResult",
+    "LeaseLost",
+    "UploadBusy",
+    "UploadNotFound",
+    "check_against_account",
+    "company_exists",
+    "company_seats",
+    "configure_batch",
+    "create_users",
+    "draft_from_file",
+    "failed_rows",
+    "get_upload",
+    "is_stale",
+    "lease_seconds",
+    "locked_draft",
+    "recover_stale",
+    "rows_with_email_of_other_company",
+    "seat_problem",
     "stage_upload",
 ]

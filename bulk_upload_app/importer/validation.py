@@ -78,12 +78,16 @@ def check_email(value: str) -> tuple[str | None, str | None]:
 
 def _normalise_emails(emails: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Normalised address (or null) and reason (or null), for every value."""
-    frame = pl.DataFrame({"email": emails}).with_columns(
-        parts=pl.col("email").str.split("@"),
-    ).with_columns(
-        local=pl.col("parts").list.first(),
-        domain=pl.col("parts").list.last(),
-        fast=(pl.col("parts").list.len() == 2) & pl.col("parts").list.first().str.contains(_FAST_LOCAL),
+    frame = (
+        pl.DataFrame({"email": emails})
+        .with_columns(
+            parts=pl.col("email").str.split("@"),
+        )
+        .with_columns(
+            local=pl.col("parts").list.first(),
+            domain=pl.col("parts").list.last(),
+            fast=(pl.col("parts").list.len() == 2) & pl.col("parts").list.first().str.contains(_FAST_LOCAL),
+        )
     )
     domains = frame.filter(pl.col("fast"))["domain"].unique().to_list()
     checked = {d: _check_domain(d) for d in domains}
@@ -128,12 +132,17 @@ def validate_rows(frame: pl.DataFrame, extra_values: dict[int, int] | None = Non
     frame = frame.with_columns(
         email_norm,
         email_reason,
-        prefix_code=pl.col("countryprefix").str.replace_all(r"\s", "").str.extract(_PREFIX, 1).cast(pl.Int32, strict=False),
+        prefix_code=pl.col("countryprefix")
+        .str.replace_all(r"\s", "")
+        .str.extract(_PREFIX, 1)
+        .cast(pl.Int32, strict=False),
     ).with_columns(
         prefix_code=pl.when(pl.col("prefix_code").is_in(list(VALID_CALLING_CODES))).then(pl.col("prefix_code")),
     )
     frame = frame.with_columns(
-        prefix_norm=pl.when(pl.col("prefix_code").is_not_null()).then(pl.lit("+") + pl.col("prefix_code").cast(pl.String)),
+        prefix_norm=pl.when(pl.col("prefix_code").is_not_null()).then(
+            pl.lit("+") + pl.col("prefix_code").cast(pl.String)
+        ),
         phone_e164=e164_column(frame["prefix_code"], frame["phone"]),
         first_row=pl.col("row").min().over("email_norm"),
     )
@@ -157,20 +166,43 @@ def validate_rows(frame: pl.DataFrame, extra_values: dict[int, int] | None = Non
         add(too_long[column], column, ErrorCode.VALUE_TOO_LONG, column)
     for column in NAME_COLUMNS:
         add(~too_long[column] & pl.col(column).str.contains(_CONTROL_CHARS), column, ErrorCode.INVALID_CHARACTERS)
-    add(~missing["email"] & ~too_long["email"] & pl.col("email_norm").is_null(), "email", ErrorCode.INVALID_EMAIL,
-        "email", "email_reason")
-    add(pl.col("email_norm").is_not_null() & (pl.col("row") != pl.col("first_row")), "email",
-        ErrorCode.DUPLICATE_EMAIL_IN_FILE, "email_norm", "first_row")
-    add(~missing["countryprefix"] & ~too_long["countryprefix"] & pl.col("prefix_code").is_null(), "countryprefix",
-        ErrorCode.INVALID_COUNTRY_PREFIX, "countryprefix")
-    add(~missing["phone"] & ~too_long["phone"] & pl.col("prefix_code").is_not_null() & pl.col("phone_e164").is_null(),
-        "phone", ErrorCode.INVALID_PHONE_NUMBER, "phone", "prefix_code")
+    add(
+        ~missing["email"] & ~too_long["email"] & pl.col("email_norm").is_null(),
+        "email",
+        ErrorCode.INVALID_EMAIL,
+        "email",
+        "email_reason",
+    )
+    add(
+        pl.col("email_norm").is_not_null() & (pl.col("row") != pl.col("first_row")),
+        "email",
+        ErrorCode.DUPLICATE_EMAIL_IN_FILE,
+        "email_norm",
+        "first_row",
+    )
+    add(
+        ~missing["countryprefix"] & ~too_long["countryprefix"] & pl.col("prefix_code").is_null(),
+        "countryprefix",
+        ErrorCode.INVALID_COUNTRY_PREFIX,
+        "countryprefix",
+    )
+    add(
+        ~missing["phone"] & ~too_long["phone"] & pl.col("prefix_code").is_not_null() & pl.col("phone_e164").is_null(),
+        "phone",
+        ErrorCode.INVALID_PHONE_NUMBER,
+        "phone",
+        "prefix_code",
+    )
 
     errors = _to_row_errors(problems)
     if extra_values:
         errors.extend(
-            RowError(row, None, ErrorCode.EXTRA_VALUES_IN_ROW,
-                     message_for(ErrorCode.EXTRA_VALUES_IN_ROW, found=found, expected=header_width))
+            RowError(
+                row,
+                None,
+                ErrorCode.EXTRA_VALUES_IN_ROW,
+                message_for(ErrorCode.EXTRA_VALUES_IN_ROW, found=found, expected=header_width),
+            )
             for row, found in extra_values.items()
         )
         errors.sort(key=_error_order)
@@ -209,6 +241,7 @@ def _message(code: ErrorCode, column: str | None, extra: dict) -> str:
     if code is ErrorCode.INVALID_COUNTRY_PREFIX:
         return message_for(code, value=extra["countryprefix"])
     if code is ErrorCode.INVALID_PHONE_NUMBER:
-        return message_for(code, value=extra["phone"], prefix=f"+{extra['prefix_code']}",
-                           example=example_number(extra["prefix_code"]))
+        return message_for(
+            code, value=extra["phone"], prefix=f"+{extra['prefix_code']}", example=example_number(extra["prefix_code"])
+        )
     return message_for(code, column=label)

@@ -23,11 +23,18 @@ class Outcome:
     rows_purged_on: str  # "" while the rows are kept; the day retention deleted them
 
 
-def create(company_id: int, upload_id: str, *, admin_user_id: int | None, actor: str,
-           on_progress: Callable[[int, int], None] | None = None) -> uploads.CreateResult:
+def create(
+    company_id: int,
+    upload_id: str,
+    *,
+    admin_user_id: int | None,
+    actor: str,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> uploads.CreateResult:
     """Create the valid rows' users (all of the batch within the seats, or SEATS_EXCEEDED)."""
-    return uploads.create_users(get_engine(), company_id, upload_id, on_progress=on_progress,
-                                admin_user_id=admin_user_id, actor=actor)
+    return uploads.create_users(
+        get_engine(), company_id, upload_id, on_progress=on_progress, admin_user_id=admin_user_id, actor=actor
+    )
 
 
 def outcome(company_id: int, upload_id: str) -> Outcome:

@@ -59,9 +59,17 @@ def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
     else:
         step = upload.wizard_step or "review"
     return DraftSummary(
-        id=upload.id, file_name=upload.file_name, user_type=upload.user_type, status=upload.status, step=step,
-        notices=list(upload.notices or []), count_all=counts.all, count_valid=counts.valid,
-        count_errors=counts.with_errors, seats_total=seats.total, seats_free=seats.free,
+        id=upload.id,
+        file_name=upload.file_name,
+        user_type=upload.user_type,
+        status=upload.status,
+        step=step,
+        notices=list(upload.notices or []),
+        count_all=counts.all,
+        count_valid=counts.valid,
+        count_errors=counts.with_errors,
+        seats_total=seats.total,
+        seats_free=seats.free,
     )
 
 
@@ -79,25 +87,38 @@ def replaceable_draft(company_id: int, upload_id: str) -> DraftSummary | None:
     return summary if summary.status == UploadStatus.DRAFT else None
 
 
-def file_to_draft(company_id: int, admin_user_id: int | None, *, path: Path, file_name: str, user_type: str,
-                  replace_upload_id: str | None = None,
-                  on_phase: Callable[[str, int], None] | None = None) -> str:
+def file_to_draft(
+    company_id: int,
+    admin_user_id: int | None,
+    *,
+    path: Path,
+    file_name: str,
+    user_type: str,
+    replace_upload_id: str | None = None,
+    on_phase: Callable[[str, int], None] | None = None,
+) -> str:
     """Read, check and stage a received file as a draft (or as the new file of a draft); its id."""
     settings = get_settings()
     return uploads.draft_from_file(
-        get_engine(), company_id=company_id, admin_user_id=admin_user_id, file_name=file_name[-255:],
-        data=path.read_bytes(), limits=ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows),
-        user_type=user_type, replace_upload_id=replace_upload_id, on_phase=on_phase,
+        get_engine(),
+        company_id=company_id,
+        admin_user_id=admin_user_id,
+        file_name=file_name[-255:],
+        data=path.read_bytes(),
+        limits=ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows),
+        user_type=user_type,
+        replace_upload_id=replace_upload_id,
+        on_phase=on_phase,
         capacity_limits=capacity.Limits.from_settings(settings),
     )
 
 
-def rows_page(company_id: int, upload_id: str, *, only_errors: bool, search: str, offset: int,
-              limit: int) -> RowsPage:
+def rows_page(company_id: int, upload_id: str, *, only_errors: bool, search: str, offset: int, limit: int) -> RowsPage:
     with session_scope(read_only=True) as session:
         uploads.get_upload(session, company_id, upload_id)
-        views, total = drafts.page(session, company_id, upload_id, only_errors=only_errors, search=search,
-                                   offset=offset, limit=limit)
+        views, total = drafts.page(
+            session, company_id, upload_id, only_errors=only_errors, search=search, offset=offset, limit=limit
+        )
     return RowsPage(views, total)
 
 
@@ -108,8 +129,9 @@ def _changed(company_id: int, upload_id: str, change: Callable[[Session], object
 
 
 def edit_cell(company_id: int, upload_id: str, row_id: int, column: str, value: str) -> DraftSummary:
-    return _changed(company_id, upload_id,
-                    lambda s: drafts.edit_cell(s, company_id, upload_id, row_id, column, value[:2000]))
+    return _changed(
+        company_id, upload_id, lambda s: drafts.edit_cell(s, company_id, upload_id, row_id, column, value[:2000])
+    )
 
 
 def remove_row(company_id: int, upload_id: str, row_id: int) -> DraftSummary:

@@ -39,10 +39,12 @@ def _parsed(path: Path) -> ParsedFile:
     settings = get_settings()
     size = path.stat().st_size
     if size > settings.max_file_bytes:
-        raise FileProblem(ErrorCode.FILE_TOO_LARGE,
-                          reason=f"it has {size:,} bytes; the limit is {settings.max_file_bytes:,}")
-    return parse_file(path.read_bytes(), path.name,
-                      ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows))
+        raise FileProblem(
+            ErrorCode.FILE_TOO_LARGE, reason=f"it has {size:,} bytes; the limit is {settings.max_file_bytes:,}"
+        )
+    return parse_file(
+        path.read_bytes(), path.name, ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows)
+    )
 
 
 def _require_company(session, company_id: int) -> None:
@@ -65,8 +67,14 @@ def check_file(path: Path, company_id: int | None = None) -> FileCheck:
     return FileCheck(validation.rows, validation.valid, validation.invalid, notices, list(validation.errors))
 
 
-def import_file(path: Path, company_id: int, batch: BatchByName, *, actor: str,
-                on_progress: Callable[[int, int], None] | None = None) -> uploads.CreateResult:
+def import_file(
+    path: Path,
+    company_id: int,
+    batch: BatchByName,
+    *,
+    actor: str,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> uploads.CreateResult:
     """Stage the file as an upload with this batch and create its valid users.
 
     Refused whole (SEATS_EXCEEDED, nothing created) when the seats do not suffice, before staging
@@ -77,16 +85,35 @@ def import_file(path: Path, company_id: int, batch: BatchByName, *, actor: str,
     validation = validate_file(parsed)
     with session_scope() as session:
         _require_company(session, company_id)
-        spec = batch_from_names(session, company_id, user_type=batch.user_type, group_names=batch.group_names,
-                                outbound_numbers=batch.outbound_numbers, skills=batch.skills,
-                                settings_from_email=batch.settings_from_email)
+        spec = batch_from_names(
+            session,
+            company_id,
+            user_type=batch.user_type,
+            group_names=batch.group_names,
+            outbound_numbers=batch.outbound_numbers,
+            skills=batch.skills,
+            settings_from_email=batch.settings_from_email,
+        )
         validation = uploads.check_against_account(session, validation)
         problem = uploads.seat_problem(session, company_id, validation.valid, settings.legacy_dashboard_url)
         if problem is not None:
             raise problem
-        upload = uploads.stage_upload(session, company_id=company_id, admin_user_id=None, file_name=path.name,
-                                      parsed=parsed, validation=validation, user_type=spec.user_type)
+        upload = uploads.stage_upload(
+            session,
+            company_id=company_id,
+            admin_user_id=None,
+            file_name=path.name,
+            parsed=parsed,
+            validation=validation,
+            user_type=spec.user_type,
+        )
         uploads.configure_batch(session, company_id, upload.id, spec)
         upload_id = upload.id
-    return uploads.create_users(get_engine(), company_id, upload_id, on_progress=on_progress, actor=actor,
-                                legacy_dashboard_url=settings.legacy_dashboard_url)
+    return uploads.create_users(
+        get_engine(),
+        company_id,
+        upload_id,
+        on_progress=on_progress,
+        actor=actor,
+        legacy_dashboard_url=settings.legacy_dashboard_url,
+    )

@@ -87,7 +87,10 @@ def _add_seats_form() -> rx.Component:
                 align="center",
             ),
             rx.text(
-                f"From {MIN_SEATS_TO_ADD} to {MAX_SEATS_TO_ADD} at a time.", id=SEATS_HINT_ID, size="2", color_scheme="gray"
+                f"From {MIN_SEATS_TO_ADD} to {MAX_SEATS_TO_ADD} at a time.",
+                id=SEATS_HINT_ID,
+                size="2",
+                color_scheme="gray",
             ),
             spacing="2",
         ),
@@ -109,7 +112,10 @@ def _dashboard() -> rx.Component:
             # Live regions stay in the page, so screen readers announce what appears in them.
             rx.box(
                 rx.box(
-                    rx.cond(LegacyDashboardState.error != "", rx.callout(LegacyDashboardState.error, icon="triangle_alert", color_scheme="red")),
+                    rx.cond(
+                        LegacyDashboardState.error != "",
+                        rx.callout(LegacyDashboardState.error, icon="triangle_alert", color_scheme="red"),
+                    ),
                     role="alert",
                 ),
                 rx.box(

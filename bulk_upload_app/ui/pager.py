@@ -37,8 +37,13 @@ class PagedMixin(rx.State, mixin=True):
             self._load_page()
 
 
-def pager(page_index: rx.Var, count: rx.Var, on_previous: rx.EventHandler, on_next: rx.EventHandler,
-          *after_count: rx.Component | rx.Var | str) -> rx.Component:
+def pager(
+    page_index: rx.Var,
+    count: rx.Var,
+    on_previous: rx.EventHandler,
+    on_next: rx.EventHandler,
+    *after_count: rx.Component | rx.Var | str,
+) -> rx.Component:
     return rx.hstack(
         rx.button("Previous page", on_click=on_previous, variant="soft", disabled=page_index == 0),
         rx.text("Page ", page_index + 1, " of ", count, *after_count, aria_live="polite"),

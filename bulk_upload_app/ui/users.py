@@ -25,7 +25,11 @@ class UsersState(PagedMixin, SessionState):
         overview, users = directory.users_page(admin.company_id, offset=self.page_index * size, limit=size)
         self.users = [u.as_dict() for u in users]
         self.company_name = overview.name
-        self.seats_total, self.seats_used, self.total_items = overview.seats_total, overview.seats_used, overview.user_count
+        self.seats_total, self.seats_used, self.total_items = (
+            overview.seats_total,
+            overview.seats_used,
+            overview.user_count,
+        )
 
     @rx.event
     def load(self):
@@ -59,7 +63,9 @@ def _users_table() -> rx.Component:
         named_table(
             "Users",
             rx.table.header(
-                rx.table.row(*[rx.table.column_header_cell(t) for t in ("Name", "Email", "Type", "Extension", "Groups")])
+                rx.table.row(
+                    *[rx.table.column_header_cell(t) for t in ("Name", "Email", "Type", "Extension", "Groups")]
+                )
             ),
             rx.table.body(rx.foreach(UsersState.users, _user_row)),
             variant="surface",

@@ -31,8 +31,16 @@ DEMO_ISSUER = "bulk-upload-demo-dashboard"  # what the app expects in demo mode
 
 def sign(secret: str, issuer: str, company: int, user: int, role: str, lifetime: int = 120) -> str:
     now = int(time.time())
-    claims = {"company_id": company, "user_id": user, "role": role, "iat": now, "exp": now + lifetime,
-              "jti": uuid.uuid4().hex, "aud": AUDIENCE, "iss": issuer}
+    claims = {
+        "company_id": company,
+        "user_id": user,
+        "role": role,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+        "aud": AUDIENCE,
+        "iss": issuer,
+    }
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -45,14 +53,19 @@ def make_handler(args: argparse.Namespace):
                 return
             q = {k: v[-1] for k, v in parse_qs(url.query).items()}
             token = q.get("token") or sign(
-                args.secret, args.issuer, int(q.get("company", args.company)), int(q.get("user", args.user)),
-                q.get("role", args.role), int(q.get("lifetime", 120)),
+                args.secret,
+                args.issuer,
+                int(q.get("company", args.company)),
+                int(q.get("user", args.user)),
+                q.get("role", args.role),
+                int(q.get("lifetime", 120)),
             )
             if url.path == "/token":
                 data, kind = json.dumps({"token": token}).encode(), "application/json"
             else:
                 body = PAGE.replace("{{APP_URL}}", html.escape(args.app_url.rstrip("/"))).replace(
-                    "{{TOKEN}}", quote(token, safe=""))
+                    "{{TOKEN}}", quote(token, safe="")
+                )
                 data, kind = body.encode(), "text/html; charset=utf-8"
             self.send_response(200)
             self.send_header("Content-Type", kind)

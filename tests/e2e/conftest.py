@@ -73,7 +73,9 @@ def pytest_collection_modifyitems(config, items):
             if getattr(getattr(item, "module", None), "PRODUCTION_ONLY", False) and mode != PRODUCTION_MODE:
                 item.add_marker(pytest.mark.skip(reason=f"needs the {PRODUCTION_MODE} mode (this is {mode})"))
             # The demo seat shop (/legacy-dashboard) exists in demo mode only (the sqlite mode).
-            demo_only = getattr(getattr(item, "module", None), "DEMO_ONLY", False) or item.get_closest_marker("demo_only")
+            demo_only = getattr(getattr(item, "module", None), "DEMO_ONLY", False) or item.get_closest_marker(
+                "demo_only"
+            )
             if demo_only and mode == PRODUCTION_MODE:
                 item.add_marker(pytest.mark.skip(reason=f"demo mode only: {PRODUCTION_MODE} runs without it"))
 

@@ -73,31 +73,62 @@ def company_b(app_server):
         session.add(company)
         session.flush()
         group = Group(company_id=company.id, name=f"B-group-{tag}")
-        user = User(company_id=company.id, firstname=f"Bsecretuser{tag}", lastname="B", email=f"b-user-{tag}@b.example.com",
-                    country_prefix="+44", extension=1000, user_type="agent", settings={"sms": True, "marker": tag})
+        user = User(
+            company_id=company.id,
+            firstname=f"Bsecretuser{tag}",
+            lastname="B",
+            email=f"b-user-{tag}@b.example.com",
+            country_prefix="+44",
+            extension=1000,
+            user_type="agent",
+            settings={"sms": True, "marker": tag},
+        )
         session.add_all([group, user])
         session.flush()
         company_id, group_id, user_id = company.id, group.id, user.id
-    data = ("firstname,lastname,email,countryprefix,phone\n" + "".join(
-        f"{secret}{i},Bsecret,b{i}-{tag}@b.example.com,+44,\n" for i in range(3))).encode()
-    upload_id = draft_from_file(engine, company_id=company_id, admin_user_id=None, file_name=f"{secret}.csv", data=data,
-                                limits=ReadLimits())
+    data = (
+        "firstname,lastname,email,countryprefix,phone\n"
+        + "".join(f"{secret}{i},Bsecret,b{i}-{tag}@b.example.com,+44,\n" for i in range(3))
+    ).encode()
+    upload_id = draft_from_file(
+        engine, company_id=company_id, admin_user_id=None, file_name=f"{secret}.csv", data=data, limits=ReadLimits()
+    )
     with session_scope(engine, read_only=True) as session:
-        rows = session.exec(select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id)
-                            .order_by(BulkUploadRow.row_number)).scalars().all()
+        rows = (
+            session.exec(
+                select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id).order_by(BulkUploadRow.row_number)
+            )
+            .scalars()
+            .all()
+        )
         row_ids = [r.id for r in rows]
-    return {"company_id": company_id, "group_id": group_id, "user_id": user_id, "upload_id": upload_id,
-            "row_ids": row_ids, "secret": secret, "tag": tag}
+    return {
+        "company_id": company_id,
+        "group_id": group_id,
+        "user_id": user_id,
+        "upload_id": upload_id,
+        "row_ids": row_ids,
+        "secret": secret,
+        "tag": tag,
+    }
 
 
 def b_snapshot(db_url: str, b: dict) -> list:
     with session_scope(get_engine(db_url), read_only=True) as session:
-        rows = session.exec(select(BulkUploadRow).where(BulkUploadRow.upload_id == b["upload_id"])
-                            .order_by(BulkUploadRow.id)).scalars().all()
+        rows = (
+            session.exec(
+                select(BulkUploadRow).where(BulkUploadRow.upload_id == b["upload_id"]).order_by(BulkUploadRow.id)
+            )
+            .scalars()
+            .all()
+        )
         upload = session.get(BulkUpload, b["upload_id"])
         user = session.get(User, b["user_id"])
-        return [[(r.id, r.firstname, r.email, r.outcome, r.is_valid) for r in rows],
-                (upload.status, upload.version, upload.batch, upload.total_rows), (user.firstname, user.settings)]
+        return [
+            [(r.id, r.firstname, r.email, r.outcome, r.is_valid) for r in rows],
+            (upload.status, upload.version, upload.batch, upload.total_rows),
+            (user.firstname, user.settings),
+        ]
 
 
 def record_frames(page) -> list[str]:
@@ -206,8 +237,10 @@ def test_crafted_events_with_company_b_ids_change_nothing_of_b(page, app_server,
     frames = record_frames(page)
     tag = unique("atk")
     path = tmp_path / f"attacker-{tag}.csv"
-    path.write_text("firstname,lastname,email,countryprefix,phone\n"
-                    f"Own,Row,own.{tag}@example.com,+44,\nOther,Row,other.{tag}@example.com,+44,\n")
+    path.write_text(
+        "firstname,lastname,email,countryprefix,phone\n"
+        f"Own,Row,own.{tag}@example.com,+44,\nOther,Row,other.{tag}@example.com,+44,\n"
+    )
     upload_csv(page, path)
     upload_id = page.url.rstrip("/").rsplit("/", 1)[-1]
     page.get_by_role("searchbox", name="Search rows").fill("own")  # a real event, to learn the names
@@ -216,8 +249,13 @@ def test_crafted_events_with_company_b_ids_change_nothing_of_b(page, app_server,
     page.wait_for_timeout(500)
     engine = get_engine(app_server.db_url)
     with session_scope(engine, read_only=True) as session:
-        own_ids = session.exec(select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id)
-                               .order_by(BulkUploadRow.row_number)).scalars().all()
+        own_ids = (
+            session.exec(
+                select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id).order_by(BulkUploadRow.row_number)
+            )
+            .scalars()
+            .all()
+        )
     before = b_snapshot(app_server.db_url, company_b)
     review = lambda h: event_name(page, h, "review_state")  # noqa: E731
     settings = lambda h: event_name(page, h, "settings_state")  # noqa: E731
@@ -225,10 +263,14 @@ def test_crafted_events_with_company_b_ids_change_nothing_of_b(page, app_server,
     # positive control: the crafted event path works, on A's own row
     send_crafted(page, review("edit_cell"), {"row_id": str(own_ids[0]), "column": "lastname", "value": f"Crafted{tag}"})
     with session_scope(engine, read_only=True) as session:
-        assert session.get(BulkUploadRow, own_ids[0]).lastname == f"Crafted{tag}", "crafted events do not reach the server"
+        assert session.get(BulkUploadRow, own_ids[0]).lastname == f"Crafted{tag}", (
+            "crafted events do not reach the server"
+        )
 
     for row_id in company_b["row_ids"]:
-        send_crafted(page, review("edit_cell"), {"row_id": str(row_id), "column": "email", "value": "pwned@evil.example"})
+        send_crafted(
+            page, review("edit_cell"), {"row_id": str(row_id), "column": "email", "value": "pwned@evil.example"}
+        )
         send_crafted(page, review("remove_row"), {"row_id": str(row_id)})
     send_crafted(page, review("remove_row"), {"row_id": f"{company_b['row_ids'][0]} OR 1=1"})
     send_crafted(page, review("edit_cell"), {"row_id": {"$ne": 0}, "column": "email", "value": "x"})
@@ -241,7 +283,9 @@ def test_crafted_events_with_company_b_ids_change_nothing_of_b(page, app_server,
         spec = BatchSpec.from_json(mine.batch)
         assert company_b["group_id"] not in spec.group_ids
         assert not (spec.settings or {}).get("marker"), "company B's user settings were loaded into A's batch"
-        assert sorted(session.exec(select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id)).scalars()) == sorted(own_ids)
+        assert sorted(
+            session.exec(select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id)).scalars()
+        ) == sorted(own_ids)
     for leak in (company_b["secret"], f"Bsecretuser{company_b['tag']}", f"B-group-{company_b['tag']}"):
         assert leak not in page.content()
         assert not any(leak in f for f in frames), f"{leak} sent to company A's browser"

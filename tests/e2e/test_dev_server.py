@@ -52,12 +52,15 @@ def test_dev_server_keeps_its_backend_through_an_upload(dev_server, browser, tmp
     spawned = [int(pid) for pid in SPAWNED_PID.findall(before_log)]
     assert spawned and spawned[-1] in before_pids, (
         f"the backend worker Granian spawned ({spawned}) is not among the server's Python processes "
-        f"{before_pids}:\n{log_tail(dev_server.log_path)}")
+        f"{before_pids}:\n{log_tail(dev_server.log_path)}"
+    )
 
     tag = uuid.uuid4().hex[:8]
     users = tmp_path / "dev-users.csv"
-    users.write_text("firstname,lastname,email,countryprefix,phone\n" + "".join(
-        f"Dev{i},Reload,dev{i}.{tag}@example.com,+44,07400 12345{i}\n" for i in range(3)))
+    users.write_text(
+        "firstname,lastname,email,countryprefix,phone\n"
+        + "".join(f"Dev{i},Reload,dev{i}.{tag}@example.com,+44,07400 12345{i}\n" for i in range(3))
+    )
 
     context = browser.new_context(base_url=dev_server.frontend_url, viewport={"width": 1280, "height": 900})
     context.add_init_script(CONNECTION_PROBE)
@@ -75,8 +78,7 @@ def test_dev_server_keeps_its_backend_through_an_upload(dev_server, browser, tmp
         page.get_by_role("button", name="Upload files").click()
         expect(page.get_by_text("All rows: 3")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Valid: 3", exact=True)).to_be_visible()
-        expect(page.get_by_role("textbox", name="email of row 2", exact=True)).to_have_value(
-            f"dev0.{tag}@example.com")
+        expect(page.get_by_role("textbox", name="email of row 2", exact=True)).to_have_value(f"dev0.{tag}@example.com")
         page.get_by_role("button", name="Continue").click()
         expect(page.get_by_role("tab", name="Advanced settings")).to_be_visible()
         page.get_by_role("button", name="Create users").click()
@@ -103,7 +105,9 @@ def test_dev_server_keeps_its_backend_through_an_upload(dev_server, browser, tmp
     runtime = dev_server.root / ".var"
     assert (runtime / "bulk_upload.db").is_file(), f"no database in {runtime}: {sorted(os.listdir(dev_server.root))}"
     with contextlib.closing(sqlite3.connect(f"file:{runtime / 'bulk_upload.db'}?mode=ro", uri=True)) as db:
-        created = db.execute('SELECT count(*) FROM app_user WHERE email LIKE ?', (f"%.{tag}@example.com",)).fetchone()[0]
+        created = db.execute("SELECT count(*) FROM app_user WHERE email LIKE ?", (f"%.{tag}@example.com",)).fetchone()[
+            0
+        ]
     assert created == 3, f"{created} of the 3 users are in {runtime / 'bulk_upload.db'}"
     assert (runtime / "uploads").is_dir(), "the uploaded file was not received under .var/uploads"
     assert not (dev_server.root / "bulk_upload.db").exists() and not (dev_server.root / "var").exists()
@@ -111,5 +115,7 @@ def test_dev_server_keeps_its_backend_through_an_upload(dev_server, browser, tmp
 
 def _restart_report(lines: list[str], server: DevServer) -> str:
     reloads = sum("changes detected" in line.lower() for line in lines)
-    return (f"the dev server restarted its backend {reloads} time(s) during the upload (log {server.log_path}):\n"
-            + "\n".join(lines[:24]))
+    return (
+        f"the dev server restarted its backend {reloads} time(s) during the upload (log {server.log_path}):\n"
+        + "\n".join(lines[:24])
+    )

@@ -34,9 +34,22 @@ pytestmark = pytest.mark.browser
 def _serve_host(port: int, app_url: str, company: int, user: int):
     env = {**os.environ, "BULK_UPLOAD_JWT_SECRET": E2E_JWT_SECRET, "BULK_UPLOAD_JWT_ISSUER": E2E_JWT_ISSUER}
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "examples" / "host" / "serve.py"), "--port", str(port), "--app-url", app_url,
-         "--company", str(company), "--user", str(user)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            str(REPO / "examples" / "host" / "serve.py"),
+            "--port",
+            str(port),
+            "--app-url",
+            app_url,
+            "--company",
+            str(company),
+            "--user",
+            str(user),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -59,8 +72,10 @@ def demo_admin(app_server):
 @pytest.fixture(scope="module")
 def hosts(app_server, demo_admin):
     """The allowed example dashboard and the same page on a foreign origin (another port)."""
-    started = [_serve_host(EMBED_HOST_PORT, app_server.base_url, *demo_admin),
-               _serve_host(free_port(), app_server.base_url, *demo_admin)]
+    started = [
+        _serve_host(EMBED_HOST_PORT, app_server.base_url, *demo_admin),
+        _serve_host(free_port(), app_server.base_url, *demo_admin),
+    ]
     try:
         yield started[0][1], started[1][1]
     finally:
@@ -145,13 +160,20 @@ def test_the_legacy_dashboard_opens_in_the_hosts_top_frame(host_page, app_server
     frame = app_frame(host_page)
     frame.get_by_role("button", name="Continue").click()
     frame.locator("#users_file input[type=file]").set_input_files(
-        str(users_file(tmp_path, [("Leg", "Acy", f"{unique('legacy')}@example.com", "+44", "07400 123999")])))
+        str(users_file(tmp_path, [("Leg", "Acy", f"{unique('legacy')}@example.com", "+44", "07400 123999")]))
+    )
     frame.get_by_role("button", name="Upload files").click()
     link = frame.locator("#legacy-dashboard-link")
     expect(link).to_be_visible()
     shop = seat_shop_url(app_server)
-    host_page.route(f"{shop}**", lambda route: route.fulfill(content_type="text/html", body="<title>Seats</title>")
-                    if not app_server.mode.demo else route.continue_())
+    host_page.route(
+        f"{shop}**",
+        lambda route: (
+            route.fulfill(content_type="text/html", body="<title>Seats</title>")
+            if not app_server.mode.demo
+            else route.continue_()
+        ),
+    )
     link.click()
     # the app only told the host; the host navigated its own top frame
     host_page.wait_for_url(f"{shop}**")
@@ -214,8 +236,11 @@ def test_the_host_renews_the_sign_in_by_posting_a_fresh_token(host_page, app_ser
     expect(host_page.locator("#bulk-upload-frame")).not_to_have_attribute("src", "")
     token = host_page.evaluate("() => fetch('/token').then(r => r.json()).then(d => d.token)")
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
-    host_page.evaluate("""([token, origin]) => document.getElementById('bulk-upload-frame').contentWindow
-        .postMessage({source: 'bulk-upload-host', type: 'renew-token', token}, origin)""", [token, app_server.base_url])
+    host_page.evaluate(
+        """([token, origin]) => document.getElementById('bulk-upload-frame').contentWindow
+        .postMessage({source: 'bulk-upload-host', type: 'renew-token', token}, origin)""",
+        [token, app_server.base_url],
+    )
 
     def spent() -> bool:
         with session_scope(get_engine(app_server.db_url), read_only=True) as session:

@@ -82,10 +82,16 @@ def test_the_sign_in_token_leaves_the_address_and_the_tab_stays_signed_in(browse
 
 def _upload_request(app_server, headers: dict[str, str]) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", app_server.port), timeout=30)
-    lines = ["POST /_upload HTTP/1.1", f"Host: 127.0.0.1:{app_server.port}",
-             "Reflex-Client-Token: e2e-no-such-tab",
-             f"Reflex-Event-Handler: {UploadState.get_full_name()}.receive_file",
-             "Content-Type: multipart/form-data; boundary=xyz", *[f"{k}: {v}" for k, v in headers.items()], "", ""]
+    lines = [
+        "POST /_upload HTTP/1.1",
+        f"Host: 127.0.0.1:{app_server.port}",
+        "Reflex-Client-Token: e2e-no-such-tab",
+        f"Reflex-Event-Handler: {UploadState.get_full_name()}.receive_file",
+        "Content-Type: multipart/form-data; boundary=xyz",
+        *[f"{k}: {v}" for k, v in headers.items()],
+        "",
+        "",
+    ]
     sock.sendall("\r\n".join(lines).encode())
     return sock
 
@@ -127,8 +133,9 @@ def test_a_page_at_first_paint_and_in_embed_mode_passes_axe(browser, app_server)
     context = browser.new_context(base_url=app_server.base_url, viewport={"width": 1100, "height": 900})
     try:
         page = context.new_page()
-        page.goto(f"/users/bulk-upload?embed=1&token={e2e_token(*demo_admin_ids(app_server))}",
-                  wait_until="domcontentloaded")
+        page.goto(
+            f"/users/bulk-upload?embed=1&token={e2e_token(*demo_admin_ids(app_server))}", wait_until="domcontentloaded"
+        )
         found, report = axe_violations(page)  # before the app is connected: the loading state
         assert not found, "first paint: " + report
         expect(page.get_by_role("heading", name="Download template")).to_be_visible()

@@ -133,10 +133,17 @@ def test_happy_path_creates_exactly_these_users_with_these_settings(page, app_se
         ids = [u.id for u in users]
         groups = session.exec(select(Group.name).join(GroupMember).where(GroupMember.user_id == ids[0])).scalars().all()
         assert sorted(groups) == ["Billing", "Sales", "Support"]  # Lena's two, plus Sales
-        numbers = session.exec(select(OutboundNumber.number).join(UserOutboundNumber)
-                               .where(UserOutboundNumber.user_id == ids[0])).scalars().all()
+        numbers = (
+            session.exec(
+                select(OutboundNumber.number).join(UserOutboundNumber).where(UserOutboundNumber.user_id == ids[0])
+            )
+            .scalars()
+            .all()
+        )
         assert "+12025550143" in numbers
-        skills = dict(session.exec(select(Skill.name, UserSkill.level).join(UserSkill).where(UserSkill.user_id == ids[0])).all())
+        skills = dict(
+            session.exec(select(Skill.name, UserSkill.level).join(UserSkill).where(UserSkill.user_id == ids[0])).all()
+        )
         assert skills == {"English": 4, "Billing questions": 3, "Mandarin": 5}
 
 
@@ -145,10 +152,10 @@ def test_errors_fixed_inline_and_a_row_removed(page, app_server, tmp_path):
     tag = unique("fix")
     rows = [
         ("Grace", "Hopper", f"grace.{tag}@example.com", "+1", ""),
-        ("Alan", "Turing", f"alan.{tag}@example", "44", ""),              # bad email
-        ("Ada", "Lovelace", f"ada.{tag}@example.com", "+999", ""),         # bad prefix
-        ("Linus", "Torvalds", f"grace.{tag}@example.com", "+358", ""),     # duplicate
-        ("Remove", "Me", f"remove.{tag}@example.com", "", ""),             # missing prefix, removed
+        ("Alan", "Turing", f"alan.{tag}@example", "44", ""),  # bad email
+        ("Ada", "Lovelace", f"ada.{tag}@example.com", "+999", ""),  # bad prefix
+        ("Linus", "Torvalds", f"grace.{tag}@example.com", "+358", ""),  # duplicate
+        ("Remove", "Me", f"remove.{tag}@example.com", "", ""),  # missing prefix, removed
     ]
     open_upload_step(page)
     upload(page, users_file(tmp_path, rows))
@@ -228,15 +235,26 @@ def test_an_email_taken_meanwhile_is_reported_with_its_code(page, app_server, tm
         other = Company(name=unique("Rival"), seats=5, default_settings={})
         session.add(other)
         session.flush()
-        session.add(User(company_id=other.id, firstname="Taken", lastname="Meanwhile", email=f"r1.{tag}@example.com",
-                         country_prefix="+44", extension=1000, user_type="agent"))
+        session.add(
+            User(
+                company_id=other.id,
+                firstname="Taken",
+                lastname="Meanwhile",
+                email=f"r1.{tag}@example.com",
+                country_prefix="+44",
+                extension=1000,
+                user_type="agent",
+            )
+        )
     page.get_by_role("button", name="Create users").click()
     dialog = page.get_by_role("alertdialog")
     expect(dialog).to_contain_text("Create 2 users?")  # re-checked when the dialog opens
     dialog.get_by_role("button", name="Cancel").click()
     with session_scope(get_engine(app_server.db_url)) as session:  # and once more, after the check
-        session.execute(text("UPDATE app_user SET email = :new WHERE email = :old"),
-                        {"new": f"r2.{tag}@example.com", "old": f"r1.{tag}@example.com"})
+        session.execute(
+            text("UPDATE app_user SET email = :new WHERE email = :old"),
+            {"new": f"r2.{tag}@example.com", "old": f"r1.{tag}@example.com"},
+        )
     page.get_by_role("button", name="Create users").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Confirm").click()
     expect(page.get_by_text("2 users added")).to_be_visible(timeout=60_000)
@@ -292,7 +310,12 @@ def test_every_step_passes_axe(page, app_server, tmp_path):
     page.get_by_role("button", name="Continue").click()
     check("upload")
     tag = unique("axe")
-    upload(page, users_file(tmp_path, [("A", "B", f"a.{tag}@example", "+999", ""), ("C", "D", f"c.{tag}@example.com", "+44", "")]))
+    upload(
+        page,
+        users_file(
+            tmp_path, [("A", "B", f"a.{tag}@example", "+999", ""), ("C", "D", f"c.{tag}@example.com", "+44", "")]
+        ),
+    )
     counts(page, 2, 1, 1)
     check("review")
     page.get_by_role("button", name="Continue").click()

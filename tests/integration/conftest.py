@@ -40,9 +40,21 @@ def pg_schema_url():
         yield url
 
 
-_TABLES = ("user_skill", "user_outbound_number", "group_member", "bulk_upload_row", "app_user", "bulk_upload",
-           "skill", "outbound_number", "user_group", "file_processing_slot", "company", "bulk_upload_audit",
-           "used_token")
+_TABLES = (
+    "user_skill",
+    "user_outbound_number",
+    "group_member",
+    "bulk_upload_row",
+    "app_user",
+    "bulk_upload",
+    "skill",
+    "outbound_number",
+    "user_group",
+    "file_processing_slot",
+    "company",
+    "bulk_upload_audit",
+    "used_token",
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -33,8 +33,9 @@ def test_a_failed_upload_can_be_reconstructed_from_its_audit_rows(engine, caplog
         session.flush()
         group_id = group.id
     data = users_csv([person(i, phone="") for i in range(1, 10)] + [person(10, email="nope")])
-    upload_id = uploads.draft_from_file(engine, company_id=company, admin_user_id=7, file_name="team.csv", data=data,
-                                        limits=ReadLimits())
+    upload_id = uploads.draft_from_file(
+        engine, company_id=company, admin_user_id=7, file_name="team.csv", data=data, limits=ReadLimits()
+    )
     with session_scope(engine) as session:
         uploads.configure_batch(session, company, upload_id, BatchSpec(group_ids=[group_id]))
 
@@ -58,9 +59,18 @@ def test_a_failed_upload_can_be_reconstructed_from_its_audit_rows(engine, caplog
     assert all(a.company_id == company for a in trail)
     assert [a.at for a in trail] == sorted(a.at for a in trail)
     assert (staged.admin_user_id, staged.actor, staged.file_name, staged.file_sha256) == (
-        7, "admin:7", "team.csv", hashlib.sha256(data).hexdigest())
+        7,
+        "admin:7",
+        "team.csv",
+        hashlib.sha256(data).hexdigest(),
+    )
     assert (staged.total_rows, staged.valid_rows, staged.invalid_rows) == (10, 9, 1)
-    assert (started.admin_user_id, started.actor, started.details["attempt"], started.details["pending"]) == (8, "admin:8", 1, 9)
+    assert (started.admin_user_id, started.actor, started.details["attempt"], started.details["pending"]) == (
+        8,
+        "admin:8",
+        1,
+        9,
+    )
     assert started.file_sha256 == staged.file_sha256 and started.details["seats_free"] == 100
     assert interrupted.outcome == "interrupted" and interrupted.created == 4
     assert interrupted.reason == "RuntimeError: could not extend file: No space left on device"
@@ -82,8 +92,9 @@ def test_a_finished_upload_records_its_counts_by_code(engine, caplog):
     caplog.set_level(logging.INFO, logger="bulk_upload")
     company = new_company(engine, seats=10)
     data = users_csv([person(i, phone="") for i in range(1, 6)] + [person(1)])
-    upload_id = uploads.draft_from_file(engine, company_id=company, admin_user_id=3, file_name="five.csv", data=data,
-                                        limits=ReadLimits())
+    upload_id = uploads.draft_from_file(
+        engine, company_id=company, admin_user_id=3, file_name="five.csv", data=data, limits=ReadLimits()
+    )
     # Between staging and creating, another company's admin adds person 2 and this company's admin
     # person 3: both rows fail at create time with EMAIL_ALREADY_EXISTS.
     rival = new_company(engine, name="Rival")
@@ -106,8 +117,9 @@ def test_rows_refused_for_another_companys_email_are_counted_never_named(engine,
     assert uploads.create_users(engine, rival, stage(engine, rival, theirs)).created == 3
     assert uploads.create_users(engine, company, stage(engine, company, [person(9)])).created == 1
     data = users_csv([person(i, domain="rival.example") for i in range(3)] + [person(9), person(10)])
-    upload_id = uploads.draft_from_file(engine, company_id=company, admin_user_id=3, file_name="mix.csv", data=data,
-                                        limits=ReadLimits())
+    upload_id = uploads.draft_from_file(
+        engine, company_id=company, admin_user_id=3, file_name="mix.csv", data=data, limits=ReadLimits()
+    )
     result = uploads.create_users(engine, company, upload_id)
     assert result.created == 1 and [f["code"] for f in result.failed] == ["EMAIL_ALREADY_EXISTS"] * 4
     with session_scope(engine, read_only=True) as session:
@@ -125,13 +137,18 @@ def test_a_rejected_file_is_audited_without_a_draft(engine, caplog):
     company = new_company(engine)
     data = f"just some text {uuid.uuid4()}".encode()
     with pytest.raises(FileProblem) as problem:
-        uploads.draft_from_file(engine, company_id=company, admin_user_id=5, file_name="notes.pdf", data=data,
-                                limits=ReadLimits())
+        uploads.draft_from_file(
+            engine, company_id=company, admin_user_id=5, file_name="notes.pdf", data=data, limits=ReadLimits()
+        )
     sha = hashlib.sha256(data).hexdigest()
     with session_scope(engine, read_only=True) as session:
         rejected = session.exec(select(BulkUploadAudit).where(BulkUploadAudit.file_sha256 == sha)).scalars().one()
     assert (rejected.event, rejected.upload_id, rejected.admin_user_id, rejected.file_name) == (
-        audit.REJECTED, None, 5, "notes.pdf")
+        audit.REJECTED,
+        None,
+        5,
+        "notes.pdf",
+    )
     assert rejected.details["code"] == problem.value.code.value and rejected.reason == problem.value.message
     assert audit_lines(caplog)[-1]["code"] == problem.value.code.value
 

@@ -64,17 +64,24 @@ def test_a_busy_moment_is_waited_out(engine, demo_company):
     limits = capacity.Limits(per_company=1, overall=1, open_drafts=5, draft_days=14)
     with capacity.file_slot(engine, demo_company, limits):
         with pytest.raises(FileProblem):
-            with capacity.file_slot(engine, demo_company, limits, wait_seconds=0.2, on_wait=lambda: waits.append(1),
-                                    sleep=lambda s: None):
+            with capacity.file_slot(
+                engine, demo_company, limits, wait_seconds=0.2, on_wait=lambda: waits.append(1), sleep=lambda s: None
+            ):
                 pass
     assert waits  # the admin saw "waiting" before being refused
 
 
 def _draft(engine, company_id, limits=LIMITS, replace=None):
     return uploads.draft_from_file(
-        engine, company_id=company_id, admin_user_id=None, file_name="users.csv",
-        data=users_csv([person(i) for i in range(3)]), limits=ReadLimits(max_bytes=10**7, max_rows=100),
-        replace_upload_id=replace, capacity_limits=limits)
+        engine,
+        company_id=company_id,
+        admin_user_id=None,
+        file_name="users.csv",
+        data=users_csv([person(i) for i in range(3)]),
+        limits=ReadLimits(max_bytes=10**7, max_rows=100),
+        replace_upload_id=replace,
+        capacity_limits=limits,
+    )
 
 
 def test_open_drafts_are_bounded_per_company_and_replacing_a_file_is_not_a_new_draft(engine, demo_company):

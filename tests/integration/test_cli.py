@@ -20,7 +20,9 @@ def cli(db_url: str, *args: str, demo: bool = True) -> tuple[int, dict | None, s
     env.pop("BULK_UPLOAD_DEMO", None)
     if demo:  # the demo seed needs it; nothing else in the CLI looks at it
         env["BULK_UPLOAD_DEMO"] = "1"
-    done = subprocess.run([sys.executable, "-m", "bulk_upload_app", *args], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bulk_upload_app", *args], capture_output=True, text=True, env=env, timeout=120
+    )
     document = json.loads(done.stdout) if "--json" in args and done.stdout.strip() else None
     return done.returncode, document, done.stderr
 
@@ -60,13 +62,20 @@ def test_template(tmp_path, db_url, fmt):
 
 def test_validate_without_company(tmp_path, db_url):
     path = tmp_path / "u.csv"
-    path.write_bytes(users_csv([person(1), person(2, email="nope"), person(3, email="PERSON1@example.com")],
-                               header=["First Name", *COLUMN_NAMES[1:]]))
+    path.write_bytes(
+        users_csv(
+            [person(1), person(2, email="nope"), person(3, email="PERSON1@example.com")],
+            header=["First Name", *COLUMN_NAMES[1:]],
+        )
+    )
     code, doc, _ = cli(db_url, "validate", str(path), "--json")
     assert code == 0
     assert (doc["rows"], doc["valid"], doc["invalid"]) == (3, 1, 2)
     assert any('"First Name" was read as "firstname"' in n for n in doc["notices"])
-    assert [(e["row"], e["column"], e["code"]) for e in doc["errors"]] == [(3, "email", "INVALID_EMAIL"), (4, "email", "DUPLICATE_EMAIL_IN_FILE")]
+    assert [(e["row"], e["column"], e["code"]) for e in doc["errors"]] == [
+        (3, "email", "INVALID_EMAIL"),
+        (4, "email", "DUPLICATE_EMAIL_IN_FILE"),
+    ]
     assert all(e["message"] for e in doc["errors"])
 
 
@@ -78,8 +87,14 @@ def test_validate_with_company_checks_existing_emails(tmp_path, seeded):
     assert code == 0 and [e["code"] for e in doc["errors"]] == ["EMAIL_ALREADY_EXISTS"]
 
 
-@pytest.mark.parametrize("content,name,code", [(b"", "u.csv", "EMPTY_FILE"), (b"\x00\x01\x02garbage\xff" * 50, "u.csv", "UNSUPPORTED_FILE"),
-                                               (b"firstname,lastname,countryprefix\nA,B,+44\n", "u.csv", "MISSING_COLUMN")])
+@pytest.mark.parametrize(
+    "content,name,code",
+    [
+        (b"", "u.csv", "EMPTY_FILE"),
+        (b"\x00\x01\x02garbage\xff" * 50, "u.csv", "UNSUPPORTED_FILE"),
+        (b"firstname,lastname,countryprefix\nA,B,+44\n", "u.csv", "MISSING_COLUMN"),
+    ],
+)
 def test_validate_file_level_problem_exits_2(tmp_path, db_url, content, name, code):
     path = tmp_path / name
     path.write_bytes(content)
@@ -91,13 +106,36 @@ def test_import_creates_users_and_reports_failures(tmp_path, seeded):
     db_url, company = seeded
     path = tmp_path / "u.csv"
     path.write_bytes(users_csv([person(1), person(2, countryprefix="+999"), person(3)]))
-    code, doc, err = cli(db_url, "import", str(path), "--company", str(company), "--user-type", "supervisor",
-                         "--group", "Sales", "--outbound-number", "+442071838750", "--skill", "English:4",
-                         "--skill", "Klingon:1", "--settings-from", "lena.fischer@demo-company.example.com", "--json")
+    code, doc, err = cli(
+        db_url,
+        "import",
+        str(path),
+        "--company",
+        str(company),
+        "--user-type",
+        "supervisor",
+        "--group",
+        "Sales",
+        "--outbound-number",
+        "+442071838750",
+        "--skill",
+        "English:4",
+        "--skill",
+        "Klingon:1",
+        "--settings-from",
+        "lena.fischer@demo-company.example.com",
+        "--json",
+    )
     assert code == 0, err
     assert doc["created"] == 2 and len(doc["upload_id"]) == 32
-    assert doc["failed"] == [{"row": 3, "email": "person2@example.com", "code": "INVALID_COUNTRY_PREFIX",
-                              "message": doc["failed"][0]["message"]}]
+    assert doc["failed"] == [
+        {
+            "row": 3,
+            "email": "person2@example.com",
+            "code": "INVALID_COUNTRY_PREFIX",
+            "message": doc["failed"][0]["message"],
+        }
+    ]
     code, again, _ = cli(db_url, "import", str(path), "--company", str(company), "--json")
     assert code == 0 and again["created"] == 0
     assert {f["code"] for f in again["failed"]} == {"EMAIL_ALREADY_EXISTS", "INVALID_COUNTRY_PREFIX"}
@@ -126,8 +164,13 @@ def test_import_rejects_an_unknown_group(tmp_path, seeded):
 
 def purge_cli(db_url: str, storage: Path, *args: str, **env: str) -> tuple[int, dict | None, str, str]:
     environment = {**os.environ, "REFLEX_DB_URL": db_url, "BULK_UPLOAD_STORAGE_DIR": str(storage), **env}
-    done = subprocess.run([sys.executable, "-m", "bulk_upload_app", "purge", *args], capture_output=True, text=True,
-                          env=environment, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bulk_upload_app", "purge", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
     document = json.loads(done.stdout) if "--json" in args and done.stdout.strip() else None
     return done.returncode, document, done.stdout, done.stderr
 
@@ -151,8 +194,12 @@ def test_purge_removes_what_is_due_once_and_prints_no_personal_data(tmp_path, db
     uploads.create_users(engine, company, finished)
     with session_scope(engine) as session:
         up = BulkUpload.__table__.c
-        session.execute(update(BulkUpload.__table__).where(up.id == old_draft).values(updated_at=utcnow() - timedelta(days=15)))
-        session.execute(update(BulkUpload.__table__).where(up.id == finished).values(finished_at=utcnow() - timedelta(days=31)))
+        session.execute(
+            update(BulkUpload.__table__).where(up.id == old_draft).values(updated_at=utcnow() - timedelta(days=15))
+        )
+        session.execute(
+            update(BulkUpload.__table__).where(up.id == finished).values(finished_at=utcnow() - timedelta(days=31))
+        )
     storage = tmp_path / "uploads"
     storage.mkdir()
     orphan, fresh = storage / f"{'e' * 32}.upload", storage / f"{'f' * 32}.upload"
@@ -193,8 +240,9 @@ def test_purge_follows_the_configured_days_and_refuses_bad_ones(tmp_path, db_url
     engine = get_engine(db_url)
     draft = stage(engine, new_company(engine), [person(1)])
     with session_scope(engine) as session:
-        session.execute(update(BulkUpload.__table__).where(BulkUpload.id == draft)
-                        .values(updated_at=utcnow() - timedelta(days=3)))
+        session.execute(
+            update(BulkUpload.__table__).where(BulkUpload.id == draft).values(updated_at=utcnow() - timedelta(days=3))
+        )
     code, doc, _, _ = purge_cli(db_url, tmp_path, "--json")
     assert code == 0 and doc["drafts_deleted"]["count"] == 0
     code, doc, _, _ = purge_cli(db_url, tmp_path, "--json", BULK_UPLOAD_DRAFT_DAYS="0")
@@ -202,7 +250,8 @@ def test_purge_follows_the_configured_days_and_refuses_bad_ones(tmp_path, db_url
     code, doc, out, err = purge_cli(db_url, tmp_path, BULK_UPLOAD_DRAFT_DAYS="2")
     assert code == 0 and out.splitlines() == [
         "Deleted 1 abandoned drafts (1 rows), purged the rows of 0 finished uploads (0 rows), removed 0 orphaned files.",
-        f"draft deleted: {draft}"], err
+        f"draft deleted: {draft}",
+    ], err
 
 
 def test_import_counts_seats_a_running_create_holds_and_exits_3(tmp_path, seeded):
@@ -238,7 +287,9 @@ def test_import_whose_seats_go_while_it_stages_exits_3_with_the_same_document(tm
     # The check before staging sees the seats still free (as it would just before another batch started).
     from bulk_upload_app.services import imports
 
-    monkeypatch.setattr(imports, "uploads", types.SimpleNamespace(**{**vars(uploads), "seat_problem": lambda *a, **k: None}))
+    monkeypatch.setattr(
+        imports, "uploads", types.SimpleNamespace(**{**vars(uploads), "seat_problem": lambda *a, **k: None})
+    )
     monkeypatch.setenv("REFLEX_DB_URL", db_url)
     monkeypatch.setenv("BULK_UPLOAD_LEGACY_DASHBOARD_URL", "https://legacy.example/seats")
     path = tmp_path / "u.csv"
@@ -246,11 +297,21 @@ def test_import_whose_seats_go_while_it_stages_exits_3_with_the_same_document(tm
     code = cli_module.main(["import", str(path), "--company", str(company), "--json"])
     error = json.loads(capsys.readouterr().out)["error"]
     assert code == 3
-    assert error == {"code": "SEATS_EXCEEDED", "message": error["message"], "needed": 5, "available": 4, "shortfall": 1,
-                     "legacy_dashboard_url": "https://legacy.example/seats"}
+    assert error == {
+        "code": "SEATS_EXCEEDED",
+        "message": error["message"],
+        "needed": 5,
+        "available": 4,
+        "shortfall": 1,
+        "legacy_dashboard_url": "https://legacy.example/seats",
+    }
     with session_scope(engine, read_only=True) as session:
         assert session.exec(select(User.id).where(User.company_id == company)).all() == []
-        statuses = session.exec(select(BulkUpload.status).where(BulkUpload.company_id == company)
-                                .order_by(BulkUpload.created_at)).scalars().all()
+        statuses = (
+            session.exec(
+                select(BulkUpload.status).where(BulkUpload.company_id == company).order_by(BulkUpload.created_at)
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(statuses) == ["creating", "draft"]  # the other batch's, and this one, still a draft
-

@@ -35,14 +35,22 @@ def stage_big(engine) -> tuple[int, str]:
         session.add(company)
         session.flush()
         company_id = company.id
-    rows = [{"firstname": f"F{i}", "lastname": f"L{i}", "email": f"big{i}@example.com", "countryprefix": "+44",
-             "phone": ""} for i in range(ROWS)]
+    rows = [
+        {"firstname": f"F{i}", "lastname": f"L{i}", "email": f"big{i}@example.com", "countryprefix": "+44", "phone": ""}
+        for i in range(ROWS)
+    ]
     for i in BAD_ROWS:
         rows[i]["email"] = "not-an-email"
     parsed = parse_file(users_csv(rows), "big.csv")
     with session_scope(engine) as session:
-        upload = uploads.stage_upload(session, company_id=company_id, admin_user_id=42, file_name="big.csv",
-                                      parsed=parsed, validation=validate_file(parsed))
+        upload = uploads.stage_upload(
+            session,
+            company_id=company_id,
+            admin_user_id=42,
+            file_name="big.csv",
+            parsed=parsed,
+            validation=validate_file(parsed),
+        )
         assert (upload.valid_rows, upload.invalid_rows) == (ROWS - 2, 2)
         return company_id, upload.id
 
@@ -57,7 +65,10 @@ def test_a_killed_creator_is_recovered_and_resumed_without_duplicates_or_losses(
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.support.concurrency_workers", db_url, str(company_id), upload_id, str(CHUNK)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60
@@ -93,32 +104,50 @@ def test_a_killed_creator_is_recovered_and_resumed_without_duplicates_or_losses(
         assert uploads.get_upload(session, company_id, upload_id).status == "interrupted"
 
     progress = []
-    result = uploads.create_users(engine, company_id, upload_id, chunk_size=CHUNK,
-                                  on_progress=lambda done, total: progress.append((done, total)))
+    result = uploads.create_users(
+        engine, company_id, upload_id, chunk_size=CHUNK, on_progress=lambda done, total: progress.append((done, total))
+    )
     assert progress[-1] == (ROWS - 2 - at_kill,) * 2  # only what was still pending
     assert result.created == ROWS - 2
     assert sorted((f["row"], f["code"]) for f in result.failed) == [(r + 2, "INVALID_EMAIL") for r in BAD_ROWS]
     with session_scope(engine, read_only=True) as session:
         per_email = session.exec(
-            select(User.email, func.count()).where(User.company_id == company_id).group_by(User.email)
+            select(User.email, func.count())
+            .where(User.company_id == company_id)
+            .group_by(User.email)
             .having(func.count() > 1)
         ).all()
         assert per_email == []
-        assert session.exec(select(func.count()).select_from(User).where(User.company_id == company_id)).scalar_one() == ROWS - 2
-        outcomes = dict(session.exec(
-            select(BulkUploadRow.outcome, func.count()).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.is_valid.is_(True))
-            .group_by(BulkUploadRow.outcome)
-        ).all())
+        assert (
+            session.exec(select(func.count()).select_from(User).where(User.company_id == company_id)).scalar_one()
+            == ROWS - 2
+        )
+        outcomes = dict(
+            session.exec(
+                select(BulkUploadRow.outcome, func.count())
+                .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.is_valid.is_(True))
+                .group_by(BulkUploadRow.outcome)
+            ).all()
+        )
         assert outcomes == {"created": ROWS - 2}  # no valid row left pending, none failed
         linked = session.exec(
-            select(func.count()).select_from(BulkUploadRow).join(User, User.id == BulkUploadRow.user_id)
+            select(func.count())
+            .select_from(BulkUploadRow)
+            .join(User, User.id == BulkUploadRow.user_id)
             .where(BulkUploadRow.upload_id == upload_id, User.email == BulkUploadRow.email_norm)
         ).scalar_one()
         assert linked == ROWS - 2
-        extensions = session.exec(select(func.count(func.distinct(User.extension))).where(User.company_id == company_id)).scalar_one()
+        extensions = session.exec(
+            select(func.count(func.distinct(User.extension))).where(User.company_id == company_id)
+        ).scalar_one()
         assert extensions == ROWS - 2
         upload = session.get(BulkUpload, upload_id)
-        assert (upload.status, upload.created_count, upload.failed_count, upload.create_attempts) == ("done", ROWS - 2, 2, 2)
+        assert (upload.status, upload.created_count, upload.failed_count, upload.create_attempts) == (
+            "done",
+            ROWS - 2,
+            2,
+            2,
+        )
         events = [(a.event, a.actor, a.created, a.outcome) for a in audit.history(session, upload_id)]
     assert events == [
         (audit.STAGED, "admin:42", None, "staged"),
@@ -137,11 +166,24 @@ def test_a_stale_creating_reads_as_interrupted_and_is_resumed_directly(engine):
         session.add(company)
         session.flush()
         company_id = company.id
-    parsed = parse_file(users_csv([{"firstname": "A", "lastname": "B", "email": f"s{i}@example.com",
-                                    "countryprefix": "+44", "phone": ""} for i in range(10)]), "s.csv")
+    parsed = parse_file(
+        users_csv(
+            [
+                {"firstname": "A", "lastname": "B", "email": f"s{i}@example.com", "countryprefix": "+44", "phone": ""}
+                for i in range(10)
+            ]
+        ),
+        "s.csv",
+    )
     with session_scope(engine) as session:
-        upload_id = uploads.stage_upload(session, company_id=company_id, admin_user_id=None, file_name="s.csv",
-                                         parsed=parsed, validation=validate_file(parsed)).id
+        upload_id = uploads.stage_upload(
+            session,
+            company_id=company_id,
+            admin_user_id=None,
+            file_name="s.csv",
+            parsed=parsed,
+            validation=validate_file(parsed),
+        ).id
 
     def crash(done, total):
         raise SystemExit("simulated")
@@ -150,8 +192,13 @@ def test_a_stale_creating_reads_as_interrupted_and_is_resumed_directly(engine):
         uploads.create_users(engine, company_id, upload_id, chunk_size=4, on_progress=crash)
     # Make it look like a worker died in the middle: "creating", last heartbeat long ago.
     with session_scope(engine) as session:
-        session.execute(update(BulkUpload).where(BulkUpload.id == upload_id).values(
-            status="creating", creating_owner="ghost:1:dead", creating_heartbeat=utcnow() - timedelta(minutes=5)))
+        session.execute(
+            update(BulkUpload)
+            .where(BulkUpload.id == upload_id)
+            .values(
+                status="creating", creating_owner="ghost:1:dead", creating_heartbeat=utcnow() - timedelta(minutes=5)
+            )
+        )
     with session_scope(engine, read_only=True) as session:
         assert uploads.get_upload(session, company_id, upload_id).status == "interrupted"
         assert session.execute(select(BulkUpload.status).where(BulkUpload.id == upload_id)).scalar_one() == "creating"
@@ -169,11 +216,24 @@ def test_a_worker_that_lost_its_lease_commits_nothing_more(engine):
         session.add(company)
         session.flush()
         company_id = company.id
-    parsed = parse_file(users_csv([{"firstname": "A", "lastname": "B", "email": f"p{i}@example.com",
-                                    "countryprefix": "+44", "phone": ""} for i in range(8)]), "p.csv")
+    parsed = parse_file(
+        users_csv(
+            [
+                {"firstname": "A", "lastname": "B", "email": f"p{i}@example.com", "countryprefix": "+44", "phone": ""}
+                for i in range(8)
+            ]
+        ),
+        "p.csv",
+    )
     with session_scope(engine) as session:
-        upload_id = uploads.stage_upload(session, company_id=company_id, admin_user_id=None, file_name="p.csv",
-                                         parsed=parsed, validation=validate_file(parsed)).id
+        upload_id = uploads.stage_upload(
+            session,
+            company_id=company_id,
+            admin_user_id=None,
+            file_name="p.csv",
+            parsed=parsed,
+            validation=validate_file(parsed),
+        ).id
 
     def taken_over(done, total):
         if done == 2:  # meanwhile, recovery decided this worker was dead and another resumed

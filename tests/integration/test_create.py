@@ -34,8 +34,14 @@ from tests.support.builders import person, users_csv
 def stage(engine, company_id, rows, spec: BatchSpec | None = None, name="users.csv") -> str:
     parsed = parse_file(users_csv(rows), name)
     with session_scope(engine) as session:
-        upload = uploads.stage_upload(session, company_id=company_id, admin_user_id=None, file_name=name,
-                                      parsed=parsed, validation=validate_file(parsed))
+        upload = uploads.stage_upload(
+            session,
+            company_id=company_id,
+            admin_user_id=None,
+            file_name=name,
+            parsed=parsed,
+            validation=validate_file(parsed),
+        )
         if spec is not None:
             uploads.configure_batch(session, company_id, upload.id, spec)
         return upload.id
@@ -56,9 +62,15 @@ def count_users(engine, company_id) -> int:
 
 def test_users_are_created_with_the_batch_settings(engine, demo_company):
     with session_scope(engine) as session:
-        spec = batch_from_names(session, demo_company, user_type="supervisor", group_names=["Sales", "support"],
-                                outbound_numbers=["+442071838750"], skills=[("English", 4), ("Mandarin", 2)],
-                                settings_from_email="sam.okafor@demo-company.example.com")
+        spec = batch_from_names(
+            session,
+            demo_company,
+            user_type="supervisor",
+            group_names=["Sales", "support"],
+            outbound_numbers=["+442071838750"],
+            skills=[("English", 4), ("Mandarin", 2)],
+            settings_from_email="sam.okafor@demo-company.example.com",
+        )
     upload_id = stage(engine, demo_company, [person(1), person(2, phone=""), person(3, email="bad")], spec)
     result = uploads.create_users(engine, demo_company, upload_id)
     assert result.created == 2
@@ -66,7 +78,9 @@ def test_users_are_created_with_the_batch_settings(engine, demo_company):
     with session_scope(engine) as session:
         users = session.exec(select(User).where(User.bulk_upload_id == upload_id).order_by(User.email)).scalars().all()
         assert [(u.email, u.phone, u.user_type, u.country_prefix) for u in users] == [
-            ("person1@example.com", "+447400120001", "supervisor", "+44"), ("person2@example.com", None, "supervisor", "+44")]
+            ("person1@example.com", "+447400120001", "supervisor", "+44"),
+            ("person2@example.com", None, "supervisor", "+44"),
+        ]
         assert all(u.settings["call_history_access"] == "groups" for u in users)
         assert all(1000 <= u.extension <= 9999 for u in users)
         extensions = session.exec(select(User.extension).where(User.company_id == demo_company)).scalars().all()
@@ -74,11 +88,22 @@ def test_users_are_created_with_the_batch_settings(engine, demo_company):
         ids = [u.id for u in users]
         groups = session.exec(select(Group.name).join(GroupMember).where(GroupMember.user_id.in_(ids))).scalars().all()
         assert sorted(groups) == ["Sales", "Sales", "Support", "Support"]
-        numbers = session.exec(select(OutboundNumber.number).join(UserOutboundNumber).where(UserOutboundNumber.user_id.in_(ids))).scalars().all()
+        numbers = (
+            session.exec(
+                select(OutboundNumber.number).join(UserOutboundNumber).where(UserOutboundNumber.user_id.in_(ids))
+            )
+            .scalars()
+            .all()
+        )
         assert numbers == ["+442071838750"] * 2
-        skills = session.exec(select(Skill.name, UserSkill.level).join(UserSkill).where(UserSkill.user_id.in_(ids))).all()
+        skills = session.exec(
+            select(Skill.name, UserSkill.level).join(UserSkill).where(UserSkill.user_id.in_(ids))
+        ).all()
         assert sorted(skills) == [("English", 4), ("English", 4), ("Mandarin", 2), ("Mandarin", 2)]
-        assert session.exec(select(func.count()).select_from(Skill).where(Skill.company_id == demo_company)).scalar_one() == 6
+        assert (
+            session.exec(select(func.count()).select_from(Skill).where(Skill.company_id == demo_company)).scalar_one()
+            == 6
+        )
         upload = session.get(BulkUpload, upload_id)
         assert (upload.status, upload.created_count, upload.failed_count) == ("done", 2, 1)
 
@@ -104,7 +129,13 @@ def test_load_existing_copies_a_users_settings(engine, demo_company):
 def test_emails_taken_before_staging_are_reported(engine, demo_company):
     upload_id = stage(engine, demo_company, [person(1), person(2, email=DEMO_ADMIN_EMAIL.upper())])
     with session_scope(engine) as session:
-        row = session.exec(select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.row_number == 3)).scalars().one()
+        row = (
+            session.exec(
+                select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.row_number == 3)
+            )
+            .scalars()
+            .one()
+        )
         assert not row.is_valid and row.errors[0]["code"] == "EMAIL_ALREADY_EXISTS"
     result = uploads.create_users(engine, demo_company, upload_id)
     assert result.created == 1 and [f["code"] for f in result.failed] == ["EMAIL_ALREADY_EXISTS"]
@@ -125,8 +156,14 @@ def test_seat_shortage_is_found_before_creating(engine, demo_company):
         problem = uploads.seat_problem(session, demo_company, 16, "http://legacy")
         assert uploads.seat_problem(session, demo_company, 15, "http://legacy") is None
     assert problem.code is ErrorCode.SEATS_EXCEEDED
-    assert problem.as_dict() | {} == {"code": "SEATS_EXCEEDED", "message": problem.message, "needed": 16, "available": 15,
-                                        "shortfall": 1, "legacy_dashboard_url": "http://legacy"}
+    assert problem.as_dict() | {} == {
+        "code": "SEATS_EXCEEDED",
+        "message": problem.message,
+        "needed": 16,
+        "available": 15,
+        "shortfall": 1,
+        "legacy_dashboard_url": "http://legacy",
+    }
 
 
 def test_seats_taken_meanwhile_refuse_the_whole_batch_and_keep_the_draft(engine):
@@ -136,16 +173,33 @@ def test_seats_taken_meanwhile_refuse_the_whole_batch_and_keep_the_draft(engine)
     uploads.create_users(engine, company, other)
     with pytest.raises(FileProblem) as refused:
         uploads.create_users(engine, company, upload_id, legacy_dashboard_url="http://legacy")
-    assert refused.value.as_dict() == {"code": "SEATS_EXCEEDED", "message": refused.value.message, "needed": 3,
-                                       "available": 2, "shortfall": 1, "legacy_dashboard_url": "http://legacy"}
+    assert refused.value.as_dict() == {
+        "code": "SEATS_EXCEEDED",
+        "message": refused.value.message,
+        "needed": 3,
+        "available": 2,
+        "shortfall": 1,
+        "legacy_dashboard_url": "http://legacy",
+    }
     assert count_users(engine, company) == 1
     with session_scope(engine, read_only=True) as session:
         upload = session.get(BulkUpload, upload_id)
-        assert (upload.status, upload.seats_reserved, upload.created_count, upload.create_attempts) == ("draft", 0, 0, 0)
-        outcomes = session.exec(select(BulkUploadRow.outcome).where(BulkUploadRow.upload_id == upload_id)).scalars().all()
+        assert (upload.status, upload.seats_reserved, upload.created_count, upload.create_attempts) == (
+            "draft",
+            0,
+            0,
+            0,
+        )
+        outcomes = (
+            session.exec(select(BulkUploadRow.outcome).where(BulkUploadRow.upload_id == upload_id)).scalars().all()
+        )
         refusal = audit.history(session, upload_id)[-1]
     assert outcomes == ["pending"] * 3
-    assert (refusal.event, refusal.details["code"], refusal.details["needed"]) == (audit.CREATE_REFUSED, "SEATS_EXCEEDED", 3)
+    assert (refusal.event, refusal.details["code"], refusal.details["needed"]) == (
+        audit.CREATE_REFUSED,
+        "SEATS_EXCEEDED",
+        3,
+    )
     with session_scope(engine) as session:
         session.get(Company, company).seats = 4
     assert uploads.create_users(engine, company, upload_id).created == 3  # seats bought: the same draft goes through
@@ -195,7 +249,9 @@ def test_a_create_holds_the_seats_of_its_remaining_rows_and_frees_them_when_done
 
     def look(done, total):
         with session_scope(engine, read_only=True) as session:
-            seen.append((done, session.get(BulkUpload, upload_id).seats_reserved, uploads.company_seats(session, company).free))
+            seen.append(
+                (done, session.get(BulkUpload, upload_id).seats_reserved, uploads.company_seats(session, company).free)
+            )
 
     assert uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=look).created == 10
     # free = 20 - created - still reserved, at every step
@@ -260,7 +316,9 @@ def test_an_interrupted_create_resumes_without_duplicates(engine):
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, upload_id).status == "interrupted"
     progress = []
-    result = uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=lambda d, t: progress.append((d, t)))
+    result = uploads.create_users(
+        engine, company, upload_id, chunk_size=4, on_progress=lambda d, t: progress.append((d, t))
+    )
     assert progress == [(4, 6), (6, 6)]
     assert result.created == 10 and result.failed == [] and count_users(engine, company) == 10
 
@@ -328,7 +386,12 @@ def test_extensions_follow_the_highest_and_go_on_with_five_digits(engine):
     second = stage(engine, company, [person(3), person(4)])
     uploads.create_users(engine, company, second)
     with session_scope(engine) as session:
-        assert sorted(session.exec(select(User.extension).where(User.company_id == company)).scalars()) == [1000, 9999, 10000, 10001]
+        assert sorted(session.exec(select(User.extension).where(User.company_id == company)).scalars()) == [
+            1000,
+            9999,
+            10000,
+            10001,
+        ]
 
 
 def test_demo_seed_is_idempotent(engine):
@@ -383,8 +446,11 @@ def test_a_taken_email_reads_the_same_whether_its_holder_is_in_this_company_or_a
     # found when a cell is edited to a taken email
     edited = stage(engine, company, [person(3), person(4)])
     with session_scope(engine) as session:
-        ids = dict(session.exec(select(BulkUploadRow.row_number, BulkUploadRow.id)
-                                .where(BulkUploadRow.upload_id == edited)).all())
+        ids = dict(
+            session.exec(
+                select(BulkUploadRow.row_number, BulkUploadRow.id).where(BulkUploadRow.upload_id == edited)
+            ).all()
+        )
         drafts.edit_cell(session, company, edited, ids[2], "email", own)
         drafts.edit_cell(session, company, edited, ids[3], "email", theirs)
     same_words(taken_messages(edited))

@@ -14,14 +14,22 @@ from tests.support.builders import person, users_csv
 
 
 def draft(engine, company, rows, **kwargs) -> str:
-    return uploads.draft_from_file(engine, company_id=company, admin_user_id=None, file_name="u.csv",
-                                   data=users_csv(rows), limits=ReadLimits(), **kwargs)
+    return uploads.draft_from_file(
+        engine,
+        company_id=company,
+        admin_user_id=None,
+        file_name="u.csv",
+        data=users_csv(rows),
+        limits=ReadLimits(),
+        **kwargs,
+    )
 
 
 def row_id(engine, upload_id, number) -> int:
     with session_scope(engine, read_only=True) as session:
-        return session.exec(select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id,
-                                                           BulkUploadRow.row_number == number)).scalar_one()
+        return session.exec(
+            select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.row_number == number)
+        ).scalar_one()
 
 
 def view(engine, company, upload_id, **kwargs):
@@ -53,7 +61,9 @@ def test_editing_a_cell_revalidates_it_and_duplicates_across_the_file(engine, de
     counts, bad = state()
     assert counts == drafts.DraftCounts(3, 2, 1) and [(r, c) for r, c, _ in bad] == [(4, "DUPLICATE_EMAIL_IN_FILE")]
     with session_scope(engine) as session:  # row 2 takes row 3's email: row 3 is now the later duplicate, row 4 is free
-        edited = drafts.edit_cell(session, demo_company, upload_id, row_id(engine, upload_id, 2), "email", "PERSON2@example.com ")
+        edited = drafts.edit_cell(
+            session, demo_company, upload_id, row_id(engine, upload_id, 2), "email", "PERSON2@example.com "
+        )
     assert edited.is_valid and edited.values["email"] == "PERSON2@example.com"
     counts, bad = state()
     assert counts == drafts.DraftCounts(3, 2, 1)
@@ -88,8 +98,17 @@ def test_removing_a_row_releases_its_duplicate(engine, demo_company):
 def test_recheck_sees_users_created_meanwhile(engine, demo_company):
     upload_id = draft(engine, demo_company, [person(1), person(2)])
     with session_scope(engine) as session:
-        session.add(User(company_id=demo_company, firstname="X", lastname="Y", email="person2@example.com",
-                         country_prefix="+44", extension=5000, user_type="agent"))
+        session.add(
+            User(
+                company_id=demo_company,
+                firstname="X",
+                lastname="Y",
+                email="person2@example.com",
+                country_prefix="+44",
+                extension=5000,
+                user_type="agent",
+            )
+        )
     with session_scope(engine) as session:
         assert drafts.recheck_account(session, demo_company, upload_id) == drafts.DraftCounts(2, 1, 1)
 
@@ -104,9 +123,11 @@ def test_another_company_can_neither_see_nor_change_a_draft(engine, demo_company
     rid = row_id(engine, upload_id, 2)
     with pytest.raises(uploads.UploadNotFound):
         view(engine, other_id, upload_id)
-    for action in (lambda s: drafts.edit_cell(s, other_id, upload_id, rid, "email", "x@example.com"),
-                   lambda s: drafts.remove_row(s, other_id, upload_id, rid),
-                   lambda s: drafts.recheck_account(s, other_id, upload_id)):
+    for action in (
+        lambda s: drafts.edit_cell(s, other_id, upload_id, rid, "email", "x@example.com"),
+        lambda s: drafts.remove_row(s, other_id, upload_id, rid),
+        lambda s: drafts.recheck_account(s, other_id, upload_id),
+    ):
         with session_scope(engine) as session, pytest.raises(uploads.UploadNotFound):
             action(session)
     second = draft(engine, demo_company, [person(2)])  # a row id of one draft is no use in another
@@ -133,6 +154,12 @@ def test_replacing_the_file_keeps_the_draft_and_its_settings(engine, demo_compan
 
 def test_a_bad_file_leaves_no_draft(engine, demo_company):
     with pytest.raises(FileProblem) as caught:
-        uploads.draft_from_file(engine, company_id=demo_company, admin_user_id=None, file_name="u.csv",
-                                data=b"firstname,lastname\nA,B\n", limits=ReadLimits())
+        uploads.draft_from_file(
+            engine,
+            company_id=demo_company,
+            admin_user_id=None,
+            file_name="u.csv",
+            data=b"firstname,lastname\nA,B\n",
+            limits=ReadLimits(),
+        )
     assert caught.value.code is ErrorCode.MISSING_COLUMN

@@ -44,8 +44,10 @@ def run_racers(target, arg_lists: list[tuple], timeout: float = 120) -> list:
 def test_three_creator_processes_for_two_and_a_half_batches_of_seats_create_two_whole_and_refuse_one(engine, db_url):
     batch, racers = 200, 3
     company = new_company(engine, seats=batch * 5 // 2)
-    upload_ids = [stage(engine, company, [person(batch * k + i, phone="") for i in range(batch)], name=f"batch{k}.csv")
-                  for k in range(racers)]
+    upload_ids = [
+        stage(engine, company, [person(batch * k + i, phone="") for i in range(batch)], name=f"batch{k}.csv")
+        for k in range(racers)
+    ]
     outcomes = run_racers(concurrency_workers.create, [(db_url, company, u, 25) for u in upload_ids])
 
     kinds = Counter(o[1] for o in outcomes)
@@ -55,17 +57,24 @@ def test_three_creator_processes_for_two_and_a_half_batches_of_seats_create_two_
     (refused,) = [o for o in outcomes if o[1] == "refused"]
     error = refused[3]
     assert (error["code"], error["needed"], error["available"], error["shortfall"]) == (
-        "SEATS_EXCEEDED", batch, batch // 2, batch // 2)
+        "SEATS_EXCEEDED",
+        batch,
+        batch // 2,
+        batch // 2,
+    )
     assert error["legacy_dashboard_url"]
     with session_scope(engine, read_only=True) as session:
         by_upload = Counter(session.exec(select(User.bulk_upload_id).where(User.company_id == company)).scalars())
         uploads_now = {u.id: u for u in session.exec(select(BulkUpload).where(BulkUpload.id.in_(upload_ids))).scalars()}
-        refused_rows = session.exec(select(BulkUploadRow.outcome).where(BulkUploadRow.upload_id == refused[0])).scalars().all()
+        refused_rows = (
+            session.exec(select(BulkUploadRow.outcome).where(BulkUploadRow.upload_id == refused[0])).scalars().all()
+        )
         free = uploads.company_seats(session, company).free
     assert by_upload == Counter({o[0]: batch for o in outcomes if o[1] == "ok"})
     assert sum(by_upload.values()) == 2 * batch <= batch * 5 // 2 and free == batch // 2
     assert {(u.id, u.status, u.seats_reserved) for u in uploads_now.values()} == {
-        (o[0], "done" if o[1] == "ok" else "draft", 0) for o in outcomes}
+        (o[0], "done" if o[1] == "ok" else "draft", 0) for o in outcomes
+    }
     assert uploads_now[refused[0]].create_attempts == 0 and refused_rows == ["pending"] * batch
     print(f"\n[{engine.dialect.name}] {racers} processes x {batch} rows for {batch * 5 // 2} seats: {dict(kinds)}")
 
@@ -79,8 +88,10 @@ def test_four_creator_processes_with_shared_emails_never_exceed_seats_nor_create
     # enough of its people were created by the others before it reserved.
     upload_ids = []
     for k in range(racers):
-        people = [person(i, email=(f"Person{i}@Example.com" if k % 2 else f"person{i}@example.com"), phone="")
-                  for i in range(200 * k, 200 * k + rows_each)]
+        people = [
+            person(i, email=(f"Person{i}@Example.com" if k % 2 else f"person{i}@example.com"), phone="")
+            for i in range(200 * k, 200 * k + rows_each)
+        ]
         upload_ids.append(stage(engine, company, people, name=f"batch{k}.csv"))
     outcomes = run_racers(concurrency_workers.create, [(db_url, company, u, 25) for u in upload_ids])
 
@@ -90,12 +101,21 @@ def test_four_creator_processes_with_shared_emails_never_exceed_seats_nor_create
     created = {o[0]: o[2] for o in outcomes if o[1] == "ok"}
     refused = [o[0] for o in outcomes if o[1] == "refused"]
     with session_scope(engine, read_only=True) as session:
-        users = session.exec(select(User.id, User.email, User.bulk_upload_id).where(User.company_id == company)
-                             .order_by(User.id)).all()
-        rows = session.exec(select(BulkUploadRow.upload_id, BulkUploadRow.email_norm, BulkUploadRow.outcome,
-                                   BulkUploadRow.outcome_code, BulkUploadRow.user_id)
-                            .where(BulkUploadRow.upload_id.in_(upload_ids))).all()
-        statuses = dict(session.exec(select(BulkUpload.id, BulkUpload.status).where(BulkUpload.id.in_(upload_ids))).all())
+        users = session.exec(
+            select(User.id, User.email, User.bulk_upload_id).where(User.company_id == company).order_by(User.id)
+        ).all()
+        rows = session.exec(
+            select(
+                BulkUploadRow.upload_id,
+                BulkUploadRow.email_norm,
+                BulkUploadRow.outcome,
+                BulkUploadRow.outcome_code,
+                BulkUploadRow.user_id,
+            ).where(BulkUploadRow.upload_id.in_(upload_ids))
+        ).all()
+        statuses = dict(
+            session.exec(select(BulkUpload.id, BulkUpload.status).where(BulkUpload.id.in_(upload_ids))).all()
+        )
     owner = {email: upload for _, email, upload in users}
     assert len(users) == len(owner) == sum(created.values()) <= seats  # never over, no email twice
     assert statuses == {u: ("done" if u in created else "draft") for u in upload_ids}
@@ -108,9 +128,11 @@ def test_four_creator_processes_with_shared_emails_never_exceed_seats_nor_create
         else:  # whole batches: a created batch loses only rows whose person another batch created first
             assert (outcome, code) == ("failed", "EMAIL_ALREADY_EXISTS") and owner[email] != upload_id
     switches = sum(1 for a, b in itertools.pairwise(users) if a[2] != b[2])
-    print(f"\n[{engine.dialect.name}] {racers} processes, {racers * rows_each} rows, 900 distinct emails, {seats} seats: "
-          f"created {sorted(created.values(), reverse=True)} = {len(users)}; refused {len(refused)}; "
-          f"{switches} switches between uploads in id order")
+    print(
+        f"\n[{engine.dialect.name}] {racers} processes, {racers * rows_each} rows, 900 distinct emails, {seats} seats: "
+        f"created {sorted(created.values(), reverse=True)} = {len(users)}; refused {len(refused)}; "
+        f"{switches} switches between uploads in id order"
+    )
     if engine.dialect.name == "postgresql":
         # Row locks queue fairly: the creators' chunks take turns. (SQLite's busy handler lets
         # the writer that just committed take the lock again, so there one batch often runs
@@ -135,32 +157,49 @@ def test_the_same_upload_created_from_two_processes_at_once_creates_each_user_on
 def test_two_editors_of_one_draft_leave_it_consistent(engine, db_url):
     company = new_company(engine)
     upload_id = uploads.draft_from_file(
-        engine, company_id=company, admin_user_id=None, file_name="d.csv", limits=ReadLimits(),
+        engine,
+        company_id=company,
+        admin_user_id=None,
+        file_name="d.csv",
+        limits=ReadLimits(),
         data=users_csv([person(i, phone="") for i in range(8)]),
     )
     with session_scope(engine, read_only=True) as session:
-        ids = dict(session.exec(select(BulkUploadRow.row_number, BulkUploadRow.id)
-                                .where(BulkUploadRow.upload_id == upload_id)).all())
+        ids = dict(
+            session.exec(
+                select(BulkUploadRow.row_number, BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id)
+            ).all()
+        )
     shared = "shared@example.com"
     # Each editor flips its own rows between the shared email and their own, 12 times; rows of
     # both editors keep meeting on the shared email, so every edit re-judges the other's rows.
     rounds = 12
 
     def flips(rows):
-        return [(ids[r], "email", shared if (n + r) % 2 else f"own{r}@example.com")
-                for n in range(rounds) for r in rows]
+        return [
+            (ids[r], "email", shared if (n + r) % 2 else f"own{r}@example.com") for n in range(rounds) for r in rows
+        ]
 
-    outcomes = run_racers(concurrency_workers.edit, [(db_url, company, upload_id, flips((3, 5, 7))),
-                                                     (db_url, company, upload_id, flips((4, 6, 8)))])
+    outcomes = run_racers(
+        concurrency_workers.edit,
+        [(db_url, company, upload_id, flips((3, 5, 7))), (db_url, company, upload_id, flips((4, 6, 8)))],
+    )
     assert outcomes == [("ok", rounds * 3)] * 2, outcomes
 
     with session_scope(engine, read_only=True) as session:
-        rows = session.exec(select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id)
-                            .order_by(BulkUploadRow.row_number)).scalars().all()
+        rows = (
+            session.exec(
+                select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id).order_by(BulkUploadRow.row_number)
+            )
+            .scalars()
+            .all()
+        )
         upload = session.get(BulkUpload, upload_id)
         recount = drafts.counts(session, upload_id)
     # Recheck the whole file from scratch and compare with what the edits left.
-    frame = pl.DataFrame({"row": [r.row_number for r in rows], **{c: [getattr(r, c) for r in rows] for c in COLUMN_NAMES}})
+    frame = pl.DataFrame(
+        {"row": [r.row_number for r in rows], **{c: [getattr(r, c) for r in rows] for c in COLUMN_NAMES}}
+    )
     fresh = validate_rows(frame).errors_by_row()
     for row in rows:
         expected = sorted((e.column, e.code.value) for e in fresh.get(row.row_number, ()))

@@ -31,8 +31,9 @@ def back_date(engine, upload_id: str, **columns) -> None:
 
 def row_count(engine, upload_id: str) -> int:
     with session_scope(engine, read_only=True) as session:
-        return session.exec(select(func.count()).select_from(BulkUploadRow)
-                            .where(BulkUploadRow.upload_id == upload_id)).scalar_one()
+        return session.exec(
+            select(func.count()).select_from(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id)
+        ).scalar_one()
 
 
 def upload_of(engine, upload_id: str) -> BulkUpload | None:
@@ -52,14 +53,18 @@ def users_of(engine, upload_id: str) -> int:
 
 def done_upload(engine, company: int, n: int = 3, domain: str = "done.example.com") -> str:
     """Created: n users, one row with an invalid email."""
-    upload_id = stage(engine, company, [*(person(i, domain=domain, phone="") for i in range(n)), person(99, email="bad")])
+    upload_id = stage(
+        engine, company, [*(person(i, domain=domain, phone="") for i in range(n)), person(99, email="bad")]
+    )
     uploads.create_users(engine, company, upload_id)
     return upload_id
 
 
 def interrupted_upload(engine, company: int, domain: str) -> str:
     """Stopped after its first chunk: 2 users created, 3 valid rows never tried, 1 invalid row."""
-    upload_id = stage(engine, company, [*(person(i, domain=domain, phone="") for i in range(5)), person(99, email="bad")])
+    upload_id = stage(
+        engine, company, [*(person(i, domain=domain, phone="") for i in range(5)), person(99, email="bad")]
+    )
 
     def stop(done, total):
         raise RuntimeError("disk full")
@@ -91,7 +96,9 @@ def test_the_draft_clock_is_the_last_change_not_the_upload(engine):
     edited = stage(engine, company, [person(1)])
     back_date(engine, edited, created_at=now - 60 * DAY, updated_at=now - 2 * DAY)
     assert retention.purge(engine, Path("/nonexistent"), now=now).drafts_deleted == []
-    assert retention.purge(engine, Path("/nonexistent"), now=now, rules=retention.Rules(draft_days=1)).drafts_deleted == [edited]
+    assert retention.purge(
+        engine, Path("/nonexistent"), now=now, rules=retention.Rules(draft_days=1)
+    ).drafts_deleted == [edited]
 
 
 def test_a_purged_draft_keeps_its_audit_saying_so(engine, caplog):
@@ -105,7 +112,12 @@ def test_a_purged_draft_keeps_its_audit_saying_so(engine, caplog):
         purged = audit.history(session, upload_id)[-1]
         story = audit.story(session, upload_id)
     assert (purged.actor, purged.outcome, purged.company_id, purged.total_rows, purged.invalid_rows) == (
-        "retention", "purged", company, 2, 1)
+        "retention",
+        "purged",
+        company,
+        2,
+        1,
+    )
     assert purged.details["rows_deleted"] == 2 and "BULK_UPLOAD_DRAFT_DAYS" in purged.reason
     assert "draft deleted with its 2 rows" in story[-1]
     assert any('"bulk_upload.draft_purged"' in r.getMessage() and upload_id in r.getMessage() for r in caplog.records)
@@ -146,7 +158,12 @@ def test_an_interrupted_upload_left_for_retention_days_is_abandoned_with_its_cou
     assert users_of(engine, upload_id) == 2
     with session_scope(engine, read_only=True) as session:
         last = audit.history(session, upload_id)[-1]
-    assert (last.event, last.created, last.failed, last.details["status_was"]) == (audit.ROWS_PURGED, 2, 1, "interrupted")
+    assert (last.event, last.created, last.failed, last.details["status_was"]) == (
+        audit.ROWS_PURGED,
+        2,
+        1,
+        "interrupted",
+    )
     # Without its rows it cannot be resumed; the admin is told why.
     with pytest.raises(uploads.UploadBusy, match="rows were deleted"):
         uploads.create_users(engine, company, upload_id)
@@ -158,14 +175,33 @@ def test_a_live_creating_upload_is_never_touched_a_long_dead_one_is(engine):
     now = utcnow()
     live = stage(engine, company, [person(1)])
     # Started long ago and still beating: a slow creation, not an abandoned one.
-    back_date(engine, live, status="creating", creating_owner="host:1:a", creating_heartbeat=now - timedelta(seconds=5),
-              created_at=now - 90 * DAY, updated_at=now - 90 * DAY)
+    back_date(
+        engine,
+        live,
+        status="creating",
+        creating_owner="host:1:a",
+        creating_heartbeat=now - timedelta(seconds=5),
+        created_at=now - 90 * DAY,
+        updated_at=now - 90 * DAY,
+    )
     recently_dead = stage(engine, company, [person(2)])
-    back_date(engine, recently_dead, status="creating", creating_owner="host:2:b", creating_heartbeat=now - 29 * DAY,
-              updated_at=now - 29 * DAY)
+    back_date(
+        engine,
+        recently_dead,
+        status="creating",
+        creating_owner="host:2:b",
+        creating_heartbeat=now - 29 * DAY,
+        updated_at=now - 29 * DAY,
+    )
     long_dead = stage(engine, company, [person(3)])
-    back_date(engine, long_dead, status="creating", creating_owner="host:3:c", creating_heartbeat=now - 31 * DAY,
-              updated_at=now - 31 * DAY)
+    back_date(
+        engine,
+        long_dead,
+        status="creating",
+        creating_owner="host:3:c",
+        creating_heartbeat=now - 31 * DAY,
+        updated_at=now - 31 * DAY,
+    )
 
     assert retention.purge(engine, Path("/nonexistent"), now=now).uploads_rows_purged == [long_dead]
     assert upload_of(engine, live).status == "creating" and row_count(engine, live) == 1
@@ -231,7 +267,10 @@ def test_one_purge_removes_exactly_what_is_due_in_every_company_and_a_second_rem
         assert row_count(engine, upload_id) == upload_of(engine, upload_id).total_rows
     assert upload_of(engine, resumable).status == "interrupted"
     with session_scope(engine, read_only=True) as session:
-        assert session.exec(select(func.count()).select_from(User).where(User.company_id == theirs)).scalar_one() == 3 + 2 + 3
+        assert (
+            session.exec(select(func.count()).select_from(User).where(User.company_id == theirs)).scalar_one()
+            == 3 + 2 + 3
+        )
         # Nothing audited before is lost; one new row per purged upload.
         assert session.exec(select(func.count()).select_from(BulkUploadAudit)).scalar_one() == audit_rows + 5
 
@@ -283,10 +322,15 @@ def test_concurrent_purges_remove_and_audit_each_thing_once(engine, db_url, tmp_
     assert sorted(purged) == sorted(rows_due)
     assert sorted(removed) == sorted(p.name for p in files)
     with session_scope(engine, read_only=True) as session:
-        audited = session.exec(select(BulkUploadAudit.upload_id, BulkUploadAudit.event)
-                               .where(BulkUploadAudit.event.in_((audit.DRAFT_PURGED, audit.ROWS_PURGED)))).all()
+        audited = session.exec(
+            select(BulkUploadAudit.upload_id, BulkUploadAudit.event).where(
+                BulkUploadAudit.event.in_((audit.DRAFT_PURGED, audit.ROWS_PURGED))
+            )
+        ).all()
         assert session.exec(select(func.count()).select_from(BulkUploadRow)).scalar_one() == 0
-    assert sorted(audited) == sorted([(i, audit.DRAFT_PURGED) for i in drafts_due] + [(i, audit.ROWS_PURGED) for i in rows_due])
+    assert sorted(audited) == sorted(
+        [(i, audit.DRAFT_PURGED) for i in drafts_due] + [(i, audit.ROWS_PURGED) for i in rows_due]
+    )
 
 
 def test_a_draft_being_edited_is_skipped_not_waited_for_on_postgres(engine):
@@ -371,8 +415,14 @@ def test_retention_settings_defaults_and_environment(monkeypatch):
     assert (settings.draft_days, settings.retention_days, settings.purge_interval_minutes) == (3, 90, 0)
 
 
-@pytest.mark.parametrize("name,value", [("BULK_UPLOAD_DRAFT_DAYS", "0"), ("BULK_UPLOAD_RETENTION_DAYS", "-1"),
-                                        ("BULK_UPLOAD_PURGE_INTERVAL_MINUTES", "-5")])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("BULK_UPLOAD_DRAFT_DAYS", "0"),
+        ("BULK_UPLOAD_RETENTION_DAYS", "-1"),
+        ("BULK_UPLOAD_PURGE_INTERVAL_MINUTES", "-5"),
+    ],
+)
 def test_retention_settings_refuse_values_that_would_delete_live_work(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):

@@ -47,10 +47,23 @@ MODES = (SQLITE_MODE, PRODUCTION_MODE)
 EMBED_HOST_PORT = free_port()  # the example dashboard (examples/host), allowed to frame the app
 # Reflex settings from the caller's shell that would change what the harness starts.
 REFLEX_ENV_DROPPED = (
-    "REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT", "REFLEX_BACKEND_HOST", "REFLEX_API_URL", "REFLEX_DEPLOY_URL",
-    "REFLEX_REDIS_URL", "REFLEX_ENV_MODE", "REFLEX_SKIP_COMPILE", "REFLEX_BACKEND_ONLY", "REFLEX_FRONTEND_ONLY",
-    "REFLEX_MOUNT_FRONTEND_COMPILED_APP", "REFLEX_COMPILE_CONTEXT", "REFLEX_FRONTEND_PATH",
-    "GRANIAN_WORKERS", "BULK_UPLOAD_DEV_SIGNIN", "BULK_UPLOAD_DEMO", "BULK_UPLOAD_LEGACY_DASHBOARD_URL",
+    "REFLEX_FRONTEND_PORT",
+    "REFLEX_BACKEND_PORT",
+    "REFLEX_BACKEND_HOST",
+    "REFLEX_API_URL",
+    "REFLEX_DEPLOY_URL",
+    "REFLEX_REDIS_URL",
+    "REFLEX_ENV_MODE",
+    "REFLEX_SKIP_COMPILE",
+    "REFLEX_BACKEND_ONLY",
+    "REFLEX_FRONTEND_ONLY",
+    "REFLEX_MOUNT_FRONTEND_COMPILED_APP",
+    "REFLEX_COMPILE_CONTEXT",
+    "REFLEX_FRONTEND_PATH",
+    "GRANIAN_WORKERS",
+    "BULK_UPLOAD_DEV_SIGNIN",
+    "BULK_UPLOAD_DEMO",
+    "BULK_UPLOAD_LEGACY_DASHBOARD_URL",
 )
 
 
@@ -117,8 +130,13 @@ def production_mode(owner: str, workers: int = 2, schema_prefix: str = "e2e"):
     """PostgreSQL schema + Redis database + `workers` Granian workers, demo mode off: admins sign
     in with the dashboard's tokens only (raises ServiceMissing)."""
     with postgres_schema(schema_prefix) as db_url, redis_database(owner) as redis_url:
-        yield Mode(PRODUCTION_MODE if workers == 2 else f"postgres-redis-{workers}-workers", db_url=db_url,
-                   redis_url=redis_url, workers=workers, demo=False)
+        yield Mode(
+            PRODUCTION_MODE if workers == 2 else f"postgres-redis-{workers}-workers",
+            db_url=db_url,
+            redis_url=redis_url,
+            workers=workers,
+            demo=False,
+        )
 
 
 def web_dir() -> Path:
@@ -176,8 +194,14 @@ def prepare_database(env: dict[str, str], log_path: Path) -> None:
         log_line(log_path, f"python -m bulk_upload_app {' '.join(args)}")
         with log_path.open("a") as log:
             done = subprocess.run(
-                [sys.executable, "-m", "bulk_upload_app", *args], cwd=REPO, env={**env, "BULK_UPLOAD_DEMO": "1"}, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120, check=False,
+                [sys.executable, "-m", "bulk_upload_app", *args],
+                cwd=REPO,
+                env={**env, "BULK_UPLOAD_DEMO": "1"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+                check=False,
             )
         if done.returncode != 0:
             raise StartFailed(
@@ -186,8 +210,9 @@ def prepare_database(env: dict[str, str], log_path: Path) -> None:
             )
 
 
-def start_server(tmp: Path, log_path: Path, timeout: float = START_TIMEOUT, mode: Mode | None = None,
-                 port: int | None = None) -> tuple[subprocess.Popen, AppServer]:
+def start_server(
+    tmp: Path, log_path: Path, timeout: float = START_TIMEOUT, mode: Mode | None = None, port: int | None = None
+) -> tuple[subprocess.Popen, AppServer]:
     """Start `reflex run --env prod` in `mode` (its database prepared) on `port` (default: a free
     one) and wait until / and /ping answer 200; raises StartFailed (the server stopped)."""
     mode = mode or Mode()
@@ -195,16 +220,37 @@ def start_server(tmp: Path, log_path: Path, timeout: float = START_TIMEOUT, mode
     env = server_env(tmp, port, mode)
     base_url = env["REFLEX_API_URL"]
     command = [
-        sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel", "info",
-        "--frontend-port", str(port), "--backend-port", str(port), "--backend-host", "127.0.0.1",
+        sys.executable,
+        "-m",
+        "reflex",
+        "run",
+        "--env",
+        "prod",
+        "--loglevel",
+        "info",
+        "--frontend-port",
+        str(port),
+        "--backend-port",
+        str(port),
+        "--backend-host",
+        "127.0.0.1",
     ]
-    log_line(log_path, f"starting {' '.join(command[1:])} (mode {mode.name}, {mode.workers} worker(s), "
-                       f"web dir {env['REFLEX_WEB_WORKDIR']})")
+    log_line(
+        log_path,
+        f"starting {' '.join(command[1:])} (mode {mode.name}, {mode.workers} worker(s), "
+        f"web dir {env['REFLEX_WEB_WORKDIR']})",
+    )
     started = time.monotonic()
     with log_path.open("a") as log:
         process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=die_with_parent if sys.platform == "linux" else None,
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
     try:
         deadline, next_note = started + timeout, started + 15
@@ -236,8 +282,18 @@ def start_server(tmp: Path, log_path: Path, timeout: float = START_TIMEOUT, mode
         )
     elapsed = time.monotonic() - started
     log_line(log_path, f"app answers at {base_url} after {elapsed:.1f} s")
-    return process, AppServer(base_url, env["REFLEX_DB_URL"], log_path, port, process.pid, elapsed, mode=mode,
-                              tmp=tmp, process=process, timeout=timeout)
+    return process, AppServer(
+        base_url,
+        env["REFLEX_DB_URL"],
+        log_path,
+        port,
+        process.pid,
+        elapsed,
+        mode=mode,
+        tmp=tmp,
+        process=process,
+        timeout=timeout,
+    )
 
 
 def stop_server(process: subprocess.Popen, log_path: Path) -> None:

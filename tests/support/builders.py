@@ -20,5 +20,11 @@ def users_csv(rows: list[dict] | list[tuple], header: list[str] | None = None) -
 
 def person(i: int, domain: str = "example.com", **overrides) -> dict:
     """A valid row for person number `i` (unique email and phone), with any columns overridden."""
-    return {"firstname": f"First{i}", "lastname": f"Last{i}", "email": f"person{i}@{domain}",
-            "countryprefix": "+44", "phone": f"0740012{i:04d}", **overrides}
+    return {
+        "firstname": f"First{i}",
+        "lastname": f"Last{i}",
+        "email": f"person{i}@{domain}",
+        "countryprefix": "+44",
+        "phone": f"0740012{i:04d}",
+        **overrides,
+    }

@@ -15,4 +15,3 @@ def e2e_token(company_id: int, user_id: int, role: str = "admin", **kwargs) -> s
     kwargs.setdefault("secret", E2E_JWT_SECRET)
     kwargs.setdefault("issuer", E2E_JWT_ISSUER)
     return make_token(company_id, user_id, role, **kwargs)
-

@@ -64,10 +64,16 @@ class DevServer:
 
 def copy_repository(target: Path) -> None:
     """Copy the repository's tracked and untracked-but-not-ignored files into `target`."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():  # a deleted-but-tracked file is not in a fresh clone of this tree either
@@ -87,8 +93,10 @@ def link_installed_tools(target: Path) -> None:
     stamp = venv / ".bulk-upload-install-stamp"
     have = stamp.read_text().strip() if stamp.exists() else "(none)"
     if have != want:
-        raise StartFailed(f"{venv} is not installed for this pyproject.toml ({stamp}: {have}); run ./dev.sh test "
-                          "once, so that the dev.sh run in the test does not reinstall the shared virtualenv.")
+        raise StartFailed(
+            f"{venv} is not installed for this pyproject.toml ({stamp}: {have}); run ./dev.sh test "
+            "once, so that the dev.sh run in the test does not reinstall the shared virtualenv."
+        )
     (target / ".venv").symlink_to(venv)
     for tools in (REPO / ".tools", venv.parent / ".tools"):  # a worktree shares its checkout's
         if tools.is_dir():
@@ -99,8 +107,9 @@ def link_installed_tools(target: Path) -> None:
 def dev_env(web_dir: Path) -> dict[str, str]:
     """This process's environment without anything that would choose the database, the upload
     dir or the ports: dev.sh's defaults are what is under test."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("REFLEX_", "BULK_UPLOAD_", "GRANIAN_", "VIRTUAL_ENV"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("REFLEX_", "BULK_UPLOAD_", "GRANIAN_", "VIRTUAL_ENV"))
+    }
     env.update(REFLEX_WEB_WORKDIR=str(web_dir), PYTHONUNBUFFERED="1")
     return env
 
@@ -117,15 +126,29 @@ def run_dev_server(tmp: Path, timeout: float = START_TIMEOUT, web_dir: Path = DE
     frontend_port, backend_port = free_port(), free_port()
     while backend_port == frontend_port:
         backend_port = free_port()
-    command = ["./dev.sh", "run", "--frontend-port", str(frontend_port), "--backend-port", str(backend_port),
-               "--loglevel", "debug"]
+    command = [
+        "./dev.sh",
+        "run",
+        "--frontend-port",
+        str(frontend_port),
+        "--backend-port",
+        str(backend_port),
+        "--loglevel",
+        "debug",
+    ]
     log_line(log_path, f"starting {' '.join(command)} in {root}")
     frontend_url, backend_url = f"http://localhost:{frontend_port}", f"http://localhost:{backend_port}"
     started = time.monotonic()
     with log_path.open("a") as log:
         process = subprocess.Popen(
-            command, cwd=root, env=dev_env(web_dir), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
+            command,
+            cwd=root,
+            env=dev_env(web_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
     try:
         problem = None
@@ -142,8 +165,10 @@ def run_dev_server(tmp: Path, timeout: float = START_TIMEOUT, web_dir: Path = DE
                 break
             time.sleep(0.5)
         if problem:
-            raise StartFailed(f"{problem}. Log {log_path} ends with:\n{log_tail(log_path, 80)}\n"
-                              "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)")
+            raise StartFailed(
+                f"{problem}. Log {log_path} ends with:\n{log_tail(log_path, 80)}\n"
+                "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)"
+            )
         log_line(log_path, f"dev server answers after {time.monotonic() - started:.1f} s")
         yield DevServer(root, frontend_url, backend_url, log_path, process)
     finally:

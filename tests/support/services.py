@@ -50,8 +50,9 @@ def postgres_schema(prefix: str):
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:
         admin.dispose()
-        raise ServiceMissing(f"PostgreSQL at {PG_URL} is not reachable ({exc}). Start it, or set "
-                             "BULK_UPLOAD_WITHOUT=postgres.") from exc
+        raise ServiceMissing(
+            f"PostgreSQL at {PG_URL} is not reachable ({exc}). Start it, or set BULK_UPLOAD_WITHOUT=postgres."
+        ) from exc
     url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
     try:
         yield url
@@ -79,8 +80,9 @@ def redis_database(owner: str):
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except Exception as exc:
-        raise ServiceMissing(f"Redis at {REDIS_URL} does not answer ({exc}). Start it, or set "
-                             "BULK_UPLOAD_WITHOUT=redis.") from exc
+        raise ServiceMissing(
+            f"Redis at {REDIS_URL} does not answer ({exc}). Start it, or set BULK_UPLOAD_WITHOUT=redis."
+        ) from exc
     for db in range(15, 0, -1):
         url = _with_db(REDIS_URL, db)
         client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)

@@ -33,8 +33,10 @@ from bulk_upload_app.importer.validation import validate_rows
 from tests.unit.test_reading import istr, raw_xlsx, xlsx
 
 LIMITS = ReadLimits(max_bytes=20_000, max_rows=200, max_columns=40, max_cell_chars=300)
-CI = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                                HealthCheck.data_too_large])
+CI = dict(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
 COUNTS = {"bytes": 1500, "csv": 1000, "xlsx": 250, "rows": 450}  # 3,200 cases in all
 ROW_CODES = {c for c in ErrorCode if c not in FILE_LEVEL}
 
@@ -83,17 +85,49 @@ def check_validation(validation, frame: pl.DataFrame) -> None:
         assert valid == (row not in by_row), (row, by_row.get(row))
 
 
-NAMES = st.sampled_from(["users.csv", "users.xlsx", "users.xls", "users.ods", "users.tsv", "users.txt", "users", "",
-                         "../../etc/passwd", "users.csv\x00.exe", "ünïcode .CSV"])
-SEEDS = [b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", codecs.BOM_UTF8, codecs.BOM_UTF16_LE,
-         codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, b"sep=;\n", b"sep=\"\n", b"firstname,lastname,email,countryprefix\n",
-         b"<?xml", b"<html", b"{", b"[", b"\x00", b"%PDF", b"\x1f\x8b"]
+NAMES = st.sampled_from(
+    [
+        "users.csv",
+        "users.xlsx",
+        "users.xls",
+        "users.ods",
+        "users.tsv",
+        "users.txt",
+        "users",
+        "",
+        "../../etc/passwd",
+        "users.csv\x00.exe",
+        "ünïcode .CSV",
+    ]
+)
+SEEDS = [
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    codecs.BOM_UTF8,
+    codecs.BOM_UTF16_LE,
+    codecs.BOM_UTF16_BE,
+    codecs.BOM_UTF32_LE,
+    b"sep=;\n",
+    b'sep="\n',
+    b"firstname,lastname,email,countryprefix\n",
+    b"<?xml",
+    b"<html",
+    b"{",
+    b"[",
+    b"\x00",
+    b"%PDF",
+    b"\x1f\x8b",
+]
 
 
 @settings(max_examples=COUNTS["bytes"], **CI)
-@given(data=st.one_of(st.binary(max_size=4000),
-                      st.builds(lambda s, t: s + t, st.sampled_from(SEEDS), st.binary(max_size=3000))),
-       name=NAMES)
+@given(
+    data=st.one_of(
+        st.binary(max_size=4000), st.builds(lambda s, t: s + t, st.sampled_from(SEEDS), st.binary(max_size=3000))
+    ),
+    name=NAMES,
+)
 def test_fuzz_arbitrary_bytes(data, name):
     outcome(data, name)
 
@@ -101,10 +135,13 @@ def test_fuzz_arbitrary_bytes(data, name):
 # ---------------------------------------------------------------- structured, broken CSV
 
 HOSTILE_CHARS = list(",;\t|\"'\r\n \u00a0\u3000\ufeff\u200b\u202e\x00\x01\x1b\x7f=+-@é漢\U0001f600\\")
-CELL = st.text(alphabet=st.one_of(st.sampled_from(HOSTILE_CHARS), st.characters(codec="utf-8", exclude_categories=("Cs",))),
-               max_size=30)
-TITLE = st.one_of(st.sampled_from([*COLUMN_NAMES, "E-mail", "First Name", "surname", "mobile", "", " ", "email", "Email "]),
-                  CELL)
+CELL = st.text(
+    alphabet=st.one_of(st.sampled_from(HOSTILE_CHARS), st.characters(codec="utf-8", exclude_categories=("Cs",))),
+    max_size=30,
+)
+TITLE = st.one_of(
+    st.sampled_from([*COLUMN_NAMES, "E-mail", "First Name", "surname", "mobile", "", " ", "email", "Email "]), CELL
+)
 
 
 @st.composite
@@ -131,7 +168,7 @@ def broken_csv(draw):
         data = data[: draw(st.integers(0, len(data)))]
     elif damage == "flip" and data:
         i = draw(st.integers(0, len(data) - 1))
-        data = data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1:]
+        data = data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1 :]
     elif damage == "insert":
         i = draw(st.integers(0, len(data)))
         data = data[:i] + draw(st.binary(min_size=1, max_size=8)) + data[i:]
@@ -147,12 +184,16 @@ def test_fuzz_structured_broken_csv(data, name):
 # ---------------------------------------------------------------- structured, broken XLSX
 
 REF = st.one_of(
-    st.builds(lambda c, r: f"{c}{r}", st.sampled_from(["A", "B", "C", "D", "E", "Z", "AA", "GR", "XFD", "XFE", "ZZZZ", "a", ""]),
-              st.sampled_from(["1", "2", "3", "0", "1048576", "1048577", "99999999999999999999", ""])),
+    st.builds(
+        lambda c, r: f"{c}{r}",
+        st.sampled_from(["A", "B", "C", "D", "E", "Z", "AA", "GR", "XFD", "XFE", "ZZZZ", "a", ""]),
+        st.sampled_from(["1", "2", "3", "0", "1048576", "1048577", "99999999999999999999", ""]),
+    ),
     st.text(alphabet="AZaz09-$!:", max_size=6),
 )
 XML_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20).map(
-    lambda t: t.replace("&", "&amp;").replace("<", "&lt;"))
+    lambda t: t.replace("&", "&amp;").replace("<", "&lt;")
+)
 
 
 @st.composite
@@ -163,7 +204,9 @@ def xlsx_cell(draw):
     if kind == "inline":
         return f'<c{r} t="inlineStr"><is><t>{draw(XML_TEXT)}</t></is></c>'.encode()
     if kind == "number":
-        return f"<c{r}><v>{draw(st.sampled_from(['1', '-0', '1e308', '1e309', 'NaN', '4.5', 'x', '']))}</v></c>".encode()
+        return (
+            f"<c{r}><v>{draw(st.sampled_from(['1', '-0', '1e308', '1e309', 'NaN', '4.5', 'x', '']))}</v></c>".encode()
+        )
     if kind == "bool":
         return f'<c{r} t="b"><v>{draw(st.sampled_from(["0", "1", "2", "true"]))}</v></c>'.encode()
     if kind == "error":
@@ -173,8 +216,19 @@ def xlsx_cell(draw):
     if kind == "formula":
         return f"<c{r}><f>{draw(XML_TEXT)}</f><v>1</v></c>".encode()
     if kind == "junk":
-        return draw(st.sampled_from([b"<c", b"</row>", b"<row>", b"<c r='A1'/>", b"<x:c r='B2'><x:v>1</x:v></x:c>",
-                                     b"&bogus;", b"<![CDATA[x]]>"]))
+        return draw(
+            st.sampled_from(
+                [
+                    b"<c",
+                    b"</row>",
+                    b"<row>",
+                    b"<c r='A1'/>",
+                    b"<x:c r='B2'><x:v>1</x:v></x:c>",
+                    b"&bogus;",
+                    b"<![CDATA[x]]>",
+                ]
+            )
+        )
     return f"<c{r}/>".encode()
 
 
@@ -206,8 +260,17 @@ def test_fuzz_zip_roundtrip_sanity():
     """The XLSX fuzzer's base files are real workbooks (else it would only fuzz the zip layer)."""
     with zipfile.ZipFile(io.BytesIO(raw_xlsx(istr("A1", "x")))) as zf:
         assert "xl/worksheets/sheet1.xml" in zf.namelist()
-    parsed = parse_file(raw_xlsx(b'<row r="1">' + b"".join(istr(f"{c}1", t) for c, t in zip("ABCD", COLUMN_NAMES)) +
-                                 b'</row><row r="2">' + istr("A2", "Ann") + istr("C2", "a@example.com") + b"</row>"), "u.xlsx")
+    parsed = parse_file(
+        raw_xlsx(
+            b'<row r="1">'
+            + b"".join(istr(f"{c}1", t) for c, t in zip("ABCD", COLUMN_NAMES))
+            + b'</row><row r="2">'
+            + istr("A2", "Ann")
+            + istr("C2", "a@example.com")
+            + b"</row>"
+        ),
+        "u.xlsx",
+    )
     assert parsed.frame["firstname"].to_list() == ["Ann"]
 
 
@@ -216,19 +279,48 @@ def test_fuzz_zip_roundtrip_sanity():
 VALUE = st.one_of(
     CELL,
     st.emails().map(str),
-    st.sampled_from(["", " ", "+1", "+44", "0044", "44", "+999", "+0", "+", "1" * 7, "+44 ", "ann@example.com",
-                     "ANN@EXAMPLE.COM", "a@b", "a@@b.com", "\"quoted\"@example.com", "ann@xn--80ak6aa92e.com",
-                     "07911 123456", "+447911123456", "0" * 41, "x" * 101, "x" * 300, "=1+1", "@SUM(1)"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "+1",
+            "+44",
+            "0044",
+            "44",
+            "+999",
+            "+0",
+            "+",
+            "1" * 7,
+            "+44 ",
+            "ann@example.com",
+            "ANN@EXAMPLE.COM",
+            "a@b",
+            "a@@b.com",
+            '"quoted"@example.com',
+            "ann@xn--80ak6aa92e.com",
+            "07911 123456",
+            "+447911123456",
+            "0" * 41,
+            "x" * 101,
+            "x" * 300,
+            "=1+1",
+            "@SUM(1)",
+        ]
+    ),
     st.from_regex(r"\+?[0-9 ()\-]{0,20}", fullmatch=True),
 )
 
 
 @settings(max_examples=COUNTS["rows"], **CI)
-@given(rows=st.lists(st.tuples(*[VALUE] * len(COLUMN_NAMES)), min_size=1, max_size=15),
-       extra=st.dictionaries(st.integers(2, 20), st.integers(6, 50), max_size=3))
+@given(
+    rows=st.lists(st.tuples(*[VALUE] * len(COLUMN_NAMES)), min_size=1, max_size=15),
+    extra=st.dictionaries(st.integers(2, 20), st.integers(6, 50), max_size=3),
+)
 def test_fuzz_validate_rows(rows, extra):
-    frame = pl.DataFrame({"row": list(range(2, len(rows) + 2)), **{c: [r[i] for r in rows] for i, c in enumerate(COLUMN_NAMES)}},
-                         schema={"row": pl.Int64, **{c: pl.String for c in COLUMN_NAMES}})
+    frame = pl.DataFrame(
+        {"row": list(range(2, len(rows) + 2)), **{c: [r[i] for r in rows] for i, c in enumerate(COLUMN_NAMES)}},
+        schema={"row": pl.Int64, **{c: pl.String for c in COLUMN_NAMES}},
+    )
     extra = {r: n for r, n in extra.items() if r < len(rows) + 2}
     validation = validate_rows(frame, extra, len(COLUMN_NAMES))
     check_validation(validation, frame)

@@ -19,9 +19,19 @@ def test_template_titles_are_taken_as_they_are_without_notices():
 
 @pytest.mark.parametrize(
     "title,column",
-    [("First Name", "firstname"), ("FIRSTNAME", "firstname"), ("first_name", "firstname"), ("E-mail", "email"),
-     ("Email Address", "email"), ("Country Prefix", "countryprefix"), ("country-code", "countryprefix"),
-     ("Last name", "lastname"), ("Surname", "lastname"), ("Phone Number", "phone"), ("  email  ", "email")],
+    [
+        ("First Name", "firstname"),
+        ("FIRSTNAME", "firstname"),
+        ("first_name", "firstname"),
+        ("E-mail", "email"),
+        ("Email Address", "email"),
+        ("Country Prefix", "countryprefix"),
+        ("country-code", "countryprefix"),
+        ("Last name", "lastname"),
+        ("Surname", "lastname"),
+        ("Phone Number", "phone"),
+        ("  email  ", "email"),
+    ],
 )
 def test_near_misses_are_matched_and_reported(title, column):
     header = [title if c == column else c for c in TEMPLATE]

@@ -133,7 +133,8 @@ def test_the_app_starts_the_purge_with_its_lifespan_and_stops_it_cleanly():
         "print('stopped')\n"
     )
     env = {**os.environ, "BULK_UPLOAD_DEMO": "1", "REFLEX_DB_URL": "sqlite://"}  # no production secrets needed
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["['purge_periodically']", "stopped"]

@@ -68,7 +68,8 @@ def test_every_response_carries_the_security_headers():
     status, headers, _ = call("/users", Body(10))
     assert status == 200
     assert headers["content-security-policy"] == (
-        "frame-ancestors https://dash.example.com; object-src 'none'; base-uri 'self'")
+        "frame-ancestors https://dash.example.com; object-src 'none'; base-uri 'self'"
+    )
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
     assert "strict-transport-security" not in headers

@@ -106,31 +106,53 @@ def make_zip(entries: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", method) as zf:
         for name, data in entries.items():
-            zf.writestr(zipfile.ZipInfo(name) if name != "mimetype" else name, data,
-                        compress_type=zipfile.ZIP_STORED if name == "mimetype" else method)
+            zf.writestr(
+                zipfile.ZipInfo(name) if name != "mimetype" else name,
+                data,
+                compress_type=zipfile.ZIP_STORED if name == "mimetype" else method,
+            )
     return buf.getvalue()
 
 
-_CT = (b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-       b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-       b'<Default Extension="xml" ContentType="application/xml"/>'
-       b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-       b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
-_RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-         b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-_WB = (b'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-       b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>')
-_WB_RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+_CT = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    b'<Default Extension="xml" ContentType="application/xml"/>'
+    b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+)
+_RELS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+_WB = (
+    b'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_WB_RELS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+)
 
 
 def raw_xlsx(sheet_data: bytes, prolog: bytes = b"") -> bytes:
     """A minimal hand-written xlsx whose one sheet has exactly this <sheetData> content."""
-    sheet = (b'<?xml version="1.0" encoding="UTF-8"?>' + prolog +
-             b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-             + sheet_data + b"</sheetData></worksheet>")
-    return make_zip({"[Content_Types].xml": _CT, "_rels/.rels": _RELS, "xl/workbook.xml": _WB,
-                     "xl/_rels/workbook.xml.rels": _WB_RELS, "xl/worksheets/sheet1.xml": sheet})
+    sheet = (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        + prolog
+        + b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        + sheet_data
+        + b"</sheetData></worksheet>"
+    )
+    return make_zip(
+        {
+            "[Content_Types].xml": _CT,
+            "_rels/.rels": _RELS,
+            "xl/workbook.xml": _WB,
+            "xl/_rels/workbook.xml.rels": _WB_RELS,
+            "xl/worksheets/sheet1.xml": sheet,
+        }
+    )
 
 
 def istr(ref: str, text: str) -> bytes:
@@ -146,17 +168,26 @@ def ods(table_xml: str, name: str = "Sheet1") -> bytes:
         f'<office:body><office:spreadsheet><table:table table:name="{name}">{table_xml}</table:table>'
         "</office:spreadsheet></office:body></office:document-content>"
     ).encode()
-    manifest = (b'<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-                b'<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-                b'<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>')
-    return make_zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
-                     "META-INF/manifest.xml": manifest, "content.xml": content})
+    manifest = (
+        b'<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        b'<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        b'<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    return make_zip(
+        {
+            "mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
+            "META-INF/manifest.xml": manifest,
+            "content.xml": content,
+        }
+    )
 
 
 def ods_row(*cells: str, repeat: int = 1) -> str:
     attr = f' table:number-rows-repeated="{repeat}"' if repeat > 1 else ""
     body = "".join(
-        f'<table:table-cell office:value-type="string"><text:p>{c}</text:p></table:table-cell>' if c else "<table:table-cell/>"
+        f'<table:table-cell office:value-type="string"><text:p>{c}</text:p></table:table-cell>'
+        if c
+        else "<table:table-cell/>"
         for c in cells
     )
     return f"<table:table-row{attr}>{body}</table:table-row>"
@@ -182,7 +213,14 @@ def test_shape_of_a_table():
     assert t.data.columns == ["c0", "c1", "c2", "c3", "c4", "row"]
     assert t.data.schema == pl.Schema({**{f"c{i}": pl.String for i in range(5)}, "row": pl.Int64})
     assert values(t) == USERS[1:] and rownums(t) == [2, 3]
-    assert (t.file_format, t.sheet_name, t.encoding, t.delimiter, t.extra_values, t.notices) == ("csv", None, "utf-8", ",", {}, [])
+    assert (t.file_format, t.sheet_name, t.encoding, t.delimiter, t.extra_values, t.notices) == (
+        "csv",
+        None,
+        "utf-8",
+        ",",
+        {},
+        [],
+    )
 
 
 def test_default_limits_are_the_documented_ones():
@@ -198,7 +236,9 @@ def test_whitespace_constant_is_pythons():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("delimiter, name", [(",", "comma"), (";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")])
+@pytest.mark.parametrize(
+    "delimiter, name", [(",", "comma"), (";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")]
+)
 def test_delimiter_detected(delimiter, name):
     t = read(csv_bytes(USERS, delimiter=delimiter))
     assert t.delimiter == delimiter and values(t) == USERS[1:]
@@ -274,7 +314,10 @@ def test_other_ole_files_are_refused_with_a_reason():
         (xlsx(USERS)[:2000], "damaged"),
         (b"PK\x03\x04" + bytes(200), "damaged"),
         (b"<!DOCTYPE html><html><body><table><tr><td>a</td></tr></table></body></html>", "web page"),
-        (b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>', "Excel 2003 XML"),
+        (
+            b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>',
+            "Excel 2003 XML",
+        ),
         (b'[{"firstname": "Ann"}]', "JSON"),
         (bytes(range(1, 32)) * 40, "binary data"),
     ],
@@ -301,8 +344,13 @@ NAMES = [["firstname", "lastname"], ["José", "Muñoz"], ["Zoë", "Brontë"], ["
 
 @pytest.mark.parametrize(
     "encoding, label",
-    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16"),
-     ("utf-16-le+bom", "utf-16"), ("utf-16-be+bom", "utf-16")],
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("utf-16", "utf-16"),
+        ("utf-16-le+bom", "utf-16"),
+        ("utf-16-be+bom", "utf-16"),
+    ],
 )
 def test_unicode_encodings(encoding, label):
     text = csv_bytes(NAMES + [["王", "小明"], ["Ольга", "😀"]], encoding="utf-8").decode()
@@ -394,33 +442,99 @@ def test_other_encodings_are_refused_never_mojibake(language, codec, text):
 
 
 def test_csv_values_are_never_converted():
-    typed = ["007", "+447911123456", "1e5", "2021-01-01", "TRUE", "NULL", "=1+1", "00.10", "-0", "٣", "a\x07b", "tab\there"]
+    typed = [
+        "007",
+        "+447911123456",
+        "1e5",
+        "2021-01-01",
+        "TRUE",
+        "NULL",
+        "=1+1",
+        "00.10",
+        "-0",
+        "٣",
+        "a\x07b",
+        "tab\there",
+    ]
     t = read(csv_bytes([[f"h{i}" for i in range(len(typed))], typed]))
     assert values(t) == [typed]
 
 
 def test_xlsx_values_are_rendered_like_excel():
     row = [
-        "007", "+44", 447911123456.0, 68.66499999999999, 0.1 + 0.2, 1e20, 1.5e-7, -0.0, 40.0, 0.52,
-        12345678901234567890.0, True, False, dt.date(2021, 1, 1), dt.datetime(2021, 1, 1, 10, 10, 10),
-        ("=1/0", "#DIV/0!"), ("=NA()", "#N/A"), ("=2+2", 4), ('="x"&"y"', "xy"),
-        "-8086931554011838357", "ABC\r\nDEF", "lit _x0041_ kept", "=SUM(A1)",
+        "007",
+        "+44",
+        447911123456.0,
+        68.66499999999999,
+        0.1 + 0.2,
+        1e20,
+        1.5e-7,
+        -0.0,
+        40.0,
+        0.52,
+        12345678901234567890.0,
+        True,
+        False,
+        dt.date(2021, 1, 1),
+        dt.datetime(2021, 1, 1, 10, 10, 10),
+        ("=1/0", "#DIV/0!"),
+        ("=NA()", "#N/A"),
+        ("=2+2", 4),
+        ('="x"&"y"', "xy"),
+        "-8086931554011838357",
+        "ABC\r\nDEF",
+        "lit _x0041_ kept",
+        "=SUM(A1)",
     ]
     t = read(xlsx([[f"h{i}" for i in range(len(row))], row]), "users.xlsx")
-    assert values(t) == [[
-        "007", "+44", "447911123456", "68.665", "0.3", "100000000000000000000", "0.00000015", "0", "40", "0.52",
-        "12345678901234600000", "TRUE", "FALSE", "2021-01-01", "2021-01-01 10:10:10",
-        "#DIV/0!", "#N/A", "4", "xy",
-        "-8086931554011838357", "ABC\r\nDEF", "lit _x0041_ kept", "=SUM(A1)",
-    ]]
+    assert values(t) == [
+        [
+            "007",
+            "+44",
+            "447911123456",
+            "68.665",
+            "0.3",
+            "100000000000000000000",
+            "0.00000015",
+            "0",
+            "40",
+            "0.52",
+            "12345678901234600000",
+            "TRUE",
+            "FALSE",
+            "2021-01-01",
+            "2021-01-01 10:10:10",
+            "#DIV/0!",
+            "#N/A",
+            "4",
+            "xy",
+            "-8086931554011838357",
+            "ABC\r\nDEF",
+            "lit _x0041_ kept",
+            "=SUM(A1)",
+        ]
+    ]
 
 
 @pytest.mark.parametrize(
     "value, text",
-    [(447911123456.0, "447911123456"), (4.47911123456e11, "447911123456"), (68.66499999999999, "68.665"),
-     (274.65999999999997, "274.66"), (41800000.01, "41800000.01"), (1.0, "1"), (-3.0, "-3"), (-0.0, "0"),
-     (0.1, "0.1"), (1 / 3, "0.333333333333333"), (123456789012345.6, "123456789012346"),
-     (1e15, "1000000000000000"), (1e-5, "0.00001"), (2.5e-10, "0.00000000025"), (-1.5e300, "-15" + "0" * 299)],
+    [
+        (447911123456.0, "447911123456"),
+        (4.47911123456e11, "447911123456"),
+        (68.66499999999999, "68.665"),
+        (274.65999999999997, "274.66"),
+        (41800000.01, "41800000.01"),
+        (1.0, "1"),
+        (-3.0, "-3"),
+        (-0.0, "0"),
+        (0.1, "0.1"),
+        (1 / 3, "0.333333333333333"),
+        (123456789012345.6, "123456789012346"),
+        (1e15, "1000000000000000"),
+        (1e-5, "0.00001"),
+        (2.5e-10, "0.00000000025"),
+        (-1.5e300, "-15" + "0" * 299),
+    ],
 )
 def test_float_rendering(value, text):
     assert calamine_worker._fmt_float(value) == text
@@ -532,8 +646,15 @@ def test_is_header_errors_are_the_callers():
 
 
 def test_sheet_choice():
-    book = xlsx({"Notes": [["How to fill this in"], ["Ask IT"]], "Old": [TEMPLATE, USERS[2]], "Users": [TEMPLATE, USERS[1]],
-                 "Empty": None}, hidden=("Old",))
+    book = xlsx(
+        {
+            "Notes": [["How to fill this in"], ["Ask IT"]],
+            "Old": [TEMPLATE, USERS[2]],
+            "Users": [TEMPLATE, USERS[1]],
+            "Empty": None,
+        },
+        hidden=("Old",),
+    )
     t = read(book, "u.xlsx", is_header=is_template)
     assert t.sheet_name == "Users" and values(t) == [USERS[1]]  # the hidden sheet is never chosen
     assert t.notices == ['Read the sheet "Users" (the first sheet with the template\'s column titles).']
@@ -560,8 +681,17 @@ def test_xlsx_row_numbers_are_excels():
 
 
 def test_ods_is_read():
-    t = read(ods(ods_row("firstname", "email") + ods_row("", "") + ods_row("Ann", "a@x", "") + ods_row("Bo", "b@x", repeat=2)), "u.ods")
-    assert t.file_format == "ods" and values(t) == [["Ann", "a@x"], ["Bo", "b@x"], ["Bo", "b@x"]] and rownums(t) == [3, 4, 5]
+    t = read(
+        ods(
+            ods_row("firstname", "email") + ods_row("", "") + ods_row("Ann", "a@x", "") + ods_row("Bo", "b@x", repeat=2)
+        ),
+        "u.ods",
+    )
+    assert (
+        t.file_format == "ods"
+        and values(t) == [["Ann", "a@x"], ["Bo", "b@x"], ["Bo", "b@x"]]
+        and rownums(t) == [3, 4, 5]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,7 +701,15 @@ def test_ods_is_read():
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\n", b"\r\n\r\n  \t \n", b",,,\n, ,\n", codecs.BOM_UTF8, codecs.BOM_UTF8 + b"\n", codecs.BOM_UTF16_LE + " \n".encode("utf-16-le")],
+    [
+        b"",
+        b"\n",
+        b"\r\n\r\n  \t \n",
+        b",,,\n, ,\n",
+        codecs.BOM_UTF8,
+        codecs.BOM_UTF8 + b"\n",
+        codecs.BOM_UTF16_LE + " \n".encode("utf-16-le"),
+    ],
 )
 def test_empty_text_files(data):
     p = refused(data, code=ErrorCode.EMPTY_FILE)
@@ -582,7 +720,9 @@ def test_empty_workbook():
     refused(xlsx({"A": None, "B": [[None, ""]]}), "u.xlsx", ErrorCode.EMPTY_FILE)
 
 
-@pytest.mark.parametrize("data, name", [(b"firstname,email\n", "u.csv"), (b"firstname,email\n\n,\n", "u.csv"), (xlsx([TEMPLATE]), "u.xlsx")])
+@pytest.mark.parametrize(
+    "data, name", [(b"firstname,email\n", "u.csv"), (b"firstname,email\n\n,\n", "u.csv"), (xlsx([TEMPLATE]), "u.xlsx")]
+)
 def test_header_without_users(data, name):
     p = refused(data, name, ErrorCode.NO_DATA_ROWS)
     assert p.details == {}
@@ -656,7 +796,9 @@ def test_zip_declared_size_limit():
 
 
 def test_zip_bomb_ratio_is_refused_before_inflating():
-    bomb = make_zip({"[Content_Types].xml": _CT, "xl/workbook.xml": _WB, "xl/worksheets/sheet1.xml": b"<" + b"a" * 300_000_000})
+    bomb = make_zip(
+        {"[Content_Types].xml": _CT, "xl/workbook.xml": _WB, "xl/worksheets/sheet1.xml": b"<" + b"a" * 300_000_000}
+    )
     assert len(bomb) < 400_000
     p = refused(bomb, "u.xlsx", ErrorCode.FILE_TOO_LARGE)
     assert "fold when opened (the limit is 200-fold)" in p.details["reason"]
@@ -677,8 +819,15 @@ def patch_zip_size(data: bytes, name: bytes, new_size: int) -> bytes:
 
 def test_zip_entry_larger_than_declared_is_refused():
     sheet = b"<sheetData>" + b"<row/>" * 2_000_000 + b"</sheetData>"
-    book = make_zip({"[Content_Types].xml": _CT, "_rels/.rels": _RELS, "xl/workbook.xml": _WB,
-                     "xl/_rels/workbook.xml.rels": _WB_RELS, "xl/worksheets/sheet1.xml": sheet})
+    book = make_zip(
+        {
+            "[Content_Types].xml": _CT,
+            "_rels/.rels": _RELS,
+            "xl/workbook.xml": _WB,
+            "xl/_rels/workbook.xml.rels": _WB_RELS,
+            "xl/worksheets/sheet1.xml": sheet,
+        }
+    )
     lying = patch_zip_size(book, b"xl/worksheets/sheet1.xml", 1000)
     p = refused(lying, "u.xlsx", ErrorCode.FILE_TOO_LARGE)
     assert "larger than it declares" in p.details["reason"]
@@ -697,7 +846,17 @@ def test_zip_with_bad_crc_is_damaged():
 
 
 def test_hand_written_xlsx_reads():
-    t = read(raw_xlsx(b'<row r="1">' + istr("A1", "firstname") + istr("B1", "email") + b'</row><row r="2">' + istr("A2", "Ann") + b"</row>"), "u.xlsx")
+    t = read(
+        raw_xlsx(
+            b'<row r="1">'
+            + istr("A1", "firstname")
+            + istr("B1", "email")
+            + b'</row><row r="2">'
+            + istr("A2", "Ann")
+            + b"</row>"
+        ),
+        "u.xlsx",
+    )
     assert values(t) == [["Ann", ""]]
 
 
@@ -713,7 +872,10 @@ def test_hand_written_xlsx_reads():
         (istr("A1", "x") + b"<c t='n' r='XFD1048576'><v>1</v></c>", "column XFD"),
         (istr("A1", "x") + b'<c s="1" r="Z1048576"><v>1</v></c>', "26 columns"),
         (b'<row r="1">' + b"<c><v>1</v></c>" * 300 + b'</row><row r="1048576"><c><v>1</v></c></row>', "columns"),
-        (b'<x:row r="1"><x:c r="XFD1"><x:v>1</x:v></x:c></x:row><x:row r="900000"><x:c r="A900000"><x:v>1</x:v></x:c></x:row>', "column XFD"),
+        (
+            b'<x:row r="1"><x:c r="XFD1"><x:v>1</x:v></x:c></x:row><x:row r="900000"><x:c r="A900000"><x:v>1</x:v></x:c></x:row>',
+            "column XFD",
+        ),
     ],
 )
 def test_sparse_sheet_bombs_are_refused_before_parsing(sheet_data, fragment):
@@ -743,7 +905,14 @@ def test_ods_padding_rows_cost_nothing():
     """LibreOffice pads sheets with huge runs of empty rows and cells: they are not data."""
     pad = '<table:table-row table:number-rows-repeated="1048570"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
     body = ods_row("firstname", "email") + ods_row("Ann", "a@x") + pad
-    t = read(ods(body.replace("</table:table-row>", '<table:table-cell table:number-columns-repeated="1022"/></table:table-row>', 2)), "u.ods")
+    t = read(
+        ods(
+            body.replace(
+                "</table:table-row>", '<table:table-cell table:number-columns-repeated="1022"/></table:table-row>', 2
+            )
+        ),
+        "u.ods",
+    )
     assert values(t) == [["Ann", "a@x"]]
 
 
@@ -807,12 +976,16 @@ def test_the_calamine_child_imports_nothing_heavy_on_its_way():
         f"import {calamine._WORKER_MODULE}; "
         "print(sorted(set(sys.modules) - before))"
     )
-    out = subprocess.run([sys.executable, "-E", "-s", "-c", probe], cwd=calamine._CODE_ROOT,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-E", "-s", "-c", probe], cwd=calamine._CODE_ROOT, capture_output=True, text=True, check=True
+    )
     imported = set(ast.literal_eval(out.stdout))
     assert "polars" not in imported
     assert {m for m in imported if m.startswith("bulk_upload_app")} == {
-        "bulk_upload_app", "bulk_upload_app.importer", "bulk_upload_app.importer.reading", calamine._WORKER_MODULE,
+        "bulk_upload_app",
+        "bulk_upload_app.importer",
+        "bulk_upload_app.importer.reading",
+        calamine._WORKER_MODULE,
     }
 
 
@@ -874,13 +1047,17 @@ def test_property_xlsx_round_trip(rows):
     assert (t.header, values(t), rownums(t)) == (header, kept, numbers)
 
 
-QUOTELESS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters='"\r\n\x00,'), max_size=12)
+QUOTELESS = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters='"\r\n\x00,'), max_size=12
+)
 
 
 def assembled(frame: pl.DataFrame):
     """What read_table makes of a frame of raw strings (or the FileProblem code)."""
     try:
-        t = reader._Reader(b"", "u.csv", ReadLimits(), None)._assemble(frame, "csv", sheet_name=None, encoding=None, delimiter=",")
+        t = reader._Reader(b"", "u.csv", ReadLimits(), None)._assemble(
+            frame, "csv", sheet_name=None, encoding=None, delimiter=","
+        )
     except FileProblem as exc:
         return exc.code
     return t.header, t.header_row, t.extra_values, t.data.rows()
@@ -902,9 +1079,26 @@ def test_property_polars_fast_path_matches_csv_module(lines, crlf):
     assert assembled(fast) == assembled(slow)
 
 
-SEEDS = [b"", b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", codecs.BOM_UTF8, codecs.BOM_UTF16_LE,
-         codecs.BOM_UTF16_BE, b"sep=;\n", b"firstname,email\n", b"<?xml", b"{", b"\x00"]
-VALID = [xlsx(USERS), ods(ods_row("firstname", "email") + ods_row("Ann", "a@x")), csv_bytes(USERS), csv_bytes(USERS, encoding="utf-16")]
+SEEDS = [
+    b"",
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    codecs.BOM_UTF8,
+    codecs.BOM_UTF16_LE,
+    codecs.BOM_UTF16_BE,
+    b"sep=;\n",
+    b"firstname,email\n",
+    b"<?xml",
+    b"{",
+    b"\x00",
+]
+VALID = [
+    xlsx(USERS),
+    ods(ods_row("firstname", "email") + ods_row("Ann", "a@x")),
+    csv_bytes(USERS),
+    csv_bytes(USERS, encoding="utf-16"),
+]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -913,9 +1107,9 @@ VALID = [xlsx(USERS), ods(ods_row("firstname", "email") + ods_row("Ann", "a@x"))
         st.binary(max_size=3000),
         st.builds(lambda seed, tail: seed + tail, st.sampled_from(SEEDS), st.binary(max_size=2000)),
         st.builds(
-            lambda base, edits: bytes(
-                b ^ edits.get(i, 0) for i, b in enumerate(base)
-            )[: max(1, len(base) - edits.get(-1, 0))],
+            lambda base, edits: bytes(b ^ edits.get(i, 0) for i, b in enumerate(base))[
+                : max(1, len(base) - edits.get(-1, 0))
+            ],
             st.sampled_from(VALID),
             st.dictionaries(st.integers(-1, 3000), st.integers(1, 255), max_size=6),
         ),
@@ -929,10 +1123,19 @@ def test_property_any_bytes_give_a_table_or_a_file_problem(data, name, caplog):
             t = read_table(data, name, ReadLimits(max_bytes=10_000))
     except FileProblem as exc:
         assert not caplog.records, "reached the reader's last-resort handler (an unexpected exception)"
-        assert exc.code in {ErrorCode.UNSUPPORTED_FILE, ErrorCode.FILE_TOO_LARGE, ErrorCode.EMPTY_FILE, ErrorCode.NO_DATA_ROWS}
+        assert exc.code in {
+            ErrorCode.UNSUPPORTED_FILE,
+            ErrorCode.FILE_TOO_LARGE,
+            ErrorCode.EMPTY_FILE,
+            ErrorCode.NO_DATA_ROWS,
+        }
         assert exc.message and "{" not in exc.message
         return
     assert t.data.columns == [f"c{i}" for i in range(len(t.header))] + ["row"]
     assert t.data.height >= 1 and t.data.null_count().sum_horizontal().item() == 0
-    if "\ufffd".encode() not in data and "\ufffd".encode("utf-16-le") not in data and "\ufffd".encode("utf-16-be") not in data:
+    if (
+        "\ufffd".encode() not in data
+        and "\ufffd".encode("utf-16-le") not in data
+        and "\ufffd".encode("utf-16-be") not in data
+    ):
         assert not any("\ufffd" in v for row in values(t) for v in row + t.header)  # nothing silently replaced

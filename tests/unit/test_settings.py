@@ -31,15 +31,21 @@ def test_a_complete_production_configuration_starts():
     assert startup_problems(load_settings(PRODUCTION)) == []
 
 
-@pytest.mark.parametrize(("change", "named"), [
-    ({"BULK_UPLOAD_JWT_SECRET": ""}, "BULK_UPLOAD_JWT_SECRET is missing"),
-    ({"BULK_UPLOAD_JWT_SECRET": "x" * 31}, "BULK_UPLOAD_JWT_SECRET is too short"),
-    ({"BULK_UPLOAD_JWT_ISSUER": ""}, "BULK_UPLOAD_JWT_ISSUER is missing"),
-    ({"BULK_UPLOAD_FRAME_ANCESTORS": ""}, "BULK_UPLOAD_FRAME_ANCESTORS is missing"),
-    ({"BULK_UPLOAD_DEV_SIGNIN": "1"}, "BULK_UPLOAD_DEV_SIGNIN is set outside demo mode"),
-    ({"BULK_UPLOAD_LEGACY_DASHBOARD_URL": ""}, "BULK_UPLOAD_LEGACY_DASHBOARD_URL is missing"),
-    ({"BULK_UPLOAD_LEGACY_DASHBOARD_URL": "javascript:alert(1)"}, "BULK_UPLOAD_LEGACY_DASHBOARD_URL is not an http(s) URL"),
-])
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"BULK_UPLOAD_JWT_SECRET": ""}, "BULK_UPLOAD_JWT_SECRET is missing"),
+        ({"BULK_UPLOAD_JWT_SECRET": "x" * 31}, "BULK_UPLOAD_JWT_SECRET is too short"),
+        ({"BULK_UPLOAD_JWT_ISSUER": ""}, "BULK_UPLOAD_JWT_ISSUER is missing"),
+        ({"BULK_UPLOAD_FRAME_ANCESTORS": ""}, "BULK_UPLOAD_FRAME_ANCESTORS is missing"),
+        ({"BULK_UPLOAD_DEV_SIGNIN": "1"}, "BULK_UPLOAD_DEV_SIGNIN is set outside demo mode"),
+        ({"BULK_UPLOAD_LEGACY_DASHBOARD_URL": ""}, "BULK_UPLOAD_LEGACY_DASHBOARD_URL is missing"),
+        (
+            {"BULK_UPLOAD_LEGACY_DASHBOARD_URL": "javascript:alert(1)"},
+            "BULK_UPLOAD_LEGACY_DASHBOARD_URL is not an http(s) URL",
+        ),
+    ],
+)
 def test_each_unsafe_setting_is_named(change, named):
     problems = startup_problems(load_settings({**PRODUCTION, **change}))
     assert len(problems) == 1 and problems[0].startswith(named)
@@ -63,17 +69,25 @@ def test_the_old_dev_signin_switch_alone_signs_nobody_in():
 
 def test_cors_allows_the_apps_own_origin_and_the_dashboards_only():
     assert load_settings(PRODUCTION).cors_allowed_origins() == (
-        "https://bulk-upload.example.com", "https://dashboard.example.com")
+        "https://bulk-upload.example.com",
+        "https://dashboard.example.com",
+    )
     # Never "*", also in demo mode: a loopback app answers under its loopback names only.
     demo = load_settings({"BULK_UPLOAD_DEMO": "1"}).cors_allowed_origins()
     assert "*" not in demo and "http://localhost:3000" in demo and "http://127.0.0.1:3000" in demo
     assert {urlsplit(o).hostname for o in demo} == {"localhost", "127.0.0.1", "::1"}
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("BULK_UPLOAD_MAX_FILE_MB", "lots"), ("BULK_UPLOAD_MAX_OPEN_DRAFTS", "0"), ("BULK_UPLOAD_DEMO", "maybe"),
-    ("BULK_UPLOAD_FRAME_ANCESTORS", "https://dash.example.com/path"), ("REFLEX_DEPLOY_URL", "ftp://x"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BULK_UPLOAD_MAX_FILE_MB", "lots"),
+        ("BULK_UPLOAD_MAX_OPEN_DRAFTS", "0"),
+        ("BULK_UPLOAD_DEMO", "maybe"),
+        ("BULK_UPLOAD_FRAME_ANCESTORS", "https://dash.example.com/path"),
+        ("REFLEX_DEPLOY_URL", "ftp://x"),
+    ],
+)
 def test_a_bad_value_names_its_setting(name, value):
     with pytest.raises(SettingsError, match=name):
         load_settings({**PRODUCTION, name: value})
@@ -92,13 +106,25 @@ def _start_app(env_changes: dict[str, str | None]) -> subprocess.CompletedProces
         else:
             env[key] = value
     env["REFLEX_DB_URL"] = "sqlite://"
-    return subprocess.run([sys.executable, "-c", "import bulk_upload_app.bulk_upload_app"],
-                          cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run(
+        [sys.executable, "-c", "import bulk_upload_app.bulk_upload_app"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
-@pytest.mark.parametrize("missing", ["BULK_UPLOAD_JWT_SECRET", "BULK_UPLOAD_FRAME_ANCESTORS",
-                                     "BULK_UPLOAD_JWT_ISSUER", "BULK_UPLOAD_LEGACY_DASHBOARD_URL"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "BULK_UPLOAD_JWT_SECRET",
+        "BULK_UPLOAD_FRAME_ANCESTORS",
+        "BULK_UPLOAD_JWT_ISSUER",
+        "BULK_UPLOAD_LEGACY_DASHBOARD_URL",
+    ],
+)
 def test_the_server_refuses_to_start_without_a_production_setting(missing):
     result = _start_app({**PRODUCTION, missing: None})
     assert result.returncode == 2, result.stderr[-2000:]

@@ -16,7 +16,7 @@ from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.importer.spreadsheet_out import csv_safe, unescape_csv_safe
 from bulk_upload_app.importer.template import template_csv, template_xlsx
 
-HOSTILE = ["=HYPERLINK(\"http://x\")", "+44", "-2+3", "@SUM(A1)", "\tx", "\rx", "=1+1"]
+HOSTILE = ['=HYPERLINK("http://x")', "+44", "-2+3", "@SUM(A1)", "\tx", "\rx", "=1+1"]
 
 
 def test_csv_template_is_the_lowercase_header_only():
@@ -29,7 +29,9 @@ def test_xlsx_template_has_text_columns_and_instructions():
     users, instructions = book.worksheets
     assert users.title == "Users" and [c.value for c in users[1]] == list(COLUMN_NAMES)
     assert users.max_row == 1
-    text_columns = {i for d in users.column_dimensions.values() if d.number_format == "@" for i in range(d.min, d.max + 1)}
+    text_columns = {
+        i for d in users.column_dimensions.values() if d.number_format == "@" for i in range(d.min, d.max + 1)
+    }
     assert text_columns >= {1, 2, 3, 4, 5}  # so "+44" and long digit strings typed in stay text
     assert instructions.title == "Instructions"
     assert any(row[0].value == "countryprefix" for row in instructions.iter_rows())
@@ -43,12 +45,36 @@ def test_a_template_imports_no_user(template):
 
 
 FAILED = [
-    {"row": 3, "firstname": HOSTILE[0], "lastname": "@x", "email": "bad", "countryprefix": "+44", "phone": "-1",
-     "code": "INVALID_EMAIL", "message": "not valid"},
-    {"row": 3, "firstname": HOSTILE[0], "lastname": "@x", "email": "bad", "countryprefix": "+44", "phone": "-1",
-     "code": "INVALID_PHONE_NUMBER", "message": "bad phone"},
-    {"row": 2, "firstname": "Ann", "lastname": "Lee", "email": "a@b.com", "countryprefix": "+1", "phone": "",
-     "code": "EMAIL_ALREADY_EXISTS", "message": "taken"},
+    {
+        "row": 3,
+        "firstname": HOSTILE[0],
+        "lastname": "@x",
+        "email": "bad",
+        "countryprefix": "+44",
+        "phone": "-1",
+        "code": "INVALID_EMAIL",
+        "message": "not valid",
+    },
+    {
+        "row": 3,
+        "firstname": HOSTILE[0],
+        "lastname": "@x",
+        "email": "bad",
+        "countryprefix": "+44",
+        "phone": "-1",
+        "code": "INVALID_PHONE_NUMBER",
+        "message": "bad phone",
+    },
+    {
+        "row": 2,
+        "firstname": "Ann",
+        "lastname": "Lee",
+        "email": "a@b.com",
+        "countryprefix": "+1",
+        "phone": "",
+        "code": "EMAIL_ALREADY_EXISTS",
+        "message": "taken",
+    },
 ]
 
 
@@ -101,8 +127,9 @@ def test_an_xlsx_report_reuploads_with_the_values_as_typed():
 _PIECES = [";", ",", "\t", "=", "+", "-", "@", "'", " ", "\u00a0", "a", "1", "(", "=1+1", "SUM(A1)"]
 RISKY_TEXT = st.lists(st.sampled_from([*_PIECES, "\r"]) | st.characters(codec="utf-8"), max_size=10).map("".join)
 # What an admin types in a cell: no control characters (the reader refuses those as binary).
-TYPED_TEXT = st.lists(st.sampled_from(_PIECES) | st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")),
-                      max_size=10).map("".join)
+TYPED_TEXT = st.lists(
+    st.sampled_from(_PIECES) | st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")), max_size=10
+).map("".join)
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -113,10 +140,19 @@ def assert_no_formula_anywhere(cell: str) -> None:
         assert not piece.lstrip().startswith(("=", "+", "-", "@")), (repr(cell), repr(piece))
 
 
-@pytest.mark.parametrize(("value", "written"), [
-    ("x;=1+1", "x;'=1+1"), ("a,=HYPERLINK(1)", "a,'=HYPERLINK(1)"), ("a\t@SUM(1)", "a\t'@SUM(1)"),
-    ("Lee; -2+3", "Lee;' -2+3"), (" =1+1", "' =1+1"), ("x;'=1", "x;''=1"), ("1;2,3", "1;2,3"), ("Anne-Marie", "Anne-Marie"),
-])
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("x;=1+1", "x;'=1+1"),
+        ("a,=HYPERLINK(1)", "a,'=HYPERLINK(1)"),
+        ("a\t@SUM(1)", "a\t'@SUM(1)"),
+        ("Lee; -2+3", "Lee;' -2+3"),
+        (" =1+1", "' =1+1"),
+        ("x;'=1", "x;''=1"),
+        ("1;2,3", "1;2,3"),
+        ("Anne-Marie", "Anne-Marie"),
+    ],
+)
 def test_a_formula_after_a_separator_or_blanks_is_escaped_too(value, written):
     assert csv_safe(value) == written
     assert_no_formula_anywhere(written)
@@ -134,8 +170,19 @@ def test_property_csv_escaping_leaves_no_formula_and_round_trips(value):
 @PROPS
 @given(st.lists(TYPED_TEXT.map(str.strip).filter(bool), min_size=1, max_size=4))
 def test_property_a_csv_report_reuploads_with_the_values_as_typed(names):
-    failed = [{"row": i + 2, "firstname": name, "lastname": "Lee", "email": f"p{i}@example.com", "countryprefix": "+44",
-               "phone": "", "code": "INVALID_PHONE_NUMBER", "message": name} for i, name in enumerate(names)]
+    failed = [
+        {
+            "row": i + 2,
+            "firstname": name,
+            "lastname": "Lee",
+            "email": f"p{i}@example.com",
+            "countryprefix": "+44",
+            "phone": "",
+            "code": "INVALID_PHONE_NUMBER",
+            "message": name,
+        }
+        for i, name in enumerate(names)
+    ]
     report = report_csv(failed)
     for line in list(csv.reader(io.StringIO(report.decode("utf-8-sig"))))[1:]:
         for cell in line:
@@ -147,8 +194,19 @@ def test_property_a_csv_report_reuploads_with_the_values_as_typed(names):
 @PROPS
 @given(st.lists(TYPED_TEXT, min_size=1, max_size=4))
 def test_property_xlsx_report_cells_are_always_strings(names):
-    failed = [{"row": i + 2, "firstname": name, "lastname": "=1+1", "email": f"p{i}@example.com", "countryprefix": "+44",
-               "phone": "-1", "code": "INVALID_PHONE_NUMBER", "message": f"x;{name}"} for i, name in enumerate(names)]
+    failed = [
+        {
+            "row": i + 2,
+            "firstname": name,
+            "lastname": "=1+1",
+            "email": f"p{i}@example.com",
+            "countryprefix": "+44",
+            "phone": "-1",
+            "code": "INVALID_PHONE_NUMBER",
+            "message": f"x;{name}",
+        }
+        for i, name in enumerate(names)
+    ]
     sheet = openpyxl.load_workbook(io.BytesIO(report_xlsx(failed))).active
     for row in sheet.iter_rows():
         for cell in row:

@@ -61,31 +61,72 @@ def test_tampered_tokens_are_invalid():
     assert code_of("not.a.jwt") == "invalid"
     assert code_of("garbage") == "invalid"
     # alg=none and other algorithms are never accepted
-    none_token = jwt.encode({"company_id": 1, "user_id": 1, "role": "admin", "iat": int(time.time()),
-                             "exp": int(time.time()) + 60, "jti": uuid.uuid4().hex}, None, algorithm="none")
+    none_token = jwt.encode(
+        {
+            "company_id": 1,
+            "user_id": 1,
+            "role": "admin",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+            "jti": uuid.uuid4().hex,
+        },
+        None,
+        algorithm="none",
+    )
     assert code_of(none_token) == "invalid"
 
 
 @pytest.mark.parametrize("claim", auth.REQUIRED_CLAIMS)
 def test_every_claim_is_required(claim):
     now = int(time.time())
-    payload = {"company_id": 1, "user_id": 1, "role": "admin", "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex,
-               "aud": "bulk-upload", "iss": ISSUER}
+    payload = {
+        "company_id": 1,
+        "user_id": 1,
+        "role": "admin",
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+        "aud": "bulk-upload",
+        "iss": ISSUER,
+    }
     del payload[claim]
     assert code_of(jwt.encode(payload, SECRET, algorithm="HS256")) == "invalid"
 
 
-@pytest.mark.parametrize("bad", [{"company_id": 0}, {"company_id": "1; drop"}, {"company_id": True},
-                                 {"user_id": -3}, {"role": ""}, {"role": 5}, {"jti": "short"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"company_id": 0},
+        {"company_id": "1; drop"},
+        {"company_id": True},
+        {"user_id": -3},
+        {"role": ""},
+        {"role": 5},
+        {"jti": "short"},
+    ],
+)
 def test_malformed_claims_are_invalid(bad):
-    assert code_of(auth.make_token(1, 1, **bad) if "company_id" not in bad and "user_id" not in bad
-                   and "role" not in bad and "jti" not in bad else _token_with(bad)) == "invalid"
+    assert (
+        code_of(
+            auth.make_token(1, 1, **bad)
+            if "company_id" not in bad and "user_id" not in bad and "role" not in bad and "jti" not in bad
+            else _token_with(bad)
+        )
+        == "invalid"
+    )
 
 
 def _token_with(changes: dict) -> str:
     now = int(time.time())
-    payload = {"company_id": 1, "user_id": 1, "role": "admin", "iat": now, "exp": now + 60,
-               "jti": uuid.uuid4().hex, **changes}
+    payload = {
+        "company_id": 1,
+        "user_id": 1,
+        "role": "admin",
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+        **changes,
+    }
     return jwt.encode(payload, SECRET, algorithm="HS256")
 
 
@@ -96,12 +137,22 @@ def test_long_lived_or_future_tokens_are_invalid(monkeypatch):
     assert auth.decode_token(auth.make_token(1, 1, lifetime=3600)).company_id == 1
 
 
-@pytest.mark.parametrize("claims", [
-    {"aud": "another-app"}, {"aud": ["another-app"]}, {"iss": "https://evil.example.com"}, {"iss": ""},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "another-app"},
+        {"aud": ["another-app"]},
+        {"iss": "https://evil.example.com"},
+        {"iss": ""},
+    ],
+)
 def test_a_token_for_another_audience_or_from_another_issuer_is_refused(claims):
-    token = auth.make_token(7, 42, **({"issuer": claims["iss"]} if "iss" in claims else {}),
-                            **({"aud": claims["aud"]} if "aud" in claims else {}))
+    token = auth.make_token(
+        7,
+        42,
+        **({"issuer": claims["iss"]} if "iss" in claims else {}),
+        **({"aud": claims["aud"]} if "aud" in claims else {}),
+    )
     assert code_of(token) == "invalid"
 
 

@@ -32,9 +32,16 @@ def test_a_good_row_is_valid_and_normalised():
     v = validate_rows(frame({"email": "Ada.Lovelace@Example.COM", "countryprefix": "0044", "phone": "07400 123456"}))
     assert v.errors == []
     assert v.frame.row(0, named=True) | {} == {
-        "row": 2, "firstname": "Ada", "lastname": "Lovelace", "email": "Ada.Lovelace@Example.COM",
-        "countryprefix": "0044", "phone": "07400 123456", "email_norm": "ada.lovelace@example.com",
-        "prefix_norm": "+44", "phone_e164": "+447400123456", "is_valid": True,
+        "row": 2,
+        "firstname": "Ada",
+        "lastname": "Lovelace",
+        "email": "Ada.Lovelace@Example.COM",
+        "countryprefix": "0044",
+        "phone": "07400 123456",
+        "email_norm": "ada.lovelace@example.com",
+        "prefix_norm": "+44",
+        "phone_e164": "+447400123456",
+        "is_valid": True,
     }
 
 
@@ -62,7 +69,19 @@ def test_control_characters_in_names():
     assert codes(v) == {("firstname", ErrorCode.INVALID_CHARACTERS), ("lastname", ErrorCode.INVALID_CHARACTERS)}
 
 
-@pytest.mark.parametrize("value", ["plainaddress", "a@b", "a@@example.com", "a b@example.com", "a@localhost", ".a@example.com", "a..b@example.com", "a@-example.com"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plainaddress",
+        "a@b",
+        "a@@example.com",
+        "a b@example.com",
+        "a@localhost",
+        ".a@example.com",
+        "a..b@example.com",
+        "a@-example.com",
+    ],
+)
 def test_invalid_emails(value):
     v = validate_rows(frame({"email": value}))
     (error,) = v.errors
@@ -76,14 +95,23 @@ def test_internationalised_email_is_accepted():
 
 
 def test_duplicate_emails_name_the_first_row_case_insensitively():
-    v = validate_rows(frame({"email": "a@example.com"}, {"email": "b@example.com"}, {"email": "A@Example.com"}, {"email": "a@example.com"}))
+    v = validate_rows(
+        frame(
+            {"email": "a@example.com"},
+            {"email": "b@example.com"},
+            {"email": "A@Example.com"},
+            {"email": "a@example.com"},
+        )
+    )
     dupes = [(e.row, e.code) for e in v.errors]
     assert dupes == [(4, ErrorCode.DUPLICATE_EMAIL_IN_FILE), (5, ErrorCode.DUPLICATE_EMAIL_IN_FILE)]
     assert all("row 2" in e.message for e in v.errors)
     assert v.valid == 2
 
 
-@pytest.mark.parametrize("value,expected", [("+44", "+44"), ("44", "+44"), ("0044", "+44"), (" + 1 ", "+1"), ("+353", "+353"), ("+1", "+1")])
+@pytest.mark.parametrize(
+    "value,expected", [("+44", "+44"), ("44", "+44"), ("0044", "+44"), (" + 1 ", "+1"), ("+353", "+353"), ("+1", "+1")]
+)
 def test_country_prefix_forms(value, expected):
     v = validate_rows(frame({"countryprefix": value}))
     assert v.errors == [] and v.frame["prefix_norm"][0] == expected
@@ -91,20 +119,30 @@ def test_country_prefix_forms(value, expected):
 
 @pytest.mark.parametrize("value", ["+999", "+0", "44a", "+", "UK", "+44 20", "00044", "+1234"])
 def test_invalid_country_prefixes(value):
-    assert codes(validate_rows(frame({"countryprefix": value}))) == {("countryprefix", ErrorCode.INVALID_COUNTRY_PREFIX)}
+    assert codes(validate_rows(frame({"countryprefix": value}))) == {
+        ("countryprefix", ErrorCode.INVALID_COUNTRY_PREFIX)
+    }
 
 
 @pytest.mark.parametrize(
     "prefix,phone,e164",
-    [("+44", "07400 123456", "+447400123456"), ("+44", "+44 7400 123456", "+447400123456"), ("+44", "447400123456", "+447400123456"),
-     ("+1", "(202) 555-0143", "+12025550143"), ("+49", "030 12345678", "+493012345678"), ("+61", "0412 345 678", "+61412345678")],
+    [
+        ("+44", "07400 123456", "+447400123456"),
+        ("+44", "+44 7400 123456", "+447400123456"),
+        ("+44", "447400123456", "+447400123456"),
+        ("+1", "(202) 555-0143", "+12025550143"),
+        ("+49", "030 12345678", "+493012345678"),
+        ("+61", "0412 345 678", "+61412345678"),
+    ],
 )
 def test_phone_numbers_are_stored_in_e164(prefix, phone, e164):
     v = validate_rows(frame({"countryprefix": prefix, "phone": phone}))
     assert v.errors == [] and v.frame["phone_e164"][0] == e164
 
 
-@pytest.mark.parametrize("prefix,phone", [("+44", "123"), ("+44", "+1 202 555 0143"), ("+1", "call me"), ("+44", "07400 1234567890")])
+@pytest.mark.parametrize(
+    "prefix,phone", [("+44", "123"), ("+44", "+1 202 555 0143"), ("+1", "call me"), ("+44", "07400 1234567890")]
+)
 def test_invalid_phone_numbers(prefix, phone):
     v = validate_rows(frame({"countryprefix": prefix, "phone": phone}))
     (error,) = v.errors
@@ -112,7 +150,9 @@ def test_invalid_phone_numbers(prefix, phone):
 
 
 def test_phone_is_not_judged_when_the_prefix_is_wrong():
-    assert codes(validate_rows(frame({"countryprefix": "+999", "phone": "123"}))) == {("countryprefix", ErrorCode.INVALID_COUNTRY_PREFIX)}
+    assert codes(validate_rows(frame({"countryprefix": "+999", "phone": "123"}))) == {
+        ("countryprefix", ErrorCode.INVALID_COUNTRY_PREFIX)
+    }
 
 
 def test_extra_values_are_a_row_error():
@@ -137,7 +177,11 @@ emails_and_junk = st.one_of(
     st.emails(),
     st.text(max_size=40),
     st.builds(lambda a, b: f"{a}@{b}", st.text(max_size=12), st.text(max_size=12)),
-    st.builds(lambda a, d: f"{a}@{d}.com", st.from_regex(r"[A-Za-z0-9._%+'-]{1,20}", fullmatch=True), st.from_regex(r"[a-zA-Z0-9-]{1,15}", fullmatch=True)),
+    st.builds(
+        lambda a, d: f"{a}@{d}.com",
+        st.from_regex(r"[A-Za-z0-9._%+'-]{1,20}", fullmatch=True),
+        st.from_regex(r"[a-zA-Z0-9-]{1,15}", fullmatch=True),
+    ),
 )
 
 
@@ -158,7 +202,9 @@ def test_email_verdicts_match_the_validator_exactly(values):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from([1, 44, 49, 33, 61, 91, 81, 55, 353, 972]), st.from_regex(r"\+?[0-9 ()\-.]{0,18}", fullmatch=True))
+@given(
+    st.sampled_from([1, 44, 49, 33, 61, 91, 81, 55, 353, 972]), st.from_regex(r"\+?[0-9 ()\-.]{0,18}", fullmatch=True)
+)
 def test_phone_verdicts_match_phonenumbers(code, phone):
     result = check_phone(code, phone)
     region = phonenumbers.region_code_for_country_code(code)

@@ -48,16 +48,27 @@ class _Worker:
         # out; with -m the child's sys.path[0] is its working directory, here the one holding
         # the parent's own bulk_upload_app, so the child runs the parent's code even when another
         # copy is installed (the virtualenv's editable install points at another checkout).
-        cmd = [sys.executable, "-E", "-s", "-m", _WORKER_MODULE, fmt, str(_worker_memory(len(data))),
-               str(_WORKER_CPU), str(_MAX_SHEET_CELLS), lib_dir]
+        cmd = [
+            sys.executable,
+            "-E",
+            "-s",
+            "-m",
+            _WORKER_MODULE,
+            fmt,
+            str(_worker_memory(len(data))),
+            str(_WORKER_CPU),
+            str(_MAX_SHEET_CELLS),
+            lib_dir,
+        ]
         self.fmt = fmt
         self.data = data
         self.out = b""
         self.err = b""
         self.timed_out = False
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         cwd=_CODE_ROOT)
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=_CODE_ROOT
+            )
         except OSError as exc:  # the server's problem, not the file's: let it surface as such
             raise _CallerError(exc) from exc
         self.thread = threading.Thread(target=self._talk, name="calamine-worker", daemon=True)

@@ -94,8 +94,10 @@ def _text_columns(rows):
         rows = [r if len(r) == width else list(r) + [""] * (width - len(r)) for r in rows]
     return [
         [
-            v if v.__class__ is str
-            else str(int(v)) if v.__class__ is float and v.is_integer() and -1e15 < v < 1e15
+            v
+            if v.__class__ is str
+            else str(int(v))
+            if v.__class__ is float and v.is_integer() and -1e15 < v < 1e15
             else _cell_text(v)
             for v in col
         ]

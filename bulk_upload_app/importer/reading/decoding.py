@@ -169,10 +169,11 @@ def _reject_markup_and_binary_text(text: str) -> None:
             raise _unsupported("it is a JSON file, not a spreadsheet")
     if head.startswith("<?xml") or head.startswith("<workbook"):
         if "urn:schemas-microsoft-com:office:spreadsheet" in text[:8192]:
-            raise _unsupported("it is an Excel 2003 XML spreadsheet, an old format; open it in Excel and save it as .xlsx")
+            raise _unsupported(
+                "it is an Excel 2003 XML spreadsheet, an old format; open it in Excel and save it as .xlsx"
+            )
         raise _unsupported("it is an XML file, not a spreadsheet")
     sample = text[:65536]
     controls = len(_CONTROL.findall(sample))
     if controls >= 8 and controls > 0.05 * len(sample):
         raise _unsupported("it contains binary data, so it isn't a text file")
-

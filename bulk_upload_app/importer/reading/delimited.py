@@ -26,15 +26,21 @@ def _find_delimiter(text: str, ext: str) -> tuple[str, str]:
     """Return (text without an Excel `sep=` line, delimiter)."""
     m = _SEP_LINE.match(text)
     if m and m.group(1) not in '"\r\n':
-        return text[m.end():], m.group(1)
+        return text[m.end() :], m.group(1)
     sample = text[: 64 * 1024]
     truncated = len(text) > len(sample)
     order = ["\t", ",", ";", "|"] if ext == ".tsv" else _CANDIDATES
     best: tuple[float, int, int] | None = None
     choice = order[0]
     for rank, delim in enumerate(order):
-        rows = list(islice(csv.reader(io.StringIO(sample, newline=""), delimiter=delim, quotechar='"',
-                                       skipinitialspace=True, strict=False), 400))
+        rows = list(
+            islice(
+                csv.reader(
+                    io.StringIO(sample, newline=""), delimiter=delim, quotechar='"', skipinitialspace=True, strict=False
+                ),
+                400,
+            )
+        )
         if truncated and len(rows) > 1:
             rows.pop()
         counts = [len(r) for r in rows if any(f.strip() for f in r)]
@@ -52,8 +58,16 @@ def _find_delimiter(text: str, ext: str) -> tuple[str, str]:
 
 
 def _text_has_columns(text: str, delimiter: str) -> bool:
-    rows = islice(csv.reader(io.StringIO(text[:65536], newline=""), delimiter=delimiter, quotechar='"',
-                             skipinitialspace=True, strict=False), 50)
+    rows = islice(
+        csv.reader(
+            io.StringIO(text[:65536], newline=""),
+            delimiter=delimiter,
+            quotechar='"',
+            skipinitialspace=True,
+            strict=False,
+        ),
+        50,
+    )
     return any(sum(1 for f in r if f.strip()) >= 2 for r in rows)
 
 
@@ -111,8 +125,14 @@ def _frame_polars(text: str, delimiter: str, limits: ReadLimits) -> pl.DataFrame
 
 def _frame_python_csv(text: str, delimiter: str, limits: ReadLimits) -> pl.DataFrame:
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
-                        doublequote=True, skipinitialspace=True, strict=False)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        quotechar='"',
+        doublequote=True,
+        skipinitialspace=True,
+        strict=False,
+    )
     cap = 2 * limits.max_rows + 1000  # records, blank ones included
     with _gc_paused():
         records = list(islice(reader, cap))

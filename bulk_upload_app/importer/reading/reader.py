@@ -73,14 +73,19 @@ class _Reader:
 
     def _name_mismatch_notice(self, fmt: str) -> None:
         expected = {
-            ".xlsx": "xlsx", ".xlsm": "xlsx", ".xltx": "xlsx", ".xltm": "xlsx",
-            ".xls": "xls", ".ods": "ods", ".csv": "csv", ".tsv": "tsv", ".txt": "csv",
+            ".xlsx": "xlsx",
+            ".xlsm": "xlsx",
+            ".xltx": "xlsx",
+            ".xltm": "xlsx",
+            ".xls": "xls",
+            ".ods": "ods",
+            ".csv": "csv",
+            ".tsv": "tsv",
+            ".txt": "csv",
         }.get(self.ext)
         same = expected == fmt or (expected in ("csv", "tsv") and fmt in ("csv", "tsv"))
         if expected is not None and not same:
-            self.notices.append(
-                f'The file is named "{self.filename}" but is {_FORMAT_NAMES[fmt]}; it was read as one.'
-            )
+            self.notices.append(f'The file is named "{self.filename}" but is {_FORMAT_NAMES[fmt]}; it was read as one.')
 
     # -- binary signatures ----------------------------------------------------------------
 
@@ -146,8 +151,10 @@ class _Reader:
         if not part_names or not part_names <= known:
             # Could not map sheets to parts: scan every XML part that is not obviously metadata.
             part_names = {
-                n for n in known
-                if n.lower().endswith(".xml") and n.lower().startswith("xl/")
+                n
+                for n in known
+                if n.lower().endswith(".xml")
+                and n.lower().startswith("xl/")
                 and not n.lower().startswith(("xl/theme/", "xl/styles", "xl/sharedstrings"))
             }
         scans: dict[str, _XlsxSheetScan] = {}
@@ -170,7 +177,8 @@ class _Reader:
                 _check_extent(label, exact.n_cells, exact.max_row + 1, exact.max_col + 1, self.limits)
             scans[info.filename] = scan
         return {
-            name: scans[part].error_cells for name, part in sheet_parts.items()
+            name: scans[part].error_cells
+            for name, part in sheet_parts.items()
             if part in scans and scans[part].error_cells
         }
 
@@ -190,9 +198,13 @@ class _Reader:
                     for chunk in _inflate_entry(self.data, info, self.limits):
                         size += len(chunk)
                         if size > _ODS_CONTENT_LIMIT:
-                            raise FileProblem(ErrorCode.FILE_TOO_LARGE, reason=(
-                                f"its sheet data is over {_ODS_CONTENT_LIMIT // 2**20} MB, the most we read from an "
-                                "OpenDocument file; save it as .xlsx or .csv"))
+                            raise FileProblem(
+                                ErrorCode.FILE_TOO_LARGE,
+                                reason=(
+                                    f"its sheet data is over {_ODS_CONTENT_LIMIT // 2**20} MB, the most we read from an "
+                                    "OpenDocument file; save it as .xlsx or .csv"
+                                ),
+                            )
                         parts.append(chunk)
                     content = b"".join(parts)
                     del parts
@@ -289,12 +301,8 @@ class _Reader:
             # A "spreadsheet" that is really text: fine if it holds a table (web apps often
             # export CSV/TSV with an .xls name), not if it is one line of prose.
             if not _text_has_columns(text, delimiter):
-                raise _unsupported(
-                    f'it is named "{self.filename}" but is not a spreadsheet (it contains plain text)'
-                )
-            self.notices.append(
-                f'The file is named "{self.filename}" but is {_FORMAT_NAMES[fmt]}; it was read as one.'
-            )
+                raise _unsupported(f'it is named "{self.filename}" but is not a spreadsheet (it contains plain text)')
+            self.notices.append(f'The file is named "{self.filename}" but is {_FORMAT_NAMES[fmt]}; it was read as one.')
         else:
             expected = "\t" if self.ext == ".tsv" else ","
             if (delimiter != expected and self.ext != ".txt") or (self.ext == ".txt" and delimiter != "\t"):

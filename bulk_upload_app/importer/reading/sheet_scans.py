@@ -154,7 +154,9 @@ def _check_extent(label: str, n_cells: int, rows: int, cols: int, limits: ReadLi
     if rows > _EXCEL_MAX_ROWS:
         raise _too_large(f"{label} has data below row {_n(_EXCEL_MAX_ROWS)}, the last row Excel allows")
     if cols > limits.max_columns:
-        raise _too_large(f"{label} has data in column {col_letter(cols - 1)}; a sheet can have at most {_n(limits.max_columns)} columns")
+        raise _too_large(
+            f"{label} has data in column {col_letter(cols - 1)}; a sheet can have at most {_n(limits.max_columns)} columns"
+        )
     if rows * cols > _grid_budget(n_cells):
         raise _too_large(
             f"{label} spans {_n(rows)} rows and {_n(cols)} columns but holds only {_n(n_cells)} cells; "
@@ -249,7 +251,9 @@ _ODS_ROW = re.compile(rb"<table:table-row(?=[\s/>])([^>]*?)(/?)>")
 _ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])([^>]*?)(/?)>")
 _ODS_ROWS_REP = re.compile(rb"table:number-rows-repeated\s*=\s*[\"']\s*([0-9]+)")
 _ODS_COLS_REP = re.compile(rb"table:number-columns-repeated\s*=\s*[\"']\s*([0-9]+)")
-_ODS_VALUE = re.compile(rb"office:(?:value|string-value|date-value|time-value|boolean-value|value-type)\s*=|table:formula\s*=")
+_ODS_VALUE = re.compile(
+    rb"office:(?:value|string-value|date-value|time-value|boolean-value|value-type)\s*=|table:formula\s*="
+)
 
 
 def _check_ods_content(content: bytes, limits: ReadLimits) -> None:

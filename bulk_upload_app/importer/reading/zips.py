@@ -23,15 +23,31 @@ _CHUNK = 8 * 1024 * 1024
 def _open_zip(data: bytes, limits: ReadLimits) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
     declared = _eocd_entry_count(data)
     if declared is not None and declared > limits.max_zip_entries:
-        raise _too_large(f"the workbook contains {_n(declared)} internal files; the limit is {_n(limits.max_zip_entries)}")
+        raise _too_large(
+            f"the workbook contains {_n(declared)} internal files; the limit is {_n(limits.max_zip_entries)}"
+        )
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, struct.error, IndexError,
-            KeyError, NotImplementedError, UnicodeDecodeError):
-        raise _unsupported("it looks like an Excel or OpenDocument file but is damaged (it can't be unzipped)") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        struct.error,
+        IndexError,
+        KeyError,
+        NotImplementedError,
+        UnicodeDecodeError,
+    ):
+        raise _unsupported(
+            "it looks like an Excel or OpenDocument file but is damaged (it can't be unzipped)"
+        ) from None
     if len(infos) > limits.max_zip_entries:
-        raise _too_large(f"the workbook contains {_n(len(infos))} internal files; the limit is {_n(limits.max_zip_entries)}")
+        raise _too_large(
+            f"the workbook contains {_n(len(infos))} internal files; the limit is {_n(limits.max_zip_entries)}"
+        )
     total = sum(info.file_size for info in infos)
     if total > limits.max_uncompressed_bytes:
         raise _too_large(
@@ -40,7 +56,9 @@ def _open_zip(data: bytes, limits: ReadLimits) -> tuple[zipfile.ZipFile, list[zi
     for info in infos:
         if info.flag_bits & 0x1:
             raise _unsupported("the workbook is password-protected")
-        if info.file_size > _RATIO_MIN_BYTES and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
+        if info.file_size > _RATIO_MIN_BYTES and info.file_size > limits.max_compression_ratio * max(
+            info.compress_size, 1
+        ):
             ratio = info.file_size // max(info.compress_size, 1)
             raise _too_large(
                 f"part of it expands {_n(ratio)}-fold when opened (the limit is {_n(limits.max_compression_ratio)}-fold), "

@@ -73,8 +73,14 @@ class CreateState(DraftState):
             progress.update(done=done, total=total)
 
         work = asyncio.create_task(
-            asyncio.to_thread(creating.create, company_id, upload_id, on_progress=on_progress,
-                              admin_user_id=admin_user_id, actor="web")
+            asyncio.to_thread(
+                creating.create,
+                company_id,
+                upload_id,
+                on_progress=on_progress,
+                admin_user_id=admin_user_id,
+                actor="web",
+            )
         )
         while not work.done():
             await asyncio.sleep(0.3)
@@ -93,8 +99,10 @@ class CreateState(DraftState):
             problem = f"{exc} Go back to Settings and choose again."
         except Exception:
             logger.exception("bulk upload %s: creating users failed", upload_id)
-            problem = ("Creating users stopped before the end. The users added so far are kept; "
-                       "select Resume to create the rest.")
+            problem = (
+                "Creating users stopped before the end. The users added so far are kept; "
+                "select Resume to create the rest."
+            )
         async with self:
             self.creating = False
             self._show_result(company_id, upload_id)
@@ -102,8 +110,12 @@ class CreateState(DraftState):
                 self.step = step_before
             self.message = problem
             done = self.status == UploadStatus.DONE
-            counts = {"uploadId": upload_id, "created": self.created_count, "failed": self.failed_total,
-                      "total": self.count_all}
+            counts = {
+                "uploadId": upload_id,
+                "created": self.created_count,
+                "failed": self.failed_total,
+                "total": self.count_all,
+            }
         if done:  # embed mode: tell the dashboard (postMessage to its configured origin only)
             yield rx.call_script(embed.post_to_parent("batch-created", **counts))
 
@@ -135,9 +147,13 @@ def confirm_dialog() -> rx.Component:
         rx.alert_dialog.content(
             rx.alert_dialog.title("Create ", DraftState.count_valid, " users?"),
             rx.alert_dialog.description(
-                "These users will be created as ", rx.text.strong(DraftState.user_type), " users. ",
-                rx.cond(DraftState.count_errors > 0,
-                        rx.text.span(DraftState.count_errors, " rows with errors will be left out.")),
+                "These users will be created as ",
+                rx.text.strong(DraftState.user_type),
+                " users. ",
+                rx.cond(
+                    DraftState.count_errors > 0,
+                    rx.text.span(DraftState.count_errors, " rows with errors will be left out."),
+                ),
             ),
             rx.data_list.root(
                 line("Advanced settings", CreateState.summary["settings"]),
@@ -147,9 +163,14 @@ def confirm_dialog() -> rx.Component:
                 margin_y="1em",
             ),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", on_click=CreateState.close_confirm)),
-                rx.alert_dialog.action(rx.button("Confirm", on_click=CreateState.confirm, disabled=CreateState.creating)),
-                justify="end", spacing="3",
+                rx.alert_dialog.cancel(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", on_click=CreateState.close_confirm)
+                ),
+                rx.alert_dialog.action(
+                    rx.button("Confirm", on_click=CreateState.confirm, disabled=CreateState.creating)
+                ),
+                justify="end",
+                spacing="3",
             ),
         ),
         open=CreateState.confirm_open,
@@ -164,10 +185,17 @@ def creating_step() -> rx.Component:
         rx.vstack(
             rx.heading("Creating users…", size="5", as_="h2"),
             rx.progress(value=CreateState.progress_percent, max=100, aria_label="Creating users", width="100%"),
-            rx.text(CreateState.progress_done, " of ", CreateState.progress_total, " rows done. "
-                    "You can leave this page; the users keep being created.", role="status", aria_live="polite"),
+            rx.text(
+                CreateState.progress_done,
+                " of ",
+                CreateState.progress_total,
+                " rows done. You can leave this page; the users keep being created.",
+                role="status",
+                aria_live="polite",
+            ),
             rx.button("Check progress", variant="soft", on_click=CreateState.load_result),
-            width="100%", spacing="3",
+            width="100%",
+            spacing="3",
         ),
         width="100%",
     )
@@ -180,11 +208,15 @@ def result_step() -> rx.Component:
             rx.callout.root(
                 rx.callout.icon(rx.icon("triangle-alert")),
                 rx.vstack(
-                    rx.text("Creating users stopped before the end. The users added so far are kept; "
-                            "Resume creates the rest, nobody twice."),
+                    rx.text(
+                        "Creating users stopped before the end. The users added so far are kept; "
+                        "Resume creates the rest, nobody twice."
+                    ),
                     rx.button(rx.icon("play"), "Resume", on_click=CreateState.confirm, loading=CreateState.creating),
                 ),
-                color_scheme="amber", role="alert", width="100%",
+                color_scheme="amber",
+                role="alert",
+                width="100%",
             ),
         ),
         rx.cond(
@@ -192,21 +224,34 @@ def result_step() -> rx.Component:
             rx.callout(
                 "Creating users stopped and was not resumed, so the file's rows were deleted. The users added "
                 "before it stopped are kept; upload the file again to add the rest.",
-                icon="triangle-alert", color_scheme="amber", role="alert", width="100%",
+                icon="triangle-alert",
+                color_scheme="amber",
+                role="alert",
+                width="100%",
             ),
         ),
         rx.callout.root(
             rx.callout.icon(rx.icon("circle-check")),
             rx.callout.text(rx.text.strong(CreateState.created_count, " users added.")),
             # High contrast: bold green-11 text on the green callout fails WCAG AA (axe, serious).
-            color_scheme="green", high_contrast=True, role="status", width="100%", size="3",
+            color_scheme="green",
+            high_contrast=True,
+            role="status",
+            width="100%",
+            size="3",
         ),
         rx.cond(
             CreateState.rows_purged_on != "",
-            rx.text(rx.cond(CreateState.failed_total > 0, rx.text.span(CreateState.failed_total, " users could not be created. ")),
-                    "The uploaded rows were deleted on ",
-                    CreateState.rows_purged_on, " (personal data is kept for a limited time), so they can no "
-                    "longer be listed or downloaded.", color_scheme="gray"),
+            rx.text(
+                rx.cond(
+                    CreateState.failed_total > 0,
+                    rx.text.span(CreateState.failed_total, " users could not be created. "),
+                ),
+                "The uploaded rows were deleted on ",
+                CreateState.rows_purged_on,
+                " (personal data is kept for a limited time), so they can no longer be listed or downloaded.",
+                color_scheme="gray",
+            ),
         ),
         rx.cond(
             (CreateState.failed_total > 0) & (CreateState.rows_purged_on == ""),
@@ -214,27 +259,62 @@ def result_step() -> rx.Component:
                 rx.hstack(
                     rx.heading(CreateState.failed_total, " users could not be created", size="4", as_="h2"),
                     rx.spacer(),
-                    rx.button(rx.icon("download"), "Download failed rows (Excel)", variant="soft",
-                              on_click=CreateState.download_failed("xlsx")),
-                    rx.button(rx.icon("download"), "Download failed rows (CSV)", variant="soft",
-                              on_click=CreateState.download_failed("csv")),
-                    width="100%", align="center", wrap="wrap",
+                    rx.button(
+                        rx.icon("download"),
+                        "Download failed rows (Excel)",
+                        variant="soft",
+                        on_click=CreateState.download_failed("xlsx"),
+                    ),
+                    rx.button(
+                        rx.icon("download"),
+                        "Download failed rows (CSV)",
+                        variant="soft",
+                        on_click=CreateState.download_failed("csv"),
+                    ),
+                    width="100%",
+                    align="center",
+                    wrap="wrap",
                 ),
                 rx.text("Fix these rows in the downloaded file and upload it again.", color_scheme="gray"),
-                named_table("Users that failed", rx.table.header(rx.table.row(*[rx.table.column_header_cell(t) for t in ("Row", "Email", "Error code", "How to fix it")])),
-                    rx.table.body(rx.foreach(CreateState.failed, lambda f: rx.table.row(
-                        rx.table.row_header_cell(f["row"]), rx.table.cell(f["email"]), rx.table.cell(rx.code(f["code"])),
-                        rx.table.cell(f["message"])))),
-                    variant="surface", size="1", width="100%",
+                named_table(
+                    "Users that failed",
+                    rx.table.header(
+                        rx.table.row(
+                            *[rx.table.column_header_cell(t) for t in ("Row", "Email", "Error code", "How to fix it")]
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            CreateState.failed,
+                            lambda f: rx.table.row(
+                                rx.table.row_header_cell(f["row"]),
+                                rx.table.cell(f["email"]),
+                                rx.table.cell(rx.code(f["code"])),
+                                rx.table.cell(f["message"]),
+                            ),
+                        )
+                    ),
+                    variant="surface",
+                    size="1",
+                    width="100%",
                 ),
-                rx.cond(CreateState.failed_total > creating.SHOWN_FAILURES, rx.text(f"The first {creating.SHOWN_FAILURES} are shown; the download has all of them.")),
-                width="100%", spacing="3",
+                rx.cond(
+                    CreateState.failed_total > creating.SHOWN_FAILURES,
+                    rx.text(f"The first {creating.SHOWN_FAILURES} are shown; the download has all of them."),
+                ),
+                width="100%",
+                spacing="3",
             ),
         ),
         rx.hstack(
             rx.button(rx.link("View users", href=routes.USERS), as_child=True, size="3"),
-            rx.button(rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step=upload"), as_child=True, size="3", variant="soft"),
+            rx.button(
+                rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step=upload"),
+                as_child=True,
+                size="3",
+                variant="soft",
+            ),
         ),
-        width="100%", spacing="4",
+        width="100%",
+        spacing="4",
     )
-

@@ -51,7 +51,11 @@ class DraftState(SessionState):
     def _show_summary(self, summary: DraftSummary, *, with_step: bool = False) -> None:
         self.file_name, self.user_type, self.status = summary.file_name, summary.user_type, summary.status
         self.notices = summary.notices
-        self.count_all, self.count_valid, self.count_errors = summary.count_all, summary.count_valid, summary.count_errors
+        self.count_all, self.count_valid, self.count_errors = (
+            summary.count_all,
+            summary.count_valid,
+            summary.count_errors,
+        )
         self.seats_total, self.seats_free = summary.seats_total, summary.seats_free
         if with_step:
             self.step = summary.step
@@ -136,9 +140,14 @@ def stepper(current: int) -> rx.Component:
         items.append(
             rx.el.li(
                 rx.badge(str(index + 1), variant="solid" if state != "todo" else "soft", radius="full"),
-                rx.text(label, weight="bold" if state == "current" else "regular",
-                        color_scheme="gray" if state == "todo" else None),
-                display="flex", align_items="center", gap="0.5em",
+                rx.text(
+                    label,
+                    weight="bold" if state == "current" else "regular",
+                    color_scheme="gray" if state == "todo" else None,
+                ),
+                display="flex",
+                align_items="center",
+                gap="0.5em",
                 aria_current="step" if state == "current" else None,
             )
         )
@@ -152,10 +161,10 @@ def error_callout(code: rx.Var, message: rx.Var) -> rx.Component:
     return rx.callout.root(
         rx.callout.icon(rx.icon("triangle-alert")),
         rx.callout.text(rx.text.strong(code), " ", message),
-        color_scheme="red", role="alert", width="100%",
+        color_scheme="red",
+        role="alert",
+        width="100%",
     )
-
-
 
 
 def user_type_select(value: rx.Var, on_change) -> rx.Component:
@@ -164,7 +173,8 @@ def user_type_select(value: rx.Var, on_change) -> rx.Component:
         rx.select.root(
             rx.select.trigger(id="user-type", aria_label="User type for this batch"),
             rx.select.content(*[rx.select.item(t.capitalize(), value=t) for t in USER_TYPES]),
-            value=value, on_change=on_change,
+            value=value,
+            on_change=on_change,
         ),
         align="center",
     )
@@ -176,16 +186,37 @@ def seats_banner() -> rx.Component:
         rx.callout.root(
             rx.callout.icon(rx.icon("users")),
             rx.vstack(
-                rx.text(rx.text.strong("Not enough seats. "), "These users need ", DraftState.count_valid,
-                        " seats, but only ", DraftState.seats_free, " are free. Add at least ",
-                        DraftState.seats_short, " seats in the legacy dashboard, or remove users from the file."),
+                rx.text(
+                    rx.text.strong("Not enough seats. "),
+                    "These users need ",
+                    DraftState.count_valid,
+                    " seats, but only ",
+                    DraftState.seats_free,
+                    " are free. Add at least ",
+                    DraftState.seats_short,
+                    " seats in the legacy dashboard, or remove users from the file.",
+                ),
                 rx.hstack(
-                    rx.button(rx.link(rx.icon("external-link"), "Go to legacy dashboard", href=DraftState.legacy_dashboard_url, target="_top", id="legacy-dashboard-link"), as_child=True, size="2"),
-                    rx.button(rx.icon("refresh-cw"), "Check again", variant="soft", size="2", on_click=DraftState.check_again),
+                    rx.button(
+                        rx.link(
+                            rx.icon("external-link"),
+                            "Go to legacy dashboard",
+                            href=DraftState.legacy_dashboard_url,
+                            target="_top",
+                            id="legacy-dashboard-link",
+                        ),
+                        as_child=True,
+                        size="2",
+                    ),
+                    rx.button(
+                        rx.icon("refresh-cw"), "Check again", variant="soft", size="2", on_click=DraftState.check_again
+                    ),
                 ),
                 spacing="2",
             ),
-            color_scheme="amber", role="alert", width="100%",
+            color_scheme="amber",
+            role="alert",
+            width="100%",
         ),
     )
 
@@ -194,8 +225,19 @@ def counts_bar() -> rx.Component:
     return rx.hstack(
         rx.badge("All rows: ", DraftState.count_all, size="2", variant="soft", color_scheme="gray", high_contrast=True),
         rx.badge("Valid: ", DraftState.count_valid, size="2", variant="soft", color_scheme="green", high_contrast=True),
-        rx.badge("With errors: ", DraftState.count_errors, size="2", variant="soft", color_scheme="red", high_contrast=True),
-        rx.badge("Seats free: ", DraftState.seats_free, " of ", DraftState.seats_total, size="2", variant="soft",
-                 high_contrast=True),
-        wrap="wrap", aria_live="polite", id="draft-counts",
+        rx.badge(
+            "With errors: ", DraftState.count_errors, size="2", variant="soft", color_scheme="red", high_contrast=True
+        ),
+        rx.badge(
+            "Seats free: ",
+            DraftState.seats_free,
+            " of ",
+            DraftState.seats_total,
+            size="2",
+            variant="soft",
+            high_contrast=True,
+        ),
+        wrap="wrap",
+        aria_live="polite",
+        id="draft-counts",
     )

@@ -14,10 +14,16 @@ from .settings import settings_step
 def draft_page() -> rx.Component:
     return page_frame(
         "Bulk user upload",
-        admins_only(DraftState, rx.cond(
+        admins_only(
+            DraftState,
+            rx.cond(
                 DraftState.not_found,
-                rx.callout("This bulk upload does not exist or belongs to another account.", icon="circle-x",
-                           color_scheme="red", role="alert"),
+                rx.callout(
+                    "This bulk upload does not exist or belongs to another account.",
+                    icon="circle-x",
+                    color_scheme="red",
+                    role="alert",
+                ),
                 rx.vstack(
                     rx.match(DraftState.step, ("review", stepper(2)), ("settings", stepper(3)), stepper(4)),
                     rx.cond(DraftState.message != "", rx.callout(DraftState.message, icon="info", role="status")),
@@ -29,8 +35,9 @@ def draft_page() -> rx.Component:
                         ("result", result_step()),
                         loading(),
                     ),
-                    width="100%", spacing="4",
+                    width="100%",
+                    spacing="4",
                 ),
-            )),
+            ),
+        ),
     )
-

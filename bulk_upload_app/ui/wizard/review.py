@@ -52,8 +52,14 @@ class ReviewState(PagedMixin, DraftState):
         if company_id is None:
             return
         try:
-            found = draft_service.rows_page(company_id, self.upload_id, only_errors=self.only_errors,
-                                            search=self.search, offset=self.page_index * self.PAGE_SIZE, limit=self.PAGE_SIZE)
+            found = draft_service.rows_page(
+                company_id,
+                self.upload_id,
+                only_errors=self.only_errors,
+                search=self.search,
+                offset=self.page_index * self.PAGE_SIZE,
+                limit=self.PAGE_SIZE,
+            )
         except UploadNotFound:
             return
         self.rows = [_flat_row(v) for v in found.rows]
@@ -75,8 +81,9 @@ class ReviewState(PagedMixin, DraftState):
         rid = as_id(row_id)
         if column not in COLUMN_NAMES or current is None or rid is None or current[column] == str(value).strip():
             return
-        if self._change_draft(lambda company_id: draft_service.edit_cell(
-                company_id, self.upload_id, rid, column, str(value))):
+        if self._change_draft(
+            lambda company_id: draft_service.edit_cell(company_id, self.upload_id, rid, column, str(value))
+        ):
             self._load_page()
 
     @rx.event
@@ -128,11 +135,22 @@ def _grid_row(row: rx.Var) -> rx.Component:
         *[_cell(row, c.name) for c in COLUMNS],
         rx.table.cell(
             rx.hstack(
-                rx.cond(row["row_error"] != "", rx.tooltip(rx.icon("circle-alert", color="var(--red-9)",
-                                                                    aria_label=row["row_error"]), content=row["row_error"])),
-                rx.icon_button(rx.icon("trash-2"), variant="ghost", color_scheme="red", size="1",
-                               on_click=ReviewState.remove_row(row["id"]), aria_label="Remove row " + row["row"],
-                               title="Remove row " + row["row"]),
+                rx.cond(
+                    row["row_error"] != "",
+                    rx.tooltip(
+                        rx.icon("circle-alert", color="var(--red-9)", aria_label=row["row_error"]),
+                        content=row["row_error"],
+                    ),
+                ),
+                rx.icon_button(
+                    rx.icon("trash-2"),
+                    variant="ghost",
+                    color_scheme="red",
+                    size="1",
+                    on_click=ReviewState.remove_row(row["id"]),
+                    aria_label="Remove row " + row["row"],
+                    title="Remove row " + row["row"],
+                ),
             )
         ),
     )
@@ -148,27 +166,50 @@ def review_grid() -> rx.Component:
             ),
             rx.spacer(),
             rx.debounce_input(
-                rx.input(rx.input.slot(rx.icon("search")), placeholder="Search rows", value=ReviewState.search,
-                         on_change=ReviewState.set_search, aria_label="Search rows", type="search"),
+                rx.input(
+                    rx.input.slot(rx.icon("search")),
+                    placeholder="Search rows",
+                    value=ReviewState.search,
+                    on_change=ReviewState.set_search,
+                    aria_label="Search rows",
+                    type="search",
+                ),
                 debounce_timeout=150,
             ),
-            width="100%", align="center", wrap="wrap",
+            width="100%",
+            align="center",
+            wrap="wrap",
         ),
         rx.box(
-            named_table("Rows of the file", rx.table.header(rx.table.row(
-                    rx.table.column_header_cell("Row"),
-                    *[rx.table.column_header_cell(c.name) for c in COLUMNS],
-                    rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
-                )),
+            named_table(
+                "Rows of the file",
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Row"),
+                        *[rx.table.column_header_cell(c.name) for c in COLUMNS],
+                        rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
+                    )
+                ),
                 rx.table.body(rx.foreach(ReviewState.rows, _grid_row)),
-                variant="surface", size="1", width="100%",
+                variant="surface",
+                size="1",
+                width="100%",
             ),
-            overflow_x="auto", width="100%",
+            overflow_x="auto",
+            width="100%",
         ),
         rx.cond(ReviewState.total_items == 0, rx.text("No rows match.", color_scheme="gray")),
-        pager(ReviewState.page_index, ReviewState.page_count, ReviewState.previous_page, ReviewState.next_page,
-              " · ", ReviewState.total_items, " rows"),
-        width="100%", spacing="3",
+        pager(
+            ReviewState.page_index,
+            ReviewState.page_count,
+            ReviewState.previous_page,
+            ReviewState.next_page,
+            " · ",
+            ReviewState.total_items,
+            " rows",
+        ),
+        width="100%",
+        spacing="3",
     )
 
 
@@ -178,15 +219,26 @@ def review_step() -> rx.Component:
             rx.heading("Review", size="5", as_="h2"),
             rx.text(DraftState.file_name, color_scheme="gray"),
             rx.spacer(),
-            rx.button(rx.link(rx.icon("file-up"), "Replace file", href=f"{routes.BULK_UPLOAD}?replace=" + DraftState.upload_id), as_child=True, variant="soft"),
-            rx.cond(DraftState.count_errors > 0, rx.menu.root(
-                rx.menu.trigger(rx.button(rx.icon("download"), "Download rows with errors", variant="soft")),
-                rx.menu.content(
-                    rx.menu.item("Excel (.xlsx)", on_click=ReviewState.download_errors("xlsx")),
-                    rx.menu.item("CSV", on_click=ReviewState.download_errors("csv")),
+            rx.button(
+                rx.link(
+                    rx.icon("file-up"), "Replace file", href=f"{routes.BULK_UPLOAD}?replace=" + DraftState.upload_id
                 ),
-            )),
-            width="100%", align="center", wrap="wrap",
+                as_child=True,
+                variant="soft",
+            ),
+            rx.cond(
+                DraftState.count_errors > 0,
+                rx.menu.root(
+                    rx.menu.trigger(rx.button(rx.icon("download"), "Download rows with errors", variant="soft")),
+                    rx.menu.content(
+                        rx.menu.item("Excel (.xlsx)", on_click=ReviewState.download_errors("xlsx")),
+                        rx.menu.item("CSV", on_click=ReviewState.download_errors("csv")),
+                    ),
+                ),
+            ),
+            width="100%",
+            align="center",
+            wrap="wrap",
         ),
         rx.foreach(DraftState.notices, lambda n: rx.callout(n, icon="info", size="1", width="100%")),
         counts_bar(),
@@ -194,13 +246,14 @@ def review_step() -> rx.Component:
         review_grid(),
         rx.hstack(
             rx.spacer(),
-            rx.button("Continue", size="3", on_click=DraftState.go_to("settings"),
-                      disabled=DraftState.count_valid == 0),
+            rx.button(
+                "Continue", size="3", on_click=DraftState.go_to("settings"), disabled=DraftState.count_valid == 0
+            ),
             width="100%",
         ),
-        width="100%", spacing="4",
+        width="100%",
+        spacing="4",
     )
 
 
 # ---------------------------------------------------------------- step 4: settings
-

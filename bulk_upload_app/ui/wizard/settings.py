@@ -49,18 +49,32 @@ class SettingsState(DraftState):
             return
         choices = batch.choices
         self.groups, self.numbers, self.skills, self.existing_users = (
-            choices.groups, choices.numbers, choices.skills, choices.users)
+            choices.groups,
+            choices.numbers,
+            choices.skills,
+            choices.users,
+        )
         self._show(batch.chosen)
 
     def _show(self, spec: BatchSpec) -> None:
         form = spec_to_form(spec, {s["id"]: s["name"] for s in self.skills})
         self.use_company_settings = form["use_company_settings"]
-        self.setting_values, self.group_ids, self.number_ids = form["setting_values"], form["group_ids"], form["number_ids"]
+        self.setting_values, self.group_ids, self.number_ids = (
+            form["setting_values"],
+            form["group_ids"],
+            form["number_ids"],
+        )
         self.chosen_skills = form["chosen_skills"]
 
     def _spec(self) -> BatchSpec:
-        return form_to_spec(self.user_type, self.use_company_settings, self.setting_values, self.group_ids,
-                            self.number_ids, self.chosen_skills)
+        return form_to_spec(
+            self.user_type,
+            self.use_company_settings,
+            self.setting_values,
+            self.group_ids,
+            self.number_ids,
+            self.chosen_skills,
+        )
 
     def _save(self) -> None:
         company_id = self._company_id()
@@ -112,8 +126,9 @@ class SettingsState(DraftState):
         self.chosen_skills = [s for s in self.chosen_skills if s["skill_id"] != skill_id]
         if checked:
             name = next((s["name"] for s in self.skills if s["id"] == skill_id), "")
-            self.chosen_skills.append({"key": skill_id, "skill_id": skill_id, "name": name,
-                                       "level": str(DEFAULT_SKILL_LEVEL), "is_new": ""})
+            self.chosen_skills.append(
+                {"key": skill_id, "skill_id": skill_id, "name": name, "level": str(DEFAULT_SKILL_LEVEL), "is_new": ""}
+            )
         self._save()
 
     @rx.event
@@ -151,8 +166,9 @@ class SettingsState(DraftState):
         if any(s["name"].casefold() == name.casefold() for s in self.chosen_skills):
             self.settings_error = f'"{name}" is already in this batch.'
             return
-        self.chosen_skills.append({"key": f"new:{name}", "skill_id": "", "name": name,
-                                   "level": str(DEFAULT_SKILL_LEVEL), "is_new": "yes"})
+        self.chosen_skills.append(
+            {"key": f"new:{name}", "skill_id": "", "name": name, "level": str(DEFAULT_SKILL_LEVEL), "is_new": "yes"}
+        )
         self.new_skill_name = ""
         self._save()
 
@@ -185,16 +201,26 @@ def spec_to_form(spec: BatchSpec, skill_names: dict[str, str]) -> dict[str, Any]
         "group_ids": [str(g) for g in spec.group_ids],
         "number_ids": [str(n) for n in spec.outbound_number_ids],
         "chosen_skills": [
-            {"key": str(s.skill_id) if s.skill_id else f"new:{s.new_name}", "skill_id": str(s.skill_id or ""),
-             "name": skill_names.get(str(s.skill_id), "") if s.skill_id else (s.new_name or ""), "level": str(s.level),
-             "is_new": "" if s.skill_id else "yes"}
+            {
+                "key": str(s.skill_id) if s.skill_id else f"new:{s.new_name}",
+                "skill_id": str(s.skill_id or ""),
+                "name": skill_names.get(str(s.skill_id), "") if s.skill_id else (s.new_name or ""),
+                "level": str(s.level),
+                "is_new": "" if s.skill_id else "yes",
+            }
             for s in spec.skills
         ],
     }
 
 
-def form_to_spec(user_type: str, use_company_settings: bool, setting_values: dict[str, str], group_ids: list[str],
-                 number_ids: list[str], chosen_skills: list[dict[str, str]]) -> BatchSpec:
+def form_to_spec(
+    user_type: str,
+    use_company_settings: bool,
+    setting_values: dict[str, str],
+    group_ids: list[str],
+    number_ids: list[str],
+    chosen_skills: list[dict[str, str]],
+) -> BatchSpec:
     """The form back as a batch; the engine checks every id against the company before use."""
     settings = None
     if not use_company_settings:
@@ -204,8 +230,14 @@ def form_to_spec(user_type: str, use_company_settings: bool, setting_values: dic
         settings=settings,
         group_ids=[int(g) for g in group_ids],
         outbound_number_ids=[int(n) for n in number_ids],
-        skills=[SkillChoice(level=int(s["level"]), skill_id=int(s["skill_id"]) if s["skill_id"] else None,
-                            new_name=s["name"] if s["is_new"] else None) for s in chosen_skills],
+        skills=[
+            SkillChoice(
+                level=int(s["level"]),
+                skill_id=int(s["skill_id"]) if s["skill_id"] else None,
+                new_name=s["name"] if s["is_new"] else None,
+            )
+            for s in chosen_skills
+        ],
     )
 
 
@@ -220,8 +252,11 @@ def _toggled(values: list[str], value: str, on: bool) -> list[str]:
 def _setting_control(setting) -> rx.Component:
     control_id = f"setting-{setting.key}"
     if setting.choices is None:
-        control = rx.switch(id=control_id, checked=SettingsState.setting_values[setting.key] == "true",
-                            on_change=lambda v: SettingsState.set_setting(setting.key, v))
+        control = rx.switch(
+            id=control_id,
+            checked=SettingsState.setting_values[setting.key] == "true",
+            on_change=lambda v: SettingsState.set_setting(setting.key, v),
+        )
     else:
         control = rx.select.root(
             rx.select.trigger(id=control_id, aria_label=setting.label),
@@ -230,9 +265,15 @@ def _setting_control(setting) -> rx.Component:
             on_change=lambda v: SettingsState.set_setting(setting.key, v),
         )
     return rx.hstack(
-        rx.vstack(rx.el.label(setting.label, html_for=control_id, font_weight="500"),
-                  rx.text(setting.description, size="1", color_scheme="gray"), spacing="0"),
-        rx.spacer(), control, width="100%", align="center",
+        rx.vstack(
+            rx.el.label(setting.label, html_for=control_id, font_weight="500"),
+            rx.text(setting.description, size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        rx.spacer(),
+        control,
+        width="100%",
+        align="center",
     )
 
 
@@ -244,20 +285,30 @@ def advanced_settings_tab() -> rx.Component:
             rx.el.label("Load existing", html_for="load-existing", font_weight="500"),
             rx.select.root(
                 rx.select.trigger(id="load-existing", placeholder="Choose a user to copy", aria_label="Load existing"),
-                rx.select.content(rx.foreach(SettingsState.existing_users,
-                                             lambda u: rx.select.item(u["label"], value=u["id"]))),
+                rx.select.content(
+                    rx.foreach(SettingsState.existing_users, lambda u: rx.select.item(u["label"], value=u["id"]))
+                ),
                 on_change=SettingsState.load_existing,
             ),
-            rx.cond(SettingsState.loaded_from != "", rx.text("Loaded from ", SettingsState.loaded_from, size="2",
-                                                             color_scheme="gray")),
-            align="center", wrap="wrap",
+            rx.cond(
+                SettingsState.loaded_from != "",
+                rx.text("Loaded from ", SettingsState.loaded_from, size="2", color_scheme="gray"),
+            ),
+            align="center",
+            wrap="wrap",
         ),
-        rx.text("Optional (time saver): fill these settings from an existing user, then edit them.", size="2",
-                color_scheme="gray"),
+        rx.text(
+            "Optional (time saver): fill these settings from an existing user, then edit them.",
+            size="2",
+            color_scheme="gray",
+        ),
         rx.separator(),
         rx.hstack(
-            rx.switch(id="use-company-settings", checked=SettingsState.use_company_settings,
-                      on_change=SettingsState.set_use_company_settings),
+            rx.switch(
+                id="use-company-settings",
+                checked=SettingsState.use_company_settings,
+                on_change=SettingsState.set_use_company_settings,
+            ),
             rx.el.label("Use company settings (default)", html_for="use-company-settings", font_weight="500"),
             align="center",
         ),
@@ -266,27 +317,53 @@ def advanced_settings_tab() -> rx.Component:
             rx.grid(
                 rx.card(rx.heading("Restrictions", size="3", as_="h3"), *[_setting_control(s) for s in restrictions]),
                 rx.card(rx.heading("Required actions", size="3", as_="h3"), *[_setting_control(s) for s in actions]),
-                columns=rx.breakpoints(initial="1", md="2"), spacing="3", width="100%",
+                columns=rx.breakpoints(initial="1", md="2"),
+                spacing="3",
+                width="100%",
             ),
         ),
         rx.separator(),
         rx.el.fieldset(
             rx.el.legend(rx.heading("Groups", size="3", as_="h3")),
-            rx.foreach(SettingsState.groups, lambda g: rx.checkbox(
-                g["name"], checked=SettingsState.group_ids.contains(g["id"]),
-                on_change=lambda v: SettingsState.toggle_group(g["id"], v))),
-            rx.cond(SettingsState.groups.length() == 0, rx.text("This company has no groups yet.", color_scheme="gray")),
-            display="flex", flex_direction="column", gap="0.5em", border="none", padding="0",
+            rx.foreach(
+                SettingsState.groups,
+                lambda g: rx.checkbox(
+                    g["name"],
+                    checked=SettingsState.group_ids.contains(g["id"]),
+                    on_change=lambda v: SettingsState.toggle_group(g["id"], v),
+                ),
+            ),
+            rx.cond(
+                SettingsState.groups.length() == 0, rx.text("This company has no groups yet.", color_scheme="gray")
+            ),
+            display="flex",
+            flex_direction="column",
+            gap="0.5em",
+            border="none",
+            padding="0",
         ),
         rx.el.fieldset(
             rx.el.legend(rx.heading("Outbound call numbers", size="3", as_="h3")),
-            rx.text("When you choose numbers, these users call and text only from them.", size="2", color_scheme="gray"),
-            rx.foreach(SettingsState.numbers, lambda n: rx.checkbox(
-                n["label"], checked=SettingsState.number_ids.contains(n["id"]),
-                on_change=lambda v: SettingsState.toggle_number(n["id"], v))),
-            display="flex", flex_direction="column", gap="0.5em", border="none", padding="0",
+            rx.text(
+                "When you choose numbers, these users call and text only from them.", size="2", color_scheme="gray"
+            ),
+            rx.foreach(
+                SettingsState.numbers,
+                lambda n: rx.checkbox(
+                    n["label"],
+                    checked=SettingsState.number_ids.contains(n["id"]),
+                    on_change=lambda v: SettingsState.toggle_number(n["id"], v),
+                ),
+            ),
+            display="flex",
+            flex_direction="column",
+            gap="0.5em",
+            border="none",
+            padding="0",
         ),
-        spacing="4", width="100%", padding_y="1em",
+        spacing="4",
+        width="100%",
+        padding_y="1em",
     )
 
 
@@ -294,7 +371,8 @@ def _level_select(key: rx.Var, value: rx.Var, name: rx.Var) -> rx.Component:
     return rx.select.root(
         rx.select.trigger(aria_label="Skill level for " + name),
         rx.select.content(*[rx.select.item(label, value=str(level)) for level, label in SKILL_LEVELS]),
-        value=value, on_change=lambda v: SettingsState.set_skill_level(key, v),
+        value=value,
+        on_change=lambda v: SettingsState.set_skill_level(key, v),
     )
 
 
@@ -302,56 +380,105 @@ def user_skills_tab() -> rx.Component:
     return rx.vstack(
         rx.el.fieldset(
             rx.el.legend(rx.heading("Existing skills", size="3", as_="h3")),
-            rx.foreach(SettingsState.skills, lambda s: rx.checkbox(
-                s["name"], checked=SettingsState.chosen_skills.map(lambda c: c["skill_id"]).contains(s["id"]),
-                on_change=lambda v: SettingsState.toggle_skill(s["id"], v))),
-            display="flex", flex_direction="column", gap="0.5em", border="none", padding="0",
+            rx.foreach(
+                SettingsState.skills,
+                lambda s: rx.checkbox(
+                    s["name"],
+                    checked=SettingsState.chosen_skills.map(lambda c: c["skill_id"]).contains(s["id"]),
+                    on_change=lambda v: SettingsState.toggle_skill(s["id"], v),
+                ),
+            ),
+            display="flex",
+            flex_direction="column",
+            gap="0.5em",
+            border="none",
+            padding="0",
         ),
         rx.hstack(
             rx.el.label("New skill", html_for="new-skill", font_weight="500"),
-            rx.input(id="new-skill", value=SettingsState.new_skill_name, on_change=SettingsState.set_new_skill_name,
-                     placeholder="e.g. Mandarin", max_length=100),
+            rx.input(
+                id="new-skill",
+                value=SettingsState.new_skill_name,
+                on_change=SettingsState.set_new_skill_name,
+                placeholder="e.g. Mandarin",
+                max_length=100,
+            ),
             rx.button(rx.icon("plus"), "Add skill", variant="soft", on_click=SettingsState.add_new_skill),
-            align="center", wrap="wrap",
+            align="center",
+            wrap="wrap",
         ),
         rx.heading("Skills for this batch", size="3", as_="h3"),
         rx.cond(SettingsState.chosen_skills.length() == 0, rx.text("No skills chosen.", color_scheme="gray")),
-        named_table("Skills for this batch", rx.table.header(rx.table.row(rx.table.column_header_cell("Skill"), rx.table.column_header_cell("Skill level"),
-                                         rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")))),
-            rx.table.body(rx.foreach(SettingsState.chosen_skills, lambda s: rx.table.row(
-                rx.table.row_header_cell(s["name"], rx.cond(s["is_new"] != "", rx.badge("new", margin_left="0.5em"))),
-                rx.table.cell(_level_select(s["key"], s["level"], s["name"])),
-                rx.table.cell(rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Remove skill " + s["name"],
-                                             on_click=SettingsState.remove_skill(s["key"]))),
-            ))),
-            variant="surface", size="1",
+        named_table(
+            "Skills for this batch",
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Skill"),
+                    rx.table.column_header_cell("Skill level"),
+                    rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    SettingsState.chosen_skills,
+                    lambda s: rx.table.row(
+                        rx.table.row_header_cell(
+                            s["name"], rx.cond(s["is_new"] != "", rx.badge("new", margin_left="0.5em"))
+                        ),
+                        rx.table.cell(_level_select(s["key"], s["level"], s["name"])),
+                        rx.table.cell(
+                            rx.icon_button(
+                                rx.icon("x"),
+                                variant="ghost",
+                                aria_label="Remove skill " + s["name"],
+                                on_click=SettingsState.remove_skill(s["key"]),
+                            )
+                        ),
+                    ),
+                )
+            ),
+            variant="surface",
+            size="1",
         ),
-        spacing="4", width="100%", padding_y="1em",
+        spacing="4",
+        width="100%",
+        padding_y="1em",
     )
 
 
 def settings_step() -> rx.Component:
     return rx.vstack(
         rx.heading("Settings", size="5", as_="h2"),
-        rx.text("Choose the desired Advanced settings and User skills for this batch of ", DraftState.count_valid, " users."),
+        rx.text(
+            "Choose the desired Advanced settings and User skills for this batch of ", DraftState.count_valid, " users."
+        ),
         user_type_select(DraftState.user_type, SettingsState.set_user_type),
-        rx.cond(SettingsState.settings_error != "", rx.callout(SettingsState.settings_error, icon="triangle-alert",
-                                                               color_scheme="red", role="alert")),
+        rx.cond(
+            SettingsState.settings_error != "",
+            rx.callout(SettingsState.settings_error, icon="triangle-alert", color_scheme="red", role="alert"),
+        ),
         rx.tabs.root(
-            rx.tabs.list(rx.tabs.trigger("Advanced settings", value="advanced"), rx.tabs.trigger("User skills", value="skills")),
+            rx.tabs.list(
+                rx.tabs.trigger("Advanced settings", value="advanced"), rx.tabs.trigger("User skills", value="skills")
+            ),
             rx.tabs.content(advanced_settings_tab(), value="advanced"),
             rx.tabs.content(user_skills_tab(), value="skills"),
-            default_value="advanced", width="100%",
+            default_value="advanced",
+            width="100%",
         ),
         seats_banner(),
         rx.hstack(
             rx.button("Back", variant="soft", on_click=DraftState.go_to("review")),
             rx.spacer(),
-            rx.button("Create users", size="3", on_click=CreateState.open_confirm,
-                      disabled=(DraftState.count_valid == 0) | (DraftState.seats_short > 0)),
+            rx.button(
+                "Create users",
+                size="3",
+                on_click=CreateState.open_confirm,
+                disabled=(DraftState.count_valid == 0) | (DraftState.seats_short > 0),
+            ),
             width="100%",
         ),
         confirm_dialog(),
-        width="100%", spacing="4",
+        width="100%",
+        spacing="4",
     )
-

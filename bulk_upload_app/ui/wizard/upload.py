@@ -87,7 +87,8 @@ class UploadState(SessionState):
     def rejected(self, files: list[dict]):
         self.error_code = ErrorCode.UNSUPPORTED_FILE.value
         self.error_message = message_for(
-            ErrorCode.UNSUPPORTED_FILE, reason=f"only one {ACCEPTED} file of up to {self.max_file_mb} MB can be uploaded"
+            ErrorCode.UNSUPPORTED_FILE,
+            reason=f"only one {ACCEPTED} file of up to {self.max_file_mb} MB can be uploaded",
         )
 
     @rx.event(background=True)
@@ -109,10 +110,18 @@ class UploadState(SessionState):
             def on_phase(label: str, percent: int) -> None:
                 phase.update(label=label, percent=percent)
 
-            work = asyncio.create_task(asyncio.to_thread(
-                draft_service.file_to_draft, company_id, user_id, path=path, file_name=file_name,
-                user_type=user_type, replace_upload_id=replacing or None, on_phase=on_phase,
-            ))
+            work = asyncio.create_task(
+                asyncio.to_thread(
+                    draft_service.file_to_draft,
+                    company_id,
+                    user_id,
+                    path=path,
+                    file_name=file_name,
+                    user_type=user_type,
+                    replace_upload_id=replacing or None,
+                    on_phase=on_phase,
+                )
+            )
             async with self:
                 self.uploading = False
             while not work.done():
@@ -131,7 +140,9 @@ class UploadState(SessionState):
             async with self:
                 self.processing = self.uploading = False
                 self.error_code = "UPLOAD_INTERRUPTED"
-                self.error_message = "The upload did not finish. Nothing was saved: choose the file and upload it again."
+                self.error_message = (
+                    "The upload did not finish. Nothing was saved: choose the file and upload it again."
+                )
             raise
         except (UploadNotFound, UploadBusy) as exc:
             async with self:
@@ -143,7 +154,9 @@ class UploadState(SessionState):
             async with self:
                 self.processing = self.uploading = False
                 self.error_code = ErrorCode.UNSUPPORTED_FILE.value
-                self.error_message = message_for(ErrorCode.UNSUPPORTED_FILE, reason="its content could not be understood")
+                self.error_message = message_for(
+                    ErrorCode.UNSUPPORTED_FILE, reason="its content could not be understood"
+                )
             return
         finally:
             path.unlink(missing_ok=True)
@@ -161,39 +174,71 @@ def template_step() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Download template", size="5", as_="h2"),
-            rx.text("Recommended: format your Google Sheet, Excel sheet or CSV file with our template. "
-                    "Every user in one file gets the same user type and settings."),
+            rx.text(
+                "Recommended: format your Google Sheet, Excel sheet or CSV file with our template. "
+                "Every user in one file gets the same user type and settings."
+            ),
             rx.el.ul(
-                rx.el.li(rx.text("Required values: ", rx.code("firstname"), ", ", rx.code("lastname"), ", ",
-                                 rx.code("email"), ", (E.164) ", rx.code("countryprefix"), " such as +44.")),
+                rx.el.li(
+                    rx.text(
+                        "Required values: ",
+                        rx.code("firstname"),
+                        ", ",
+                        rx.code("lastname"),
+                        ", ",
+                        rx.code("email"),
+                        ", (E.164) ",
+                        rx.code("countryprefix"),
+                        " such as +44.",
+                    )
+                ),
                 rx.el.li(rx.text("Optional: ", rx.code("phone"), ", with area code.")),
                 rx.el.li(rx.text("Column titles must be in lowercase and follow the template.")),
                 padding_left="1.2em",
             ),
-            named_table("Template columns", rx.table.header(rx.table.row(rx.table.column_header_cell("Column"), rx.table.column_header_cell("Required"),
-                                             rx.table.column_header_cell("Example"))),
-                rx.table.body(*[
-                    rx.table.row(rx.table.row_header_cell(rx.code(c.name)), rx.table.cell("Yes" if c.required else "No"),
-                                 rx.table.cell(c.example)) for c in COLUMNS
-                ]),
-                variant="surface", size="1",
+            named_table(
+                "Template columns",
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Column"),
+                        rx.table.column_header_cell("Required"),
+                        rx.table.column_header_cell("Example"),
+                    )
+                ),
+                rx.table.body(
+                    *[
+                        rx.table.row(
+                            rx.table.row_header_cell(rx.code(c.name)),
+                            rx.table.cell("Yes" if c.required else "No"),
+                            rx.table.cell(c.example),
+                        )
+                        for c in COLUMNS
+                    ]
+                ),
+                variant="surface",
+                size="1",
             ),
             rx.hstack(
-                rx.button(rx.icon("download"), "Download template (Excel)", variant="soft",
-                          on_click=UploadState.download_template("xlsx")),
-                rx.button(rx.icon("download"), "Download template (CSV)", variant="soft",
-                          on_click=UploadState.download_template("csv")),
+                rx.button(
+                    rx.icon("download"),
+                    "Download template (Excel)",
+                    variant="soft",
+                    on_click=UploadState.download_template("xlsx"),
+                ),
+                rx.button(
+                    rx.icon("download"),
+                    "Download template (CSV)",
+                    variant="soft",
+                    on_click=UploadState.download_template("csv"),
+                ),
                 wrap="wrap",
             ),
             rx.hstack(rx.spacer(), rx.button("Continue", size="3", on_click=UploadState.go_to_upload), width="100%"),
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         ),
         width="100%",
     )
-
-
-
-
 
 
 def upload_step() -> rx.Component:
@@ -207,23 +252,36 @@ def upload_step() -> rx.Component:
                 rx.vstack(
                     rx.icon("file-up", size=32, aria_hidden="true"),
                     rx.text("Drag a file here, or ", rx.text.strong("browse"), " to choose one"),
-                    rx.text(f"Accepted: {ACCEPTED} · up to ", UploadState.max_file_mb, " MB · one file", size="2",
-                            color_scheme="gray"),
+                    rx.text(
+                        f"Accepted: {ACCEPTED} · up to ",
+                        UploadState.max_file_mb,
+                        " MB · one file",
+                        size="2",
+                        color_scheme="gray",
+                    ),
                     rx.foreach(rx.selected_files(UPLOAD_ID), lambda f: rx.badge(rx.icon("file"), f, size="2")),
-                    align="center", spacing="2",
+                    align="center",
+                    spacing="2",
                 ),
                 id=UPLOAD_ID,
                 multiple=False,
                 max_files=1,
                 accept={
-                    "text/csv": [".csv"], "text/plain": [".txt", ".tsv"], "text/tab-separated-values": [".tsv"],
+                    "text/csv": [".csv"],
+                    "text/plain": [".txt", ".tsv"],
+                    "text/tab-separated-values": [".tsv"],
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": [".xlsx"],
-                    "application/vnd.ms-excel": [".xls"], "application/vnd.oasis.opendocument.spreadsheet": [".ods"],
+                    "application/vnd.ms-excel": [".xls"],
+                    "application/vnd.oasis.opendocument.spreadsheet": [".ods"],
                 },
                 on_drop_rejected=UploadState.rejected,
                 disabled=busy,
-                border="2px dashed var(--accent-8)", border_radius="var(--radius-4)", padding="2em", width="100%",
-                cursor="pointer", aria_label="Users file: drag a file here or press Enter to browse",
+                border="2px dashed var(--accent-8)",
+                border_radius="var(--radius-4)",
+                padding="2em",
+                width="100%",
+                cursor="pointer",
+                aria_label="Users file: drag a file here or press Enter to browse",
             ),
             rx.cond(UploadState.error_message != "", error_callout(UploadState.error_code, UploadState.error_message)),
             rx.cond(
@@ -234,16 +292,25 @@ def upload_step() -> rx.Component:
                         rx.text("Uploading… ", UploadState.upload_percent, "%"),
                         rx.text(UploadState.phase, "…"),
                     ),
-                    rx.progress(value=rx.cond(UploadState.uploading, UploadState.upload_percent, UploadState.phase_percent),
-                                max=100, aria_label="Upload progress", width="100%"),
-                    width="100%", role="status", aria_live="polite",
+                    rx.progress(
+                        value=rx.cond(UploadState.uploading, UploadState.upload_percent, UploadState.phase_percent),
+                        max=100,
+                        aria_label="Upload progress",
+                        width="100%",
+                    ),
+                    width="100%",
+                    role="status",
+                    aria_live="polite",
                 ),
             ),
             rx.hstack(
                 rx.button("Back", variant="soft", on_click=UploadState.go_to_template, disabled=busy),
                 rx.spacer(),
                 rx.button(
-                    rx.icon("upload"), "Upload files", size="3", loading=busy,
+                    rx.icon("upload"),
+                    "Upload files",
+                    size="3",
+                    loading=busy,
                     disabled=busy | (rx.selected_files(UPLOAD_ID).length() == 0),
                     on_click=UploadState.receive_file(
                         rx.upload_files_chunk(upload_id=UPLOAD_ID, on_upload_progress=UploadState.upload_progress)
@@ -251,7 +318,8 @@ def upload_step() -> rx.Component:
                 ),
                 width="100%",
             ),
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         ),
         width="100%",
     )
@@ -260,11 +328,15 @@ def upload_step() -> rx.Component:
 def start_page() -> rx.Component:
     return page_frame(
         "Bulk user upload",
-        admins_only(UploadState, rx.vstack(
+        admins_only(
+            UploadState,
+            rx.vstack(
                 rx.cond(UploadState.step == "template", stepper(0), stepper(1)),
                 rx.cond(UploadState.step == "template", template_step(), upload_step()),
-                width="100%", spacing="4",
-            )),
+                width="100%",
+                spacing="4",
+            ),
+        ),
     )
 
 
