@@ -1,8 +1,9 @@
 """The engine's bulk upload API in one name, for its callers: a file staged as a draft
 (staging.py), looked up within its company (records.py), its users created (creating.py)."""
 
-from .creating import CreateResult, LeaseLost, create_users, recover_stale
+from .creating import CreateResult, create_users
 from .errors import UploadBusy, UploadNotFound
+from .leases import LeaseLost, recover_stale
 from .records import (
     company_exists,
     company_seats,

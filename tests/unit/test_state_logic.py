@@ -11,7 +11,7 @@ from bulk_upload_app.importer.batch import BatchSpec, SkillChoice
 from bulk_upload_app.importer.drafts import RowView
 from bulk_upload_app.importer.settings_catalogue import SETTINGS, default_settings
 from bulk_upload_app.ui.wizard.review import _flat_row
-from bulk_upload_app.ui.wizard.settings import _toggled, form_to_spec, spec_to_form
+from bulk_upload_app.ui.wizard.settings_form import form_to_spec, spec_to_form, toggled
 
 setting_values = st.fixed_dictionaries(
     {s.key: st.booleans() if s.choices is None else st.sampled_from([v for v, _ in s.choices]) for s in SETTINGS}
@@ -77,10 +77,10 @@ def test_grid_rows_carry_each_cells_error_as_text():
     assert all(isinstance(v, str) for v in row.values())
 
 
-def test_toggled():
-    assert _toggled(["1", "2"], "3", True) == ["1", "2", "3"]
-    assert _toggled(["1", "2"], "1", False) == ["2"]
-    assert _toggled(["1"], "1", True) == ["1"]
+def testtoggled():
+    assert toggled(["1", "2"], "3", True) == ["1", "2", "3"]
+    assert toggled(["1", "2"], "1", False) == ["2"]
+    assert toggled(["1"], "1", True) == ["1"]
 
 
 def test_a_purged_upload_shows_its_stored_failure_count_not_its_missing_rows():

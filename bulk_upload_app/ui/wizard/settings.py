@@ -1,4 +1,8 @@
-"""Step 4: the batch's Advanced settings and User skills, saved as they change."""
+"""Step 4: the batch's Advanced settings and User skills, saved as they change.
+
+A little over 400 lines: the State and the two tabs of controls it saves belong together;
+the form's mapping to a batch is in settings_form.py.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,19 @@ from typing import Any
 
 import reflex as rx
 
-from ...importer.batch import BatchProblem, BatchSpec, SkillChoice
+from ...importer.batch import BatchProblem, BatchSpec
 from ...importer.errors import UploadBusy, UploadNotFound
 from ...importer.settings_catalogue import (
     DEFAULT_SKILL_LEVEL,
     SETTINGS,
     SKILL_LEVELS,
-    default_settings,
 )
 from ...services import batches
 from ..layout import named_table
 from ..session import as_id
 from .create import CreateState, confirm_dialog
 from .draft import DraftState, seats_banner, user_type_select
+from .settings_form import form_to_spec, spec_to_form, toggled
 
 _SETTING_KEYS = [s.key for s in SETTINGS]
 
@@ -109,13 +113,13 @@ class SettingsState(DraftState):
     @rx.event
     def toggle_group(self, group_id: str, checked: bool):
         if as_id(group_id) is not None:
-            self.group_ids = _toggled(self.group_ids, str(group_id), bool(checked))
+            self.group_ids = toggled(self.group_ids, str(group_id), bool(checked))
             self._save()
 
     @rx.event
     def toggle_number(self, number_id: str, checked: bool):
         if as_id(number_id) is not None:
-            self.number_ids = _toggled(self.number_ids, str(number_id), bool(checked))
+            self.number_ids = toggled(self.number_ids, str(number_id), bool(checked))
             self._save()
 
     @rx.event
@@ -187,63 +191,6 @@ class SettingsState(DraftState):
         self._show(spec)
         self.loaded_from = next((u["label"] for u in self.existing_users if u["id"] == str(user_id)), "")
         self._save()
-
-
-_BOOLEAN_KEYS = {s.key for s in SETTINGS if s.choices is None}
-
-
-def spec_to_form(spec: BatchSpec, skill_names: dict[str, str]) -> dict[str, Any]:
-    """A batch as the settings form shows it: every value a string, as the browser sends them back."""
-    values = spec.settings or default_settings()
-    return {
-        "use_company_settings": spec.settings is None,
-        "setting_values": {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in values.items()},
-        "group_ids": [str(g) for g in spec.group_ids],
-        "number_ids": [str(n) for n in spec.outbound_number_ids],
-        "chosen_skills": [
-            {
-                "key": str(s.skill_id) if s.skill_id else f"new:{s.new_name}",
-                "skill_id": str(s.skill_id or ""),
-                "name": skill_names.get(str(s.skill_id), "") if s.skill_id else (s.new_name or ""),
-                "level": str(s.level),
-                "is_new": "" if s.skill_id else "yes",
-            }
-            for s in spec.skills
-        ],
-    }
-
-
-def form_to_spec(
-    user_type: str,
-    use_company_settings: bool,
-    setting_values: dict[str, str],
-    group_ids: list[str],
-    number_ids: list[str],
-    chosen_skills: list[dict[str, str]],
-) -> BatchSpec:
-    """The form back as a batch; the engine checks every id against the company before use."""
-    settings = None
-    if not use_company_settings:
-        settings = {k: (v == "true") if k in _BOOLEAN_KEYS else v for k, v in setting_values.items()}
-    return BatchSpec(
-        user_type=user_type,
-        settings=settings,
-        group_ids=[int(g) for g in group_ids],
-        outbound_number_ids=[int(n) for n in number_ids],
-        skills=[
-            SkillChoice(
-                level=int(s["level"]),
-                skill_id=int(s["skill_id"]) if s["skill_id"] else None,
-                new_name=s["name"] if s["is_new"] else None,
-            )
-            for s in chosen_skills
-        ],
-    )
-
-
-def _toggled(values: list[str], value: str, on: bool) -> list[str]:
-    rest = [v for v in values if v != value]
-    return [*rest, value] if on else rest
 
 
 # ---------------------------------------------------------------- components
