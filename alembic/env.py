@@ -8,9 +8,11 @@ target_metadata = SQLModel.metadata
 
 
 def run_migrations_offline() -> None:
-    from bulk_upload_app.config import db_url
+    from bulk_upload_app.settings import get_settings
 
-    context.configure(url=db_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=get_settings().db_url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
