@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bulk_upload_app.db import session_scope
@@ -163,3 +165,41 @@ def test_a_bad_file_leaves_no_draft(engine, demo_company):
             limits=ReadLimits(),
         )
     assert caught.value.code is ErrorCode.MISSING_COLUMN
+
+
+_EMAILS = ["a@x.example.com", "b@x.example.com", "A@X.example.com", "bad@", ""]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("edit"),
+                st.integers(2, 7),
+                st.sampled_from(["email", "countryprefix", "firstname"]),
+                st.sampled_from([*_EMAILS, "+44", "+999", "Zoë"]),
+            ),
+            st.tuples(st.just("remove"), st.integers(2, 7), st.just(""), st.just("")),
+        ),
+        max_size=8,
+    )
+)
+def test_counts_kept_by_edits_equal_a_recount(engine, demo_company, operations):
+    """Edits and removals update the draft's counts from what they changed, never by counting
+    every row; after any sequence they equal a full recount."""
+    rows = [person(i, email=_EMAILS[i % 3]) for i in range(6)]
+    upload_id = draft(engine, demo_company, rows)
+    removed: set[int] = set()
+    for kind, number, column, value in operations:
+        if number in removed:
+            continue
+        with session_scope(engine) as session:
+            if kind == "remove":
+                drafts.remove_row(session, demo_company, upload_id, row_id(engine, upload_id, number))
+                removed.add(number)
+            else:
+                drafts.edit_cell(session, demo_company, upload_id, row_id(engine, upload_id, number), column, value)
+        with session_scope(engine, read_only=True) as session:
+            stored = drafts.stored_counts(uploads.get_upload(session, demo_company, upload_id))
+            assert stored == drafts.counts(session, upload_id), (kind, number, column, value)
