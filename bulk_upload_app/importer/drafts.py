@@ -210,19 +210,16 @@ def _rejudge_duplicates(session: Session, upload_id: str, emails: set[str]) -> i
     """
     if not emails:
         return 0
-    rows = (
-        session.exec(
-            select(BulkUploadRow)
-            .where(
-                BulkUploadRow.upload_id == upload_id,
-                BulkUploadRow.outcome != RowOutcome.REMOVED,
-                BulkUploadRow.email_norm.in_(sorted(emails)),
-            )
-            .order_by(BulkUploadRow.row_number)
+    # Sorted here, not by ORDER BY: with it, SQLite walks the (upload_id, row_number) index over
+    # the whole draft instead of looking these few emails up (82 ms instead of < 1 ms at 300k rows).
+    found = session.exec(
+        select(BulkUploadRow).where(
+            BulkUploadRow.upload_id == upload_id,
+            BulkUploadRow.outcome != RowOutcome.REMOVED,
+            BulkUploadRow.email_norm.in_(sorted(emails)),
         )
-        .scalars()
-        .all()
     )
+    rows = sorted(found.scalars().all(), key=lambda r: r.row_number)
     first_row: dict[str, int] = {}
     valid_delta = 0
     for row in rows:
