@@ -11,12 +11,20 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.importer import uploads
 from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.models import BulkUpload, Company, User
+from bulk_upload_app.models import (
+    BulkUpload,
+    BulkUploadRow,
+    Company,
+    GroupMember,
+    User,
+    UserOutboundNumber,
+    UserSkill,
+)
 from bulk_upload_app.seed import DEMO_COMPANY
 from tests.e2e.test_attacks import REFUSAL, REWRITER, record_frames
 from tests.e2e.test_wizard import counts, create_and_confirm, open_upload_step, set_free_seats, upload, users_file
@@ -35,7 +43,25 @@ def user_count(db_url: str, company_id: int) -> int:
         return session.exec(select(func.count()).select_from(User).where(User.company_id == company_id)).scalar_one()
 
 
-def test_upload_with_failures_then_history_results_file_and_undo(page, app_server, tmp_path):
+@pytest.fixture
+def demo_put_back(app_server):
+    """Tests share the demo company: its seats and users are as they were after each test here."""
+    engine = get_engine(app_server.db_url)
+    company = demo_company_id(app_server.db_url)
+    with session_scope(engine, read_only=True) as session:
+        seats = session.get(Company, company).seats
+        users = set(session.exec(select(User.id).where(User.company_id == company)).scalars())
+    yield
+    with session_scope(engine) as session:
+        added = [u for u in session.exec(select(User.id).where(User.company_id == company)).scalars() if u not in users]
+        for link in (GroupMember, UserOutboundNumber, UserSkill):
+            session.execute(delete(link).where(link.user_id.in_(added)))
+        session.execute(update(BulkUploadRow).where(BulkUploadRow.user_id.in_(added)).values(user_id=None))
+        session.execute(delete(User).where(User.id.in_(added)))
+        session.execute(update(Company).where(Company.id == company).values(seats=seats))
+
+
+def test_upload_with_failures_then_history_results_file_and_undo(page, app_server, tmp_path, demo_put_back):
     set_free_seats(app_server.db_url, 50)
     company = demo_company_id(app_server.db_url)
     before = user_count(app_server.db_url, company)
@@ -141,7 +167,9 @@ def b_state(db_url: str, b: dict):
         return upload.status, upload.version, [tuple(u) for u in users]
 
 
-def test_company_b_uploads_are_out_of_reach_by_url_and_by_crafted_events(page, app_server, company_b_upload, tmp_path):
+def test_company_b_uploads_are_out_of_reach_by_url_and_by_crafted_events(
+    page, app_server, company_b_upload, tmp_path, demo_put_back
+):
     b = company_b_upload
     before = b_state(app_server.db_url, b)
     page.context.add_init_script(REWRITER)
