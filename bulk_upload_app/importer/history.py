@@ -5,17 +5,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from ..models import BulkUpload, BulkUploadAudit
+from ..models import BulkUpload, BulkUploadAudit, utcnow
 from ..statuses import STATUS_LABELS, UploadStatus, shown_status
 from . import audit
-from .records import is_stale
+from .leases import stale_condition
+from .records import is_stale, lease_seconds
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ def _status_condition(key: str) -> ColumnElement:
         return and_(up.status == UploadStatus.DONE, up.failed_count > 0)
     if key == "expired":
         return up.status.in_((UploadStatus.ABANDONED, UploadStatus.FAILED))
+    if key == "interrupted":  # also a "creating" whose worker died (records.is_stale)
+        cutoff = utcnow() - timedelta(seconds=lease_seconds())
+        return or_(up.status == UploadStatus.INTERRUPTED, stale_condition(cutoff))
+    if key == "creating":
+        cutoff = utcnow() - timedelta(seconds=lease_seconds())
+        return and_(up.status == UploadStatus.CREATING, ~stale_condition(cutoff))
     return up.status == key
 
 

@@ -46,7 +46,7 @@ from .batch import BatchSpec
 from .errors import ErrorCode, UndoRefused
 from .records import get_upload, is_stale, locked_upload
 
-UNDONE = "bulk_upload.undone"
+UNDONE = audit.UNDONE
 REASON_EDITED = "changed since it was created"
 REASON_LINKS = "given groups, outbound numbers or skills that this upload did not give"
 _CHUNK = 5000

@@ -220,6 +220,24 @@ def test_undone_uploads_rows_are_purged_after_retention_like_any_finished_upload
     with session_scope(engine) as session:
         assert session.get(BulkUpload, upload_id).status == "undone"
         assert [e.event for e in audit.history(session, upload_id)][-2:] == [undo.UNDONE, audit.ROWS_PURGED]
+        assert "x undid the upload: 1 users removed, 0 kept" in " ".join(audit.story(session, upload_id))
+        (line,), _ = history.list_uploads(session, company)
+        assert (line.status, line.created, line.failed, line.rows_purged_at is not None) == ("undone", 1, 1, True)
+
+
+def test_a_creating_upload_whose_worker_died_is_listed_and_filtered_as_interrupted(engine):
+    company = new_company(engine)
+    upload_id = stage(engine, company, [person(1)])
+    with session_scope(engine) as session:
+        session.execute(
+            update(BulkUpload)
+            .where(BulkUpload.id == upload_id)
+            .values(status="creating", creating_owner="dead", creating_heartbeat=utcnow() - timedelta(hours=1))
+        )
+    with session_scope(engine) as session:
+        assert [line.status for line in history.list_uploads(session, company)[0]] == ["interrupted"]
+        assert [line.id for line in history.list_uploads(session, company, status="interrupted")[0]] == [upload_id]
+        assert history.list_uploads(session, company, status="creating") == ([], 0)
 
 
 def test_outcomes_stay_consistent_with_the_statuses_module():
