@@ -6,6 +6,7 @@ from . import embed, routes
 from .housekeeping import purge_periodically
 from .http_guard import http_guard
 from .settings import require_safe_start
+from .ui.history import HistoryState, history_page
 from .ui.users import UsersState, users_page
 from .ui.wizard.page import draft_page
 from .ui.wizard.review import ReviewState
@@ -25,6 +26,7 @@ app = rx.App(
 )
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect(routes.USERS))
 app.add_page(users_page, route=routes.USERS, title="Users", on_load=UsersState.load)
+app.add_page(history_page, route=routes.HISTORY, title="Bulk uploads", on_load=HistoryState.load)
 app.add_page(start_page, route=routes.BULK_UPLOAD, title="Bulk user upload", on_load=UploadState.start)
 app.add_page(draft_page, route=f"{routes.DRAFT_PREFIX}[draft]", title="Bulk user upload", on_load=ReviewState.load)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .importer.batch import BatchProblem
-from .importer.errors import ErrorCode, FileProblem
+from .importer.errors import ErrorCode, FileProblem, UndoRefused, UploadNotFound, message_for
 from .importer.schema import DEFAULT_USER_TYPE, USER_TYPES
 from .importer.template import TEMPLATE_FORMATS, template_bytes
-from .services import imports, operations
+from .services import history, imports, operations
 from .settings import SettingsError, get_settings
 
 EXIT_FILE_PROBLEM = 2
@@ -153,6 +153,61 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    lines = history.history_all(args.company)
+    document = [
+        {
+            "id": line.id,
+            "file_name": line.file_name,
+            "status": line.status,
+            "source": line.source,
+            "rows": line.rows,
+            "created": line.created,
+            "failed": line.failed,
+            "created_at": line.created_at.isoformat(),
+        }
+        for line in lines
+    ]
+    human = "\n".join(
+        f"{line.created_at:%Y-%m-%d %H:%M} {line.id} {line.status_label}: {line.file_name} ({line.source}), "
+        f"{line.rows} rows, {line.created} created, {line.failed} failed"
+        for line in lines
+    )
+    _emit(document, args.json, human or "No bulk uploads yet.")
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    try:
+        if args.dry_run:
+            plan = history.undo_preview(args.company, args.upload_id)
+        else:
+            plan = history.undo_upload(args.company, args.upload_id, actor=_actor())
+    except UploadNotFound:
+        error = {"code": ErrorCode.UPLOAD_NOT_FOUND.value, "message": message_for(ErrorCode.UPLOAD_NOT_FOUND)}
+        return _refuse(error, args.json)
+    except UndoRefused as exc:
+        return _refuse(exc.as_dict(), args.json)
+    document = plan.as_dict()
+    verb = "would remove" if args.dry_run and not plan.done else "removed"
+    human = "\n".join(
+        [
+            f"{plan.upload_id}: {verb} {plan.removed} users; {len(plan.kept)} kept ({plan.status}).",
+            *(f"kept {k.email}: {k.reason}" for k in plan.kept),
+        ]
+    )
+    _emit(document, args.json, human)
+    return 0
+
+
+def _refuse(error: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"error": error}, ensure_ascii=False))
+    else:
+        print(f"{error['code']}: {error['message']}", file=sys.stderr)
+    return EXIT_FILE_PROBLEM
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     from .housekeeping import run_purge
 
@@ -219,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge = with_json(sub.add_parser("purge", help="delete old drafts, old uploads' rows and orphaned upload files"))
     purge.set_defaults(func=cmd_purge)
+
+    hist = with_json(sub.add_parser("history", help="a company's bulk uploads, newest first"))
+    hist.add_argument("--company", type=int, required=True)
+    hist.set_defaults(func=cmd_history)
+
+    undo = with_json(sub.add_parser("undo", help="remove the users an upload created that did not change since"))
+    undo.add_argument("upload_id")
+    undo.add_argument("--company", type=int, required=True)
+    undo.add_argument("--dry-run", action="store_true", help="only say what would be removed and kept")
+    undo.set_defaults(func=cmd_undo)
 
     audit = with_json(sub.add_parser("audit", help="what happened to an upload, from its audit records"))
     audit.add_argument("upload_id")

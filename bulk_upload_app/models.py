@@ -48,6 +48,9 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     bulk_upload_id: Optional[str] = Field(default=None, foreign_key="bulk_upload.id", index=True, max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
+    # Set with created_at when the user is created and bumped on every change (the ORM's and Core's
+    # UPDATEs of this table): a user whose updated_at is past created_at changed since (undo keeps it).
+    updated_at: Optional[datetime] = Field(default_factory=utcnow, sa_column_kwargs={"onupdate": utcnow})
 
 
 class Group(SQLModel, table=True):
@@ -109,6 +112,8 @@ class BulkUpload(SQLModel, table=True):
     sheet_name: Optional[str] = Field(default=None, max_length=255)
     stored_file: Optional[str] = Field(default=None, max_length=255)
     user_type: str = Field(default="agent", max_length=20)
+    # Where it came from: an UploadSource ("wizard", "cli"; "api" later).
+    source: str = Field(default="wizard", max_length=10)
     # The batch: {"settings": dict|None, "group_ids": [...], "outbound_number_ids": [...],
     #             "skills": [{"skill_id": int, "level": int}]}
     batch: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -134,6 +139,10 @@ class BulkUpload(SQLModel, table=True):
     # Seats held for the rows still to create; they count against the company only while this
     # upload is "creating" with a fresh heartbeat, so a dead worker's reservation lapses with its lease.
     seats_reserved: int = 0
+    # Undo (importer/undo.py): when, by whom, and how many of its users were removed.
+    undone_at: Optional[datetime] = None
+    undone_by: str = Field(default="", max_length=120)
+    undone_count: int = 0
 
 
 class BulkUploadAudit(SQLModel, table=True):

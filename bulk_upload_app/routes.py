@@ -8,3 +8,6 @@ LEGACY_DASHBOARD = "/legacy-dashboard"  # the demo seat shop (demo mode only)
 
 def draft(upload_id: str) -> str:
     return f"{DRAFT_PREFIX}{upload_id}"
+
+
+HISTORY = "/users/bulk-uploads"  # every bulk upload of the company

@@ -50,6 +50,7 @@ class Settings:
     # retention of personal data
     draft_days: int
     retention_days: int
+    undo_days: int  # a finished upload can be undone this many days after it finished
     purge_interval_minutes: int  # 0: the app does not purge by itself (cron runs `bulk-upload purge`)
     # sign-in
     dev_signin_requested: bool
@@ -166,6 +167,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         draft_days=int(read.number("BULK_UPLOAD_DRAFT_DAYS", 14)),
         retention_days=int(read.number("BULK_UPLOAD_RETENTION_DAYS", 30)),
+        undo_days=int(read.number("BULK_UPLOAD_UNDO_DAYS", 7)),
         purge_interval_minutes=int(read.number("BULK_UPLOAD_PURGE_INTERVAL_MINUTES", 60, minimum=0)),
         dev_signin_requested=read.flag("BULK_UPLOAD_DEV_SIGNIN"),
         jwt_secret=read.text("BULK_UPLOAD_JWT_SECRET"),

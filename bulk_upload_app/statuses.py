@@ -15,10 +15,49 @@ class UploadStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"
+    UNDONE = "undone"  # every user it created was removed again (importer/undo.py)
+    PARTLY_UNDONE = "partly_undone"  # removed, but for users that changed since they were created
 
 
 # Past the draft: the wizard shows these on the Create users step (progress or result).
-PAST_DRAFT = (UploadStatus.CREATING, UploadStatus.INTERRUPTED, UploadStatus.DONE, UploadStatus.ABANDONED)
+PAST_DRAFT = (
+    UploadStatus.CREATING,
+    UploadStatus.INTERRUPTED,
+    UploadStatus.DONE,
+    UploadStatus.ABANDONED,
+    UploadStatus.UNDONE,
+    UploadStatus.PARTLY_UNDONE,
+)
+
+
+class UploadSource(StrEnum):
+    """Who started an upload."""
+
+    WIZARD = "wizard"
+    CLI = "cli"
+
+
+# The words an admin reads for a status (the history's labels and its filter).
+STATUS_LABELS = {
+    "draft": "Draft",
+    "creating": "Creating",
+    "created": "Created",
+    "created_with_failures": "Created with failures",
+    "interrupted": "Interrupted",
+    "cancelled": "Cancelled",
+    "undone": "Undone",
+    "partly_undone": "Partly undone",
+    "expired": "Expired / abandoned",
+}
+
+
+def shown_status(status: str, failed_count: int) -> str:
+    """The STATUS_LABELS key of an upload: "done" splits in two, "failed"/"abandoned" read expired."""
+    if status == UploadStatus.DONE:
+        return "created_with_failures" if failed_count else "created"
+    if status in (UploadStatus.ABANDONED, UploadStatus.FAILED):
+        return "expired"
+    return status if status in STATUS_LABELS else "expired"
 
 
 class RowOutcome(StrEnum):
@@ -28,3 +67,4 @@ class RowOutcome(StrEnum):
     CREATED = "created"
     FAILED = "failed"
     REMOVED = "removed"
+    UNDONE = "undone"  # created, then removed by undoing the upload

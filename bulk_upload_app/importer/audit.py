@@ -20,6 +20,8 @@ Events (`event` column and log field):
     bulk_upload.create_refused    create could not start (e.g. a chosen group was deleted)
     bulk_upload.draft_purged      retention deleted a draft left untouched, with its rows (actor
                                   "retention"; the counts it had, when it last changed)
+    bulk_upload.undone            an admin undid the upload (importer/undo.py): outcome undone or
+                                  partly_undone; details: removed, removed_user_ids, kept [{user_id, reason}]
     bulk_upload.rows_purged       retention deleted a finished upload's rows (names, emails, ...);
                                   the upload keeps its counts ("abandoned" if it was never resumed)
 
@@ -56,6 +58,7 @@ INTERRUPTED = "bulk_upload.interrupted"
 CREATE_REFUSED = "bulk_upload.create_refused"
 DRAFT_PURGED = "bulk_upload.draft_purged"
 ROWS_PURGED = "bulk_upload.rows_purged"
+UNDONE = "bulk_upload.undone"
 
 _COLUMNS = (
     "upload_id",
@@ -157,6 +160,9 @@ def story(session: Session, upload_id: str) -> list[str]:
                 f"{a.details.get('rows_deleted')} rows deleted, counts kept ({a.created} created, "
                 f"{a.failed} failed): {a.reason}"
             )
+        elif a.event == UNDONE:
+            kept = a.details.get("kept", [])
+            text = f"{who} undid the upload: {a.details.get('removed')} users removed, {len(kept)} kept (changed since)"
         else:
             text = f"{a.event} ({a.outcome}): {a.reason or ''}".rstrip(": ")
         lines.append(f"{a.at:%Y-%m-%d %H:%M:%S} [{a.worker}] {text}")

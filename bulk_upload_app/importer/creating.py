@@ -292,6 +292,7 @@ def _create_chunk(
     admitted = (
         select(row.id, row.row_number).where(in_chunk, ~taken).order_by(row.row_number).limit(seats.free).subquery()
     )
+    now = utcnow()
     source = (
         select(
             literal(company_id),
@@ -305,7 +306,8 @@ def _create_chunk(
             null() if spec.settings is None else literal(spec.settings, JSON),
             literal(True),
             literal(upload_id),
-            literal(utcnow(), User.__table__.c.created_at.type),
+            literal(now, User.__table__.c.created_at.type),
+            literal(now, User.__table__.c.updated_at.type),
         )
         .select_from(rows_table.join(admitted, admitted.c.id == row.id))
         .where(true())
@@ -327,6 +329,7 @@ def _create_chunk(
                 "is_active",
                 "bulk_upload_id",
                 "created_at",
+                "updated_at",  # equal to created_at: "not changed since" (importer/undo.py)
             ],
             source,
         )

@@ -33,6 +33,10 @@ class ErrorCode(StrEnum):
     INVALID_PHONE_NUMBER = "INVALID_PHONE_NUMBER"
     EXTRA_VALUES_IN_ROW = "EXTRA_VALUES_IN_ROW"
     NO_SEAT_AVAILABLE = "NO_SEAT_AVAILABLE"
+    # Upload-level: what can't be done to a whole upload (history, undo).
+    UPLOAD_NOT_FOUND = "UPLOAD_NOT_FOUND"
+    UNDO_WINDOW_PASSED = "UNDO_WINDOW_PASSED"
+    UNDO_NOT_AVAILABLE = "UNDO_NOT_AVAILABLE"
 
 
 FILE_LEVEL = frozenset(
@@ -48,6 +52,8 @@ FILE_LEVEL = frozenset(
         ErrorCode.TOO_MANY_OPEN_DRAFTS,
     }
 )
+
+UPLOAD_LEVEL = frozenset({ErrorCode.UPLOAD_NOT_FOUND, ErrorCode.UNDO_WINDOW_PASSED, ErrorCode.UNDO_NOT_AVAILABLE})
 
 # Templates are filled with str.format(**details); each says what is wrong and how to fix it.
 _MESSAGES: dict[ErrorCode, str] = {
@@ -72,6 +78,9 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_PHONE_NUMBER: '"{value}" is not a valid phone number for country prefix {prefix}. Enter the number with its area code, for example {example}, or leave phone empty.',
     ErrorCode.EXTRA_VALUES_IN_ROW: "This row has {found} values but the header has only {expected} columns. Remove the extra values or add a column title.",
     ErrorCode.NO_SEAT_AVAILABLE: "No seat was free when this user was created. Add seats in the legacy dashboard and upload this row again.",
+    ErrorCode.UPLOAD_NOT_FOUND: "This bulk upload does not exist or belongs to another account.",
+    ErrorCode.UNDO_WINDOW_PASSED: "This upload finished on {finished} and can be undone only within {days} days of that. Remove its users one by one instead.",
+    ErrorCode.UNDO_NOT_AVAILABLE: "This upload can't be undone: {reason}.",
 }
 
 
@@ -81,9 +90,11 @@ def message_for(code: ErrorCode, **details: Any) -> str:
 
 def catalogue() -> list[dict[str, str]]:
     """The codes with their level and message template, for docs and the UI's help."""
-    return [
-        {"code": c.value, "level": "file" if c in FILE_LEVEL else "row", "message": _MESSAGES[c]} for c in ErrorCode
-    ]
+    return [{"code": c.value, "level": _level(c), "message": _MESSAGES[c]} for c in ErrorCode]
+
+
+def _level(code: ErrorCode) -> str:
+    return "file" if code in FILE_LEVEL else "upload" if code in UPLOAD_LEVEL else "row"
 
 
 class UploadNotFound(LookupError):
@@ -101,6 +112,19 @@ class FileProblem(Exception):
         self.code = ErrorCode(code)
         self.details = details
         self.message = message or message_for(self.code, **details)
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code.value, "message": self.message, **self.details}
+
+
+class UndoRefused(Exception):
+    """An upload that can't be undone (UNDO_WINDOW_PASSED, UNDO_NOT_AVAILABLE)."""
+
+    def __init__(self, code: ErrorCode, **details: Any):
+        self.code = ErrorCode(code)
+        self.details = details
+        self.message = message_for(self.code, **details)
         super().__init__(self.message)
 
     def as_dict(self) -> dict[str, Any]:

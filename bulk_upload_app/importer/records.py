@@ -110,18 +110,48 @@ def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
     return failed
 
 
+def every_row(session: Session, upload_id: str) -> list[dict[str, Any]]:
+    """Every staged row with what became of it: its values, outcome, code(s) and message(s)."""
+    rows = session.exec(
+        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id).order_by(BulkUploadRow.row_number)
+    ).scalars()
+    found = []
+    for row in rows:
+        values: dict[str, Any] = {"row": row.row_number, **{c: getattr(row, c) for c in COLUMN_NAMES}}
+        if row.outcome == RowOutcome.FAILED:
+            codes, messages = [row.outcome_code or ""], [row.outcome_message or ""]
+        elif row.outcome == RowOutcome.PENDING and row.errors:
+            codes = list(dict.fromkeys(e["code"] for e in row.errors))
+            messages = [e["message"] for e in row.errors]
+        else:
+            codes, messages = [], []
+        outcome = "not_created" if row.outcome == RowOutcome.PENDING and not row.is_valid else row.outcome
+        found.append({**values, "outcome": outcome, "code": " ".join(codes), "message": " ".join(messages)})
+    return found
+
+
 def company_exists(session: Session, company_id: int) -> bool:
     return session.get(Company, company_id) is not None
 
 
-def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUpload:
-    """The company's draft, locked for this transaction (PostgreSQL; SQLite locks by BEGIN IMMEDIATE)."""
-    query = select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
+def locked_upload(session: Session, company_id: int, upload_id: str) -> BulkUpload:
+    """The company's upload, locked for this transaction (PostgreSQL; SQLite locks by BEGIN IMMEDIATE)."""
+    query = (
+        select(BulkUpload)
+        .where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id)
+        .execution_options(populate_existing=True)
+    )
     if session.get_bind().dialect.name != "sqlite":
         query = query.with_for_update()
     upload = session.exec(query).scalars().first()
     if upload is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    return upload
+
+
+def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUpload:
+    """The company's draft, locked for this transaction (PostgreSQL; SQLite locks by BEGIN IMMEDIATE)."""
+    upload = locked_upload(session, company_id, upload_id)
     if upload.status != UploadStatus.DRAFT:
         raise UploadBusy("These users are already being created; the file can no longer change.")
     return upload

@@ -34,3 +34,38 @@ def report_csv(failed: list[dict[str, Any]]) -> bytes:
 
 def report_xlsx(failed: list[dict[str, Any]]) -> bytes:
     return write_xlsx([("Failed rows", list(REPORT_HEADER), report_rows(failed), [16, 16, 30, 14, 18, 6, 28, 80])])
+
+
+# Every row of an upload and what became of it, the file's columns first: fix the failed ones
+# and upload the file again (created rows would then fail as EMAIL_ALREADY_EXISTS; delete them).
+RESULTS_HEADER = (*COLUMN_NAMES, "row", "outcome", "error_code", "error_message")
+OUTCOME_WORDS = {
+    "created": "created",
+    "failed": "failed",
+    "not_created": "not created (errors)",
+    "pending": "not created yet",
+    "removed": "removed before creating",
+    "undone": "created, then undone",
+}
+
+
+def results_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """`rows` as records.every_row gives them: values, row, outcome, code, message."""
+    return [
+        [
+            *(item.get(c, "") for c in COLUMN_NAMES),
+            item["row"],
+            OUTCOME_WORDS.get(item["outcome"], item["outcome"]),
+            item["code"],
+            item["message"],
+        ]
+        for item in rows
+    ]
+
+
+def results_csv(rows: list[dict[str, Any]]) -> bytes:
+    return write_csv(RESULTS_HEADER, results_rows(rows))
+
+
+def results_xlsx(rows: list[dict[str, Any]]) -> bytes:
+    return write_xlsx([("Results", list(RESULTS_HEADER), results_rows(rows), [16, 16, 30, 14, 18, 6, 22, 28, 80])])

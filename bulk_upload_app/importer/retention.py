@@ -44,7 +44,7 @@ DEFAULT_RETENTION_DAYS = 30
 # untouched for an hour belongs to no request any more.
 ORPHAN_FILE_SECONDS = 3600
 
-FINISHED_STATUSES = ("done", "failed", "cancelled")
+FINISHED_STATUSES = ("done", "failed", "cancelled", "undone", "partly_undone")
 ABANDONED = "abandoned"
 ACTOR = "retention"
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from ..db import copy_rows, session_scope
 from ..models import BulkUpload, BulkUploadRow, utcnow
-from ..statuses import RowOutcome, UploadStatus
+from ..statuses import RowOutcome, UploadSource, UploadStatus
 from . import accounts, audit, capacity
 from .batch import BatchSpec, checked_batch
 from .errors import (
@@ -67,6 +67,7 @@ def stage_upload(
     user_type: str = "agent",
     into: BulkUpload | None = None,
     actor: str | None = None,
+    source: str = UploadSource.WIZARD,
 ) -> BulkUpload:
     """Store a checked file as a draft with one staged row per data row.
 
@@ -80,6 +81,7 @@ def stage_upload(
             admin_user_id=admin_user_id,
             user_type=user_type,
             batch=BatchSpec(user_type=user_type).to_json(),
+            source=str(source),
         )
     else:
         upload = into

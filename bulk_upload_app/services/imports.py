@@ -13,6 +13,7 @@ from ..importer.errors import ErrorCode, FileProblem, RowError
 from ..importer.intake import ParsedFile, parse_file, validate_file
 from ..importer.reading import ReadLimits
 from ..settings import get_settings
+from ..statuses import UploadSource
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ def import_file(
             parsed=parsed,
             validation=validation,
             user_type=spec.user_type,
+            source=UploadSource.CLI,
+            actor=actor,
         )
         uploads.configure_batch(session, company_id, upload.id, spec)
         upload_id = upload.id

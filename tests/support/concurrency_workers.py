@@ -70,6 +70,22 @@ def purge(url: str, storage_dir: str, now_iso: str, barrier, results) -> None:
         results.put(("error", traceback.format_exc()))
 
 
+def undo(url: str, company_id: int, upload_id: str, barrier, results) -> None:
+    """Wait for the other undoers, then undo the upload; put (removed, kept emails, status) on `results`."""
+    from bulk_upload_app.db import session_scope
+    from bulk_upload_app.importer import undo as undoing
+
+    engine = _engine(url)
+    engine.connect().close()
+    try:
+        barrier.wait(60)
+        with session_scope(engine) as session:
+            plan = undoing.undo(session, company_id, upload_id, actor="racer")
+        results.put(("ok", plan.removed, sorted(k.email for k in plan.kept), plan.status))
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+
+
 def main(argv: list[str]) -> int:
     """`python -m tests.support.concurrency_workers URL COMPANY UPLOAD CHUNK`: create, printing progress.
 

@@ -9,8 +9,8 @@ import reflex as rx
 
 from ... import embed, routes
 from ...importer.batch import BatchProblem
-from ...importer.errors import FileProblem, UploadBusy, UploadNotFound
-from ...services import batches, creating
+from ...importer.errors import FileProblem, UndoRefused, UploadBusy, UploadNotFound
+from ...services import batches, creating, history
 from ...statuses import UploadStatus
 from ..layout import named_table
 from .draft import DraftState
@@ -28,6 +28,15 @@ class CreateState(DraftState):
     failed: list[dict[str, str]] = []
     failed_total: int = 0
     rows_purged_on: str = ""  # the retention purge deleted the rows that day: only counts are left
+    # Undo: possible until undo_until; the preview (or, once undone, the result) in undo_*.
+    undo_possible: bool = False
+    undo_until: str = ""
+    undo_refused: str = ""
+    undo_open: bool = False
+    undo_busy: bool = False
+    undo_removed: int = 0
+    undo_kept: list[dict[str, str]] = []
+    undo_kept_total: int = 0
 
     @rx.var
     def progress_percent(self) -> int:
@@ -132,6 +141,70 @@ class CreateState(DraftState):
         self.step = "creating" if found.summary.status == UploadStatus.CREATING else "result"
         self.created_count, self.failed, self.failed_total = found.created, found.failed, found.failed_total
         self.rows_purged_on = found.rows_purged_on
+        self._show_undo(company_id, upload_id)
+
+    def _show_undo(self, company_id: int, upload_id: str) -> None:
+        state = history.undo_state(company_id, upload_id)
+        self.undo_possible, self.undo_until, self.undo_refused = state.possible, state.until, state.refused
+        if state.done is not None:
+            self._show_plan(state.done)
+
+    def _show_plan(self, plan) -> None:
+        self.undo_removed, self.undo_kept_total = plan.removed, len(plan.kept)
+        self.undo_kept = [k.as_dict() for k in plan.kept[: creating.SHOWN_FAILURES]]
+
+    @rx.event
+    def open_undo(self):
+        company_id = self._company_id()
+        if company_id is None:
+            return
+        try:
+            self._show_plan(history.undo_preview(company_id, self.upload_id))
+        except (UploadNotFound, UndoRefused) as exc:
+            self.message, self.undo_possible = str(exc), False
+            return
+        self.undo_open = True
+
+    @rx.event
+    def close_undo(self):
+        if self.admin() is not None:
+            self.undo_open = False
+
+    @rx.event
+    async def confirm_undo(self):
+        admin = self.admin()
+        company_id = self._company_id()
+        if admin is None or company_id is None or self.undo_busy:
+            return
+        self.undo_busy = True
+        try:
+            plan = await asyncio.to_thread(
+                history.undo_upload,
+                company_id,
+                self.upload_id,
+                actor=f"admin:{admin.user_id}",
+                admin_user_id=admin.user_id,
+            )
+            self.message = ""
+        except (UploadNotFound, UndoRefused) as exc:
+            self.message = str(exc)
+            plan = None
+        finally:
+            self.undo_busy, self.undo_open = False, False
+        self._show_result(company_id, self.upload_id)
+        if plan is not None:
+            self._show_plan(plan)
+
+    @rx.event
+    def download_results(self, fmt: str):
+        company_id = self._company_id()
+        if company_id is None or fmt not in ("csv", "xlsx"):
+            return None
+        try:
+            report = history.results_report(company_id, self.upload_id, fmt)
+        except UploadNotFound:
+            return None
+        return rx.download(data=report.data, filename=report.filename, mime_type=report.mime_type)
 
     @rx.event
     def download_failed(self, fmt: str):
@@ -198,6 +271,124 @@ def creating_step() -> rx.Component:
             spacing="3",
         ),
         width="100%",
+    )
+
+
+def undo_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Undo this upload?"),
+            rx.alert_dialog.description(
+                rx.text.strong(CreateState.undo_removed, " users will be removed"),
+                rx.cond(
+                    CreateState.undo_kept_total > 0,
+                    rx.text.span(
+                        "; ", CreateState.undo_kept_total, " are kept because they changed since they were created"
+                    ),
+                ),
+                ". Their seats become free again. This can't be reversed.",
+            ),
+            _kept_list(),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", on_click=CreateState.close_undo)
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Remove users",
+                        color_scheme="red",
+                        high_contrast=True,
+                        on_click=CreateState.confirm_undo,
+                        loading=CreateState.undo_busy,
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="1em",
+            ),
+        ),
+        open=CreateState.undo_open,
+    )
+
+
+def _kept_list() -> rx.Component:
+    return rx.cond(
+        CreateState.undo_kept_total > 0,
+        named_table(
+            "Users kept",
+            rx.table.header(rx.table.row(rx.table.column_header_cell("Kept user"), rx.table.column_header_cell("Why"))),
+            rx.table.body(
+                rx.foreach(
+                    CreateState.undo_kept,
+                    lambda k: rx.table.row(rx.table.row_header_cell(k["email"]), rx.table.cell(k["reason"])),
+                )
+            ),
+            variant="surface",
+            size="1",
+            width="100%",
+            margin_top="1em",
+        ),
+    )
+
+
+def _undo_section() -> rx.Component:
+    undone = (DraftState.status == "undone") | (DraftState.status == "partly_undone")
+    return rx.fragment(
+        rx.cond(
+            undone,
+            rx.callout.root(
+                rx.callout.icon(rx.icon("undo-2")),
+                rx.vstack(
+                    rx.text(
+                        rx.text.strong("This upload was undone. "),
+                        CreateState.undo_removed,
+                        " users were removed",
+                        rx.cond(
+                            CreateState.undo_kept_total > 0,
+                            rx.text.span(
+                                "; ",
+                                CreateState.undo_kept_total,
+                                " were kept because they changed since they were created",
+                            ),
+                        ),
+                        ".",
+                    ),
+                    _kept_list(),
+                    width="100%",
+                ),
+                color_scheme="gray",
+                role="status",
+                width="100%",
+                id="undo-result",
+            ),
+        ),
+        rx.cond(
+            CreateState.undo_possible,
+            rx.hstack(
+                rx.text(
+                    "Added the wrong users? You can undo this upload until ",
+                    CreateState.undo_until,
+                    ": the users it created are removed again, except those changed since.",
+                    color_scheme="gray",
+                ),
+                rx.button(
+                    rx.icon("undo-2"),
+                    "Undo this upload",
+                    variant="soft",
+                    color_scheme="red",
+                    high_contrast=True,
+                    on_click=CreateState.open_undo,
+                ),
+                width="100%",
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        rx.cond(
+            (DraftState.status == "done") & (CreateState.undo_refused != ""),
+            rx.text(CreateState.undo_refused, color_scheme="gray", id="undo-refused"),
+        ),
+        undo_dialog(),
     )
 
 
@@ -306,8 +497,30 @@ def result_step() -> rx.Component:
                 spacing="3",
             ),
         ),
+        rx.cond(
+            CreateState.rows_purged_on == "",
+            rx.hstack(
+                rx.button(
+                    rx.icon("download"),
+                    "Download results (Excel)",
+                    variant="soft",
+                    on_click=CreateState.download_results("xlsx"),
+                ),
+                rx.button(
+                    rx.icon("download"),
+                    "Download results (CSV)",
+                    variant="soft",
+                    on_click=CreateState.download_results("csv"),
+                ),
+                rx.text("Every row with what became of it.", color_scheme="gray"),
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        _undo_section(),
         rx.hstack(
             rx.button(rx.link("View users", href=routes.USERS), as_child=True, size="3"),
+            rx.button(rx.link("All bulk uploads", href=routes.HISTORY), as_child=True, size="3", variant="soft"),
             rx.button(
                 rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step=upload"),
                 as_child=True,
