@@ -9,7 +9,7 @@ still refer to it, as the foreign keys (no cascade) did. SQLite keeps its foreig
 them cheaply and has no statement triggers with transition tables.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
