@@ -1,5 +1,3 @@
-# mypy: disable-error-code="arg-type,attr-defined,call-overload,union-attr,operator"
-# (SQLModel columns read as plain values to mypy: see the overrides in pyproject.toml.)
 """A company's bulk uploads, newest first: what each was, who started it, how it ended."""
 
 from __future__ import annotations

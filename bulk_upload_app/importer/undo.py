@@ -1,5 +1,3 @@
-# mypy: disable-error-code="arg-type,attr-defined,call-overload,union-attr,operator"
-# (SQLModel columns read as plain values to mypy: see the overrides in pyproject.toml.)
 """Undoing a whole upload: removing the users it created that nobody changed since.
 
 "Changed since" is defined here, once (`changed_conditions`): a user the upload created is kept
