@@ -133,6 +133,7 @@ def stage_upload(
             "file_format": upload.file_format,
             "replaced_file": into is not None,
             "notices": list(upload.notices),
+            "columns": {"matched_by": parsed.matched_by, "mapping": parsed.mapping},
             "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload.id),
         },
     )
