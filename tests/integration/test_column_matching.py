@@ -9,6 +9,7 @@ from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, pending, uploads
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem, UploadBusy
 from bulk_upload_app.importer.reading import ReadLimits
+from bulk_upload_app.services import drafts as draft_service
 from tests.support.builders import users_csv
 from tests.support.exports import MICROSOFT_365_HEADER, google_workspace_csv, microsoft_365_csv, okta_csv
 
@@ -55,6 +56,9 @@ def test_a_corrected_guess_is_remembered_for_the_next_file_with_the_same_titles(
     mapping.pop(phone)  # the admin does not import the phones
     with session_scope(engine) as session:
         pending.confirm(session, demo_company, 7, upload_id, mapping)
+    with session_scope(engine, read_only=True) as session:  # what the result page lists
+        summary = draft_service.summary_of(session, uploads.get_upload(session, demo_company, upload_id))
+    assert '"User principal name" → email (matched by an admin)' in summary.columns
     again = stage(engine, demo_company, microsoft_365_csv(domain="remembered2.example.com"))
     upload = upload_of(engine, demo_company, again)
     assert upload.pending_table is None and upload.column_mapping["matched_by"] == "remembered"
