@@ -73,9 +73,19 @@ def cmd_template(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(items: list[str]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for item in items:
+        title, sep, field = item.rpartition("=")
+        if not sep or not title.strip():
+            raise BatchProblem(f'--map takes "TITLE=field", for example "Mail=email" or "Fax=ignore"; got "{item}".')
+        overrides[title.strip()] = field.strip()
+    return overrides
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
-        found = imports.check_file(Path(args.path), args.company)
+        found = imports.check_file(Path(args.path), args.company, _overrides(args.map))
     except FileProblem as exc:
         return _fail(exc, args.json, EXIT_FILE_PROBLEM)
     except BatchProblem as exc:
@@ -118,16 +128,24 @@ def cmd_import(args: argparse.Namespace) -> int:
             skills=[_parse_skill(s) for s in args.skill],
             settings_from_email=args.settings_from,
         )
-        result = imports.import_file(Path(args.path), args.company, batch, actor=_actor(), on_progress=progress)
+        result = imports.import_file(
+            Path(args.path),
+            args.company,
+            batch,
+            actor=_actor(),
+            on_progress=progress,
+            overrides=_overrides(args.map),
+        )
     except FileProblem as exc:
         return _fail(exc, args.json, EXIT_SEATS_EXCEEDED if exc.code is ErrorCode.SEATS_EXCEEDED else EXIT_FILE_PROBLEM)
     except BatchProblem as exc:
         return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
     failed = [{k: item[k] for k in ("row", "email", "code", "message")} for item in result.failed]
-    document = {"upload_id": result.upload_id, "created": result.created, "failed": failed}
+    document = {"upload_id": result.upload_id, "created": result.created, "failed": failed, "notices": result.notices}
     human = "\n".join(
         [
             f"{result.created} users added.",
+            *result.notices,
             *(f"row {f['row']} {f['email']} {f['code']}: {f['message']}" for f in failed),
         ]
     )
@@ -228,6 +246,17 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_map(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="TITLE=field",
+        help="match the file's column TITLE to a field (firstname, lastname, email, countryprefix, phone) or "
+        '"ignore"; repeatable; overrides the guess',
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bulk-upload", description="Bulk user upload from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = with_json(sub.add_parser("validate", help="check a users file without creating anyone"))
     validate.add_argument("path")
     validate.add_argument("--company", type=int)
+    _with_map(validate)
     validate.set_defaults(func=cmd_validate)
 
     imp = with_json(sub.add_parser("import", help="create the users of a file"))
@@ -267,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--outbound-number", action="append", default=[], metavar="E164")
     imp.add_argument("--skill", action="append", default=[], metavar="NAME:LEVEL")
     imp.add_argument("--settings-from", metavar="EMAIL", help="start from an existing user's settings")
+    _with_map(imp)
     imp.set_defaults(func=cmd_import)
 
     recover = with_json(sub.add_parser("recover", help="mark uploads whose creating worker died as interrupted"))

@@ -143,6 +143,24 @@ class BulkUpload(SQLModel, table=True):
     undone_at: Optional[datetime] = None
     undone_by: str = Field(default="", max_length=120)
     undone_count: int = 0
+    # While the admin matches the file's columns (wizard_step "match"): the file's table as read,
+    # {"header", "rows", "columns", ...} (importer/pending.py); None once staged.
+    pending_table: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # How the staged file's columns were matched: {"matched_by": str, "mapping": {title: field}}.
+    column_mapping: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ColumnMapping(SQLModel, table=True):
+    """A company's last confirmed matching of a set of column titles, used again for the next file
+    with the same titles."""
+
+    __tablename__ = "column_mapping"
+    __table_args__ = (UniqueConstraint("company_id", "titles_key", name="uq_column_mapping_titles"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    titles_key: str = Field(max_length=64)  # sha256 of the file's titles, in order
+    mapping: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # {index: field}
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class BulkUploadAudit(SQLModel, table=True):

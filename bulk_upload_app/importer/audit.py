@@ -142,6 +142,10 @@ def story(session: Session, upload_id: str) -> list[str]:
                 f"{who} staged {a.file_name!r} (sha256 {a.file_sha256[:12]}…): {a.total_rows} rows, "
                 f"{a.valid_rows} valid, {a.invalid_rows} with errors"
             )
+            columns = a.details.get("columns") or {}
+            if columns.get("mapping") and columns.get("matched_by") != "template":
+                matched = ", ".join(f"{title!r}→{name}" for title, name in columns["mapping"].items())
+                text += f"; columns {columns['matched_by']}: {matched}"
         elif a.event == CREATE_STARTED:
             text = (
                 f"{who} started creating (attempt {a.details.get('attempt')}, "

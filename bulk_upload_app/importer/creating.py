@@ -67,6 +67,7 @@ class CreateResult:
     upload_id: str
     created: int
     failed: list[dict[str, Any]] = field(default_factory=list)  # row, email, code, message
+    notices: list[str] = field(default_factory=list)  # what reading the file noticed (e.g. the columns matched)
 
 
 def create_users(

@@ -268,5 +268,7 @@ def set_step(session: Session, company_id: int, upload_id: str, step: str) -> No
     if step not in WIZARD_STEPS:
         raise ValueError(f"Unknown step {step}")
     upload = locked_draft(session, company_id, upload_id)
+    if upload.pending_table is not None:
+        raise ValueError("Match the file's columns first.")
     upload.wizard_step = step
     session.add(upload)

@@ -61,7 +61,7 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.FILE_TOO_LARGE: "This file is too large: {reason}. Split it into smaller files and upload them one at a time.",
     ErrorCode.EMPTY_FILE: "This file is empty. Fill in the template with one user per row and upload it again.",
     ErrorCode.NO_DATA_ROWS: "This file has column titles but no users. Add one user per row under the titles and upload it again.",
-    ErrorCode.MISSING_COLUMN: 'The required column "{column}" is missing. Add a column titled "{column}" as in the template and upload the file again.',
+    ErrorCode.MISSING_COLUMN: 'The required column "{column}" is missing{candidates}. Add a column titled "{column}" as in the template and upload the file again.',
     ErrorCode.DUPLICATE_COLUMN: 'The columns {headers} all mean "{column}". Keep only one of them and upload the file again.',
     ErrorCode.SEATS_EXCEEDED: "These users need {needed} seats but only {available} are free. Add at least {shortfall} seats in the legacy dashboard, or remove users from the file.",
     ErrorCode.TOO_MANY_FILES_IN_PROGRESS: "We are busy reading {scope} right now. Nothing was lost: try again shortly and upload the file again.",

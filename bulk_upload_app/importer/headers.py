@@ -64,7 +64,7 @@ def map_headers(header: list[str]) -> HeaderMapping:
             raise FileProblem(ErrorCode.DUPLICATE_COLUMN, column=column, headers=quoted)
     for column in REQUIRED_COLUMNS:
         if column not in positions:
-            raise FileProblem(ErrorCode.MISSING_COLUMN, column=column)
+            raise FileProblem(ErrorCode.MISSING_COLUMN, column=column, candidates="")
     for column in COLUMN_NAMES:
         title = titles_for.get(column, [column])[0]
         if title != column:

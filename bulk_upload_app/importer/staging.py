@@ -17,7 +17,7 @@ from sqlmodel import Session
 from ..db import copy_rows, session_scope
 from ..models import BulkUpload, BulkUploadRow, utcnow
 from ..statuses import RowOutcome, UploadSource, UploadStatus
-from . import accounts, audit, capacity
+from . import accounts, audit, capacity, pending
 from .batch import BatchSpec, checked_batch
 from .errors import (
     ErrorCode,
@@ -26,7 +26,7 @@ from .errors import (
     UploadBusy,
     message_for,
 )
-from .intake import ParsedFile, parse_file, validate_file
+from .intake import ParsedFile, parse_table, read_raw, template_match, validate_file
 from .reading import ReadLimits
 from .records import (
     actor_of,
@@ -94,6 +94,7 @@ def stage_upload(
     upload.file_format = parsed.raw.file_format
     upload.sheet_name = parsed.raw.sheet_name
     upload.notices = parsed.notices
+    upload.column_mapping = {"matched_by": parsed.matched_by, "mapping": dict(parsed.mapping)}
     upload.total_rows, upload.valid_rows, upload.invalid_rows = validation.rows, validation.valid, validation.invalid
     session.add(upload)
     session.flush()
@@ -135,6 +136,7 @@ def stage_upload(
             "file_format": upload.file_format,
             "replaced_file": into is not None,
             "notices": list(upload.notices),
+            "columns": {"matched_by": parsed.matched_by, "mapping": parsed.mapping},
             "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload.id),
         },
     )
@@ -153,8 +155,13 @@ def draft_from_file(
     replace_upload_id: str | None = None,
     on_phase: Callable[[str, int], None] | None = None,
     capacity_limits: capacity.Limits | None = None,
+    ask_columns: bool = False,
 ) -> str:
     """Read, check and stage an uploaded file as a draft; FileProblem when it can't be used.
+
+    A file whose titles are not the template's (nor a matching the company confirmed before for
+    the same titles), or any file with `ask_columns`, is kept at the Match columns step instead
+    (importer/pending.py); the id is the draft's either way.
 
     With `capacity_limits`, a new draft counts against the company's open drafts, and the work
     waits for (or is refused) a file-processing slot.
@@ -162,7 +169,7 @@ def draft_from_file(
     phase = on_phase or (lambda label, percent: None)
     if capacity_limits is None:
         return _draft_from_file(
-            engine, company_id, admin_user_id, file_name, data, limits, user_type, replace_upload_id, phase
+            engine, company_id, admin_user_id, file_name, data, limits, user_type, replace_upload_id, phase, ask_columns
         )
     if not replace_upload_id:
         capacity.check_open_drafts(engine, company_id, capacity_limits)
@@ -170,7 +177,7 @@ def draft_from_file(
         engine, company_id, capacity_limits, on_wait=lambda: phase("Waiting for a free moment to read the file", 5)
     ):
         return _draft_from_file(
-            engine, company_id, admin_user_id, file_name, data, limits, user_type, replace_upload_id, phase
+            engine, company_id, admin_user_id, file_name, data, limits, user_type, replace_upload_id, phase, ask_columns
         )
 
 
@@ -184,10 +191,35 @@ def _draft_from_file(
     user_type: str,
     replace_upload_id: str | None,
     phase: Callable[[str, int], None],
+    ask_columns: bool = False,
 ) -> str:
     phase("Reading the file", 10)
     try:
-        parsed = parse_file(data, file_name, limits)
+        raw = read_raw(data, file_name, limits)
+        sha256 = hashlib.sha256(data).hexdigest()
+        mapping = None if ask_columns else template_match(raw)
+        if mapping is not None:
+            parsed = parse_table(raw, sha256)
+        else:
+            with session_scope(engine, read_only=True) as session:
+                mapping = None if ask_columns else pending.remembered(session, company_id, raw)
+            if mapping is None:
+                phase("Done", 100)
+                return pending.hold(
+                    engine,
+                    company_id=company_id,
+                    admin_user_id=admin_user_id,
+                    file_name=file_name,
+                    raw=raw,
+                    sha256=sha256,
+                    user_type=user_type,
+                    replace_upload_id=replace_upload_id,
+                )
+            parsed = parse_table(raw, sha256, mapping=mapping, matched_by="remembered")
+            parsed.notices.append(
+                "The columns were matched as you matched them last time for a file with the same titles. "
+                'To match them differently, upload the file again with "Let me match the columns" ticked.'
+            )
         phase(f"Checking {parsed.frame.height:,} rows", 40)
         validation = validate_file(parsed)
     except FileProblem as exc:

@@ -9,9 +9,10 @@ from pathlib import Path
 from sqlmodel import Session
 
 from ..db import get_engine, session_scope
-from ..importer import capacity, drafts, uploads
+from ..importer import capacity, drafts, pending, uploads
 from ..importer.reading import ReadLimits
 from ..importer.report import report_csv, report_xlsx
+from ..importer.schema import REQUIRED_COLUMNS
 from ..models import BulkUpload
 from ..settings import get_settings
 from ..statuses import PAST_DRAFT, UploadStatus
@@ -34,6 +35,23 @@ class DraftSummary:
     count_errors: int
     seats_total: int
     seats_free: int
+    columns: list[str] = field(default_factory=list)  # how the columns were matched, for the result page
+
+
+@dataclass(frozen=True)
+class ColumnToMatch:
+    index: int
+    title: str
+    samples: list[str]
+    field: str  # the guess: one of the template's columns, or "" for "don't import"
+
+
+@dataclass(frozen=True)
+class ColumnsToMatch:
+    """The Match columns step: each column of the file with our guess."""
+
+    columns: list[ColumnToMatch]
+    required: list[str]
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,16 @@ def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
         count_errors=counts.with_errors,
         seats_total=seats.total,
         seats_free=seats.free,
+        columns=_columns_text(upload.column_mapping or {}),
     )
+
+
+def _columns_text(column_mapping: dict) -> list[str]:
+    how = column_mapping.get("matched_by", "")
+    if not column_mapping.get("mapping") or how == "template":
+        return []
+    who = {"admin": "matched by an admin", "guessed": "guessed", "remembered": "matched as last time"}.get(how, how)
+    return [f'"{title}" → {name} ({who})' for title, name in column_mapping["mapping"].items()]
 
 
 def open_draft(company_id: int, upload_id: str) -> DraftSummary:
@@ -96,8 +123,12 @@ def file_to_draft(
     user_type: str,
     replace_upload_id: str | None = None,
     on_phase: Callable[[str, int], None] | None = None,
+    ask_columns: bool = False,
 ) -> str:
-    """Read, check and stage a received file as a draft (or as the new file of a draft); its id."""
+    """Read, check and stage a received file as a draft (or as the new file of a draft); its id.
+
+    A file whose titles are not the template's waits at the Match columns step (the draft's step
+    is "match"), as does any file with `ask_columns`."""
     settings = get_settings()
     return uploads.draft_from_file(
         get_engine(),
@@ -110,7 +141,35 @@ def file_to_draft(
         replace_upload_id=replace_upload_id,
         on_phase=on_phase,
         capacity_limits=capacity.Limits.from_settings(settings),
+        ask_columns=ask_columns,
     )
+
+
+def columns_to_match(company_id: int, upload_id: str) -> ColumnsToMatch:
+    """The file's columns with our guesses, for the Match columns step (UploadBusy once matched)."""
+    with session_scope(read_only=True) as session:
+        plan = pending.plan_for(session, company_id, upload_id)
+    return ColumnsToMatch(
+        columns=[ColumnToMatch(c.index, c.title, list(c.samples), c.field) for c in plan.columns],
+        required=list(REQUIRED_COLUMNS),
+    )
+
+
+def columns_missing(company_id: int, upload_id: str, mapping: dict[int, str]) -> list[str]:
+    """The required fields this matching neither fills nor lets us derive (the prefix from phones or
+    a country column, names from a display name)."""
+    with session_scope(read_only=True) as session:
+        return pending.missing_for(session, company_id, upload_id, mapping)
+
+
+def confirm_columns(
+    company_id: int, admin_user_id: int | None, upload_id: str, mapping: dict[int, str]
+) -> DraftSummary:
+    """Stage the waiting file with the admin's matching (remembered for the next file with the same
+    titles); FileProblem when a required field is missing or a field is matched twice."""
+    with session_scope() as session:
+        pending.confirm(session, company_id, admin_user_id, upload_id, mapping)
+    return open_draft(company_id, upload_id)
 
 
 def rows_page(company_id: int, upload_id: str, *, only_errors: bool, search: str, offset: int, limit: int) -> RowsPage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,16 +37,22 @@ class BatchByName:
     settings_from_email: str | None = None
 
 
-def _parsed(path: Path) -> ParsedFile:
+def _parsed(path: Path, overrides: dict[str, str] | None = None) -> ParsedFile:
     settings = get_settings()
     size = path.stat().st_size
     if size > settings.max_file_bytes:
         raise FileProblem(
             ErrorCode.FILE_TOO_LARGE, reason=f"it has {size:,} bytes; the limit is {settings.max_file_bytes:,}"
         )
-    return parse_file(
-        path.read_bytes(), path.name, ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows)
-    )
+    try:
+        return parse_file(
+            path.read_bytes(),
+            path.name,
+            ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows),
+            overrides=overrides or None,
+        )
+    except ValueError as exc:  # an override naming no column or no field
+        raise BatchProblem(str(exc)) from None
 
 
 def _require_company(session, company_id: int) -> None:
@@ -53,9 +60,12 @@ def _require_company(session, company_id: int) -> None:
         raise BatchProblem(f"There is no company {company_id}.")
 
 
-def check_file(path: Path, company_id: int | None = None) -> FileCheck:
-    """Every row's verdict; with a company, also taken emails and whether its seats suffice."""
-    parsed = _parsed(path)
+def check_file(path: Path, company_id: int | None = None, overrides: dict[str, str] | None = None) -> FileCheck:
+    """Every row's verdict; with a company, also taken emails and whether its seats suffice.
+
+    The columns are matched as `parse_file` does: the template's titles, else a confident guess;
+    `overrides` ({file title: field or "ignore"}) correct the guess."""
+    parsed = _parsed(path, overrides)
     validation = validate_file(parsed)
     notices = list(parsed.notices)
     if company_id is not None:
@@ -75,6 +85,7 @@ def import_file(
     *,
     actor: str,
     on_progress: Callable[[int, int], None] | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> uploads.CreateResult:
     """Stage the file as an upload with this batch and create its valid users.
 
@@ -82,7 +93,7 @@ def import_file(
     or when another batch took them meanwhile; FileProblem / BatchProblem for the file or names.
     """
     settings = get_settings()
-    parsed = _parsed(path)
+    parsed = _parsed(path, overrides)
     validation = validate_file(parsed)
     with session_scope() as session:
         _require_company(session, company_id)
@@ -112,7 +123,7 @@ def import_file(
         )
         uploads.configure_batch(session, company_id, upload.id, spec)
         upload_id = upload.id
-    return uploads.create_users(
+    result = uploads.create_users(
         get_engine(),
         company_id,
         upload_id,
@@ -120,3 +131,4 @@ def import_file(
         actor=actor,
         legacy_dashboard_url=settings.legacy_dashboard_url,
     )
+    return dataclasses.replace(result, notices=list(parsed.notices))

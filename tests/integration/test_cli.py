@@ -13,6 +13,7 @@ import pytest
 
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from tests.support.builders import person, users_csv
+from tests.support.exports import google_workspace_csv, microsoft_365_csv, okta_csv
 
 
 def cli(db_url: str, *args: str, demo: bool = True) -> tuple[int, dict | None, str]:
@@ -315,3 +316,51 @@ def test_import_whose_seats_go_while_it_stages_exits_3_with_the_same_document(tm
             .all()
         )
     assert sorted(statuses) == ["creating", "draft"]  # the other batch's, and this one, still a draft
+
+
+# ---------------------------------------------------------------- exports of other systems (issue 12)
+
+
+@pytest.mark.parametrize("build", [google_workspace_csv, microsoft_365_csv, okta_csv])
+def test_exports_validate_and_import_with_the_guessed_mapping(tmp_path, seeded, build):
+    db_url, company = seeded
+    path = tmp_path / f"{build.__name__}.csv"
+    path.write_bytes(build(domain=f"{build.__name__.replace('_', '-')}.example.com"))
+    code, doc, err = cli(db_url, "validate", str(path), "--json")
+    assert code == 0, err
+    assert (doc["rows"], doc["valid"]) == (3, 3), doc["errors"]
+    assert any(n.startswith("Columns matched (guessed)") for n in doc["notices"])
+    assert any("country prefix was derived" in n for n in doc["notices"])
+    code, doc, err = cli(db_url, "import", str(path), "--company", str(company), "--json")
+    assert code == 0, err
+    assert doc["created"] == 3 and doc["failed"] == []
+    assert any(n.startswith("Columns matched (guessed)") for n in doc["notices"])
+    code, story, _ = cli(db_url, "audit", doc["upload_id"], "--json")
+    assert any("columns guessed:" in line and "→email" in line for line in story["story"])
+
+
+def test_map_overrides_a_guess_and_names_unknown_titles(tmp_path, db_url):
+    path = tmp_path / "u.csv"
+    path.write_bytes(
+        users_csv(
+            [("Ada", "Lovelace", "ada@example.com", "+44", "ada@home.example.com")],
+            header=["Vorname", "Nachname", "Mail", "Vorwahl", "Private"],
+        )
+    )
+    code, doc, err = cli(db_url, "validate", str(path), "--map", "Private=email", "--map", "Mail=ignore", "--json")
+    assert code == 0, err
+    assert doc["valid"] == 1 and any('"Private" → email' in n for n in doc["notices"])
+    code, doc, _ = cli(db_url, "validate", str(path), "--map", "Nope=email", "--json")
+    assert code == 4 and "Nope" in doc["error"]["message"]
+
+
+def test_missing_column_names_the_best_candidates(tmp_path, db_url):
+    path = tmp_path / "u.csv"
+    path.write_bytes(
+        users_csv([("Ada", "Lovelace", "n/a", "+44")], header=["firstname", "lastname", "Mail adr", "prefix"])
+    )
+    code, doc, _ = cli(db_url, "validate", str(path), "--json")
+    assert code == 2 and doc["error"]["code"] == "MISSING_COLUMN"
+    assert "'Mail adr'" in doc["error"]["message"]
+    code, doc, _ = cli(db_url, "validate", str(path), "--map", "Mail adr=email", "--json")
+    assert code == 0 and doc["invalid"] == 1  # matched; the value itself is no address

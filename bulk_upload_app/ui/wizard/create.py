@@ -436,6 +436,17 @@ def result_step() -> rx.Component:
             size="3",
         ),
         rx.cond(
+            DraftState.columns_used.length() > 0,
+            rx.vstack(
+                rx.heading("Columns used", size="3", as_="h2"),
+                rx.el.ul(
+                    rx.foreach(DraftState.columns_used, lambda line: rx.el.li(rx.text(line))), padding_left="1.2em"
+                ),
+                spacing="1",
+                id="columns-used",
+            ),
+        ),
+        rx.cond(
             CreateState.rows_purged_on != "",
             rx.text(
                 rx.cond(

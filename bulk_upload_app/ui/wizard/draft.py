@@ -27,6 +27,7 @@ class DraftState(SessionState):
     status: str = ""
     step: str = "review"
     notices: list[str] = []
+    columns_used: list[str] = []  # how the file's columns were matched (not for template titles)
     count_all: int = 0
     count_valid: int = 0
     count_errors: int = 0
@@ -51,6 +52,7 @@ class DraftState(SessionState):
     def _show_summary(self, summary: DraftSummary, *, with_step: bool = False) -> None:
         self.file_name, self.user_type, self.status = summary.file_name, summary.user_type, summary.status
         self.notices = summary.notices
+        self.columns_used = summary.columns
         self.count_all, self.count_valid, self.count_errors = (
             summary.count_all,
             summary.count_valid,

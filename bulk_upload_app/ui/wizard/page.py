@@ -7,6 +7,7 @@ import reflex as rx
 from ..layout import admins_only, loading, page_frame
 from .create import creating_step, result_step
 from .draft import DraftState, stepper
+from .match import match_step
 from .review import review_step
 from .settings import settings_step
 
@@ -25,10 +26,17 @@ def draft_page() -> rx.Component:
                     role="alert",
                 ),
                 rx.vstack(
-                    rx.match(DraftState.step, ("review", stepper(2)), ("settings", stepper(3)), stepper(4)),
+                    rx.match(
+                        DraftState.step,
+                        ("match", stepper(1)),
+                        ("review", stepper(2)),
+                        ("settings", stepper(3)),
+                        stepper(4),
+                    ),
                     rx.cond(DraftState.message != "", rx.callout(DraftState.message, icon="info", role="status")),
                     rx.match(
                         DraftState.step,
+                        ("match", match_step()),
                         ("review", review_step()),
                         ("settings", settings_step()),
                         ("creating", creating_step()),

@@ -14,6 +14,7 @@ from ..pager import PagedMixin, pager
 from ..session import as_id
 from .create import CreateState
 from .draft import DraftState, counts_bar, seats_banner
+from .match import MatchState
 from .settings import SettingsState
 
 
@@ -37,6 +38,8 @@ class ReviewState(PagedMixin, DraftState):
         if upload is None:
             return
         self.page_index, self.only_errors, self.search = 0, False, ""
+        if self.step == "match":
+            return MatchState.load_match
         self._load_page()
         if self.step == "settings":
             return SettingsState.load_settings

@@ -33,6 +33,7 @@ class UploadState(SessionState):
     step: str = "template"
     user_type: str = DEFAULT_USER_TYPE
     replacing: str = ""
+    ask_columns: bool = False
     uploading: bool = False
     upload_percent: int = 0
     processing: bool = False
@@ -80,6 +81,10 @@ class UploadState(SessionState):
             self.user_type = value
 
     @rx.event
+    def set_ask_columns(self, value: bool):
+        self.ask_columns = bool(value)
+
+    @rx.event
     def upload_progress(self, progress: dict):
         self.upload_percent = int(float(progress.get("progress", 0) or 0) * 100)
 
@@ -100,6 +105,7 @@ class UploadState(SessionState):
             self.uploading, self.processing, self.error_code, self.error_message = True, True, "", ""
             self.phase, self.phase_percent = "Uploading", 0
             company_id, user_id, user_type, replacing = admin.company_id, admin.user_id, self.user_type, self.replacing
+            ask_columns = self.ask_columns
         settings = get_settings()
         path = new_upload_path(settings.storage_dir)
         file_name = ""
@@ -120,6 +126,7 @@ class UploadState(SessionState):
                     user_type=user_type,
                     replace_upload_id=replacing or None,
                     on_phase=on_phase,
+                    ask_columns=ask_columns,
                 )
             )
             async with self:
@@ -193,7 +200,12 @@ def template_step() -> rx.Component:
                     )
                 ),
                 rx.el.li(rx.text("Optional: ", rx.code("phone"), ", with area code.")),
-                rx.el.li(rx.text("Column titles must be in lowercase and follow the template.")),
+                rx.el.li(
+                    rx.text(
+                        "Column titles follow the template. A users export from Google Workspace, "
+                        "Microsoft 365 or Okta works too: you match its columns in the next step."
+                    )
+                ),
                 padding_left="1.2em",
             ),
             named_table(
@@ -282,6 +294,12 @@ def upload_step() -> rx.Component:
                 width="100%",
                 cursor="pointer",
                 aria_label="Users file: drag a file here or press Enter to browse",
+            ),
+            rx.checkbox(
+                "Let me match the columns myself",
+                checked=UploadState.ask_columns,
+                on_change=UploadState.set_ask_columns,
+                disabled=busy,
             ),
             rx.cond(UploadState.error_message != "", error_callout(UploadState.error_code, UploadState.error_message)),
             rx.cond(
