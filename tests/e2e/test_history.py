@@ -28,7 +28,7 @@ from bulk_upload_app.models import (
 from bulk_upload_app.seed import DEMO_COMPANY
 from tests.e2e.test_attacks import REFUSAL, REWRITER, record_frames
 from tests.e2e.test_wizard import counts, create_and_confirm, open_upload_step, set_free_seats, upload, users_file
-from tests.support.browser import axe_violations, wait_connected
+from tests.support.browser import axe_violations, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser
 
@@ -87,6 +87,7 @@ def test_upload_with_failures_then_history_results_file_and_undo(page, app_serve
     expect(first).to_contain_text("wizard")
     found, axe_report = axe_violations(page)
     assert not found, axe_report
+    screenshot(page, "11-history")
 
     # The results file: every row with its outcome and code, the file's columns first.
     with page.expect_download() as got:
@@ -125,6 +126,7 @@ def test_upload_with_failures_then_history_results_file_and_undo(page, app_serve
     expect(dialog).to_contain_text("3 users will be removed")
     found, axe_report = axe_violations(page)  # the preview dialog over the result page
     assert not found, axe_report
+    screenshot(page, "12-undo-preview")
     dialog.get_by_role("button", name="Remove users").click()
     expect(page.locator("#undo-result")).to_contain_text("This upload was undone. 3 users were removed")
     expect(page.get_by_role("button", name="Undo this upload")).to_have_count(0)

@@ -57,7 +57,7 @@ def test_an_export_is_matched_with_our_guess_and_every_user_is_valid(page, app_s
 
 
 def test_a_wrong_guess_is_corrected_then_remembered(page, app_server, tmp_path):
-    from tests.support.browser import axe_violations
+    from tests.support.browser import axe_violations, screenshot
 
     set_free_seats(app_server.db_url, 50)
     tag = uuid.uuid4().hex[:8]
@@ -77,6 +77,7 @@ def test_a_wrong_guess_is_corrected_then_remembered(page, app_server, tmp_path):
     expect(select_for(page, "Land")).to_have_text("Don't import")
     found, report = axe_violations(page)
     assert not found, report
+    screenshot(page, "10-match-columns")
 
     work = select_for(page, "E-Mail geschäftlich")
     work.focus()
