@@ -124,6 +124,8 @@ def test_upload_with_failures_then_history_results_file_and_undo(page, app_serve
     page.get_by_role("button", name="Undo this upload").click()
     dialog = page.get_by_role("alertdialog")
     expect(dialog).to_contain_text("3 users will be removed")
+    # Radix fades the dialog in: measured mid-fade its buttons are paler than they end up.
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     found, axe_report = axe_violations(page)  # the preview dialog over the result page
     assert not found, axe_report
     screenshot(page, "12-undo-preview")
