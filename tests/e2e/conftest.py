@@ -63,21 +63,29 @@ from tests.support.services import WITHOUT, ServiceMissing, left_out
 
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
+    # A test made for one mode only is generated for that mode only (deselected in the other, not
+    # skipped): the production mode has no demo seat shop, the sqlite mode has one worker and no
+    # Redis. Modules say it with PRODUCTION_ONLY / DEMO_ONLY, single tests with a marker.
+    keep, dropped = [], []
     for item in items:
-        if here in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.browser)
-            # Modules with PRODUCTION_ONLY = True: skipped in the other modes at collection, so a
-            # run of only those tests does not start the sqlite-1-worker server for nothing.
-            callspec = getattr(item, "callspec", None)
-            mode = callspec.params.get("app_server") if callspec else None
-            if getattr(getattr(item, "module", None), "PRODUCTION_ONLY", False) and mode != PRODUCTION_MODE:
-                item.add_marker(pytest.mark.skip(reason=f"needs the {PRODUCTION_MODE} mode (this is {mode})"))
-            # The demo seat shop (/legacy-dashboard) exists in demo mode only (the sqlite mode).
-            demo_only = getattr(getattr(item, "module", None), "DEMO_ONLY", False) or item.get_closest_marker(
-                "demo_only"
-            )
-            if demo_only and mode == PRODUCTION_MODE:
-                item.add_marker(pytest.mark.skip(reason=f"demo mode only: {PRODUCTION_MODE} runs without it"))
+        if here not in Path(str(item.path)).parents:
+            keep.append(item)
+            continue
+        item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        mode = callspec.params.get("app_server") if callspec else None
+        module = getattr(item, "module", None)
+        production_only = getattr(module, "PRODUCTION_ONLY", False) or item.get_closest_marker("production_only")
+        demo_only = getattr(module, "DEMO_ONLY", False) or item.get_closest_marker("demo_only")
+        if mode is not None and (
+            (production_only and mode != PRODUCTION_MODE) or (demo_only and mode == PRODUCTION_MODE)
+        ):
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

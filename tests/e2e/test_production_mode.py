@@ -33,9 +33,8 @@ def test_the_demo_badge_shows_in_demo_mode_only(page, app_server):
         expect(badge).to_have_count(0)
 
 
+@pytest.mark.production_only  # demo mode serves the seat shop on purpose (test_legacy_dashboard.py)
 def test_production_serves_no_demo_seat_shop(page, app_server):
-    if app_server.mode.demo:
-        pytest.skip("demo mode serves the demo seat shop on purpose (tests/e2e/test_legacy_dashboard.py)")
     page.goto("/legacy-dashboard")
     wait_connected(page)
     expect(page.get_by_role("button", name="Add seats")).to_have_count(0)

@@ -57,6 +57,11 @@ _TABLES = (
 )
 
 
+# For a test of what only PostgreSQL has (writers that meet mid-transaction: SQLite's take turns
+# from BEGIN on): generated for the postgres database only, never for SQLite and skipped.
+postgres_only = pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":

@@ -11,6 +11,7 @@ from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import uploads
 from bulk_upload_app.importer.batch import BatchSpec, SkillChoice
 from bulk_upload_app.models import Group, GroupMember, OutboundNumber, Skill, User, UserOutboundNumber, UserSkill
+from tests.integration.conftest import postgres_only
 
 from .test_create import new_company, stage
 
@@ -89,11 +90,9 @@ def test_once_unlinked_a_group_can_be_deleted(engine, batch):
     assert _count(engine, Group) == 0
 
 
-@pytest.mark.postgres
+@postgres_only
 def test_a_group_deleted_while_links_are_written_waits_then_is_refused(engine, batch):
     """As a foreign key does: the writer's lock makes the delete wait; after the commit it fails."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite writers take turns: there is no 'meanwhile'")
     _company, group_id, _number, _skill = batch
     with session_scope(engine, read_only=True) as session:
         user_ids = session.execute(select(User.id)).scalars().all()
@@ -115,10 +114,8 @@ def test_a_group_deleted_while_links_are_written_waits_then_is_refused(engine, b
     assert _count(engine, GroupMember) == 5
 
 
-@pytest.mark.postgres
+@postgres_only
 def test_links_written_to_a_group_being_deleted_wait_then_are_refused(engine, batch):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite writers take turns: there is no 'meanwhile'")
     _company, group_id, _number, _skill = batch
     with session_scope(engine, read_only=True) as session:
         user_ids = session.execute(select(User.id)).scalars().all()

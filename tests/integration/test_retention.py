@@ -16,6 +16,7 @@ from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, retention, uploads
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, User, utcnow
 from bulk_upload_app.settings import SettingsError, get_settings
+from tests.integration.conftest import postgres_only
 from tests.integration.test_create import new_company, stage
 from tests.integration.test_races import run_racers
 from tests.support import concurrency_workers
@@ -333,9 +334,8 @@ def test_concurrent_purges_remove_and_audit_each_thing_once(engine, db_url, tmp_
     )
 
 
+@postgres_only
 def test_a_draft_being_edited_is_skipped_not_waited_for_on_postgres(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite writers take turns at BEGIN: a purge cannot meet an edit in flight")
     from bulk_upload_app.importer import drafts
 
     company = new_company(engine)
