@@ -28,7 +28,7 @@ from dramatiq.brokers.stub import StubBroker
 from .db import get_engine, session_scope
 from .importer import capacity, uploads
 from .importer.batch import BatchProblem
-from .importer.errors import FileProblem, UploadBusy, UploadNotFound
+from .importer.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
 from .importer.leases import CreateRunning
 from .importer.reading import ReadLimits
 from .models import BulkUpload, utcnow
@@ -42,10 +42,6 @@ CREATES_QUEUE = "creates"
 LONGEST_JOB_MS = 6 * 3600 * 1000  # a million users on a slow database: never cut off mid-create
 RETRY_PAUSE_MS = (1_000, 10_000)  # while another worker's lease is fresh: try again soon
 MAX_TRY_LATER = 720  # ~2 h of waiting for a lease or a file slot
-
-
-class QueueMissing(RuntimeError):
-    """No job queue is configured (BULK_UPLOAD_QUEUE_URL)."""
 
 
 def _try_later(retries: int, exc: BaseException) -> bool:
@@ -154,6 +150,8 @@ def _record_problem(upload_id: str, problem: str) -> None:
         upload = session.get(BulkUpload, upload_id)
         if upload is not None:
             upload.problem, upload.queued_at, upload.updated_at = problem[:1000], None, utcnow()
+            if upload.status == UploadStatus.DRAFT:
+                upload.wizard_step = "settings"  # back where the admin chose the batch
             session.add(upload)
 
 
