@@ -483,9 +483,11 @@ def cancel(session: Session, company_id: int, upload_id: str, actor: str) -> str
     if upload.status == UploadStatus.PROCESSING and upload.processing_owner is None:
         upload.status = UploadStatus.CANCELLED
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
-    elif upload.status == UploadStatus.DRAFT and upload.queued_at is not None:
-        upload.queued_at = None  # a create asked for but not started: the draft stays a draft
-        upload.cancel_requested = False
+    elif upload.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED) and upload.queued_at is not None:
+        # A create asked for but not started: the draft stays as it was; the queued job, when a
+        # worker takes it, sees cancel_requested and does nothing.
+        upload.queued_at = None
+        upload.wizard_step = "settings" if upload.status == UploadStatus.DRAFT else upload.wizard_step
     upload.version += 1
     upload.updated_at = utcnow()
     session.add(upload)

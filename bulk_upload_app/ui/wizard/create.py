@@ -445,6 +445,20 @@ def result_step() -> rx.Component:
                 width="100%",
             ),
         ),
+        rx.cond(
+            DraftState.status == "cancelled",
+            rx.callout(
+                rx.cond(
+                    CreateState.created_count > 0,
+                    "This upload was cancelled. The users added before it stopped are kept.",
+                    "This upload was cancelled. Nobody was created.",
+                ),
+                icon="circle-stop",
+                color_scheme="gray",
+                role="status",
+                width="100%",
+            ),
+        ),
         rx.callout.root(
             rx.callout.icon(rx.icon("circle-check")),
             rx.callout.text(rx.text.strong(CreateState.created_count, " users added.")),
