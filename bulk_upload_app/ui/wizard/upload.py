@@ -175,7 +175,6 @@ class UploadState(SessionState):
             self.phase, self.phase_percent = "Done", 100
         return rx.redirect(routes.draft(upload_id))
 
-
     async def _first_verdict(self, company_id: int, upload_id: str, replacing: bool) -> FileProblem | None:
         """Wait until the worker judged the first rows, held the file for matching, or refused it
         (that FileProblem); at most FIRST_VERDICT_SECONDS, then the draft page shows the rest."""
