@@ -255,12 +255,13 @@ ensure_redis() {
 }
 
 # ---------------------------------------------------------------- job worker
-# `bulk-upload worker` in its own process group beside the app, stopped with it; its log in .var/.
+# `bulk-upload worker` beside the app, in the same process group (Ctrl-C, or a signal to the
+# group, stops both); stopped with the app otherwise; its log in .var/.
 start_worker() {
     mkdir -p "$ROOT/.var"
-    setsid python -m bulk_upload_app worker >"$ROOT/.var/worker.log" 2>&1 </dev/null &
+    python -m bulk_upload_app worker >"$ROOT/.var/worker.log" 2>&1 </dev/null &
     WORKER_PID=$!
-    trap 'kill -TERM -- "-$WORKER_PID" 2>/dev/null || true' EXIT
+    trap 'kill -TERM "$WORKER_PID" 2>/dev/null || true' EXIT
     trap 'exit 130' INT TERM
     log "job worker started (pid $WORKER_PID, log .var/worker.log, queue $BULK_UPLOAD_QUEUE_URL)"
 }
