@@ -182,6 +182,7 @@ def _grid_row(row: rx.Var) -> rx.Component:
                     color_scheme="red",
                     size="1",
                     on_click=ReviewState.remove_row(row["id"]),
+                    disabled=DraftState.processing,
                     aria_label="Remove row " + row["row"],
                     title="Remove row " + row["row"],
                 ),
