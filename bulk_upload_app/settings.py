@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -278,7 +278,9 @@ def startup_problems(settings: Settings) -> list[str]:
     elif _origin(settings.legacy_dashboard_url) is None:
         problems.append("BULK_UPLOAD_LEGACY_DASHBOARD_URL is not an http(s) URL")
     if settings.smtp is not None and not settings.mail_from:
-        problems.append("BULK_UPLOAD_MAIL_FROM is missing: set the sender of notification mail (BULK_UPLOAD_SMTP_URL is set)")
+        problems.append(
+            "BULK_UPLOAD_MAIL_FROM is missing: set the sender of notification mail (BULK_UPLOAD_SMTP_URL is set)"
+        )
     return problems
 
 

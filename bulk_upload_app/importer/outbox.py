@@ -193,9 +193,7 @@ def enqueue_batch_finished(
 
 def _count(session: Session, upload_id: str, outcome: str) -> int:
     row = BulkUploadRow.__table__.c
-    return session.execute(
-        select(func.count()).where(row.upload_id == upload_id, row.outcome == outcome)
-    ).scalar_one()
+    return session.execute(select(func.count()).where(row.upload_id == upload_id, row.outcome == outcome)).scalar_one()
 
 
 # ---------------------------------------------------------------- delivering
@@ -282,33 +280,35 @@ def deliver_due(
     `max_attempts`; then, or at once for a permanent refusal, the row is given up, recorded on
     the row and in the upload's audit. Rows of a kind this process cannot send are left alone.
     """
-    now = now or utcnow()
+    # A fixed `now` (tests) or the clock read at each step: a long run must not shorten the
+    # leases of the rows it claims last, nor date a send by when the run started.
+    clock = (lambda: now) if now is not None else utcnow
     settings = settings or get_settings()
     senders = _senders()
     ob = OutboxMessage.__table__.c
     with session_scope(engine, read_only=True) as session:
         ids = list(
             session.execute(
-                select(ob.id).where(_due(now), ob.kind.in_(list(senders))).order_by(ob.next_attempt_at).limit(limit)
+                select(ob.id).where(_due(clock()), ob.kind.in_(list(senders))).order_by(ob.next_attempt_at).limit(limit)
             ).scalars()
         )
     owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
     sent = 0
     for outbox_id in ids:
-        claimed = claim(engine, outbox_id, owner, now, lease)
+        claimed = claim(engine, outbox_id, owner, clock(), lease)
         if claimed is None:
             continue  # another deliverer took it first
         try:
             senders[claimed.kind](engine, claimed, settings)
         except NotDelivered as exc:
-            _settle(engine, claimed, now, OutboxStatus.NOT_SENT, str(exc))
+            _settle(engine, claimed, clock(), OutboxStatus.NOT_SENT, str(exc))
         except DeliveryFailed as exc:
-            _failed(engine, claimed, now, str(exc), permanent=exc.permanent, max_attempts=max_attempts)
+            _failed(engine, claimed, clock(), str(exc), permanent=exc.permanent, max_attempts=max_attempts)
         except Exception as exc:  # a bug or an unexpected answer: retried like a failure, never a loop
             logger.exception("outbox %s: delivery failed unexpectedly", claimed.id)
-            _failed(engine, claimed, now, audit.describe_error(exc), permanent=False, max_attempts=max_attempts)
+            _failed(engine, claimed, clock(), audit.describe_error(exc), permanent=False, max_attempts=max_attempts)
         else:
-            if _settle(engine, claimed, now, OutboxStatus.SENT, None):
+            if _settle(engine, claimed, clock(), OutboxStatus.SENT, None):
                 sent += 1
     return sent
 
@@ -343,9 +343,7 @@ def _settle(engine: Engine, claimed: Claimed, now: datetime, status: OutboxStatu
     return True
 
 
-def _failed(
-    engine: Engine, claimed: Claimed, now: datetime, error: str, *, permanent: bool, max_attempts: int
-) -> None:
+def _failed(engine: Engine, claimed: Claimed, now: datetime, error: str, *, permanent: bool, max_attempts: int) -> None:
     if permanent or claimed.attempts >= max_attempts:
         why = "refused" if permanent else f"gave up after {claimed.attempts} attempts"
         logger.warning("outbox %s (%s of upload %s): %s: %s", claimed.id, claimed.kind, claimed.upload_id, why, error)
@@ -378,7 +376,9 @@ class Notification:
     text: str  # "Emailed to a@example.com", "No email: no address", ...
 
 
-def describe(status: str, recipients: list[str], attempts: int, last_error: str | None, sent_at: datetime | None) -> str:
+def describe(
+    status: str, recipients: list[str], attempts: int, last_error: str | None, sent_at: datetime | None
+) -> str:
     if status == OutboxStatus.SENT:
         return f"Emailed to {', '.join(recipients)}" + (f" at {_aware(sent_at):%Y-%m-%d %H:%M} UTC" if sent_at else "")
     if status == OutboxStatus.SKIPPED:
@@ -441,7 +441,10 @@ def finished_since_seen(
     )
     total = session.execute(select(func.count()).where(where)).scalar_one()
     rows = session.execute(
-        select(ob.upload_id, ob.payload, ob.created_at).where(where).order_by(ob.created_at.desc(), ob.id.desc()).limit(limit)
+        select(ob.upload_id, ob.payload, ob.created_at)
+        .where(where)
+        .order_by(ob.created_at.desc(), ob.id.desc())
+        .limit(limit)
     ).all()
     return [
         FinishedBatch(
