@@ -120,7 +120,10 @@ def compose(
     message = EmailMessage()
     outcome = f"{mail.created} created, {mail.failed_count} failed"
     message["Subject"] = one_line(
-        f'Bulk upload "{one_line(mail.file_name, SUBJECT_FILE_NAME_CHARS)}": {mail.status_label} ({outcome})', 250
+        # Curly quotes: Python's folding of an ASCII quoted string puts the whole subject on a
+        # continuation line, which some clients show with a leading space.
+        f"Bulk upload “{one_line(mail.file_name, SUBJECT_FILE_NAME_CHARS)}”: {mail.status_label} ({outcome})",
+        250,
     )
     message["From"] = settings.mail_from
     message["To"] = ", ".join(recipients)

@@ -272,6 +272,7 @@ def deliver_due(
     lease: float = LEASE_SECONDS,
     max_attempts: int = MAX_ATTEMPTS,
     limit: int = CLAIM_BATCH,
+    upload_id: str | None = None,
 ) -> int:
     """Send every outbox row that is due (up to `limit`); how many were sent.
 
@@ -279,6 +280,7 @@ def deliver_due(
     claimed it. A failure is recorded on the row and retried later (`retry_delay`), up to
     `max_attempts`; then, or at once for a permanent refusal, the row is given up, recorded on
     the row and in the upload's audit. Rows of a kind this process cannot send are left alone.
+    With `upload_id`, only that upload's rows (the CLI sends what its own import queued).
     """
     # A fixed `now` (tests) or the clock read at each step: a long run must not shorten the
     # leases of the rows it claims last, nor date a send by when the run started.
@@ -286,12 +288,11 @@ def deliver_due(
     settings = settings or get_settings()
     senders = _senders()
     ob = OutboxMessage.__table__.c
+    query = select(ob.id).where(_due(clock()), ob.kind.in_(list(senders)))
+    if upload_id is not None:
+        query = query.where(ob.upload_id == upload_id)
     with session_scope(engine, read_only=True) as session:
-        ids = list(
-            session.execute(
-                select(ob.id).where(_due(clock()), ob.kind.in_(list(senders))).order_by(ob.next_attempt_at).limit(limit)
-            ).scalars()
-        )
+        ids = list(session.execute(query.order_by(ob.next_attempt_at).limit(limit)).scalars())
     owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
     sent = 0
     for outbox_id in ids:

@@ -66,6 +66,18 @@ def deliver_due() -> int:
     return outbox.deliver_due(get_engine())
 
 
+def deliver_for(upload_id: str) -> None:
+    """Send what this upload's end queued, now (the CLI, whose process ends after the import)."""
+    outbox.deliver_due(get_engine(), upload_id=upload_id)
+
+
+def notification_of(company_id: int, upload_id: str) -> str:
+    """What became of the email about this upload's end ("" while it has not ended)."""
+    with session_scope(read_only=True) as session:
+        found = outbox.notifications_of(session, company_id, [upload_id])
+    return found[upload_id].text if upload_id in found else ""
+
+
 def deliver_soon() -> None:
     """After a batch finished in this process: send its email without holding up the admin."""
     run_in_background(deliver_due)

@@ -89,7 +89,7 @@ def test_a_batch_with_failures_emails_its_uploader_once_with_counts_codes_link_a
     (received,) = inbox.wait_for(1)
     assert received.rcpt_tos == [UPLOADER]
     assert received.message["To"] == UPLOADER and "no-reply@example.com" in received.message["From"]
-    assert received.subject == 'Bulk upload "team.csv": Created with failures (3 created, 2 failed)'
+    assert received.subject == "Bulk upload “team.csv”: Created with failures (3 created, 2 failed)"
     text = received.text()
     assert "Users created:                    3" in text
     assert "Rows that could not be created:   2" in text
@@ -224,8 +224,8 @@ def test_each_finish_is_queued_once_an_interrupted_batch_and_its_resumed_end_onc
     assert outbox.deliver_due(engine, settings=mail_settings(inbox.url)) == 2
     subjects = sorted(m.subject for m in inbox.wait_for(2))
     assert subjects == [
-        'Bulk upload "resumed.csv": Created (2 created, 0 failed)',
-        'Bulk upload "resumed.csv": Interrupted (0 created, 0 failed)',
+        "Bulk upload “resumed.csv”: Created (2 created, 0 failed)",
+        "Bulk upload “resumed.csv”: Interrupted (0 created, 0 failed)",
     ]
     interrupted_mail = next(m for m in inbox.messages if "Interrupted" in m.subject)
     assert "select Resume" in interrupted_mail.text() and interrupted_mail.attachments() == []
@@ -281,3 +281,67 @@ def test_two_deliverer_processes_at_once_send_each_message_once(engine, db_url, 
     for upload_id in ids:
         (row,) = outbox_rows(engine, upload_id)
         assert (row.status, row.attempts) == ("sent", 1)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_import_with_notify_emails_each_address_once_and_says_so(tmp_path, db_url, inbox):
+    from tests.integration.test_cli import cli
+    from tests.support.builders import users_csv
+
+    code, seeded, err = cli(db_url, "demo-seed", "--json")
+    assert code == 0, err
+    path = tmp_path / "cli-team.csv"
+    path.write_bytes(users_csv([person(7001), person(7002, countryprefix="+999")]))
+    import os
+
+    os.environ["BULK_UPLOAD_SMTP_URL"] = inbox.url  # cli() passes this process's environment on
+    try:
+        code, doc, err = cli(
+            db_url,
+            "import",
+            str(path),
+            "--company",
+            str(seeded["id"]),
+            "--notify",
+            "Ops@Example.com",
+            "--notify",
+            "lead@example.com",
+            "--notify",
+            "ops@example.com",
+            "--json",
+        )
+    finally:
+        del os.environ["BULK_UPLOAD_SMTP_URL"]
+    assert code == 0, err
+    (received,) = inbox.wait_for(1)
+    assert sorted(received.rcpt_tos) == ["lead@example.com", "ops@example.com"]
+    assert received.subject == "Bulk upload “cli-team.csv”: Created with failures (1 created, 1 failed)"
+    assert [line[REPORT_HEADER.index("error_code")] for line in received.xlsx_rows()[1:]] == ["INVALID_COUNTRY_PREFIX"]
+    assert doc["notification"].startswith("Emailed to ops@example.com, lead@example.com at ")
+
+
+def test_cli_import_refuses_a_bad_notify_address_before_doing_anything(tmp_path, db_url):
+    from tests.integration.test_cli import cli
+    from tests.support.builders import users_csv
+
+    code, seeded, _ = cli(db_url, "demo-seed", "--json")
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(7101)]))
+    code, doc, _ = cli(db_url, "import", str(path), "--company", str(seeded["id"]), "--notify", "nope", "--json")
+    assert code == 4 and doc["error"]["code"] == "INVALID_ARGUMENTS" and '"nope"' in doc["error"]["message"]
+    code, history_doc, _ = cli(db_url, "history", "--company", str(seeded["id"]), "--json")
+    assert history_doc == []
+
+
+def test_cli_import_without_notify_records_no_address(tmp_path, db_url):
+    from tests.integration.test_cli import cli
+    from tests.support.builders import users_csv
+
+    code, seeded, _ = cli(db_url, "demo-seed", "--json")
+    path = tmp_path / "u.csv"
+    path.write_bytes(users_csv([person(7201)]))
+    code, doc, err = cli(db_url, "import", str(path), "--company", str(seeded["id"]), "--json")
+    assert code == 0, err
+    assert doc["notification"] == "No email: no address"
