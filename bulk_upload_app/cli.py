@@ -59,6 +59,23 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mail_catcher(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.demo:
+        print(
+            "mail-catcher: the local mail catcher is for demo mode only; set BULK_UPLOAD_DEMO=1 "
+            "(production sends through BULK_UPLOAD_SMTP_URL).",
+            file=sys.stderr,
+        )
+        return 2
+    from .mail_catcher import serve
+
+    directory = Path(args.dir) if args.dir else settings.mail_catcher_dir
+    print(f"Catching mail on smtp://{args.host}:{args.port}, kept in {directory}", file=sys.stderr)
+    serve(args.host, args.port, directory)
+    return 0
+
+
 def cmd_company_create(args: argparse.Namespace) -> int:
     if args.seats < 0:
         return _fail(BatchProblem("--seats must be 0 or more."), args.json, EXIT_BAD_ARGUMENTS)
@@ -286,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_json(sub.add_parser("demo-seed", help="create the demo company (once); print its id")).set_defaults(
         func=cmd_demo_seed
     )
+
+    catcher = sub.add_parser("mail-catcher", help="demo mode: a local SMTP server that keeps every message")
+    catcher.add_argument("--host", default="127.0.0.1")
+    catcher.add_argument("--port", type=int, default=8025)
+    catcher.add_argument("--dir", help="where to keep the messages (default BULK_UPLOAD_MAIL_CATCHER_DIR, .var/mail)")
+    catcher.set_defaults(func=cmd_mail_catcher)
 
     company = sub.add_parser("company", help="companies").add_subparsers(dest="company_command", required=True)
     create = with_json(company.add_parser("create", help="create a company"))

@@ -127,6 +127,7 @@ class Settings:
     mail_from: str
     public_url: str  # where the links in the email point: the app as admins open it
     mail_attachment_max_bytes: int  # failed rows above this go as a link, not an attachment
+    mail_catcher_dir: Path  # demo mode: where `bulk-upload mail-catcher` keeps what it caught
 
     @property
     def dev_signin(self) -> bool:
@@ -251,6 +252,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         else "",
         public_url=read.url("BULK_UPLOAD_PUBLIC_URL", deploy_url),
         mail_attachment_max_bytes=int(read.number("BULK_UPLOAD_MAIL_ATTACHMENT_MAX_KB", 5 * 1024)) * 1024,
+        mail_catcher_dir=Path(read.text("BULK_UPLOAD_MAIL_CATCHER_DIR", str(RUNTIME_DIR / "mail"))),
     )
 
 

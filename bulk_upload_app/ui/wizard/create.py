@@ -14,8 +14,9 @@ import reflex as rx
 from ... import embed, routes
 from ...importer.batch import BatchProblem
 from ...importer.errors import FileProblem, UndoRefused, UploadBusy, UploadNotFound
-from ...services import batches, creating, history
-from ...statuses import UploadStatus
+from ...services import batches, creating, history, notifications
+from ...settings import get_settings
+from ...statuses import UploadStatus, shown_status
 from ..layout import named_table
 from .draft import DraftState
 
@@ -41,6 +42,7 @@ class CreateState(DraftState):
     undo_removed: int = 0
     undo_kept: list[dict[str, str]] = []
     undo_kept_total: int = 0
+    notification: str = ""  # what became of the email about this upload's end
 
     @rx.var
     def progress_percent(self) -> int:
@@ -80,6 +82,11 @@ class CreateState(DraftState):
             self.creating, self.confirm_open, self.step = True, False, "creating"
             self.progress_done, self.progress_total = 0, self.count_valid
             company_id, upload_id, admin_user_id = admin.company_id, self.upload_id, admin.user_id
+        if admin.email:  # whoever starts (or resumes) creating is told when it ends
+            try:
+                await asyncio.to_thread(notifications.notify_uploader, company_id, upload_id, [admin.email])
+            except (UploadNotFound, notifications.BadAddress):
+                logger.warning("bulk upload %s: the uploader's address was not stored", upload_id)
         progress = {"done": 0, "total": 0}
 
         def on_progress(done: int, total: int) -> None:
@@ -129,15 +136,44 @@ class CreateState(DraftState):
                 "failed": self.failed_total,
                 "total": self.count_all,
             }
+            finished = self._finished_message()
+        if finished is not None:
+            notifications.deliver_soon()  # the email about its end, off this event
         if done:  # embed mode: tell the dashboard (postMessage to its configured origin only)
             yield rx.call_script(embed.post_to_parent("batch-created", **counts))
+        if finished is not None:
+            yield rx.call_script(embed.post_to_parent("batch-finished", **finished))
+            # Show what became of the email once it went (a few seconds at most, usually).
+            for _ in range(10):
+                await asyncio.sleep(1)
+                text = await asyncio.to_thread(notifications.notification_of, company_id, upload_id)
+                async with self:
+                    self.notification = text
+                if not text.startswith("Email waiting"):
+                    break
+
+    def _finished_message(self) -> dict[str, object] | None:
+        """The embed message of a batch that has ended (created, with failures, interrupted, cancelled)."""
+        if self.status not in (UploadStatus.DONE, UploadStatus.INTERRUPTED, UploadStatus.CANCELLED):
+            return None
+        return {
+            "uploadId": self.upload_id,
+            "created": self.created_count,
+            "failed": self.failed_total,
+            "status": shown_status(self.status, self.failed_total),
+        }
 
     @rx.event
     def load_result(self):
         company_id = self._company_id()
         if company_id is None:
             return
+        was_creating = self.step == "creating" and not self.creating
         self._show_result(company_id, self.upload_id)
+        finished = self._finished_message()
+        if was_creating and finished is not None:
+            # Created elsewhere (another tab, a worker) and seen ending here: tell the host too.
+            return rx.call_script(embed.post_to_parent("batch-finished", **finished))
 
     def _show_result(self, company_id: int, upload_id: str) -> None:
         found = creating.outcome(company_id, upload_id)
@@ -145,6 +181,7 @@ class CreateState(DraftState):
         self.step = "creating" if found.summary.status == UploadStatus.CREATING else "result"
         self.created_count, self.failed, self.failed_total = found.created, found.failed, found.failed_total
         self.rows_purged_on = found.rows_purged_on
+        self.notification = notifications.notification_of(company_id, upload_id)
         self._show_undo(company_id, upload_id)
 
     def _show_undo(self, company_id: int, upload_id: str) -> None:
@@ -396,6 +433,30 @@ def _undo_section() -> rx.Component:
     )
 
 
+def _email_notice() -> rx.Component:
+    """What became of the email about the batch's end; in demo mode, where to read it."""
+    demo_link = (
+        rx.link("Read the email in the demo mail box", href=routes.DEMO_MAIL, id="demo-mail-link")
+        if get_settings().demo
+        else rx.fragment()
+    )
+    return rx.el.div(
+        rx.cond(
+            CreateState.notification != "",
+            rx.hstack(
+                rx.icon("mail", size=16, aria_hidden="true"),
+                rx.text(CreateState.notification, id="email-notification"),
+                demo_link,
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        role="status",
+        aria_live="polite",
+        style={"width": "100%"},
+    )
+
+
 def result_step() -> rx.Component:
     return rx.vstack(
         rx.cond(
@@ -435,6 +496,7 @@ def result_step() -> rx.Component:
             width="100%",
             size="3",
         ),
+        _email_notice(),
         rx.cond(
             DraftState.columns_used.length() > 0,
             rx.vstack(
