@@ -345,3 +345,58 @@ def test_cli_import_without_notify_records_no_address(tmp_path, db_url):
     code, doc, err = cli(db_url, "import", str(path), "--company", str(seeded["id"]), "--json")
     assert code == 0, err
     assert doc["notification"] == "No email: no address"
+
+
+# ---------------------------------------------------------------- demo mode's mail catcher
+
+
+def test_the_demo_mail_catcher_keeps_each_message_for_the_demo_mail_page(engine, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bulk_upload_app.mail_catcher import caught
+    from tests.support.paths import REPO
+
+    port, folder = free_port(), tmp_path / "mail"
+    env = {**os.environ, "BULK_UPLOAD_DEMO": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bulk_upload_app", "mail-catcher", "--port", str(port), "--dir", str(folder)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        company = new_company(engine)
+        upload_id = finished_upload(engine, company)
+        settings = mail_settings(f"smtp://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while outbox.deliver_due(engine, settings=settings, now=utcnow() + timedelta(hours=2)) == 0:
+            assert time.monotonic() < deadline, "the catcher did not take the message"
+            time.sleep(0.2)  # still starting: the failed try was recorded and is retried
+        (mail,) = caught(folder)
+        assert mail.to == UPLOADER and "Created with failures" in mail.subject
+        assert f"/users/bulk-upload/{upload_id}" in mail.html and mail.attachments == ["failed-users-team.xlsx"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
+
+
+def test_the_mail_catcher_is_refused_outside_demo_mode(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "BULK_UPLOAD_DEMO"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bulk_upload_app", "mail-catcher", "--dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "demo mode only" in done.stderr
