@@ -64,9 +64,13 @@ DELIVER_EVERY_SECONDS = 60
 
 
 def run_delivery() -> int:
-    from .importer import outbox
+    """Mark uploads whose creating worker died as interrupted (that end queues their email too),
+    then send what is due. Both are safe in any number of processes at once."""
+    from .importer import outbox, uploads
 
-    return outbox.deliver_due(get_engine())
+    engine = get_engine()
+    uploads.recover_stale(engine)
+    return outbox.deliver_due(engine)
 
 
 async def deliver_periodically(

@@ -381,7 +381,7 @@ def describe(
     status: str, recipients: list[str], attempts: int, last_error: str | None, sent_at: datetime | None
 ) -> str:
     if status == OutboxStatus.SENT:
-        return f"Emailed to {', '.join(recipients)}" + (f" at {_aware(sent_at):%Y-%m-%d %H:%M} UTC" if sent_at else "")
+        return f"Emailed to {', '.join(recipients)}"
     if status == OutboxStatus.SKIPPED:
         return (last_error or NO_ADDRESS).capitalize()
     if status == OutboxStatus.NOT_SENT:
@@ -400,12 +400,12 @@ def notifications_of(session: Session, company_id: int, upload_ids: list[str]) -
     ob = OutboxMessage.__table__.c
     found: dict[str, Notification] = {}
     for row in session.execute(
-        select(ob.upload_id, ob.status, ob.recipients, ob.attempts, ob.last_error, ob.sent_at)
+        select(ob.upload_id, ob.status, ob.recipients, ob.attempts, ob.last_error)
         .where(ob.company_id == company_id, ob.upload_id.in_(upload_ids), ob.kind == KIND_EMAIL)
         .order_by(ob.finish_number, ob.id)
     ).all():
         found[row.upload_id] = Notification(
-            row.status, describe(row.status, list(row.recipients), row.attempts, row.last_error, row.sent_at)
+            row.status, describe(row.status, list(row.recipients), row.attempts, row.last_error)
         )
     return found
 

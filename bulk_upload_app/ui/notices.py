@@ -69,6 +69,7 @@ def finished_notice(state) -> rx.Component:
                     spacing="1",
                 ),
                 color_scheme="blue",
+                high_contrast=True,  # blue-11 text on the blue callout fails WCAG AA (axe, serious)
                 width="100%",
             ),
         ),
