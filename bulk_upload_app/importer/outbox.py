@@ -377,9 +377,8 @@ class Notification:
     text: str  # "Emailed to a@example.com", "No email: no address", ...
 
 
-def describe(
-    status: str, recipients: list[str], attempts: int, last_error: str | None, sent_at: datetime | None
-) -> str:
+def describe(status: str, recipients: list[str], attempts: int, last_error: str | None) -> str:
+    """What became of an email row, in the admin's words (the history, the result page, the CLI)."""
     if status == OutboxStatus.SENT:
         return f"Emailed to {', '.join(recipients)}"
     if status == OutboxStatus.SKIPPED:
