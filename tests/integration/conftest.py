@@ -54,6 +54,9 @@ _TABLES = (
     "company",
     "bulk_upload_audit",
     "used_token",
+    "column_mapping",
+    "notification_outbox",
+    "admin_history_seen",
 )
 
 
