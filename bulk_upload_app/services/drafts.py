@@ -45,6 +45,7 @@ class DraftSummary:
     create_total: int = 0
     cancel_requested: bool = False
     problem: str = ""
+    derived_columns: list[str] = field(default_factory=list)  # filled in from other columns, not the file's own
 
     @property
     def processing(self) -> bool:
@@ -115,7 +116,17 @@ def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
         create_total=upload.create_total,
         cancel_requested=upload.cancel_requested,
         problem=upload.problem,
+        derived_columns=_derived_columns(upload.column_mapping or {}),
     )
+
+
+def _derived_columns(column_mapping: dict) -> list[str]:
+    """Our columns a matched file had no column for, filled in from others (importer/matching.py:
+    the prefix from phones or a country, names split from a display name)."""
+    if column_mapping.get("matched_by", "template") == "template":
+        return []
+    matched = set(column_mapping.get("mapping", {}).values())
+    return [name for name in ("firstname", "lastname", "countryprefix") if name not in matched]
 
 
 def _columns_text(column_mapping: dict) -> list[str]:
