@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import capacity, drafts, pending, processing, uploads
+from ..importer import capacity, drafts, matching, pending, processing, uploads
 from ..importer.reading import ReadLimits
 from ..importer.report import report_csv, report_xlsx
 from ..importer.schema import REQUIRED_COLUMNS
@@ -72,6 +72,7 @@ class ColumnsToMatch:
 
     columns: list[ColumnToMatch]
     required: list[str]
+    derivation_roles: dict[int, str] = field(default_factory=dict)  # columns a field could be derived from
 
 
 @dataclass(frozen=True)
@@ -224,17 +225,18 @@ def columns_to_match(company_id: int, upload_id: str) -> ColumnsToMatch:
     """The file's columns with our guesses, for the Match columns step (UploadBusy once matched)."""
     with session_scope(read_only=True) as session:
         plan = pending.plan_for(session, company_id, upload_id)
+        roles = pending.roles_for(session, company_id, upload_id)
     return ColumnsToMatch(
         columns=[ColumnToMatch(c.index, c.title, list(c.samples), c.field) for c in plan.columns],
         required=list(REQUIRED_COLUMNS),
+        derivation_roles=roles,
     )
 
 
-def columns_missing(company_id: int, upload_id: str, mapping: dict[int, str]) -> list[str]:
+def columns_missing(derivation_roles: dict[int, str], mapping: dict[int, str]) -> list[str]:
     """The required fields this matching neither fills nor lets us derive (the prefix from phones or
-    a country column, names from a display name)."""
-    with session_scope(read_only=True) as session:
-        return pending.missing_for(session, company_id, upload_id, mapping)
+    a country column, names from a display name); no database read: the roles came with the columns."""
+    return matching.missing_given(derivation_roles, mapping)
 
 
 def confirm_columns(
