@@ -34,7 +34,7 @@ SUBJECT_FILE_NAME_CHARS = 80
 
 OUTCOME_SENTENCES = {
     "created": "All users were created.",
-    "created_with_failures": "Some users could not be created; the failed rows are listed below.",
+    "created_with_failures": "Some rows could not be created; why is summed up below.",
     "interrupted": "Creating users stopped before the end. The users added so far are kept; "
     "open the upload and select Resume to create the rest.",
     "cancelled": "The upload was cancelled. The users added before are kept.",
