@@ -255,6 +255,23 @@ ensure_redis() {
     die "Redis does not answer on 127.0.0.1:6379"
 }
 
+# What the app starts beside itself (job worker, mail catcher) is stopped when it stops.
+CHILD_PIDS=()
+stop_children() { [ ${#CHILD_PIDS[@]} -eq 0 ] || kill -TERM "${CHILD_PIDS[@]}" 2>/dev/null || true; }
+trap stop_children EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- job worker
+# `bulk-upload worker` beside the app, in the same process group (Ctrl-C, or a signal to the
+# group, stops both); stopped with the app otherwise; its log in .var/.
+start_worker() {
+    mkdir -p "$ROOT/.var"
+    python -m bulk_upload_app worker >"$ROOT/.var/worker.log" 2>&1 </dev/null &
+    WORKER_PID=$!
+    CHILD_PIDS+=("$WORKER_PID")
+    log "job worker started (pid $WORKER_PID, log .var/worker.log, queue $BULK_UPLOAD_QUEUE_URL)"
+}
+
 # ---------------------------------------------------------------- demo mail
 DEMO_MAIL_PORT="${BULK_UPLOAD_DEMO_MAIL_PORT:-8025}"
 
@@ -278,7 +295,7 @@ start_mail_catcher() {
         mkdir -p "$ROOT/.var"
         python -m bulk_upload_app mail-catcher --port "$DEMO_MAIL_PORT" >>"$ROOT/.var/mail-catcher.log" 2>&1 &
         local pid=$!
-        trap "kill $pid 2>/dev/null || true" EXIT
+        CHILD_PIDS+=("$pid")
         for _ in $(seq 1 40); do port_answers "$DEMO_MAIL_PORT" && break; sleep 0.25; done
         port_answers "$DEMO_MAIL_PORT" || die "the mail catcher did not start (see .var/mail-catcher.log)"
     fi
@@ -312,9 +329,16 @@ case "$cmd" in
         # virtualenv's editable install points (another worktree, when the venv is shared).
         python -m bulk_upload_app db upgrade
         python -m bulk_upload_app demo-seed
+        # The job queue: the Redis on 127.0.0.1:6379 (started, or installed, when none answers)
+        # and one worker beside the app; the same code as production, on the same SQLite file.
+        export BULK_UPLOAD_TEST_REDIS_URL="${BULK_UPLOAD_TEST_REDIS_URL:-$DEFAULT_REDIS_URL}"
+        export BULK_UPLOAD_QUEUE_URL="${BULK_UPLOAD_QUEUE_URL:-$DEFAULT_REDIS_URL}"
+        export BULK_UPLOAD_QUEUE_NAMESPACE="${BULK_UPLOAD_QUEUE_NAMESPACE:-bulk-upload-dev}"
+        [ "$BULK_UPLOAD_QUEUE_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
+        start_worker
         start_mail_catcher
         log "starting the app: http://localhost:3000"
-        # Not exec: the mail catcher started above is stopped when the app stops (trap EXIT).
+        # Not exec: the worker and the mail catcher started above stop when the app stops.
         reflex run "$@"
         ;;
     prod)
@@ -329,9 +353,11 @@ case "$cmd" in
         export REFLEX_DEPLOY_URL="${REFLEX_DEPLOY_URL:-$REFLEX_API_URL}"
         [ "$REFLEX_DB_URL" = "$DEFAULT_PG_URL" ] && ensure_postgres
         [ "$REFLEX_REDIS_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
+        export BULK_UPLOAD_QUEUE_URL="${BULK_UPLOAD_QUEUE_URL:-$REFLEX_REDIS_URL}"
         log "database: $REFLEX_DB_URL, redis: $REFLEX_REDIS_URL, $GRANIAN_WORKERS workers, port $PORT"
         python -m bulk_upload_app db upgrade   # this checkout's migrations (see run)
-        exec reflex run --env prod --frontend-port "$PORT" --backend-port "$PORT" "$@"
+        start_worker
+        reflex run --env prod --frontend-port "$PORT" --backend-port "$PORT" "$@"
         ;;
     test)
         check_without

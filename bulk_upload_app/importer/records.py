@@ -90,6 +90,17 @@ def seat_problem(
     )
 
 
+def pending_valid_rows(session: Session, upload_id: str) -> int:
+    """The rows a create of the upload would still create (valid, not created yet)."""
+    return session.exec(
+        select(func.count()).where(
+            BulkUploadRow.upload_id == upload_id,
+            BulkUploadRow.is_valid.is_(True),
+            BulkUploadRow.outcome == RowOutcome.PENDING,
+        )
+    ).scalar_one()
+
+
 def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
     rows = session.exec(
         select(BulkUploadRow)
