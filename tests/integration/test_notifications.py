@@ -400,3 +400,23 @@ def test_the_mail_catcher_is_refused_outside_demo_mode(tmp_path):
         timeout=60,
     )
     assert done.returncode == 2 and "demo mode only" in done.stderr
+
+
+def test_a_batch_cancelled_while_creating_emails_what_was_created_before(engine, inbox):
+    company = new_company(engine)
+    upload_id = stage(engine, company, [person(8001), person(8002), person(8003, email="nope")], name="stop.csv")
+    with session_scope(engine) as session:
+        session.execute(
+            update(BulkUpload)
+            .where(BulkUpload.id == upload_id)
+            .values(notify_emails=[UPLOADER], cancel_requested=True)  # the admin pressed Cancel
+        )
+    uploads.create_users(engine, company, upload_id, chunk_size=1)
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, upload_id).status == UploadStatus.CANCELLED
+    (row,) = outbox_rows(engine, upload_id)
+    assert row.payload["status"] == "cancelled" and row.payload["reason"] == "cancelled by an admin"
+    assert outbox.deliver_due(engine, settings=mail_settings(inbox.url)) == 1
+    (received,) = inbox.wait_for(1)
+    assert received.subject.startswith("Bulk upload “stop.csv”: Cancelled (")
+    assert "The upload was cancelled. The users added before are kept." in received.text()
