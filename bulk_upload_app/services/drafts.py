@@ -86,6 +86,7 @@ class Report:
 class RowsPage:
     rows: list[drafts.RowView] = field(default_factory=list)
     total: int = 0
+    more: bool = False  # a search matched more than `total` rows (it counts up to a limit)
 
 
 def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
@@ -241,7 +242,8 @@ def rows_page(company_id: int, upload_id: str, *, only_errors: bool, search: str
         views, total = drafts.page(
             session, company_id, upload_id, only_errors=only_errors, search=search, offset=offset, limit=limit
         )
-    return RowsPage(views, total)
+    more = bool(search.strip()) and total > drafts.SEARCH_COUNT_LIMIT
+    return RowsPage(views, min(total, drafts.SEARCH_COUNT_LIMIT) if more else total, more)
 
 
 def _changed(company_id: int, upload_id: str, change: Callable[[Session], object]) -> DraftSummary:

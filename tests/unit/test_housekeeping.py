@@ -132,7 +132,13 @@ def test_the_app_starts_the_purge_and_the_delivery_with_its_lifespan_and_stops_t
         "asyncio.run(main())\n"
         "print('stopped')\n"
     )
-    env = {**os.environ, "BULK_UPLOAD_DEMO": "1", "REFLEX_DB_URL": "sqlite://"}  # no production secrets needed
+    # no production secrets needed; a queue URL is (nothing connects to it here)
+    env = {
+        **os.environ,
+        "BULK_UPLOAD_DEMO": "1",
+        "REFLEX_DB_URL": "sqlite://",
+        "BULK_UPLOAD_QUEUE_URL": "redis://127.0.0.1:1/0",
+    }
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )

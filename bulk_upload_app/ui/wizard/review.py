@@ -36,6 +36,7 @@ class ReviewState(PagedMixin, DraftState):
     rows: list[dict[str, str]] = []
     only_errors: bool = False
     search: str = ""
+    more_matches: bool = False  # the search matched more rows than it counted
     _watching: bool = False
 
     @rx.event
@@ -96,7 +97,7 @@ class ReviewState(PagedMixin, DraftState):
         except UploadNotFound:
             return
         self.rows = [_flat_row(v) for v in found.rows]
-        self.total_items = found.total
+        self.total_items, self.more_matches = found.total, found.more
 
     @rx.event
     def set_only_errors(self, value: bool):
@@ -241,7 +242,7 @@ def review_grid() -> rx.Component:
             ReviewState.next_page,
             " · ",
             ReviewState.total_items,
-            " rows",
+            rx.cond(ReviewState.more_matches, "+ rows", " rows"),
         ),
         width="100%",
         spacing="3",
