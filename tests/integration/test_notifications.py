@@ -420,3 +420,81 @@ def test_a_batch_cancelled_while_creating_emails_what_was_created_before(engine,
     (received,) = inbox.wait_for(1)
     assert received.subject.startswith("Bulk upload “stop.csv”: Cancelled (")
     assert "The upload was cancelled. The users added before are kept." in received.text()
+
+
+# ---------------------------------------------------------------- STARTTLS and credentials, for real
+
+
+@pytest.fixture
+def trusted_certificate(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1 that this process trusts (SSL_CERT_FILE, read by
+    ssl.create_default_context as for any CA bundle); (certificate, key) paths."""
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    return cert, key
+
+
+def starttls_server(cert, key, **options):
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        good = (auth_data.login, auth_data.password) == (b"bulk@example.com", b"p@ss:word")
+        return AuthResult(success=good, handled=False)  # not handled: aiosmtpd answers 535 itself
+
+    return mail_server(
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=authenticator,
+        **options,
+    )
+
+
+def a_message():
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "no-reply@example.com", UPLOADER, "TLS check"
+    message.set_content("hello")
+    return message
+
+
+def test_starttls_with_credentials_delivers_over_tls_and_a_wrong_password_is_retried_not_dropped(trusted_certificate):
+    from bulk_upload_app.importer.notification_mail import send
+    from bulk_upload_app.settings import parse_smtp_url
+
+    with starttls_server(*trusted_certificate) as inbox:
+        good = parse_smtp_url(f"smtp+starttls://bulk%40example.com:p%40ss%3Aword@127.0.0.1:{inbox.port}")
+        assert send(good, a_message()) == {}
+        (received,) = inbox.wait_for(1)
+        assert received.rcpt_tos == [UPLOADER] and received.subject == "TLS check"
+        wrong = parse_smtp_url(f"smtp+starttls://bulk%40example.com:nope@127.0.0.1:{inbox.port}")
+        with pytest.raises(outbox.DeliveryFailed) as refused:
+            send(wrong, a_message())
+        assert not refused.value.permanent and "refused the credentials (535)" in str(refused.value)
+        assert "nope" not in str(refused.value)
+    assert len(inbox.messages) == 1
+
+
+def test_starttls_is_never_skipped_when_the_server_does_not_offer_it():
+    from bulk_upload_app.importer.notification_mail import send
+    from bulk_upload_app.settings import parse_smtp_url
+
+    with mail_server() as inbox:  # plain SMTP only
+        with pytest.raises(outbox.DeliveryFailed) as failed:
+            send(parse_smtp_url(f"smtp+starttls://user:secret@127.0.0.1:{inbox.port}"), a_message())
+        assert "SMTPNotSupportedError" in str(failed.value) and not failed.value.permanent
+    assert inbox.messages == []
