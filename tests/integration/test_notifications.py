@@ -498,3 +498,30 @@ def test_starttls_is_never_skipped_when_the_server_does_not_offer_it():
             send(parse_smtp_url(f"smtp+starttls://user:secret@127.0.0.1:{inbox.port}"), a_message())
         assert "SMTPNotSupportedError" in str(failed.value) and not failed.value.permanent
     assert inbox.messages == []
+
+
+def test_too_many_failed_rows_to_attach_are_summed_up_from_the_database_without_loading_them(engine, inbox):
+    from bulk_upload_app.importer.notification_mail import MIN_XLSX_BYTES_PER_ROW, summarise, summarise_streamed
+
+    company = new_company(engine)
+    rows = [person(9000 + i, email=f"bad{i}") for i in range(40)]
+    rows += [person(9100 + i, firstname="", email=f"worse{i}") for i in range(15)]  # two codes a row
+    rows += [person(9200 + i) for i in range(3)]
+    upload_id = stage(engine, company, rows, name="many.csv")
+    with session_scope(engine) as session:
+        session.execute(update(BulkUpload).where(BulkUpload.id == upload_id).values(notify_emails=[UPLOADER]))
+    uploads.create_users(engine, company, upload_id)
+    with session_scope(engine, read_only=True) as session:
+        in_memory = summarise(records.failed_rows(session, upload_id))
+        assert summarise_streamed(session, upload_id) == in_memory
+    assert [(s.code, s.rows) for s in in_memory] == [("INVALID_EMAIL", 55), ("REQUIRED_VALUE_MISSING", 15)]
+
+    assert 55 * MIN_XLSX_BYTES_PER_ROW > 1024  # 1 KB: these rows are not even loaded
+    settings = mail_settings(inbox.url, BULK_UPLOAD_MAIL_ATTACHMENT_MAX_KB="1")
+    assert outbox.deliver_due(engine, settings=settings) == 1
+    (received,) = inbox.wait_for(1)
+    assert received.subject == "Bulk upload “many.csv”: Created with failures (3 created, 55 failed)"
+    assert received.attachments() == []
+    text = received.text()
+    assert "INVALID_EMAIL: 55" in text and "REQUIRED_VALUE_MISSING: 15" in text
+    assert "too many to attach: download them from the upload's page" in text
