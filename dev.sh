@@ -335,8 +335,10 @@ case "$cmd" in
         export BULK_UPLOAD_QUEUE_URL="${BULK_UPLOAD_QUEUE_URL:-$DEFAULT_REDIS_URL}"
         export BULK_UPLOAD_QUEUE_NAMESPACE="${BULK_UPLOAD_QUEUE_NAMESPACE:-bulk-upload-dev}"
         [ "$BULK_UPLOAD_QUEUE_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
-        start_worker
+        # The catcher first: it sets BULK_UPLOAD_SMTP_URL, which the worker (it sends the email
+        # about each batch it ends) must inherit, or it records "no mail server configured".
         start_mail_catcher
+        start_worker
         log "starting the app: http://localhost:3000"
         # Not exec: the worker and the mail catcher started above stop when the app stops.
         reflex run "$@"

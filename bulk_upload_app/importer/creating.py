@@ -255,6 +255,10 @@ def _cancelled(
             details={"while": "creating", "processed_this_attempt": done, "owner": owner},
             **facts,
         )
+        # A cancelled batch has ended too: its uploader is told, with what was created before.
+        outbox.enqueue_batch_finished(
+            session, upload_id, created=created, failed=len({f["row"] for f in failed}), reason="cancelled by an admin"
+        )
     return CreateResult(upload_id=upload_id, created=created, failed=failed)
 
 

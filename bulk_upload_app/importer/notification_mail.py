@@ -1,3 +1,5 @@
+# mypy: disable-error-code="attr-defined"
+# (SQLModel tables' __table__, as in the modules listed in pyproject's mypy overrides)
 """The email an uploader gets when a batch finishes, and sending it over SMTP.
 
 The message: a subject with the file name and the outcome; a plain-text and a simple HTML body
@@ -18,12 +20,15 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
 
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from .. import routes
 from ..db import session_scope
-from ..models import BulkUpload
+from ..models import BulkUpload, BulkUploadRow
 from ..settings import Settings, SmtpServer
+from ..statuses import RowOutcome
 from .outbox import NO_MAIL_SERVER, Claimed, DeliveryFailed, NotDelivered
 from .records import failed_rows
 from .report import report_lines_xlsx, report_rows
@@ -31,10 +36,14 @@ from .report import report_lines_xlsx, report_rows
 XLSX_MIME = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 SMTP_TIMEOUT_SECONDS = 30.0  # per socket operation; far below the outbox lease (see outbox.py)
 SUBJECT_FILE_NAME_CHARS = 80
+# A failed row takes about 40 bytes of the compressed workbook (10,000 rows: 390 KB, 50,000: 1.9 MB);
+# at 20 bytes a row, more rows than limit / 20 cannot fit, so they are never loaded to try: the
+# summary is then counted row by row from the database (a million failed rows stay out of memory).
+MIN_XLSX_BYTES_PER_ROW = 20
 
 OUTCOME_SENTENCES = {
     "created": "All users were created.",
-    "created_with_failures": "Some users could not be created; the failed rows are listed below.",
+    "created_with_failures": "Some rows could not be created; why is summed up below.",
     "interrupted": "Creating users stopped before the end. The users added so far are kept; "
     "open the upload and select Resume to create the rest.",
     "cancelled": "The upload was cancelled. The users added before are kept.",
@@ -58,8 +67,8 @@ class BatchMail:
     status_label: str
     total_rows: int
     created: int
-    failed_rows: list[list[Any]]  # report_rows: one line per failed row, as in the attachment
-    failed_count: int  # len(failed_rows), or the count kept once the rows were purged
+    failed_rows: list[list[Any]]  # report_rows: one line per failed row, as in the attachment; [] when too many
+    failed_count: int  # the failed rows, or the count kept once the rows were purged
     by_code: list[CodeSummary]
     upload_url: str
     rows_purged: bool
@@ -84,15 +93,59 @@ def summarise(failed: list[dict[str, Any]]) -> list[CodeSummary]:
     )
 
 
+def _failed_condition(upload_id: str):
+    """The rows `records.failed_rows` reports: failed when created, or never valid."""
+    row = BulkUploadRow.__table__.c
+    return and_(
+        row.upload_id == upload_id,
+        or_(row.outcome == RowOutcome.FAILED, and_(row.outcome == RowOutcome.PENDING, row.is_valid.is_(False))),
+    )
+
+
+def failed_row_count(session: Session, upload_id: str) -> int:
+    return session.execute(select(func.count()).where(_failed_condition(upload_id))).scalar_one()
+
+
+def summarise_streamed(session: Session, upload_id: str) -> list[CodeSummary]:
+    """`summarise` for any number of failed rows: read in batches, nothing kept but the counts."""
+    row = BulkUploadRow.__table__.c
+    query = (
+        select(row.outcome, row.outcome_code, row.outcome_message, row.errors)
+        .where(_failed_condition(upload_id))
+        .order_by(row.row_number)  # the examples are the first rows', as summarise gives them
+        .execution_options(yield_per=5000)
+    )
+    counts: dict[str, int] = {}
+    example: dict[str, str] = {}
+    for found in session.execute(query):
+        if found.outcome == RowOutcome.FAILED:
+            items = [(found.outcome_code, found.outcome_message)]
+        else:
+            items = [(e.get("code"), e.get("message")) for e in found.errors or []]
+        seen: set[str] = set()
+        for code, message in items:
+            key = str(code or "UNKNOWN")
+            if key in seen:
+                continue  # a row counts once per code
+            seen.add(key)
+            counts[key] = counts.get(key, 0) + 1
+            example.setdefault(key, str(message or ""))
+    return sorted((CodeSummary(c, n, example[c]) for c, n in counts.items()), key=lambda s: (-s.rows, s.code))
+
+
 def gather(engine: Engine, claimed: Claimed, settings: Settings) -> BatchMail:
     payload = claimed.payload
     with session_scope(engine, read_only=True) as session:
         upload = session.get(BulkUpload, claimed.upload_id)
         if upload is None or upload.company_id != claimed.company_id:
             raise DeliveryFailed("the upload no longer exists", permanent=True)
-        failed = failed_rows(session, upload.id)
         purged = upload.rows_purged_at is not None
-    lines = report_rows(failed)
+        count = failed_row_count(session, upload.id)
+        if count * MIN_XLSX_BYTES_PER_ROW > settings.mail_attachment_max_bytes:
+            lines, by_code = [], summarise_streamed(session, upload.id)
+        else:
+            failed = failed_rows(session, upload.id)
+            lines, by_code = report_rows(failed), summarise(failed)
     return BatchMail(
         upload_id=claimed.upload_id,
         file_name=str(payload.get("file_name") or upload.file_name or "your file"),
@@ -101,8 +154,8 @@ def gather(engine: Engine, claimed: Claimed, settings: Settings) -> BatchMail:
         total_rows=int(payload.get("total_rows") or 0),
         created=int(payload.get("created") or 0),
         failed_rows=lines,
-        failed_count=len(lines) if not purged else int(payload.get("failed") or 0),
-        by_code=summarise(failed),
+        failed_count=count if not purged else int(payload.get("failed") or 0),
+        by_code=by_code,
         upload_url=f"{settings.public_url}{routes.draft(claimed.upload_id)}",
         rows_purged=purged,
     )
@@ -153,11 +206,10 @@ def _text_body(mail: BatchMail, attached: bool, attachment_name: str) -> str:
         lines.append("Why rows could not be created (error code: rows, for example):")
         lines.extend(f"  {s.code}: {s.rows} — {one_line(s.example, 300)}" for s in mail.by_code)
         lines.append("")
-    if mail.failed_rows:
-        if attached:
-            lines.append(f"The failed rows are attached ({attachment_name}): fix them and upload the file again.")
-        else:
-            lines.append("The failed rows are too many to attach: download them from the upload's page.")
+    if attached:
+        lines.append(f"The failed rows are attached ({attachment_name}): fix them and upload the file again.")
+    elif mail.failed_count and not mail.rows_purged:
+        lines.append("The failed rows are too many to attach: download them from the upload's page.")
     elif mail.rows_purged and mail.failed_count:
         lines.append("The uploaded rows were already deleted (personal data is kept for a limited time).")
     lines += ["", f"Open the upload: {mail.upload_url}", "", "This message was sent automatically by Bulk user upload."]
@@ -195,12 +247,12 @@ def _html_body(mail: BatchMail, attached: bool, attachment_name: str) -> str:
             f"<th scope='col' {cell}>Error code</th><th scope='col' {cell}>Rows</th>"
             f"<th scope='col' {cell}>For example</th></tr></thead><tbody>{rows}</tbody></table>"
         )
-    if mail.failed_rows:
+    if attached:
         parts.append(
             f"<p>The failed rows are attached (<strong>{e(attachment_name)}</strong>): fix them and upload the file again.</p>"
-            if attached
-            else "<p>The failed rows are too many to attach: download them from the upload's page.</p>"
         )
+    elif mail.failed_count and not mail.rows_purged:
+        parts.append("<p>The failed rows are too many to attach: download them from the upload's page.</p>")
     elif mail.rows_purged and mail.failed_count:
         parts.append("<p>The uploaded rows were already deleted (personal data is kept for a limited time).</p>")
     parts.append(

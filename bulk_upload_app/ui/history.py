@@ -107,12 +107,15 @@ def _row(upload: dict) -> rx.Component:
         rx.table.cell(upload["when"]),
         rx.table.cell(upload["source"]),
         rx.table.cell(upload["user_type"]),
-        rx.table.cell(rx.badge(upload["status_label"], variant="soft", high_contrast=True)),
+        rx.table.cell(
+            rx.badge(upload["status_label"], variant="soft", high_contrast=True),
+            # What became of the email about its end, under the status it reports (no column of its own: the table is full).
+            rx.cond(upload["notification"] != "", rx.text(upload["notification"], size="1", margin_top="0.25em")),
+        ),
         rx.table.cell(upload["rows"]),
         rx.table.cell(upload["created"]),
         rx.table.cell(upload["failed"]),
         rx.table.cell(upload["duration"]),
-        rx.table.cell(upload["notification"]),
         rx.table.cell(
             rx.cond(
                 upload["files"] != "",
@@ -189,7 +192,6 @@ def _history() -> rx.Component:
                                 "Created",
                                 "Failed",
                                 "Duration",
-                                "Email",
                                 "Files",
                             )
                         ]

@@ -3,6 +3,8 @@ test's own SMTP server (aiosmtpd), read as a mail client would; the app's notice
 
 from __future__ import annotations
 
+import html
+import time
 import uuid
 
 import pytest
@@ -21,6 +23,27 @@ from tests.support.dashboard import e2e_token
 
 pytestmark = pytest.mark.browser
 
+
+def mail_client_view(received) -> str:
+    """The message as a mail client shows it: its headers and attachment above its HTML part."""
+    e = html.escape
+    headers = "".join(
+        f"<div><b>{label}:</b> {e(str(value))}</div>"
+        for label, value in (
+            ("From", received.message["From"]),
+            ("To", received.message["To"]),
+            ("Subject", received.subject),
+            ("Attached", ", ".join(n for n, _ in received.attachments())),
+        )
+    )
+    return (
+        "<!doctype html><html lang='en'><body style='margin:0;font:14px system-ui,sans-serif'>"
+        f"<div style='background:#f0f0f3;padding:12px 16px;line-height:1.6'>{headers}</div>"
+        f"<iframe id='mail-body' title='The email' srcdoc='{e(received.html(), quote=True)}' "
+        "style='width:100%;height:560px;border:0'></iframe></body></html>"
+    )
+
+
 # Sent by the app right after the batch, or by a worker once the job queue delivers it.
 ARRIVES_WITHIN_SECONDS = 60
 
@@ -37,8 +60,12 @@ def test_a_batch_with_failures_emails_its_uploader_and_the_app_shows_it_finished
         address = DEMO_ADMIN_EMAIL  # the demo sign-in's admin
     else:  # the dashboard's token carries the admin's address in its `email` claim
         address = f"admin.{tag}@example.com"
+        # A new tab (a new sign-in; the fixture's tab is signed in already, without an address).
+        page = page.context.new_page()
+        page.set_default_timeout(15_000)
         page.goto(f"/users?token={e2e_token(*demo_admin_ids(app_server), email=address)}")
         page.locator("#sign-in-checked").wait_for(state="attached")
+        page.wait_for_function("() => !new URLSearchParams(window.location.search).has('token')")
     set_free_seats(app_server.db_url, 50)
     rows = [(f"Mia{i}", "Mail", f"mia{i}.{tag}@example.com", "+44", "") for i in range(3)]
     rows.append(("Bad", "Mail", f"bad.{tag}-at-example.com", "+44", ""))
@@ -91,9 +118,29 @@ def test_a_batch_with_failures_emails_its_uploader_and_the_app_shows_it_finished
 
     # The email as the uploader sees it (its HTML part, rendered by the browser), for the README.
     mail_page = page.context.new_page()
-    mail_page.set_viewport_size({"width": 760, "height": 900})
-    mail_page.set_content(received.html())
-    expect(mail_page.get_by_role("heading", name=f"Bulk upload of “{name}”: Created with failures")).to_be_visible()
+    mail_page.set_viewport_size({"width": 760, "height": 700})
+    mail_page.set_content(mail_client_view(received))
+    body = mail_page.frame_locator("#mail-body")
+    expect(body.get_by_role("heading", name=f"Bulk upload of “{name}”: Created with failures")).to_be_visible()
+    expect(body.get_by_role("link", name="Open the upload")).to_have_attribute(
+        "href", f"{app_server.base_url}{result_path}"
+    )
     if app_server.mode.demo:
-        screenshot(mail_page, "13-email")
+        screenshot(mail_page, "13-email", full_page=False)
     mail_page.close()
+
+    if app_server.mode.demo:
+        # Demo mode: the result page links to the demo mail box, which shows what the local
+        # catcher caught (here the message, filed as `bulk-upload mail-catcher` files it).
+        caught = app_server.tmp / "mail"
+        caught.mkdir(exist_ok=True)
+        (caught / f"{time.time_ns() // 1_000_000:013d}-{uuid.uuid4().hex}.eml").write_bytes(received.message.as_bytes())
+        page.goto(result_path)
+        page.get_by_role("link", name="Read the email in the demo mail box").click()
+        expect(page.get_by_role("heading", name="Demo mail box")).to_be_visible()
+        expect(page.get_by_role("heading", name=received.subject)).to_be_visible()
+        shown = page.frame_locator("#shown-mail")
+        expect(shown.get_by_role("heading", name=f"Bulk upload of “{name}”: Created with failures")).to_be_visible()
+        found, axe_report = axe_violations(page)
+        assert not found, axe_report
+        screenshot(page, "demo-mail-box", for_docs=False)

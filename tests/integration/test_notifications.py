@@ -400,3 +400,128 @@ def test_the_mail_catcher_is_refused_outside_demo_mode(tmp_path):
         timeout=60,
     )
     assert done.returncode == 2 and "demo mode only" in done.stderr
+
+
+def test_a_batch_cancelled_while_creating_emails_what_was_created_before(engine, inbox):
+    company = new_company(engine)
+    upload_id = stage(engine, company, [person(8001), person(8002), person(8003, email="nope")], name="stop.csv")
+    with session_scope(engine) as session:
+        session.execute(
+            update(BulkUpload)
+            .where(BulkUpload.id == upload_id)
+            .values(notify_emails=[UPLOADER], cancel_requested=True)  # the admin pressed Cancel
+        )
+    uploads.create_users(engine, company, upload_id, chunk_size=1)
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, upload_id).status == UploadStatus.CANCELLED
+    (row,) = outbox_rows(engine, upload_id)
+    assert row.payload["status"] == "cancelled" and row.payload["reason"] == "cancelled by an admin"
+    assert outbox.deliver_due(engine, settings=mail_settings(inbox.url)) == 1
+    (received,) = inbox.wait_for(1)
+    assert received.subject.startswith("Bulk upload “stop.csv”: Cancelled (")
+    assert "The upload was cancelled. The users added before are kept." in received.text()
+
+
+# ---------------------------------------------------------------- STARTTLS and credentials, for real
+
+
+@pytest.fixture
+def trusted_certificate(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1 that this process trusts (SSL_CERT_FILE, read by
+    ssl.create_default_context as for any CA bundle); (certificate, key) paths."""
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    return cert, key
+
+
+def starttls_server(cert, key, **options):
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        good = (auth_data.login, auth_data.password) == (b"bulk@example.com", b"p@ss:word")
+        return AuthResult(success=good, handled=False)  # not handled: aiosmtpd answers 535 itself
+
+    return mail_server(
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=authenticator,
+        **options,
+    )
+
+
+def a_message():
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "no-reply@example.com", UPLOADER, "TLS check"
+    message.set_content("hello")
+    return message
+
+
+def test_starttls_with_credentials_delivers_over_tls_and_a_wrong_password_is_retried_not_dropped(trusted_certificate):
+    from bulk_upload_app.importer.notification_mail import send
+    from bulk_upload_app.settings import parse_smtp_url
+
+    with starttls_server(*trusted_certificate) as inbox:
+        good = parse_smtp_url(f"smtp+starttls://bulk%40example.com:p%40ss%3Aword@127.0.0.1:{inbox.port}")
+        assert send(good, a_message()) == {}
+        (received,) = inbox.wait_for(1)
+        assert received.rcpt_tos == [UPLOADER] and received.subject == "TLS check"
+        wrong = parse_smtp_url(f"smtp+starttls://bulk%40example.com:nope@127.0.0.1:{inbox.port}")
+        with pytest.raises(outbox.DeliveryFailed) as refused:
+            send(wrong, a_message())
+        assert not refused.value.permanent and "refused the credentials (535)" in str(refused.value)
+        assert "nope" not in str(refused.value)
+    assert len(inbox.messages) == 1
+
+
+def test_starttls_is_never_skipped_when_the_server_does_not_offer_it():
+    from bulk_upload_app.importer.notification_mail import send
+    from bulk_upload_app.settings import parse_smtp_url
+
+    with mail_server() as inbox:  # plain SMTP only
+        with pytest.raises(outbox.DeliveryFailed) as failed:
+            send(parse_smtp_url(f"smtp+starttls://user:secret@127.0.0.1:{inbox.port}"), a_message())
+        assert "SMTPNotSupportedError" in str(failed.value) and not failed.value.permanent
+    assert inbox.messages == []
+
+
+def test_too_many_failed_rows_to_attach_are_summed_up_from_the_database_without_loading_them(engine, inbox):
+    from bulk_upload_app.importer.notification_mail import MIN_XLSX_BYTES_PER_ROW, summarise, summarise_streamed
+
+    company = new_company(engine)
+    rows = [person(9000 + i, email=f"bad{i}") for i in range(40)]
+    rows += [person(9100 + i, firstname="", email=f"worse{i}") for i in range(15)]  # two codes a row
+    rows += [person(9200 + i) for i in range(3)]
+    upload_id = stage(engine, company, rows, name="many.csv")
+    with session_scope(engine) as session:
+        session.execute(update(BulkUpload).where(BulkUpload.id == upload_id).values(notify_emails=[UPLOADER]))
+    uploads.create_users(engine, company, upload_id)
+    with session_scope(engine, read_only=True) as session:
+        in_memory = summarise(records.failed_rows(session, upload_id))
+        assert summarise_streamed(session, upload_id) == in_memory
+    assert [(s.code, s.rows) for s in in_memory] == [("INVALID_EMAIL", 55), ("REQUIRED_VALUE_MISSING", 15)]
+
+    assert 55 * MIN_XLSX_BYTES_PER_ROW > 1024  # 1 KB: these rows are not even loaded
+    settings = mail_settings(inbox.url, BULK_UPLOAD_MAIL_ATTACHMENT_MAX_KB="1")
+    assert outbox.deliver_due(engine, settings=settings) == 1
+    (received,) = inbox.wait_for(1)
+    assert received.subject == "Bulk upload “many.csv”: Created with failures (3 created, 55 failed)"
+    assert received.attachments() == []
+    text = received.text()
+    assert "INVALID_EMAIL: 55" in text and "REQUIRED_VALUE_MISSING: 15" in text
+    assert "too many to attach: download them from the upload's page" in text

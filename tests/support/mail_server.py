@@ -94,10 +94,11 @@ class Inbox:
 
 
 @contextlib.contextmanager
-def mail_server(port: int | None = None):
+def mail_server(port: int | None = None, **smtp_options):
+    """`smtp_options` go to aiosmtpd's SMTP: tls_context, require_starttls, authenticator, ..."""
     inbox = Inbox()
     inbox.port = port or free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, **smtp_options)
     controller.start()
     try:
         yield inbox
