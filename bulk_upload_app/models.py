@@ -228,3 +228,36 @@ class FileProcessingSlot(SQLModel, table=True):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
     company_id: int = Field(foreign_key="company.id", index=True)
     expires_at: datetime = Field(index=True)
+
+
+class ApiImport(SQLModel, table=True):
+    """What an upload started through the HTTP API asked for beyond the upload itself: which key,
+    whether to create the users once every row is judged, whom to notify, and the problem that
+    stopped it (a file we could not read, seats that ran out), as the API reports it."""
+
+    __tablename__ = "api_import"
+    upload_id: str = Field(foreign_key="bulk_upload.id", primary_key=True, max_length=32)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    key_id: str = Field(default="", max_length=64)
+    create_when_judged: bool = False
+    notify: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # {"code": ErrorCode, "message": str, ...details}; None while nothing went wrong.
+    problem: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiIdempotency(SQLModel, table=True):
+    """A POST made with an `Idempotency-Key`: the answer given, replayed for the same key and body
+    within a day (per company: two companies' keys never meet). `status` 0: still being answered."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("company_id", "key", name="uq_api_idempotency_company_key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id")
+    key: str = Field(max_length=255)
+    request_sha256: str = Field(max_length=64)
+    status: int = 0
+    content_type: str = Field(default="", max_length=100)
+    location: str = Field(default="", max_length=255)
+    body: str = ""
+    created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -8,6 +8,7 @@ class UploadStatus(StrEnum):
     creating_heartbeat is fresh (importer/creating.py); a stale one counts as interrupted.
     "abandoned": interrupted, never resumed, its rows purged (importer/retention.py)."""
 
+    PROCESSING = "processing"  # a received file waiting to be read and judged (the HTTP API's uploads)
     DRAFT = "draft"
     CREATING = "creating"
     INTERRUPTED = "interrupted"
@@ -35,10 +36,12 @@ class UploadSource(StrEnum):
 
     WIZARD = "wizard"
     CLI = "cli"
+    API = "api"  # the HTTP API (/api/v1), with an API key
 
 
 # The words an admin reads for a status (the history's labels and its filter).
 STATUS_LABELS = {
+    "processing": "Processing",
     "draft": "Draft",
     "creating": "Creating",
     "created": "Created",

@@ -115,7 +115,10 @@ def check_open_drafts(engine: Engine, company_id: int, limits: Limits) -> None:
         open_drafts = session.execute(
             select(func.count())
             .select_from(BulkUpload)
-            .where(BulkUpload.company_id == company_id, BulkUpload.status == UploadStatus.DRAFT)
+            .where(
+                BulkUpload.company_id == company_id,
+                BulkUpload.status.in_((UploadStatus.DRAFT, UploadStatus.PROCESSING)),
+            )
         ).scalar_one()
     if open_drafts >= limits.open_drafts:
         raise FileProblem(

@@ -157,6 +157,15 @@ def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUploa
     return upload
 
 
+def locked_intake(session: Session, company_id: int, upload_id: str) -> BulkUpload:
+    """The draft whose file is replaced, or a received file's upload still waiting to be judged
+    ("processing"), locked for this transaction: where a file may be staged."""
+    upload = locked_upload(session, company_id, upload_id)
+    if upload.status not in (UploadStatus.DRAFT, UploadStatus.PROCESSING):
+        raise UploadBusy("This bulk upload can no longer take a file (cancelled, or its users are being created).")
+    return upload
+
+
 def rows_with_email_of_other_company(session: Session, company_id: int, upload_id: str) -> int:
     """How many of the upload's rows, not created, have an email a user of another company holds.
 

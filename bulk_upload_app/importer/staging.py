@@ -31,7 +31,7 @@ from .reading import ReadLimits
 from .records import (
     actor_of,
     get_upload,
-    locked_draft,
+    locked_intake,
     rows_with_email_of_other_company,
 )
 from .schema import COLUMN_NAMES
@@ -88,6 +88,7 @@ def stage_upload(
         session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
         upload.version += 1
         upload.wizard_step = "review"
+        upload.status = UploadStatus.DRAFT  # a received file's upload ("processing") is judged now
         upload.updated_at = utcnow()
     upload.file_name = file_name[:255]
     upload.file_sha256 = parsed.sha256
@@ -242,7 +243,7 @@ def _draft_from_file(
     with session_scope(engine) as session:
         into = None
         if replace_upload_id:
-            into = locked_draft(session, company_id, replace_upload_id)
+            into = locked_intake(session, company_id, replace_upload_id)
         upload = stage_upload(
             session,
             company_id=company_id,

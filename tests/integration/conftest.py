@@ -45,6 +45,8 @@ _TABLES = (
     "user_outbound_number",
     "group_member",
     "bulk_upload_row",
+    "api_import",
+    "api_idempotency",
     "app_user",
     "bulk_upload",
     "skill",

@@ -1,0 +1,56 @@
+"""The HTTP API: what an API upload asked for (create when judged, notify, its problem), and the
+answers to POSTs made with an Idempotency-Key.
+
+Revision ID: 0012
+Revises: 0008
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0012"
+down_revision: Union[str, None] = "0008"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "api_import",
+        sa.Column("upload_id", sa.String(length=32), nullable=False),
+        sa.Column("company_id", sa.Integer(), nullable=False),
+        sa.Column("key_id", sa.String(length=64), nullable=False),
+        sa.Column("create_when_judged", sa.Boolean(), nullable=False),
+        sa.Column("notify", sa.JSON(), nullable=False),
+        sa.Column("problem", sa.JSON(), nullable=True),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["upload_id"], ["bulk_upload.id"]),
+        sa.ForeignKeyConstraint(["company_id"], ["company.id"]),
+        sa.PrimaryKeyConstraint("upload_id"),
+    )
+    op.create_index(op.f("ix_api_import_company_id"), "api_import", ["company_id"], unique=False)
+    op.create_table(
+        "api_idempotency",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("company_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("request_sha256", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("location", sa.String(length=255), nullable=False),
+        sa.Column("body", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["company_id"], ["company.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("company_id", "key", name="uq_api_idempotency_company_key"),
+    )
+    op.create_index(op.f("ix_api_idempotency_created_at"), "api_idempotency", ["created_at"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_api_idempotency_created_at"), table_name="api_idempotency")
+    op.drop_table("api_idempotency")
+    op.drop_index(op.f("ix_api_import_company_id"), table_name="api_import")
+    op.drop_table("api_import")

@@ -1,0 +1,344 @@
+"""Uploads through the HTTP API (/api/v1): a received file becomes an upload at once, is judged in
+the background, and can be created, cancelled, undone and reported like the wizard's.
+
+Every function takes the calling key's company id; another company's upload is UploadNotFound.
+The settings a caller sends have the wizard's Settings step's shape (`batch_from_request`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..db import get_engine, session_scope
+from ..importer import api_imports, capacity, uploads
+from ..importer.api_imports import ROW_RESULTS, RowResult, StoredAnswer
+from ..importer.batch import BatchProblem, BatchSpec, batch_from_names, checked_batch
+from ..importer.errors import ErrorCode, FileProblem, UploadBusy
+from ..models import BulkUpload
+from ..settings import get_settings
+from ..statuses import RowOutcome, UploadStatus
+from . import creating, drafts
+
+# A file that finds every reading slot taken is tried again for this long before it is refused.
+SLOT_PATIENCE_SECONDS = 15 * 60
+
+
+class BadCursor(ValueError):
+    """A cursor this API did not give out (or for another list)."""
+
+
+@dataclass(frozen=True)
+class ImportStatus:
+    id: str
+    status: str
+    step: str  # the wizard's step: review, match (columns to match in the wizard), settings, creating, result
+    file_name: str
+    user_type: str
+    source: str
+    created_at: datetime
+    finished_at: datetime | None
+    judged: int
+    total: int
+    rows: int
+    valid: int
+    invalid: int
+    created: int
+    failed: int
+    create_requested: bool
+    problem: dict[str, Any] | None
+    notices: list[str] = field(default_factory=list)
+
+
+def batch_from_request(company_id: int, user_type: str, settings: dict[str, Any] | None) -> BatchSpec:
+    """The batch an API caller asks for, checked against the company (BatchProblem otherwise).
+
+    `settings` (all optional): {"use_company_settings": bool (default true), "settings": {key:
+    value} from the settings catalogue (used when use_company_settings is false), "groups":
+    [group names], "outbound_numbers": [E.164 numbers], "skills": [{"name", "level"}] (a new name
+    creates the skill with the users), "settings_from_user": an existing user's email (their
+    settings, groups, numbers and skills, as the wizard's "Load existing")}.
+    """
+    settings = settings or {}
+    if not isinstance(settings, dict):
+        raise BatchProblem("settings must be a JSON object.")
+    known = {"use_company_settings", "settings", "groups", "outbound_numbers", "skills", "settings_from_user"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise BatchProblem(f"Unknown fields in settings: {', '.join(unknown)}.")
+    groups = _strings(settings.get("groups", []), "groups")
+    numbers = _strings(settings.get("outbound_numbers", []), "outbound_numbers")
+    skills: list[tuple[str, int]] = []
+    raw_skills = settings.get("skills", [])
+    if not isinstance(raw_skills, list):
+        raise BatchProblem("skills must be a list of {name, level}.")
+    for item in raw_skills:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or type(item.get("level")) is not int:
+            raise BatchProblem('Each skill must be {"name": text, "level": a whole number}.')
+        skills.append((item["name"], item["level"]))
+    from_user = settings.get("settings_from_user")
+    if from_user is not None and not isinstance(from_user, str):
+        raise BatchProblem("settings_from_user must be an email address.")
+    use_company = settings.get("use_company_settings", True)
+    if not isinstance(use_company, bool):
+        raise BatchProblem("use_company_settings must be true or false.")
+    chosen = settings.get("settings")
+    if chosen is not None and not isinstance(chosen, dict):
+        raise BatchProblem("settings.settings must be an object of setting keys and values.")
+    with session_scope(read_only=True) as session:
+        spec = batch_from_names(
+            session,
+            company_id,
+            user_type=user_type,
+            group_names=groups,
+            outbound_numbers=numbers,
+            skills=skills,
+            settings_from_email=from_user or None,
+        )
+        if not use_company:
+            spec.settings = chosen or {}
+            spec = checked_batch(session, company_id, spec)
+        elif chosen:
+            raise BatchProblem("Choose either use_company_settings true or your own settings, not both.")
+    return spec
+
+
+def _strings(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BatchProblem(f"{name} must be a list of text values.")
+    return value
+
+
+def accept_file(
+    company_id: int,
+    *,
+    key_id: str,
+    actor: str,
+    path: Path,
+    file_name: str,
+    file_sha256: str,
+    spec: BatchSpec,
+    create: bool,
+    notify: list[str],
+) -> str:
+    """A received file (on disk, within the size limit) as an upload "processing"; its id.
+
+    TOO_MANY_OPEN_DRAFTS is checked now, so a script learns at once rather than after reading."""
+    capacity.check_open_drafts(get_engine(), company_id, capacity.Limits.from_settings(get_settings()))
+    with session_scope() as session:
+        upload = api_imports.accept(
+            session,
+            company_id=company_id,
+            key_id=key_id,
+            actor=actor,
+            file_name=file_name,
+            file_sha256=file_sha256,
+            spec=spec,
+            stored_file=path.name,
+            create_when_judged=create,
+            notify=notify,
+        )
+        return upload.id
+
+
+def judge_received(company_id: int, upload_id: str, path: Path, *, actor: str) -> None:
+    """Read and judge a received file into its upload, then create its users if it asked to.
+
+    What stops it (a file we cannot read, seats that ran out) is kept as the upload's problem."""
+    try:
+        _judge(company_id, upload_id, path)
+    except FileProblem as problem:
+        with session_scope() as session:
+            api_imports.record_problem(session, company_id, upload_id, problem.as_dict())
+            api_imports.mark_unreadable(session, company_id, upload_id)
+        return
+    except (UploadBusy, uploads.UploadNotFound):
+        return  # cancelled meanwhile
+    finally:
+        path.unlink(missing_ok=True)
+    with session_scope(read_only=True) as session:
+        upload = uploads.get_upload(session, company_id, upload_id)
+        options = api_imports.options_of(session, upload_id)
+        wanted = options is not None and options.create_when_judged
+        ready = upload.status == UploadStatus.DRAFT and upload.wizard_step != "match"
+    if wanted and ready:
+        create_now(company_id, upload_id, actor=actor)
+
+
+def _judge(company_id: int, upload_id: str, path: Path) -> None:
+    with session_scope(read_only=True) as session:
+        upload = uploads.get_upload(session, company_id, upload_id)
+        file_name, user_type = upload.file_name, upload.user_type
+    deadline = time.monotonic() + SLOT_PATIENCE_SECONDS
+    while True:
+        try:
+            drafts.file_to_draft(
+                company_id, None, path=path, file_name=file_name, user_type=user_type, replace_upload_id=upload_id
+            )
+            return
+        except FileProblem as problem:
+            if problem.code != ErrorCode.TOO_MANY_FILES_IN_PROGRESS or time.monotonic() > deadline:
+                raise
+
+
+def check_can_create(company_id: int, upload_id: str) -> None:
+    """Whether the upload's valid rows can be created now: UploadBusy (not a draft, or columns still
+    to match in the wizard), FileProblem SEATS_EXCEEDED (nothing is created)."""
+    settings = get_settings()
+    with session_scope(read_only=True) as session:
+        upload = uploads.get_upload(session, company_id, upload_id)
+        if upload.status == UploadStatus.PROCESSING:
+            raise UploadBusy("The file is still being read; create its users once its status is draft.")
+        if upload.status not in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED):
+            raise UploadBusy(f"This upload is {upload.status}: its users can't be created (again).")
+        if upload.wizard_step == "match":
+            raise UploadBusy("The file's columns must be matched first: open this upload in the wizard.")
+        pending_valid = upload.valid_rows - api_imports.count_rows(session, upload_id, RowOutcome.CREATED)
+        problem = uploads.seat_problem(session, company_id, max(pending_valid, 0), settings.legacy_dashboard_url)
+    if problem is not None:
+        raise problem
+
+
+def create_now(company_id: int, upload_id: str, *, actor: str) -> None:
+    """Create the valid rows' users (the background part of POST .../create)."""
+    try:
+        creating.create(company_id, upload_id, admin_user_id=None, actor=actor)
+    except FileProblem as problem:
+        with session_scope() as session:
+            api_imports.record_problem(session, company_id, upload_id, problem.as_dict())
+    except UploadBusy:
+        pass  # another request is creating them
+
+
+def clear_problem(company_id: int, upload_id: str) -> None:
+    with session_scope() as session:
+        api_imports.record_problem(session, company_id, upload_id, None)
+
+
+def cancel(company_id: int, upload_id: str, *, actor: str) -> ImportStatus:
+    with session_scope() as session:
+        api_imports.cancel(session, company_id, upload_id, actor=actor)
+    return import_status(company_id, upload_id)
+
+
+def import_status(company_id: int, upload_id: str) -> ImportStatus:
+    with session_scope(read_only=True) as session:
+        return _status_of(session, uploads.get_upload(session, company_id, upload_id))
+
+
+def _status_of(session, upload: BulkUpload) -> ImportStatus:
+    options = api_imports.options_of(session, upload.id)
+    status = str(upload.status)
+    if status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
+        created = api_imports.count_rows(session, upload.id, RowOutcome.CREATED)
+        failed = api_imports.count_rows(session, upload.id, RowOutcome.FAILED)
+    else:
+        created, failed = upload.created_count, upload.failed_count
+    judged = 0 if status == UploadStatus.PROCESSING else upload.total_rows
+    if status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
+        step = "creating"
+    elif status in (UploadStatus.DONE, UploadStatus.UNDONE, UploadStatus.PARTLY_UNDONE):
+        step = "result"
+    else:
+        step = upload.wizard_step or "review"
+    return ImportStatus(
+        id=upload.id,
+        status=status,
+        step=step,
+        file_name=upload.file_name,
+        user_type=upload.user_type,
+        source=upload.source,
+        created_at=upload.created_at,
+        finished_at=upload.finished_at,
+        judged=judged,
+        total=upload.total_rows,
+        rows=upload.total_rows,
+        valid=upload.valid_rows,
+        invalid=upload.invalid_rows,
+        created=created,
+        failed=failed,
+        create_requested=bool(options and options.create_when_judged),
+        problem=options.problem if options else None,
+        notices=list(upload.notices or []),
+    )
+
+
+def _encode(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadCursor("This cursor was not given out by this list.") from None
+
+
+def list_imports(
+    company_id: int, *, status: str = "", cursor: str = "", limit: int = 50
+) -> tuple[list[ImportStatus], str | None]:
+    """A page of the company's uploads (every source), newest first, and the next page's cursor."""
+    after = None
+    if cursor:
+        value = _decode(cursor)
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+            raise BadCursor("This cursor was not given out by this list.")
+        try:
+            after = (datetime.fromisoformat(value[0]), value[1])
+        except ValueError:
+            raise BadCursor("This cursor was not given out by this list.") from None
+    with session_scope(read_only=True) as session:
+        found = api_imports.list_page(session, company_id, status=status, after=after, limit=limit + 1)
+        page = [_status_of(session, u) for u in found[:limit]]
+    following = None
+    if len(found) > limit:
+        last = found[limit - 1]
+        following = _encode([last.created_at.isoformat(), last.id])
+    return page, following
+
+
+def rows(
+    company_id: int, upload_id: str, *, result: str = "", cursor: str = "", limit: int = 100
+) -> tuple[list[RowResult], str | None]:
+    """A page of the upload's rows by spreadsheet row number ("invalid", "failed", "created" or all)."""
+    if result and result not in ROW_RESULTS:
+        raise BadCursor(f"result must be one of {', '.join(ROW_RESULTS)}.")
+    after = 0
+    if cursor:
+        value = _decode(cursor)
+        if type(value) is not int or value < 0:
+            raise BadCursor("This cursor was not given out by this list.")
+        after = value
+    with session_scope(read_only=True) as session:
+        uploads.get_upload(session, company_id, upload_id)
+        found = api_imports.rows_by_result(session, upload_id, result=result, after_row=after, limit=limit + 1)
+    page = found[:limit]
+    return page, (_encode(page[-1].row) if len(found) > limit else None)
+
+
+def claim_idempotency_key(company_id: int, key: str, request_sha256: str) -> StoredAnswer | None:
+    with session_scope() as session:
+        return api_imports.claim_key(session, company_id, key, request_sha256)
+
+
+def store_idempotent_answer(
+    company_id: int, key: str, *, status: int, content_type: str, location: str, body: str
+) -> None:
+    with session_scope() as session:
+        api_imports.store_answer(
+            session, company_id, key, status=status, content_type=content_type, location=location, body=body
+        )
+
+
+def release_idempotency_key(company_id: int, key: str) -> None:
+    with session_scope() as session:
+        api_imports.release_key(session, company_id, key)
+
+
+__all__ = ["ROW_RESULTS", "BadCursor", "ImportStatus", "RowResult", "StoredAnswer"]
