@@ -54,6 +54,7 @@ _TABLES = (
     "company",
     "bulk_upload_audit",
     "used_token",
+    "api_key",
 )
 
 
