@@ -261,3 +261,20 @@ class ApiIdempotency(SQLModel, table=True):
     location: str = Field(default="", max_length=255)
     body: str = ""
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """A company's key for the HTTP API and SCIM: only its SHA-256 is kept (the key is 256 random
+    bits, so a fast hash is enough), with its first characters to show it by."""
+
+    __tablename__ = "api_key"
+    id: str = Field(primary_key=True, max_length=32)  # "key_" + 24 hex: named in URLs and the CLI
+    company_id: int = Field(foreign_key="company.id", index=True)
+    name: str = Field(max_length=100)
+    key_sha256: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=120)
+    last_used_at: Optional[datetime] = None
+    revoked_at: Optional[datetime] = None
+    revoked_by: str = Field(default="", max_length=120)

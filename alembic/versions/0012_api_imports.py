@@ -2,7 +2,7 @@
 answers to POSTs made with an Idempotency-Key.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 """
 from typing import Sequence, Union
 
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0012"
-down_revision: Union[str, None] = "0008"
+down_revision: Union[str, None] = "0011"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

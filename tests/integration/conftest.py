@@ -56,6 +56,7 @@ _TABLES = (
     "company",
     "bulk_upload_audit",
     "used_token",
+    "api_key",
 )
 
 
