@@ -235,11 +235,15 @@ def import_status(company_id: int, upload_id: str) -> ImportStatus:
 def _status_of(session, upload: BulkUpload) -> ImportStatus:
     options = api_imports.options_of(session, upload.id)
     status = str(upload.status)
-    if status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
+    # "failed" here is refused while creating; the upload's failed_count also counts invalid rows.
+    if upload.rows_purged_at is not None:
+        created, failed = upload.created_count, max(upload.failed_count - upload.invalid_rows, 0)
+    elif status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
         created = api_imports.count_rows(session, upload.id, RowOutcome.CREATED)
         failed = api_imports.count_rows(session, upload.id, RowOutcome.FAILED)
     else:
-        created, failed = upload.created_count, upload.failed_count
+        created = upload.created_count
+        failed = api_imports.count_rows(session, upload.id, RowOutcome.FAILED) if upload.created_count or status == UploadStatus.DONE else 0
     judged = 0 if status == UploadStatus.PROCESSING else upload.total_rows
     if status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
         step = "creating"

@@ -1,0 +1,11 @@
+"""The import HTTP API, /api/v1: uploads as asynchronous jobs for scripts and IT teams.
+
+`create_api()` builds the FastAPI app; `bulk_upload_app.py` hands `api_app` to Reflex's
+`api_transformer` (before `http_guard`, so the guard's headers reach every API response).
+Handlers only parse, authorise and shape answers: every use case is a `services/` function, and
+heavy work (judging a file, creating users) goes through `background.run_in_background`.
+"""
+
+from .app import api_app, create_api
+
+__all__ = ["api_app", "create_api"]
