@@ -387,7 +387,7 @@ def create_api() -> FastAPI:
     def create_users(who: Caller, upload_id: UploadId, idempotency_key: IdempotencyKey = None) -> Response:
         def produce() -> Response:
             api_imports.check_can_create(who.company_id, upload_id)
-            api_imports.clear_problem(who.company_id, upload_id)
+            api_imports.request_create(who.company_id, upload_id, key_id=who.key_id)
             run_in_background(api_imports.create_now, who.company_id, upload_id, actor=who.actor)
             return _accepted(api_imports.import_status(who.company_id, upload_id))
 

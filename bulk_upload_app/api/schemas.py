@@ -46,7 +46,10 @@ class UserImport(BaseModel):
     finished_at: datetime | None
     progress: Progress
     counts: Counts
-    create_requested: bool = Field(description="The users are created as soon as every row is judged.")
+    create_requested: bool = Field(
+        description="Creating the users was asked for (create=true, or POST .../create): while the status is "
+        "still draft and there is no problem, the creation is about to start."
+    )
     problem: dict[str, Any] | None = Field(description="What stopped it, as a problem (code, detail, ...).")
     notices: list[str]
     links: Links

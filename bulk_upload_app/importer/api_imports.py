@@ -95,6 +95,19 @@ def record_problem(session: Session, company_id: int, upload_id: str, problem: d
     session.add(options)
 
 
+def request_create(session: Session, company_id: int, upload_id: str, *, key_id: str) -> None:
+    """Note that the users are to be created (now, or once judged) and forget an earlier problem,
+    so a poll between the request and the start of the work reads "create requested"."""
+    options = session.get(ApiImport, upload_id)
+    if options is None:  # an upload from the wizard or the CLI, created through the API
+        options = ApiImport(upload_id=upload_id, company_id=company_id, key_id=key_id)
+    elif options.company_id != company_id:
+        return
+    options.create_when_judged = True
+    options.problem = None
+    session.add(options)
+
+
 def mark_unreadable(session: Session, company_id: int, upload_id: str) -> None:
     """A received file that could not be used: the upload ends as failed (nothing was staged)."""
     upload = locked_upload(session, company_id, upload_id)

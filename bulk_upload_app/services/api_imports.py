@@ -216,9 +216,10 @@ def create_now(company_id: int, upload_id: str, *, actor: str) -> None:
         pass  # another request is creating them
 
 
-def clear_problem(company_id: int, upload_id: str) -> None:
+def request_create(company_id: int, upload_id: str, *, key_id: str) -> None:
     with session_scope() as session:
-        api_imports.record_problem(session, company_id, upload_id, None)
+        uploads.get_upload(session, company_id, upload_id)
+        api_imports.request_create(session, company_id, upload_id, key_id=key_id)
 
 
 def cancel(company_id: int, upload_id: str, *, actor: str) -> ImportStatus:
