@@ -3,7 +3,7 @@ import logging
 import reflex as rx
 
 from . import embed, routes
-from .api import api_app
+from .api import mount_api
 from .housekeeping import purge_periodically
 from .http_guard import http_guard
 from .settings import require_safe_start
@@ -23,9 +23,9 @@ app = rx.App(
         rx.script(embed.client_config_script()),  # before embed.js: where it may post messages
         rx.script(src="/embed.js"),
     ],
-    # First the import API (/api/v1) takes Reflex's routes as its fallback; then the guard wraps both:
+    # First the import API takes /api/v1, Reflex the rest; then the guard wraps both:
     # security headers on every HTTP response, the API's included; the upload size cut-off.
-    api_transformer=[api_app, http_guard],
+    api_transformer=[mount_api, http_guard],
 )
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect(routes.USERS))
 app.add_page(users_page, route=routes.USERS, title="Users", on_load=UsersState.load)

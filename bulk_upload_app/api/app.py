@@ -44,9 +44,16 @@ IDEMPOTENCY_KEY_CHARS = 255
 _log = logging.getLogger("bulk_upload.api")
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer bu_live_…`")
 
-RowResult = StrEnum("RowResult", {r: r for r in api_imports.ROW_RESULTS})  # type: ignore[misc]
-ListStatus = StrEnum("ListStatus", {s.value: s.value for s in UploadStatus})  # type: ignore[misc]
-ReportFormat = StrEnum("ReportFormat", {"csv": "csv", "xlsx": "xlsx"})  # type: ignore[misc]
+
+class RowResult(StrEnum):  # api_imports.ROW_RESULTS
+    INVALID = "invalid"
+    FAILED = "failed"
+    CREATED = "created"
+
+
+class ReportFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -74,7 +81,21 @@ def caller(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, S
     wait = ratelimit.retry_after(who.key_id)
     if wait is not None:
         raise Problem(429, ErrorCode.RATE_LIMITED, headers={"Retry-After": str(wait)}, retry_after=wait)
+    _known_query_only(request)
     return who
+
+
+def _known_query_only(request: Request) -> None:
+    """A query parameter the operation does not take is refused, not ignored: `?staus=draft`
+    would otherwise list every upload as if filtered."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise invalid(f"unknown query parameters: {', '.join(u[:40] for u in unknown[:5])}.")
 
 
 Caller = Annotated[ApiCaller, Depends(caller)]
@@ -86,6 +107,13 @@ IdempotencyKey = Annotated[
     ),
 ]
 UploadId = Annotated[str, Path(description="The upload's id.", max_length=64)]
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def _links(upload_id: str) -> dict[str, str]:
@@ -265,6 +293,7 @@ _UPLOAD_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["file", "user_type"],
+                "additionalProperties": False,
                 "properties": {
                     "file": {
                         "type": "string",
@@ -332,7 +361,7 @@ def create_api() -> FastAPI:
     )
     def list_imports(
         who: Caller,
-        status: Annotated[ListStatus | None, Query(description="Only uploads with this status.")] = None,
+        status: Annotated[UploadStatus | None, Query(description="Only uploads with this status.")] = None,
         cursor: Annotated[str, Query(max_length=500)] = "",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> Response:
@@ -463,12 +492,6 @@ def create_api() -> FastAPI:
     def docs() -> HTMLResponse:
         return HTMLResponse(docs_html(api.openapi()))
 
-    @api.api_route(
-        PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-    )
-    def nothing_here(rest: str) -> Response:
-        return Problem(404, ErrorCode.NOT_FOUND).response()
-
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             api.openapi_schema = _problem_json_openapi(
@@ -539,7 +562,7 @@ class _LastResort:
                 started = True
             await send(message)
 
-        if scope["type"] != "http" or not scope.get("path", "").startswith(PREFIX + "/"):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         try:
             await self.app(scope, receive, tracked)
@@ -550,3 +573,16 @@ class _LastResort:
 
 
 api_app = create_api()
+
+
+def mount_api(app: Any) -> Any:
+    """Reflex's `api_transformer`: /api/v1 and everything under it is the API's (its own 404s and
+    405s are problems too); every other path goes on to Reflex's app."""
+
+    async def routed(scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            return await api_app(scope, receive, send)
+        return await app(scope, receive, send)
+
+    return routed

@@ -93,7 +93,9 @@ def as_problem(exc: BaseException) -> Problem:
             return Problem(401, ErrorCode.UNAUTHORIZED, headers=dict(exc.headers or {}), reason=str(exc.detail))
         if exc.status_code == 404:
             return Problem(404, ErrorCode.NOT_FOUND)
-        return Problem(exc.status_code, ErrorCode.INVALID_REQUEST, reason=str(exc.detail), headers=dict(exc.headers or {}))
+        return Problem(
+            exc.status_code, ErrorCode.INVALID_REQUEST, reason=str(exc.detail), headers=dict(exc.headers or {})
+        )
     _log.error("unexpected error in the API", exc_info=exc)
     return Problem(500, ErrorCode.INTERNAL_ERROR)
 

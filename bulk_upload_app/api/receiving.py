@@ -75,57 +75,67 @@ async def receive_upload(request: Request) -> Received:
     return received
 
 
+@dataclass
+class _Part:
+    """The part being parsed, and the header being read."""
+
+    name: str = ""
+    value: bytes = b""
+    header_field: bytes = b""
+    header_value: bytes = b""
+    count: int = 0
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+
+
 async def _parse(request: Request, boundary: bytes, received: Received, limit: int) -> None:
     digest = hashlib.sha256()
     pending: list[bytes] = []  # file bytes parsed from the last chunk, written off the event loop
-    state = {"name": "", "filename": None, "header_field": b"", "header_value": b"", "parts": 0, "value": b""}
-    headers: dict[bytes, bytes] = {}
+    part = _Part()
 
     def on_part_begin() -> None:
-        headers.clear()
-        state.update(name="", filename=None, value=b"")
-        state["parts"] += 1
-        if state["parts"] > MAX_PARTS:
+        part.headers.clear()
+        part.name, part.value = "", b""
+        part.count += 1
+        if part.count > MAX_PARTS:
             raise invalid(f"the form has more than {MAX_PARTS} parts.")
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["header_field"] += data[start:end]
+        part.header_field += data[start:end]
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["header_value"] += data[start:end]
+        part.header_value += data[start:end]
 
     def on_header_end() -> None:
-        headers[state["header_field"].lower()] = state["header_value"]
-        state["header_field"], state["header_value"] = b"", b""
+        part.headers[part.header_field.lower()] = part.header_value
+        part.header_field, part.header_value = b"", b""
 
     def on_headers_finished() -> None:
-        _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
-        state["name"] = disposition.get(b"name", b"").decode("utf-8", "replace")
-        filename = disposition.get(b"filename")
-        if state["name"] == "file":
+        _, disposition = parse_options_header(part.headers.get(b"content-disposition", b""))
+        part.name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        if part.name == "file":
             if received.file_name:
                 raise invalid("send one file per upload.")
-            received.file_name = (filename or b"upload").decode("utf-8", "replace").replace("\\", "/").rsplit("/", 1)[
-                -1
-            ][-255:] or "upload"
-            state["filename"] = received.file_name
+            given = disposition.get(b"filename") or b"upload"
+            received.file_name = (
+                given.decode("utf-8", "replace").replace("\\", "/").rsplit("/", 1)[-1][-255:] or "upload"
+            )
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         piece = data[start:end]
-        if state["name"] == "file":
+        if part.name == "file":
             received.size += len(piece)
             if received.size > limit:
                 raise _too_large(limit)
             digest.update(piece)
             pending.append(piece)
         else:
-            state["value"] += piece
-            if len(state["value"]) > FIELD_BYTES:
-                raise invalid(f"the field {state['name'][:40]!r} is longer than {FIELD_BYTES // 1024} KB.")
+            part.value += piece
+            if len(part.value) > FIELD_BYTES:
+                raise invalid(f"the field {part.name[:40]!r} is longer than {FIELD_BYTES // 1024} KB.")
 
     def on_part_end() -> None:
-        if state["name"] and state["name"] != "file":
-            received.fields.setdefault(state["name"][:100], []).append(state["value"].decode("utf-8", "replace"))
+        if part.name and part.name != "file":
+            received.fields.setdefault(part.name[:100], []).append(part.value.decode("utf-8", "replace"))
 
     parser = MultipartParser(
         boundary,

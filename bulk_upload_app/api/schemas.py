@@ -38,7 +38,9 @@ class UserImport(BaseModel):
         "interrupted (resumes with create), failed (the file could not be used; see problem), "
         "cancelled, undone, partly_undone, abandoned."
     )
-    step: str = Field(description="The wizard's step: review, match (match the columns in the wizard), creating, result.")
+    step: str = Field(
+        description="The wizard's step: review, match (match the columns in the wizard), creating, result."
+    )
     file_name: str
     user_type: str
     source: str = Field(description="Who started it: api, wizard or cli.")

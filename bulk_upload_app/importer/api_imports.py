@@ -161,7 +161,10 @@ def list_page(
             or_(BulkUpload.created_at < at, and_(BulkUpload.created_at == at, BulkUpload.id > upload_id))
         )
     query = query.order_by(BulkUpload.created_at.desc(), BulkUpload.id).limit(limit)
-    return [get_upload(session, company_id, u.id) if u.status == UploadStatus.CREATING else u for u in session.exec(query).scalars()]
+    return [
+        get_upload(session, company_id, u.id) if u.status == UploadStatus.CREATING else u
+        for u in session.exec(query).scalars()
+    ]
 
 
 @dataclass(frozen=True)
@@ -237,9 +240,11 @@ def claim_key(session: Session, company_id: int, key: str, request_sha256: str) 
 
 
 def _stored(session: Session, company_id: int, key: str) -> StoredAnswer | None:
-    row = session.exec(
-        select(ApiIdempotency).where(ApiIdempotency.company_id == company_id, ApiIdempotency.key == key)
-    ).scalars().first()
+    row = (
+        session.exec(select(ApiIdempotency).where(ApiIdempotency.company_id == company_id, ApiIdempotency.key == key))
+        .scalars()
+        .first()
+    )
     if row is None:
         return None
     return StoredAnswer(row.status, row.request_sha256, row.content_type, row.location, row.body)

@@ -244,7 +244,11 @@ def _status_of(session, upload: BulkUpload) -> ImportStatus:
         failed = api_imports.count_rows(session, upload.id, RowOutcome.FAILED)
     else:
         created = upload.created_count
-        failed = api_imports.count_rows(session, upload.id, RowOutcome.FAILED) if upload.created_count or status == UploadStatus.DONE else 0
+        failed = (
+            api_imports.count_rows(session, upload.id, RowOutcome.FAILED)
+            if upload.created_count or status == UploadStatus.DONE
+            else 0
+        )
     judged = 0 if status == UploadStatus.PROCESSING else upload.total_rows
     if status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
         step = "creating"

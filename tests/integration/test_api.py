@@ -168,14 +168,20 @@ async def test_create_true_creates_once_judged_with_the_settings(client, engine,
         users = session.exec(select(User).where(User.email == "person1@example.com")).scalars().all()
         assert users[0].settings["international_calls"] is True
         assert users[0].settings["call_history_access"] == "groups"
-        group = session.exec(
-            select(Group.name).join(GroupMember, GroupMember.group_id == Group.id).where(GroupMember.user_id == users[0].id)
-        ).scalars().all()
+        group = (
+            session.exec(
+                select(Group.name)
+                .join(GroupMember, GroupMember.group_id == Group.id)
+                .where(GroupMember.user_id == users[0].id)
+            )
+            .scalars()
+            .all()
+        )
         assert group == ["Sales"]
         skill = session.exec(
-            select(Skill.name, UserSkill.level).join(UserSkill, UserSkill.skill_id == Skill.id).where(
-                UserSkill.user_id == users[0].id
-            )
+            select(Skill.name, UserSkill.level)
+            .join(UserSkill, UserSkill.skill_id == Skill.id)
+            .where(UserSkill.user_id == users[0].id)
         ).all()
         assert [tuple(s) for s in skill] == [("Spanish", 4)]
 
@@ -189,7 +195,9 @@ async def test_create_true_creates_once_judged_with_the_settings(client, engine,
         ({"skills": [{"name": "Spanish", "level": 9}]}, "Skill level"),
     ],
 )
-async def test_settings_that_cannot_be_used_are_422_and_nothing_is_kept(client, engine, demo_company, settings, fragment):
+async def test_settings_that_cannot_be_used_are_422_and_nothing_is_kept(
+    client, engine, demo_company, settings, fragment
+):
     key = key_for(demo_company)
     refused = await upload(client, key, data={"settings": json.dumps(settings)})
     body = assert_problem(refused, 422, "INVALID_SETTINGS")
@@ -274,7 +282,13 @@ async def test_cancel_and_undo(client, engine):
     assert (await settled(client, key, location))["counts"]["created"] == 2
     assert_problem(await client.post(f"{location}/cancel", headers=auth(key)), 409, "UPLOAD_BUSY")
     preview = await client.post(f"{location}/undo", headers=auth(key), json={"dry_run": True})
-    assert preview.json() == {"upload_id": second.json()["id"], "removed": 2, "kept": [], "status": "done", "dry_run": True}
+    assert preview.json() == {
+        "upload_id": second.json()["id"],
+        "removed": 2,
+        "kept": [],
+        "status": "done",
+        "dry_run": True,
+    }
     assert count_users(engine, company) == 2
     undone = await client.post(f"{location}/undo", headers=auth(key))
     assert undone.status_code == 200 and undone.json()["removed"] == 2 and undone.json()["status"] == "undone"
@@ -294,7 +308,9 @@ async def test_lists_are_paged_by_cursor_and_filtered(client, engine):
     await client.post(f"/api/v1/user-imports/{ids[0]}/cancel", headers=auth(key))
     seen, cursor = [], ""
     while True:
-        page = (await client.get("/api/v1/user-imports", params={"limit": 2, "cursor": cursor}, headers=auth(key))).json()
+        page = (
+            await client.get("/api/v1/user-imports", params={"limit": 2, "cursor": cursor}, headers=auth(key))
+        ).json()
         seen += [i["id"] for i in page["data"]]
         if page["next_cursor"] is None:
             break
@@ -304,7 +320,9 @@ async def test_lists_are_paged_by_cursor_and_filtered(client, engine):
     assert [i["id"] for i in cancelled["data"]] == [ids[0]]
     bad = await client.get("/api/v1/user-imports", params={"cursor": "nonsense!"}, headers=auth(key))
     assert_problem(bad, 422, "INVALID_REQUEST")
-    assert_problem(await client.get("/api/v1/user-imports", params={"status": "lost"}, headers=auth(key)), 422, "INVALID_REQUEST")
+    assert_problem(
+        await client.get("/api/v1/user-imports", params={"status": "lost"}, headers=auth(key)), 422, "INVALID_REQUEST"
+    )
 
     started = await upload(client, key, [person(i, email="x") for i in range(7)])
     location = started.headers["location"]
