@@ -456,3 +456,22 @@ async def test_openapi_and_docs_need_no_key(client):
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
     assert "SEATS_EXCEEDED" in docs.text and 'id="problem-seats-exceeded"' in docs.text
     assert "<script" not in docs.text and "http://" not in docs.text.replace("http://api.test", "")
+
+
+async def test_retention_purges_api_drafts_and_day_old_idempotency_answers(client, engine, tmp_path):
+    from datetime import timedelta
+
+    from bulk_upload_app.importer import retention
+    from bulk_upload_app.models import ApiImport, utcnow
+
+    key = key_for(new_company(engine))
+    started = await upload(client, key, [person(1)], headers={"Idempotency-Key": "kept a day"})
+    await settled(client, key, started.headers["location"])
+    result = retention.purge(
+        engine, tmp_path / "uploads", now=utcnow() + timedelta(days=15), rules=retention.Rules(draft_days=14)
+    )
+    assert result.drafts_deleted == [started.json()["id"]]
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(ApiImport)).scalar_one() == 0
+        assert session.exec(select(func.count()).select_from(ApiIdempotency)).scalar_one() == 0
+    assert_problem(await client.get(started.headers["location"], headers=auth(key)), 404, "UPLOAD_NOT_FOUND")
