@@ -7,6 +7,9 @@ workers, demo mode off)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -21,6 +24,7 @@ from bulk_upload_app.services import api_keys, operations
 from tests.support.api_server import api_server
 from tests.support.app_server import Mode, production_mode
 from tests.support.builders import person, users_csv
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow
 EXAMPLES = 15  # per operation: the whole run stays well under a minute
@@ -130,3 +134,23 @@ def test_a_client_uploads_polls_and_creates_over_http(live_api):
             time.sleep(0.1)
         assert found["counts"]["created"] == 3
         assert http.get("/api/v1/docs").status_code == 200
+
+
+def test_the_example_client_creates_the_users_and_writes_the_failed_rows(live_api, tmp_path):
+    domain = f"client-{time.time_ns()}.example"
+    users = tmp_path / "users.csv"
+    users.write_bytes(users_csv([person(1, domain=domain), person(2, domain=domain), person(3, email="nobody")]))
+    failed = tmp_path / "failed.csv"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "api" / "client.py"), str(users), "--url", live_api.base_url]
+        + ["--create", "--failed-rows", str(failed)],
+        env={**os.environ, "BULK_UPLOAD_API_KEY": live_api.key},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "created: 2 users" in done.stdout
+    lines = failed.read_text().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("4,") and "INVALID_EMAIL" in lines[1]
