@@ -254,6 +254,18 @@ ensure_redis() {
     die "Redis does not answer on 127.0.0.1:6379"
 }
 
+# ---------------------------------------------------------------- job worker
+# `bulk-upload worker` beside the app, in the same process group (Ctrl-C, or a signal to the
+# group, stops both); stopped with the app otherwise; its log in .var/.
+start_worker() {
+    mkdir -p "$ROOT/.var"
+    python -m bulk_upload_app worker >"$ROOT/.var/worker.log" 2>&1 </dev/null &
+    WORKER_PID=$!
+    trap 'kill -TERM "$WORKER_PID" 2>/dev/null || true' EXIT
+    trap 'exit 130' INT TERM
+    log "job worker started (pid $WORKER_PID, log .var/worker.log, queue $BULK_UPLOAD_QUEUE_URL)"
+}
+
 # ---------------------------------------------------------------- commands
 setup() {
     ensure_venv
@@ -281,8 +293,15 @@ case "$cmd" in
         # virtualenv's editable install points (another worktree, when the venv is shared).
         python -m bulk_upload_app db upgrade
         python -m bulk_upload_app demo-seed
+        # The job queue: the Redis on 127.0.0.1:6379 (started, or installed, when none answers)
+        # and one worker beside the app; the same code as production, on the same SQLite file.
+        export BULK_UPLOAD_TEST_REDIS_URL="${BULK_UPLOAD_TEST_REDIS_URL:-$DEFAULT_REDIS_URL}"
+        export BULK_UPLOAD_QUEUE_URL="${BULK_UPLOAD_QUEUE_URL:-$DEFAULT_REDIS_URL}"
+        export BULK_UPLOAD_QUEUE_NAMESPACE="${BULK_UPLOAD_QUEUE_NAMESPACE:-bulk-upload-dev}"
+        [ "$BULK_UPLOAD_QUEUE_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
+        start_worker
         log "starting the app: http://localhost:3000"
-        exec reflex run "$@"
+        reflex run "$@"
         ;;
     prod)
         # Production mode locally: PostgreSQL + Redis + 2 Granian workers, migrations at start.
@@ -296,9 +315,11 @@ case "$cmd" in
         export REFLEX_DEPLOY_URL="${REFLEX_DEPLOY_URL:-$REFLEX_API_URL}"
         [ "$REFLEX_DB_URL" = "$DEFAULT_PG_URL" ] && ensure_postgres
         [ "$REFLEX_REDIS_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
+        export BULK_UPLOAD_QUEUE_URL="${BULK_UPLOAD_QUEUE_URL:-$REFLEX_REDIS_URL}"
         log "database: $REFLEX_DB_URL, redis: $REFLEX_REDIS_URL, $GRANIAN_WORKERS workers, port $PORT"
         python -m bulk_upload_app db upgrade   # this checkout's migrations (see run)
-        exec reflex run --env prod --frontend-port "$PORT" --backend-port "$PORT" "$@"
+        start_worker
+        reflex run --env prod --frontend-port "$PORT" --backend-port "$PORT" "$@"
         ;;
     test)
         check_without

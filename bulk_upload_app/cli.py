@@ -165,6 +165,11 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    operations.run_worker(processes=args.processes, threads=args.threads)  # replaces this process
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     story = operations.upload_story(args.upload_id)
     _emit({"upload_id": args.upload_id, "story": story}, args.json, "\n".join(story))
@@ -376,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke.add_argument("key_id")
     key_revoke.add_argument("--company", type=int, required=True)
     key_revoke.set_defaults(func=cmd_api_key_revoke)
+    worker = sub.add_parser(
+        "worker", help="process files and create users from the job queue (BULK_UPLOAD_QUEUE_URL); run one or many"
+    )
+    worker.add_argument("--processes", type=int, help="worker processes (default BULK_UPLOAD_WORKER_PROCESSES, 1)")
+    worker.add_argument("--threads", type=int, help="jobs at once per process (default BULK_UPLOAD_WORKER_THREADS, 2)")
+    worker.set_defaults(func=cmd_worker)
 
     audit = with_json(sub.add_parser("audit", help="what happened to an upload, from its audit records"))
     audit.add_argument("upload_id")

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .statuses import RowOutcome, UploadStatus
@@ -148,6 +148,29 @@ class BulkUpload(SQLModel, table=True):
     pending_table: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     # How the staged file's columns were matched: {"matched_by": str, "mapping": {title: field}}.
     column_mapping: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Jobs (jobs.py). file_rows: the file's data rows, known once read (total_rows counts those
+    # judged so far while "processing"). The worker judging the file and its last sign of life, as
+    # for creating. queued_at: a job was queued and no worker has taken it yet. create_done /
+    # create_total: the running create's progress. cancel_requested: the admin asked the running
+    # job to stop. problem: why the last job stopped short, for the admin (file unusable, seats gone).
+    file_rows: int = 0
+    processing_owner: Optional[str] = Field(default=None, max_length=80)
+    processing_heartbeat: Optional[datetime] = None
+    queued_at: Optional[datetime] = None
+    create_done: int = 0
+    create_total: int = 0
+    cancel_requested: bool = False
+    problem: str = Field(default="", max_length=1000)
+
+
+class UploadFile(SQLModel, table=True):
+    """A received file waiting for (or being read by) a worker, in the database so any worker on
+    any machine can read it; deleted once the file is staged or refused."""
+
+    __tablename__ = "upload_file"
+    upload_id: str = Field(foreign_key="bulk_upload.id", primary_key=True, max_length=32)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow)
 
 
 class ColumnMapping(SQLModel, table=True):

@@ -36,6 +36,12 @@ class Settings:
     demo: bool
     db_url: str
     redis_url: str
+    # The job queue (Redis; jobs.py): processing files and creating users run in `bulk-upload worker`s.
+    queue_url: str
+    queue_namespace: str
+    queue_heartbeat_seconds: float  # a worker silent this long is dead: its jobs go to another
+    worker_processes: int
+    worker_threads: int
     deploy_url: str
     api_url: str
     # uploads
@@ -157,6 +163,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         demo=demo,
         db_url=read.text("REFLEX_DB_URL", f"sqlite:///{RUNTIME_DIR / 'bulk_upload.db'}"),
         redis_url=read.text("REFLEX_REDIS_URL"),
+        queue_url=read.text("BULK_UPLOAD_QUEUE_URL"),
+        queue_namespace=read.text("BULK_UPLOAD_QUEUE_NAMESPACE", "bulk-upload"),
+        queue_heartbeat_seconds=read.number("BULK_UPLOAD_QUEUE_HEARTBEAT_SECONDS", 15, minimum=1, whole=False),
+        worker_processes=int(read.number("BULK_UPLOAD_WORKER_PROCESSES", 1, minimum=1)),
+        worker_threads=int(read.number("BULK_UPLOAD_WORKER_THREADS", 2, minimum=1)),
         deploy_url=deploy_url,
         api_url=read.url("REFLEX_API_URL", f"http://localhost:{read.text('REFLEX_BACKEND_PORT', '8000')}"),
         max_file_bytes=int(read.number("BULK_UPLOAD_MAX_FILE_MB", 100)) * 1024 * 1024,  # 1M 5-column rows ~ 62 MB
@@ -190,9 +201,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 def startup_problems(settings: Settings) -> list[str]:
     """Why the server must not start with these settings: one line each, naming the setting."""
-    if settings.demo:
-        return []
     problems = []
+    if not settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append(
+            "BULK_UPLOAD_QUEUE_URL is missing or not a redis:// URL: set the Redis server of the job queue "
+            "(files are processed and users created by `bulk-upload worker` processes)"
+        )
+    if settings.demo:
+        return problems
     if len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
         problems.append(
             f"BULK_UPLOAD_JWT_SECRET is {'missing' if not settings.jwt_secret else 'too short'}: "

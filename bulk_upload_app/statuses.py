@@ -8,7 +8,8 @@ class UploadStatus(StrEnum):
     creating_heartbeat is fresh (importer/creating.py); a stale one counts as interrupted.
     "abandoned": interrupted, never resumed, its rows purged (importer/retention.py)."""
 
-    PROCESSING = "processing"  # a received file waiting to be read and judged (the HTTP API's uploads)
+    PROCESSING = "processing"  # a worker reads and judges the file; its rows appear as they are judged
+    REJECTED = "rejected"  # the file could not be used (its `problem` says why); nothing was staged
     DRAFT = "draft"
     CREATING = "creating"
     INTERRUPTED = "interrupted"
@@ -25,6 +26,7 @@ PAST_DRAFT = (
     UploadStatus.CREATING,
     UploadStatus.INTERRUPTED,
     UploadStatus.DONE,
+    UploadStatus.CANCELLED,
     UploadStatus.ABANDONED,
     UploadStatus.UNDONE,
     UploadStatus.PARTLY_UNDONE,
@@ -36,12 +38,14 @@ class UploadSource(StrEnum):
 
     WIZARD = "wizard"
     CLI = "cli"
-    API = "api"  # the HTTP API (/api/v1), with an API key
+    API = "api"
+    SCIM = "scim"
 
 
 # The words an admin reads for a status (the history's labels and its filter).
 STATUS_LABELS = {
     "processing": "Processing",
+    "rejected": "Rejected",
     "draft": "Draft",
     "creating": "Creating",
     "created": "Created",

@@ -1,7 +1,7 @@
 """API keys: a company's bearer keys for the HTTP API and SCIM, kept as SHA-256 only.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0013
 """
 from typing import Sequence, Union
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0011"
-down_revision: Union[str, None] = "0008"
+down_revision: Union[str, None] = "0013"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -50,6 +50,7 @@ from ..models import BulkUploadAudit, utcnow
 
 logger = logging.getLogger("bulk_upload")
 
+RECEIVED = "bulk_upload.received"
 STAGED = "bulk_upload.staged"
 REJECTED = "bulk_upload.rejected"
 CREATE_STARTED = "bulk_upload.create_started"
@@ -59,6 +60,8 @@ CREATE_REFUSED = "bulk_upload.create_refused"
 DRAFT_PURGED = "bulk_upload.draft_purged"
 ROWS_PURGED = "bulk_upload.rows_purged"
 UNDONE = "bulk_upload.undone"
+CANCEL_REQUESTED = "bulk_upload.cancel_requested"
+CANCELLED = "bulk_upload.cancelled"
 
 _COLUMNS = (
     "upload_id",

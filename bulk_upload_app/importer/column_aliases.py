@@ -21,7 +21,7 @@ COUNTRY = "country"
 DISPLAY_NAME = "displayname"
 ROLES = (*FIELDS, COUNTRY, DISPLAY_NAME)
 
-_MARKS = frozenset({"required", "optional", "uploadonly", "obligatoire", "pflichtfeld", "obligatorio"})
+MARK_WORDS = frozenset({"required", "optional", "uploadonly", "obligatoire", "pflichtfeld", "obligatorio"})
 
 
 def normalise_title(title: str) -> str:
@@ -30,7 +30,7 @@ def normalise_title(title: str) -> str:
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", text)
     words = re.findall(r"[a-z0-9]+", text)
-    while len(words) > 1 and words[-1] in _MARKS:
+    while len(words) > 1 and words[-1] in MARK_WORDS:
         words.pop()
     return "".join(words)
 
@@ -41,7 +41,7 @@ def title_keys(title: str) -> list[str]:
     keys += [
         normalise_title(inner) for inner in re.findall(r"\[([^\]]*)\]|\(([^)]*)\)", title) for inner in inner if inner
     ]
-    return [k for k in dict.fromkeys(keys) if k and k not in _MARKS]
+    return [k for k in dict.fromkeys(keys) if k and k not in MARK_WORDS]
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from .errors import (
     UploadNotFound,
     message_for,
 )
-from .leases import LeaseLost, claim, count_outcome, heartbeat, reserve_seats
+from .leases import CreateCancelled, LeaseLost, claim, count_outcome, heartbeat, reserve_seats
 from .linking import MAX_EXTENSION, link_batch, next_extension
 from .records import (
     actor_of,
@@ -168,10 +168,13 @@ def create_users(
     chunks = [(bounds[i], bounds[min(i + chunk_size, total) - 1]) for i in range(0, total, chunk_size)]
     done = 0
     try:
+        with session_scope(engine) as session:
+            heartbeat(session, upload_id, owner, create_done=0, create_total=total, queued_at=None)
         for low, high in chunks:
             with session_scope(engine) as session:
                 heartbeat(session, upload_id, owner)
                 done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high, lease)
+                heartbeat(session, upload_id, owner, create_done=done)
             if on_progress:
                 on_progress(done, total)
         with session_scope(engine) as session:
@@ -207,10 +210,49 @@ def create_users(
             )
     except LeaseLost:
         raise  # the new lease holder owns the upload and its audit now
+    except CreateCancelled:
+        return _cancelled(engine, company_id, upload_id, owner, facts, done)
     except BaseException as exc:
         # Committed chunks stay; calling create_users again creates the rest.
         _interrupted(engine, upload_id, owner, facts, exc)
         raise
+    return CreateResult(upload_id=upload_id, created=created, failed=failed)
+
+
+def _cancelled(
+    engine: Engine, company_id: int, upload_id: str, owner: str, facts: dict[str, Any], done: int
+) -> CreateResult:
+    """Stop where the admin cancelled: the users created so far stay, the seats held for the rest
+    are freed, the upload is "cancelled" (a finished batch, counted like one)."""
+    up = BulkUpload.__table__.c
+    with session_scope(engine) as session:
+        failed = failed_rows(session, upload_id)
+        created = count_outcome(session, upload_id, RowOutcome.CREATED)
+        session.execute(
+            update(BulkUpload.__table__)
+            .where(up.id == upload_id, up.creating_owner == owner)
+            .values(
+                status=UploadStatus.CANCELLED,
+                creating_owner=None,
+                seats_reserved=0,
+                cancel_requested=False,
+                created_count=created,
+                failed_count=len(failed),
+                finished_at=utcnow(),
+                version=up.version + 1,
+                updated_at=utcnow(),
+            )
+        )
+        audit.record(
+            session,
+            audit.CANCELLED,
+            upload_id=upload_id,
+            outcome="cancelled",
+            created=created,
+            failed=len(failed),
+            details={"while": "creating", "processed_this_attempt": done, "owner": owner},
+            **facts,
+        )
     return CreateResult(upload_id=upload_id, created=created, failed=failed)
 
 

@@ -152,6 +152,18 @@ class FileProblem(Exception):
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "message": self.message, **self.details}
 
+    @classmethod
+    def from_stored(cls, code: str, message: str) -> FileProblem:
+        """A problem a worker recorded on an upload as "CODE: message" (importer/processing.py)."""
+        try:
+            return cls(ErrorCode(code), message=message)
+        except ValueError:
+            return cls(ErrorCode.UNSUPPORTED_FILE, message=" ".join(part for part in (code, message) if part))
+
+
+class QueueMissing(RuntimeError):
+    """No job queue is configured (BULK_UPLOAD_QUEUE_URL), so no worker can take the job."""
+
 
 class UndoRefused(Exception):
     """An upload that can't be undone (UNDO_WINDOW_PASSED, UNDO_NOT_AVAILABLE)."""

@@ -37,6 +37,10 @@ from .records import (
 )
 
 
+class CreateRunning(UploadBusy):
+    """Another worker holds a fresh lease on this create."""
+
+
 class LeaseLost(UploadBusy):
     """This worker's lease on the upload expired and was taken over; it must stop at once."""
 
@@ -167,7 +171,7 @@ def claim(session: Session, company_id: int, upload_id: str, owner: str, now: da
         return None if before.status == UploadStatus.DRAFT else before.status
     status = session.execute(select(up.status).where(up.id == str(upload_id))).scalar_one()
     if status == UploadStatus.CREATING:
-        raise UploadBusy("These users are being created right now, in another tab or by another admin.")
+        raise CreateRunning("These users are being created right now, in another tab or by another admin.")
     if status == UploadStatus.ABANDONED:
         raise UploadBusy(
             "Creating these users stopped long ago and was not resumed, so their rows were deleted. "
@@ -203,13 +207,21 @@ def reserve_seats(
     return seats
 
 
-def heartbeat(session: Session, upload_id: str, owner: str) -> None:
-    """Renew the lease inside the chunk's transaction: a worker that lost it commits nothing more."""
+class CreateCancelled(Exception):
+    """The admin cancelled the create: this worker stops before its next chunk."""
+
+
+def heartbeat(session: Session, upload_id: str, owner: str, **values) -> None:
+    """Renew the lease inside the chunk's transaction (with `values`, e.g. the progress): a worker
+    that lost it commits nothing more; one whose admin cancelled stops (CreateCancelled)."""
     up = BulkUpload.__table__.c
     renewed = session.execute(
         update(BulkUpload.__table__)
         .where(up.id == upload_id, up.status == UploadStatus.CREATING, up.creating_owner == owner)
-        .values(creating_heartbeat=utcnow())
-    ).rowcount
-    if renewed != 1:
+        .values(creating_heartbeat=utcnow(), **values)
+        .returning(up.cancel_requested)
+    ).first()
+    if renewed is None:
         raise LeaseLost("Another worker took over creating these users; this one stops.")
+    if renewed.cancel_requested:
+        raise CreateCancelled("The admin cancelled creating these users.")

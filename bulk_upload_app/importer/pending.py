@@ -18,14 +18,13 @@ from sqlmodel import Session, select
 
 from ..db import session_scope
 from ..models import BulkUpload, ColumnMapping, utcnow
-from ..statuses import UploadStatus
 from .batch import BatchSpec
 from .column_aliases import FIELDS
 from .errors import ErrorCode, FileProblem, UploadBusy
 from .intake import parse_table, validate_file
 from .matching import MatchPlan, check_mapping, guess, missing_fields
 from .reading import RawTable
-from .records import get_upload, locked_draft, locked_intake
+from .records import get_upload, locked_draft
 
 MATCH_STEP = "match"
 
@@ -115,8 +114,7 @@ def hold(
         raise FileProblem(ErrorCode.NO_DATA_ROWS)
     with session_scope(engine) as session:
         if replace_upload_id:
-            upload = locked_intake(session, company_id, replace_upload_id)
-            upload.status = UploadStatus.DRAFT  # a received file's upload ("processing") waits for its columns
+            upload = locked_draft(session, company_id, replace_upload_id)
             upload.version += 1
         else:
             upload = BulkUpload(

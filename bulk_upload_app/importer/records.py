@@ -90,6 +90,17 @@ def seat_problem(
     )
 
 
+def pending_valid_rows(session: Session, upload_id: str) -> int:
+    """The rows a create of the upload would still create (valid, not created yet)."""
+    return session.exec(
+        select(func.count()).where(
+            BulkUploadRow.upload_id == upload_id,
+            BulkUploadRow.is_valid.is_(True),
+            BulkUploadRow.outcome == RowOutcome.PENDING,
+        )
+    ).scalar_one()
+
+
 def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
     rows = session.exec(
         select(BulkUploadRow)
@@ -154,15 +165,6 @@ def locked_draft(session: Session, company_id: int, upload_id: str) -> BulkUploa
     upload = locked_upload(session, company_id, upload_id)
     if upload.status != UploadStatus.DRAFT:
         raise UploadBusy("These users are already being created; the file can no longer change.")
-    return upload
-
-
-def locked_intake(session: Session, company_id: int, upload_id: str) -> BulkUpload:
-    """The draft whose file is replaced, or a received file's upload still waiting to be judged
-    ("processing"), locked for this transaction: where a file may be staged."""
-    upload = locked_upload(session, company_id, upload_id)
-    if upload.status not in (UploadStatus.DRAFT, UploadStatus.PROCESSING):
-        raise UploadBusy("This bulk upload can no longer take a file (cancelled, or its users are being created).")
     return upload
 
 

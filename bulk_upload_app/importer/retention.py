@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from ..db import session_scope
-from ..models import ApiImport, BulkUpload, BulkUploadRow, utcnow
+from ..models import ApiImport, BulkUpload, BulkUploadRow, UploadFile, utcnow
 from ..statuses import RowOutcome, UploadStatus
 from ..uploaded_files import is_upload_file
 from . import audit
@@ -115,8 +115,10 @@ def purge(engine: Engine, storage_dir: Path, *, now: datetime | None = None, rul
 
 def _stale_draft(cutoff: datetime):
     up = BulkUpload.__table__.c
-    # A received file never judged (its process died before it was read) goes the same way.
-    return and_(up.status.in_((UploadStatus.DRAFT, UploadStatus.PROCESSING)), up.updated_at < cutoff)
+    # "processing" that long means its job was lost (no worker ever took it); "rejected" holds no rows.
+    return and_(
+        up.status.in_((UploadStatus.DRAFT, UploadStatus.PROCESSING, UploadStatus.REJECTED)), up.updated_at < cutoff
+    )
 
 
 def _purge_each(
@@ -146,6 +148,7 @@ def purge_drafts(engine: Engine, *, now: datetime, days: int) -> tuple[list[str]
         upload_id = found.id
         count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
         session.execute(delete(ApiImport.__table__).where(ApiImport.upload_id == upload_id))
+        session.execute(delete(UploadFile.__table__).where(UploadFile.upload_id == upload_id))
         session.execute(delete(BulkUpload.__table__).where(up.id == upload_id))
         audit.record(
             session,

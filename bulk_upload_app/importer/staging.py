@@ -3,35 +3,30 @@ survives reloads, restarts and other workers; and the batch's settings chosen fo
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import polars as pl
 from sqlalchemy import (
     delete,
 )
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ..db import copy_rows, session_scope
+from ..db import copy_rows
 from ..models import BulkUpload, BulkUploadRow, utcnow
 from ..statuses import RowOutcome, UploadSource, UploadStatus
-from . import accounts, audit, capacity, pending
+from . import accounts, audit
 from .batch import BatchSpec, checked_batch
 from .errors import (
     ErrorCode,
-    FileProblem,
     RowError,
     UploadBusy,
     message_for,
 )
-from .intake import ParsedFile, parse_table, read_raw, template_match, validate_file
-from .reading import ReadLimits
+from .intake import ParsedFile
 from .records import (
     actor_of,
     get_upload,
-    locked_intake,
     rows_with_email_of_other_company,
 )
 from .schema import COLUMN_NAMES
@@ -88,7 +83,6 @@ def stage_upload(
         session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
         upload.version += 1
         upload.wizard_step = "review"
-        upload.status = UploadStatus.DRAFT  # a received file's upload ("processing") is judged now
         upload.updated_at = utcnow()
     upload.file_name = file_name[:255]
     upload.file_sha256 = parsed.sha256
@@ -99,27 +93,7 @@ def stage_upload(
     upload.total_rows, upload.valid_rows, upload.invalid_rows = validation.rows, validation.valid, validation.invalid
     session.add(upload)
     session.flush()
-    errors = validation.errors_by_row()
-    staged = validation.frame.select("row", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid")
-    copy_rows(
-        session,
-        BulkUploadRow.__tablename__,
-        [
-            "upload_id",
-            "row_number",
-            *COLUMN_NAMES,
-            "email_norm",
-            "prefix_norm",
-            "phone_e164",
-            "is_valid",
-            "errors",
-            "outcome",
-        ],
-        [
-            (upload.id, *values, _errors_json(errors.get(values[0], ())), RowOutcome.PENDING)
-            for values in staged.iter_rows()
-        ],
-    )
+    _copy_staged(session, upload.id, validation)
     audit.record(
         session,
         audit.STAGED,
@@ -144,119 +118,42 @@ def stage_upload(
     return upload
 
 
-def draft_from_file(
-    engine: Engine,
-    *,
-    company_id: int,
-    admin_user_id: int | None,
-    file_name: str,
-    data: bytes,
-    limits: ReadLimits,
-    user_type: str = "agent",
-    replace_upload_id: str | None = None,
-    on_phase: Callable[[str, int], None] | None = None,
-    capacity_limits: capacity.Limits | None = None,
-    ask_columns: bool = False,
-) -> str:
-    """Read, check and stage an uploaded file as a draft; FileProblem when it can't be used.
-
-    A file whose titles are not the template's (nor a matching the company confirmed before for
-    the same titles), or any file with `ask_columns`, is kept at the Match columns step instead
-    (importer/pending.py); the id is the draft's either way.
-
-    With `capacity_limits`, a new draft counts against the company's open drafts, and the work
-    waits for (or is refused) a file-processing slot.
-    """
-    phase = on_phase or (lambda label, percent: None)
-    if capacity_limits is None:
-        return _draft_from_file(
-            engine, company_id, admin_user_id, file_name, data, limits, user_type, replace_upload_id, phase, ask_columns
-        )
-    if not replace_upload_id:
-        capacity.check_open_drafts(engine, company_id, capacity_limits)
-    with capacity.file_slot(
-        engine, company_id, capacity_limits, on_wait=lambda: phase("Waiting for a free moment to read the file", 5)
-    ):
-        return _draft_from_file(
-            engine, company_id, admin_user_id, file_name, data, limits, user_type, replace_upload_id, phase, ask_columns
-        )
+@dataclass(frozen=True)
+class StagedChunk:
+    rows: int
+    valid: int
+    invalid: int
 
 
-def _draft_from_file(
-    engine: Engine,
-    company_id: int,
-    admin_user_id: int | None,
-    file_name: str,
-    data: bytes,
-    limits: ReadLimits,
-    user_type: str,
-    replace_upload_id: str | None,
-    phase: Callable[[str, int], None],
-    ask_columns: bool = False,
-) -> str:
-    phase("Reading the file", 10)
-    try:
-        raw = read_raw(data, file_name, limits)
-        sha256 = hashlib.sha256(data).hexdigest()
-        mapping = None if ask_columns else template_match(raw)
-        if mapping is not None:
-            parsed = parse_table(raw, sha256)
-        else:
-            with session_scope(engine, read_only=True) as session:
-                mapping = None if ask_columns else pending.remembered(session, company_id, raw)
-            if mapping is None:
-                phase("Done", 100)
-                return pending.hold(
-                    engine,
-                    company_id=company_id,
-                    admin_user_id=admin_user_id,
-                    file_name=file_name,
-                    raw=raw,
-                    sha256=sha256,
-                    user_type=user_type,
-                    replace_upload_id=replace_upload_id,
-                )
-            parsed = parse_table(raw, sha256, mapping=mapping, matched_by="remembered")
-            parsed.notices.append(
-                "The columns were matched as you matched them last time for a file with the same titles. "
-                'To match them differently, upload the file again with "Let me match the columns" ticked.'
-            )
-        phase(f"Checking {parsed.frame.height:,} rows", 40)
-        validation = validate_file(parsed)
-    except FileProblem as exc:
-        with session_scope(engine) as session:
-            audit.record(
-                session,
-                audit.REJECTED,
-                upload_id=replace_upload_id or None,
-                company_id=company_id,
-                admin_user_id=admin_user_id,
-                actor=actor_of(admin_user_id),
-                file_name=file_name,
-                file_sha256=hashlib.sha256(data).hexdigest(),
-                outcome="rejected",
-                reason=exc.message,
-                details={"code": exc.code.value, "bytes": len(data)},
-            )
-        raise
-    phase("Saving the draft", 75)
-    with session_scope(engine) as session:
-        into = None
-        if replace_upload_id:
-            into = locked_intake(session, company_id, replace_upload_id)
-        upload = stage_upload(
-            session,
-            company_id=company_id,
-            admin_user_id=admin_user_id,
-            file_name=file_name,
-            parsed=parsed,
-            validation=validation,
-            user_type=user_type,
-            into=into,
-        )
-        upload_id = upload.id
-    phase("Done", 100)
-    return upload_id
+def stage_chunk(session: Session, company_id: int, upload_id: str, validation: Validation) -> StagedChunk:
+    """Stage one judged chunk of a file (importer/processing.py), after the account check."""
+    validation = check_against_account(session, validation)
+    _copy_staged(session, upload_id, validation)
+    return StagedChunk(validation.rows, validation.valid, validation.invalid)
+
+
+def _copy_staged(session: Session, upload_id: str, validation: Validation) -> None:
+    errors = validation.errors_by_row()
+    staged = validation.frame.select("row", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid")
+    copy_rows(
+        session,
+        BulkUploadRow.__tablename__,
+        [
+            "upload_id",
+            "row_number",
+            *COLUMN_NAMES,
+            "email_norm",
+            "prefix_norm",
+            "phone_e164",
+            "is_valid",
+            "errors",
+            "outcome",
+        ],
+        [
+            (upload_id, *values, _errors_json(errors.get(values[0], ())), RowOutcome.PENDING)
+            for values in staged.iter_rows()
+        ],
+    )
 
 
 def _errors_json(errors) -> str:

@@ -4,6 +4,7 @@
 from .creating import CreateResult, create_users
 from .errors import UploadBusy, UploadNotFound
 from .leases import LeaseLost, recover_stale
+from .processing import TryLater, draft_from_file, process, receive
 from .records import (
     company_exists,
     company_seats,
@@ -18,13 +19,13 @@ from .records import (
 from .staging import (
     check_against_account,
     configure_batch,
-    draft_from_file,
     stage_upload,
 )
 
 __all__ = [
     "CreateResult",
     "LeaseLost",
+    "TryLater",
     "UploadBusy",
     "UploadNotFound",
     "check_against_account",
@@ -38,6 +39,8 @@ __all__ = [
     "is_stale",
     "lease_seconds",
     "locked_draft",
+    "process",
+    "receive",
     "recover_stale",
     "rows_with_email_of_other_company",
     "seat_problem",

@@ -122,9 +122,16 @@ def _normalise_emails(emails: pl.Series) -> tuple[pl.Series, pl.Series]:
 # ---------------------------------------------------------------- the whole file
 
 
-def validate_rows(frame: pl.DataFrame, extra_values: dict[int, int] | None = None, header_width: int = 0) -> Validation:
+def validate_rows(
+    frame: pl.DataFrame,
+    extra_values: dict[int, int] | None = None,
+    header_width: int = 0,
+    earlier_emails: pl.DataFrame | None = None,
+) -> Validation:
     """Check every row of `frame` (columns: row and the template's; "" for empty).
 
+    `earlier_emails` (email_norm, first_row): the first rows of the emails of the file's earlier
+    chunks, when a file is judged chunk by chunk; a later copy of one of them is a duplicate.
     Existing users are not looked at here: that is the account check in `accounts`.
     """
     frame = frame.select(["row", *COLUMN_NAMES])
@@ -146,6 +153,14 @@ def validate_rows(frame: pl.DataFrame, extra_values: dict[int, int] | None = Non
         phone_e164=e164_column(frame["prefix_code"], frame["phone"]),
         first_row=pl.col("row").min().over("email_norm"),
     )
+    if earlier_emails is not None and earlier_emails.height:
+        frame = (
+            frame.join(
+                earlier_emails.rename({"first_row": "earlier_row"}), on="email_norm", how="left", maintain_order="left"
+            )
+            .with_columns(first_row=pl.coalesce("earlier_row", "first_row"))
+            .drop("earlier_row")
+        )
 
     problems: list[pl.DataFrame] = []
 

@@ -6,9 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import uploads
-from ..models import BulkUpload
+from ..importer import records, uploads
+from ..models import BulkUpload, utcnow
+from ..settings import get_settings
+from ..statuses import UploadStatus
 from .drafts import DraftSummary, summary_of
 
 SHOWN_FAILURES = 200  # the rest are in the downloadable report
@@ -35,6 +38,33 @@ def create(
     return uploads.create_users(
         get_engine(), company_id, upload_id, on_progress=on_progress, admin_user_id=admin_user_id, actor=actor
     )
+
+
+def start_create(company_id: int, upload_id: str, *, admin_user_id: int | None, actor: str) -> DraftSummary:
+    """Queue the create of the valid rows' users for a worker (jobs.py): refused at once (and
+    nothing queued) when there are no valid rows or not enough seats; the summary, now queued."""
+    engine = get_engine()
+    with session_scope(engine) as session:
+        upload = records.locked_upload(session, company_id, upload_id)
+        if upload.status not in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED):
+            raise uploads.UploadBusy("This bulk upload has already been created, or is being created.")
+        if upload.queued_at is None:
+            needed = records.pending_valid_rows(session, upload_id)
+            if needed == 0:
+                raise uploads.UploadBusy("There are no valid rows to create. Fix the rows with errors first.")
+            problem = records.seat_problem(session, company_id, needed, get_settings().legacy_dashboard_url)
+            if problem is not None:
+                raise problem
+            upload.queued_at, upload.problem, upload.cancel_requested = utcnow(), "", False
+            upload.wizard_step = "creating"
+            session.add(upload)
+            queue_it = True
+        else:
+            queue_it = False  # a double click, a second tab: the queued job will do it once
+        summary = summary_of(session, upload)
+    if queue_it:
+        jobs.enqueue_create(company_id, upload_id, admin_user_id=admin_user_id, actor=actor)
+    return summary
 
 
 def outcome(company_id: int, upload_id: str) -> Outcome:

@@ -8,14 +8,15 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import capacity, drafts, pending, uploads
+from ..importer import capacity, drafts, pending, processing, uploads
 from ..importer.reading import ReadLimits
 from ..importer.report import report_csv, report_xlsx
 from ..importer.schema import REQUIRED_COLUMNS
 from ..models import BulkUpload
 from ..settings import get_settings
-from ..statuses import PAST_DRAFT, UploadStatus
+from ..statuses import PAST_DRAFT, UploadSource, UploadStatus
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -36,6 +37,24 @@ class DraftSummary:
     seats_total: int
     seats_free: int
     columns: list[str] = field(default_factory=list)  # how the columns were matched, for the result page
+    # Jobs (jobs.py): the file's rows (count_all counts those judged so far while "processing"),
+    # whether a job waits for a worker, the running create's progress, and why a job stopped short.
+    file_rows: int = 0
+    queued: bool = False
+    create_done: int = 0
+    create_total: int = 0
+    cancel_requested: bool = False
+    problem: str = ""
+
+    @property
+    def processing(self) -> bool:
+        return self.status == UploadStatus.PROCESSING
+
+    @property
+    def judged_percent(self) -> int:
+        if not self.processing:
+            return 100
+        return min(99, int(100 * self.count_all / self.file_rows)) if self.file_rows else 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,12 @@ def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
         seats_total=seats.total,
         seats_free=seats.free,
         columns=_columns_text(upload.column_mapping or {}),
+        file_rows=upload.file_rows,
+        queued=upload.queued_at is not None,
+        create_done=upload.create_done,
+        create_total=upload.create_total,
+        cancel_requested=upload.cancel_requested,
+        problem=upload.problem,
     )
 
 
@@ -122,10 +147,10 @@ def file_to_draft(
     file_name: str,
     user_type: str,
     replace_upload_id: str | None = None,
-    on_phase: Callable[[str, int], None] | None = None,
     ask_columns: bool = False,
+    source: str = UploadSource.WIZARD,
 ) -> str:
-    """Read, check and stage a received file as a draft (or as the new file of a draft); its id.
+    """Read, check and stage a received file as a draft here and now (CLI, scripts); its id.
 
     A file whose titles are not the template's waits at the Match columns step (the draft's step
     is "match"), as does any file with `ask_columns`."""
@@ -139,10 +164,48 @@ def file_to_draft(
         limits=ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows),
         user_type=user_type,
         replace_upload_id=replace_upload_id,
-        on_phase=on_phase,
         capacity_limits=capacity.Limits.from_settings(settings),
         ask_columns=ask_columns,
+        source=source,
     )
+
+
+def receive_file(
+    company_id: int,
+    admin_user_id: int | None,
+    *,
+    path: Path,
+    file_name: str,
+    user_type: str,
+    replace_upload_id: str | None = None,
+    ask_columns: bool = False,
+    source: str = UploadSource.WIZARD,
+    actor: str = "web",
+) -> str:
+    """Keep a received file and queue it for a worker (jobs.py); the draft's id at once. Its rows
+    appear on the draft as the worker judges them (status "processing", then "draft")."""
+    settings = get_settings()
+    upload_id = uploads.receive(
+        get_engine(),
+        company_id=company_id,
+        admin_user_id=admin_user_id,
+        file_name=file_name,
+        data=path.read_bytes(),
+        user_type=user_type,
+        replace_upload_id=replace_upload_id,
+        capacity_limits=capacity.Limits.from_settings(settings),
+        source=source,
+        actor=actor,
+    )
+    jobs.enqueue_processing(upload_id, ask_columns=ask_columns)
+    return upload_id
+
+
+def cancel(company_id: int, upload_id: str, *, actor: str) -> DraftSummary:
+    """Stop the upload's running job (processing its file, or creating its users)."""
+    with session_scope() as session:
+        processing.cancel(session, company_id, upload_id, actor)
+    return open_draft(company_id, upload_id)
 
 
 def columns_to_match(company_id: int, upload_id: str) -> ColumnsToMatch:

@@ -33,3 +33,10 @@ def recover_dead_creators() -> list[str]:
 def upload_story(upload_id: str) -> list[str]:
     with session_scope(read_only=True) as session:
         return audit.story(session, upload_id)
+
+
+def run_worker(*, processes: int | None = None, threads: int | None = None) -> None:
+    """Become a job worker (jobs.py): processes files and creates users until stopped."""
+    from .. import jobs
+
+    jobs.run_worker(processes, threads)

@@ -15,7 +15,7 @@ from bulk_upload_app.importer import audit, uploads
 from bulk_upload_app.importer.batch import BatchProblem, BatchSpec
 from bulk_upload_app.importer.errors import FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.models import BulkUploadAudit, Group, GroupMember
+from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, Group, GroupMember
 from tests.integration.test_create import new_company, stage
 from tests.support.builders import person, users_csv
 
@@ -132,7 +132,7 @@ def test_rows_refused_for_another_companys_email_are_counted_never_named(engine,
     assert "rival.example" not in logged and "Rival Secret" not in logged and "Hidden" not in logged
 
 
-def test_a_rejected_file_is_audited_without_a_draft(engine, caplog):
+def test_a_rejected_file_is_audited_on_an_upload_with_nothing_staged(engine, caplog):
     caplog.set_level(logging.INFO, logger="bulk_upload")
     company = new_company(engine)
     data = f"just some text {uuid.uuid4()}".encode()
@@ -143,12 +143,11 @@ def test_a_rejected_file_is_audited_without_a_draft(engine, caplog):
     sha = hashlib.sha256(data).hexdigest()
     with session_scope(engine, read_only=True) as session:
         rejected = session.exec(select(BulkUploadAudit).where(BulkUploadAudit.file_sha256 == sha)).scalars().one()
-    assert (rejected.event, rejected.upload_id, rejected.admin_user_id, rejected.file_name) == (
-        audit.REJECTED,
-        None,
-        5,
-        "notes.pdf",
-    )
+        upload = session.get(BulkUpload, rejected.upload_id)
+        staged = session.exec(select(BulkUploadRow).where(BulkUploadRow.upload_id == rejected.upload_id)).first()
+    assert (rejected.event, rejected.admin_user_id, rejected.file_name) == (audit.REJECTED, 5, "notes.pdf")
+    # The upload stays, "rejected" with the reason, for the admin's history; nothing of the file is kept.
+    assert upload.status == "rejected" and problem.value.message in upload.problem and staged is None
     assert rejected.details["code"] == problem.value.code.value and rejected.reason == problem.value.message
     assert audit_lines(caplog)[-1]["code"] == problem.value.code.value
 

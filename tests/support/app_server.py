@@ -26,6 +26,7 @@ BULK_UPLOAD_E2E_START_TIMEOUT: seconds to wait for the app (default 540).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from pathlib import Path
 from .dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, PRODUCTION_SEAT_SHOP
 from .paths import REPO
 from .processes import die_with_parent, free_port, group_pids, http_status, log_line, log_tail, stop_process_group
-from .services import postgres_schema, redis_database
+from .services import REDIS_URL, postgres_schema, redis_database
 
 # Under pytest's own 600 s per-test timeout, which counts a fixture's set-up.
 DEFAULT_START_TIMEOUT = 540.0
@@ -80,6 +81,7 @@ class Mode:
     redis_url: str | None = None  # None: UI state in memory
     workers: int = 1
     demo: bool = True  # BULK_UPLOAD_DEMO=1: demo sign-in and the demo seat shop; False: production
+    job_workers: int = 1  # `bulk-upload worker` processes beside the app (jobs.py)
 
 
 @dataclass
@@ -96,10 +98,27 @@ class AppServer:
     tmp: Path | None = field(default=None, repr=False)
     process: subprocess.Popen | None = field(default=None, repr=False)
     timeout: float = DEFAULT_START_TIMEOUT
+    job_workers: list[subprocess.Popen] = field(default_factory=list, repr=False)
 
     @property
     def workers(self) -> int:
         return self.mode.workers
+
+    def start_job_worker(self) -> subprocess.Popen:
+        """One more `bulk-upload worker` on the server's queue and database."""
+        assert self.tmp is not None
+        worker = start_job_worker(server_env(self.tmp, self.port, self.mode), self.log_path)
+        self.job_workers.append(worker)
+        return worker
+
+    def kill_job_worker(self, worker: subprocess.Popen) -> None:
+        """SIGKILL a worker's whole process group, as a crash or an OOM kill would."""
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+        self.job_workers.remove(worker)
 
     @property
     def redis_url(self) -> str | None:
@@ -113,6 +132,9 @@ class AppServer:
         return group_pids(self.pid)
 
     def stop(self) -> None:
+        for worker in self.job_workers:
+            stop_server(worker, self.log_path)
+        self.job_workers.clear()
         if self.process is not None:
             stop_server(self.process, self.log_path)
 
@@ -122,6 +144,7 @@ class AppServer:
         self.stop()
         process, server = start_server(self.tmp, self.log_path, self.timeout, mode=self.mode, port=self.port)
         self.process, self.pid, self.started_in = process, server.pid, server.started_in
+        self.job_workers = server.job_workers
         return server.started_in
 
 
@@ -136,6 +159,7 @@ def production_mode(owner: str, workers: int = 2, schema_prefix: str = "e2e"):
             redis_url=redis_url,
             workers=workers,
             demo=False,
+            job_workers=2,
         )
 
 
@@ -180,6 +204,13 @@ def server_env(tmp: Path, port: int, mode: Mode | None = None) -> dict[str, str]
         env["BULK_UPLOAD_DEMO"] = "1"
     if mode.redis_url:
         env["REFLEX_REDIS_URL"] = mode.redis_url
+    # The job queue: the mode's Redis database, else the test Redis; a namespace of this server's
+    # own (stable across restarts), so servers and workers of other runs never take its jobs.
+    env["BULK_UPLOAD_QUEUE_URL"] = mode.redis_url or REDIS_URL
+    env["BULK_UPLOAD_QUEUE_NAMESPACE"] = "bulk-upload-test-" + hashlib.sha256(str(tmp).encode()).hexdigest()[:16]
+    # A killed worker's job goes to another within seconds (the defaults: 15 s and 60 s).
+    env.setdefault("BULK_UPLOAD_QUEUE_HEARTBEAT_SECONDS", "5")
+    env.setdefault("BULK_UPLOAD_CREATE_LEASE_SECONDS", "10")
     env.setdefault("REFLEX_USE_NPM", "1")
     env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
@@ -241,6 +272,7 @@ def start_server(
         f"web dir {env['REFLEX_WEB_WORKDIR']})",
     )
     started = time.monotonic()
+    job_workers = [start_job_worker(env, log_path) for _ in range(mode.job_workers)]
     with log_path.open("a") as log:
         process = subprocess.Popen(
             command,
@@ -270,11 +302,15 @@ def start_server(
     except RuntimeError as exc:
         problem = str(exc)
     except BaseException:
+        for worker in job_workers:
+            stop_server(worker, log_path)
         stop_server(process, log_path)
         raise
     else:
         problem = None
     if problem is not None:
+        for worker in job_workers:
+            stop_server(worker, log_path)
         stop_server(process, log_path)
         raise StartFailed(
             f"{problem}. Server log {log_path} ends with:\n{log_tail(log_path, 80)}\n"
@@ -293,7 +329,24 @@ def start_server(
         tmp=tmp,
         process=process,
         timeout=timeout,
+        job_workers=job_workers,
     )
+
+
+def start_job_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """`python -m bulk_upload_app worker` (one process, two threads) in its own process group."""
+    log_line(log_path, "starting python -m bulk_upload_app worker --processes 1")
+    with log_path.open("a") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bulk_upload_app", "worker", "--processes", "1", "--threads", "2"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
 
 
 def stop_server(process: subprocess.Popen, log_path: Path) -> None:

@@ -110,7 +110,13 @@ def dev_env(web_dir: Path) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("REFLEX_", "BULK_UPLOAD_", "GRANIAN_", "VIRTUAL_ENV"))
     }
-    env.update(REFLEX_WEB_WORKDIR=str(web_dir), PYTHONUNBUFFERED="1")
+    # The job queue's keys of its own: a `./dev.sh run` of a developer on the same Redis must not
+    # take this server's jobs (its worker would read another database).
+    env.update(
+        REFLEX_WEB_WORKDIR=str(web_dir),
+        PYTHONUNBUFFERED="1",
+        BULK_UPLOAD_QUEUE_NAMESPACE=f"bulk-upload-dev-test-{os.getpid()}",
+    )
     return env
 
 

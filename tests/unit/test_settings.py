@@ -17,7 +17,9 @@ from bulk_upload_app.settings import (
 from tests.support.paths import REPO
 
 GOOD_SECRET = "p" * 32
+QUEUE = {"BULK_UPLOAD_QUEUE_URL": "redis://127.0.0.1:6379/0"}
 PRODUCTION = {
+    **QUEUE,
     "BULK_UPLOAD_JWT_SECRET": GOOD_SECRET,
     "BULK_UPLOAD_JWT_ISSUER": "https://dashboard.example.com",
     "BULK_UPLOAD_FRAME_ANCESTORS": "https://dashboard.example.com",
@@ -52,7 +54,7 @@ def test_each_unsafe_setting_is_named(change, named):
 
 
 def test_demo_mode_needs_no_secrets_and_has_the_demo_defaults():
-    settings = load_settings({"BULK_UPLOAD_DEMO": "1"})
+    settings = load_settings({"BULK_UPLOAD_DEMO": "1", **QUEUE})
     assert startup_problems(settings) == []
     assert settings.dev_signin and settings.legacy_dashboard_url == "http://localhost:3000/legacy-dashboard"
 
@@ -60,7 +62,13 @@ def test_demo_mode_needs_no_secrets_and_has_the_demo_defaults():
 def test_nothing_demo_is_on_by_default():
     settings = load_settings({})
     assert not settings.demo and not settings.dev_signin and settings.legacy_dashboard_url == ""
-    assert len(startup_problems(settings)) == 4  # secret, issuer, frame ancestors, legacy dashboard
+    assert len(startup_problems(settings)) == 5  # queue, secret, issuer, frame ancestors, legacy dashboard
+
+
+def test_demo_mode_too_needs_the_job_queue():
+    assert [p.split(" ")[0] for p in startup_problems(load_settings({"BULK_UPLOAD_DEMO": "1"}))] == [
+        "BULK_UPLOAD_QUEUE_URL"
+    ]
 
 
 def test_the_old_dev_signin_switch_alone_signs_nobody_in():
@@ -139,7 +147,7 @@ def test_the_server_refuses_the_dev_signin_outside_demo_mode():
 
 def test_the_server_starts_in_production_and_in_demo_mode():
     assert _start_app(PRODUCTION).returncode == 0
-    demo = _start_app({"BULK_UPLOAD_DEMO": "1"})
+    demo = _start_app({"BULK_UPLOAD_DEMO": "1", **QUEUE})
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert "DEMO MODE" in demo.stderr
 

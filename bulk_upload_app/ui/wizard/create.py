@@ -12,14 +12,14 @@ import logging
 import reflex as rx
 
 from ... import embed, routes
-from ...importer.batch import BatchProblem
-from ...importer.errors import FileProblem, UndoRefused, UploadBusy, UploadNotFound
+from ...importer.errors import FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound
 from ...services import batches, creating, history
 from ...statuses import UploadStatus
 from ..layout import named_table
 from .draft import DraftState
 
 logger = logging.getLogger("bulk_upload")
+WATCH_SECONDS = 0.5
 
 
 class CreateState(DraftState):
@@ -41,6 +41,7 @@ class CreateState(DraftState):
     undo_removed: int = 0
     undo_kept: list[dict[str, str]] = []
     undo_kept_total: int = 0
+    _watching_create: bool = False
 
     @rx.var
     def progress_percent(self) -> int:
@@ -67,69 +68,70 @@ class CreateState(DraftState):
         if self.admin() is not None:
             self.confirm_open = False
 
-    @rx.event(background=True)
-    async def confirm(self):
-        async with self:
-            admin = self.admin()
-            if admin is None or not self.upload_id or self.creating:
-                return
-            if self.status == UploadStatus.DRAFT and self.seats_short > 0:
-                self.confirm_open = False
-                return
-            step_before = self.step
-            self.creating, self.confirm_open, self.step = True, False, "creating"
-            self.progress_done, self.progress_total = 0, self.count_valid
-            company_id, upload_id, admin_user_id = admin.company_id, self.upload_id, admin.user_id
-        progress = {"done": 0, "total": 0}
-
-        def on_progress(done: int, total: int) -> None:
-            progress.update(done=done, total=total)
-
-        work = asyncio.create_task(
-            asyncio.to_thread(
-                creating.create,
-                company_id,
-                upload_id,
-                on_progress=on_progress,
-                admin_user_id=admin_user_id,
-                actor="web",
-            )
-        )
-        while not work.done():
-            await asyncio.sleep(0.3)
-            async with self:
-                self.progress_done, self.progress_total = progress["done"], progress["total"] or self.progress_total
-        problem = ""
-        seats_refused = False
+    @rx.event
+    def confirm(self):
+        """Queue the create for a worker, then follow it (`watch_create`)."""
+        admin = self.admin()
+        company_id = self._company_id()
+        if admin is None or company_id is None or self.creating:
+            return
+        if self.status == UploadStatus.DRAFT and self.seats_short > 0:
+            self.confirm_open = False
+            return
+        self.confirm_open, self.message = False, ""
         try:
-            work.result()
-        except UploadBusy:
-            pass  # another tab or click created them already: show that result
-        except FileProblem as exc:
-            # Another batch took the seats first: nothing was created, the draft waits for seats.
-            problem, seats_refused = exc.message, True
-        except BatchProblem as exc:
-            problem = f"{exc} Go back to Settings and choose again."
-        except Exception:
-            logger.exception("bulk upload %s: creating users failed", upload_id)
-            problem = (
-                "Creating users stopped before the end. The users added so far are kept; "
-                "select Resume to create the rest."
+            summary = creating.start_create(
+                company_id, self.upload_id, admin_user_id=admin.user_id, actor=f"admin:{admin.user_id}"
             )
+        except FileProblem as exc:  # seats taken meanwhile: nothing queued
+            self.message = exc.message
+            return
+        except (UploadNotFound, UploadBusy) as exc:
+            self.message = str(exc)
+            return CreateState.load_result
+        except QueueMissing:
+            self.message = "Users can't be created right now. Please try again in a few minutes."
+            return
+        self._show_summary(summary)
+        self.creating, self.step = True, "creating"
+        self.progress_done, self.progress_total = 0, self.count_valid
+        return CreateState.watch_create
+
+    @rx.event(background=True)
+    async def watch_create(self):
+        """Follow the worker creating the users until the batch is finished (or stopped)."""
         async with self:
-            self.creating = False
-            self._show_result(company_id, upload_id)
-            if seats_refused and self.status != UploadStatus.CREATING:
-                self.step = step_before
-            self.message = problem
-            done = self.status == UploadStatus.DONE
-            counts = {
-                "uploadId": upload_id,
-                "created": self.created_count,
-                "failed": self.failed_total,
-                "total": self.count_all,
-            }
-        if done:  # embed mode: tell the dashboard (postMessage to its configured origin only)
+            if self._watching_create:
+                return
+            self._watching_create = True
+        try:
+            while True:
+                await asyncio.sleep(WATCH_SECONDS)
+                async with self:
+                    summary = self._refresh_summary()
+                    if summary is None:
+                        return
+                    self.progress_done = summary.create_done
+                    self.progress_total = summary.create_total or self.progress_total
+                    if summary.status != UploadStatus.CREATING and not summary.queued:
+                        break
+            async with self:
+                self.creating = False
+                self._show_result(self._company_id() or 0, self.upload_id)
+                if self.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED) and self.problem:
+                    self.message = self.problem  # refused by the worker (seats taken, a group deleted)
+                    self.step = "settings" if self.status == UploadStatus.DRAFT else self.step
+                finished = self.status in (UploadStatus.DONE, UploadStatus.CANCELLED)
+                counts = {
+                    "uploadId": self.upload_id,
+                    "created": self.created_count,
+                    "failed": self.failed_total,
+                    "total": self.count_all,
+                }
+        finally:
+            async with self:
+                self._watching_create = False
+        if finished:  # embed mode: tell the dashboard (postMessage to its configured origin only)
             yield rx.call_script(embed.post_to_parent("batch-created", **counts))
 
     @rx.event
@@ -138,11 +140,15 @@ class CreateState(DraftState):
         if company_id is None:
             return
         self._show_result(company_id, self.upload_id)
+        if self.status == UploadStatus.CREATING or self.queued:
+            self.creating = True
+            return CreateState.watch_create  # back on a running create (another tab, later): follow it
 
     def _show_result(self, company_id: int, upload_id: str) -> None:
         found = creating.outcome(company_id, upload_id)
         self._show_summary(found.summary)
-        self.step = "creating" if found.summary.status == UploadStatus.CREATING else "result"
+        running = found.summary.status == UploadStatus.CREATING or found.summary.queued
+        self.step = "creating" if running else found.summary.step
         self.created_count, self.failed, self.failed_total = found.created, found.failed, found.failed_total
         self.rows_purged_on = found.rows_purged_on
         self._show_undo(company_id, upload_id)
@@ -270,7 +276,21 @@ def creating_step() -> rx.Component:
                 role="status",
                 aria_live="polite",
             ),
-            rx.button("Check progress", variant="soft", on_click=CreateState.load_result),
+            rx.hstack(
+                rx.button("Check progress", variant="soft", on_click=CreateState.load_result),
+                rx.button(
+                    "Cancel creating",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=DraftState.cancel_job,
+                    disabled=DraftState.cancel_requested,
+                ),
+                spacing="3",
+            ),
+            rx.cond(
+                DraftState.queued,
+                rx.text("Waiting for a free worker…", color_scheme="gray", size="2"),
+            ),
             width="100%",
             spacing="3",
         ),
@@ -422,6 +442,20 @@ def result_step() -> rx.Component:
                 icon="triangle-alert",
                 color_scheme="amber",
                 role="alert",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            DraftState.status == "cancelled",
+            rx.callout(
+                rx.cond(
+                    CreateState.created_count > 0,
+                    "This upload was cancelled. The users added before it stopped are kept.",
+                    "This upload was cancelled. Nobody was created.",
+                ),
+                icon="circle-stop",
+                color_scheme="gray",
+                role="status",
                 width="100%",
             ),
         ),

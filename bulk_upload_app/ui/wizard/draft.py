@@ -34,6 +34,13 @@ class DraftState(SessionState):
     seats_total: int = 0
     seats_free: int = 0
     message: str = ""
+    # While a worker judges the file (status "processing"), and what a job left to say.
+    processing: bool = False
+    file_rows: int = 0
+    judged_percent: int = 100
+    queued: bool = False
+    cancel_requested: bool = False
+    problem: str = ""
 
     @rx.var
     def seats_short(self) -> int:
@@ -59,6 +66,12 @@ class DraftState(SessionState):
             summary.count_errors,
         )
         self.seats_total, self.seats_free = summary.seats_total, summary.seats_free
+        self.processing, self.file_rows, self.judged_percent = (
+            summary.processing,
+            summary.file_rows,
+            summary.judged_percent,
+        )
+        self.queued, self.cancel_requested, self.problem = summary.queued, summary.cancel_requested, summary.problem
         if with_step:
             self.step = summary.step
 
@@ -112,6 +125,31 @@ class DraftState(SessionState):
 
         scroll = rx.call_script("window.scrollTo(0, 0)")
         return [scroll, SettingsState.load_settings] if step == "settings" else [scroll, ReviewState.reload_rows]
+
+    def _refresh_summary(self) -> DraftSummary | None:
+        """The draft as it is now (a worker may be changing it); None when it is gone."""
+        company_id = self._company_id()
+        if company_id is None:
+            return None
+        try:
+            summary = draft_service.open_draft(company_id, self.upload_id)
+        except UploadNotFound:
+            return None
+        self._show_summary(summary)
+        return summary
+
+    @rx.event
+    def cancel_job(self):
+        """Stop the running job: processing the file (it is dropped) or creating users (those
+        created so far stay)."""
+        admin = self.admin()
+        company_id = self._company_id()
+        if admin is None or company_id is None:
+            return
+        try:
+            self._show_summary(draft_service.cancel(company_id, self.upload_id, actor=f"admin:{admin.user_id}"))
+        except (UploadNotFound, UploadBusy) as exc:
+            self.message = str(exc)
 
     @rx.event
     def check_again(self):

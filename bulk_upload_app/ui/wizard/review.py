@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 
 from ... import routes
@@ -27,10 +29,14 @@ def _flat_row(view: drafts.RowView) -> dict[str, str]:
     return row
 
 
+WATCH_SECONDS = 0.5  # how often a page following a running job looks at the database
+
+
 class ReviewState(PagedMixin, DraftState):
     rows: list[dict[str, str]] = []
     only_errors: bool = False
     search: str = ""
+    _watching: bool = False
 
     @rx.event
     def load(self):
@@ -41,10 +47,34 @@ class ReviewState(PagedMixin, DraftState):
         if self.step == "match":
             return MatchState.load_match
         self._load_page()
+        if self.processing:
+            return ReviewState.watch_processing
         if self.step == "settings":
             return SettingsState.load_settings
         if self.step in ("result", "creating"):
             return CreateState.load_result
+
+    @rx.event(background=True)
+    async def watch_processing(self):
+        """Follow the worker judging the file: the counts and the grid grow until every row is judged."""
+        async with self:
+            if self._watching or not self.processing:
+                return
+            self._watching = True
+        try:
+            while True:
+                await asyncio.sleep(WATCH_SECONDS)
+                async with self:
+                    summary = self._refresh_summary()
+                    if summary is None:
+                        return
+                    self._load_page()
+                    if not summary.processing:
+                        break
+        finally:
+            async with self:
+                self._watching = False
+        return ReviewState.load  # judged (or held for matching, refused, cancelled): show that step
 
     @rx.event
     def reload_rows(self):
@@ -112,6 +142,7 @@ def _cell(row: rx.Var, column: str) -> rx.Component:
     error_id = f"err-{column}-" + row["id"]
     field = rx.input(
         default_value=row[column],
+        read_only=DraftState.processing,  # rows are fixed once every row is judged
         key=row["id"] + "-" + column + "-" + row[column],
         on_blur=lambda value: ReviewState.edit_cell(row["id"], column, value),
         aria_label=f"{column} of row " + row["row"],
@@ -151,6 +182,7 @@ def _grid_row(row: rx.Var) -> rx.Component:
                     color_scheme="red",
                     size="1",
                     on_click=ReviewState.remove_row(row["id"]),
+                    disabled=DraftState.processing,
                     aria_label="Remove row " + row["row"],
                     title="Remove row " + row["row"],
                 ),
@@ -216,6 +248,63 @@ def review_grid() -> rx.Component:
     )
 
 
+def processing_progress() -> rx.Component:
+    """While a worker judges the file: how far it got; the rows shown are final already."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Checking rows…", size="3", as_="h3"),
+                rx.spacer(),
+                rx.button(
+                    "Cancel processing",
+                    variant="soft",
+                    color_scheme="red",
+                    size="1",
+                    on_click=DraftState.cancel_job,
+                    disabled=DraftState.cancel_requested,
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.progress(value=DraftState.judged_percent, max=100, aria_label="Rows checked", width="100%"),
+            rx.text(
+                rx.cond(
+                    DraftState.queued,
+                    "Waiting for a free worker to read the file…",
+                    rx.text.span(
+                        DraftState.count_all,
+                        " of ",
+                        DraftState.file_rows,
+                        " rows checked. Counts, filters and search cover the rows checked so far; "
+                        "you can leave this page and come back.",
+                    ),
+                ),
+                role="status",
+                aria_live="polite",
+                size="2",
+            ),
+            width="100%",
+            spacing="2",
+        ),
+        width="100%",
+    )
+
+
+def rejected_callout() -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("triangle-alert")),
+        rx.callout.text(
+            "This file could not be used: ",
+            DraftState.problem,
+            " ",
+            rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step=upload"),
+        ),
+        color_scheme="red",
+        role="alert",
+        width="100%",
+    )
+
+
 def review_step() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -244,15 +333,25 @@ def review_step() -> rx.Component:
             wrap="wrap",
         ),
         rx.foreach(DraftState.notices, lambda n: rx.callout(n, icon="info", size="1", width="100%")),
+        rx.cond(DraftState.processing, processing_progress()),
+        rx.cond(DraftState.status == "rejected", rejected_callout()),
         counts_bar(),
         seats_banner(),
         review_grid(),
         rx.hstack(
+            rx.cond(
+                DraftState.processing,
+                rx.text("Continue is available once every row is checked.", color_scheme="gray", size="2"),
+            ),
             rx.spacer(),
             rx.button(
-                "Continue", size="3", on_click=DraftState.go_to("settings"), disabled=DraftState.count_valid == 0
+                "Continue",
+                size="3",
+                on_click=DraftState.go_to("settings"),
+                disabled=(DraftState.count_valid == 0) | DraftState.processing,
             ),
             width="100%",
+            align="center",
         ),
         width="100%",
         spacing="4",

@@ -11,6 +11,7 @@ from ... import routes
 from ...importer.errors import (
     ErrorCode,
     FileProblem,
+    QueueMissing,
     UploadBusy,
     UploadNotFound,
     message_for,
@@ -19,6 +20,7 @@ from ...importer.schema import COLUMNS, DEFAULT_USER_TYPE, USER_TYPES
 from ...importer.template import template_bytes
 from ...services import drafts as draft_service
 from ...settings import get_settings
+from ...statuses import UploadStatus
 from ...uploaded_files import new_upload_path, receive_to_disk
 from ..layout import admins_only, named_table, page_frame
 from ..session import SessionState
@@ -26,6 +28,7 @@ from .draft import error_callout, stepper, user_type_select
 
 logger = logging.getLogger("bulk_upload")
 UPLOAD_ID = "users_file"
+FIRST_VERDICT_SECONDS = 10.0
 ACCEPTED = ".csv, .tsv, .txt, .xlsx, .xls, .ods"
 
 
@@ -111,31 +114,24 @@ class UploadState(SessionState):
         file_name = ""
         try:
             file_name = await receive_to_disk(chunks, path, settings.max_file_bytes)
-            phase = {"label": "Reading the file", "percent": 5}
-
-            def on_phase(label: str, percent: int) -> None:
-                phase.update(label=label, percent=percent)
-
-            work = asyncio.create_task(
-                asyncio.to_thread(
-                    draft_service.file_to_draft,
-                    company_id,
-                    user_id,
-                    path=path,
-                    file_name=file_name,
-                    user_type=user_type,
-                    replace_upload_id=replacing or None,
-                    on_phase=on_phase,
-                    ask_columns=ask_columns,
-                )
-            )
             async with self:
-                self.uploading = False
-            while not work.done():
-                async with self:
-                    self.phase, self.phase_percent = phase["label"], phase["percent"]
-                await asyncio.sleep(0.1)
-            upload_id = work.result()
+                self.uploading, self.phase, self.phase_percent = False, "Waiting for a worker to read the file", 5
+            upload_id = await asyncio.to_thread(
+                draft_service.receive_file,
+                company_id,
+                user_id,
+                path=path,
+                file_name=file_name,
+                user_type=user_type,
+                replace_upload_id=replacing or None,
+                ask_columns=ask_columns,
+                actor=f"admin:{user_id}",
+            )
+            # A worker reads the file now. Its first rows, or why it can't be used, come within a
+            # moment: wait for them here, so a refused file is explained on this step.
+            refused = await self._first_verdict(company_id, upload_id, bool(replacing))
+            if refused is not None:
+                raise refused
         except FileProblem as problem:
             async with self:
                 self.processing = self.uploading = False
@@ -156,6 +152,13 @@ class UploadState(SessionState):
                 self.processing = self.uploading = False
                 self.error_code, self.error_message = "UPLOAD_CLOSED", str(exc)
             return
+        except QueueMissing:
+            logger.exception("bulk upload: no job queue to process %s", file_name)
+            async with self:
+                self.processing = self.uploading = False
+                self.error_code = "SERVICE_UNAVAILABLE"
+                self.error_message = "Files can't be processed right now. Please try again in a few minutes."
+            return
         except Exception:
             logger.exception("bulk upload: reading %s for company %s failed", file_name, company_id)
             async with self:
@@ -171,6 +174,22 @@ class UploadState(SessionState):
             self.processing = False
             self.phase, self.phase_percent = "Done", 100
         return rx.redirect(routes.draft(upload_id))
+
+    async def _first_verdict(self, company_id: int, upload_id: str, replacing: bool) -> FileProblem | None:
+        """Wait until the worker judged the first rows, held the file for matching, or refused it
+        (that FileProblem); at most FIRST_VERDICT_SECONDS, then the draft page shows the rest."""
+        for _ in range(int(FIRST_VERDICT_SECONDS / 0.1)):
+            summary = await asyncio.to_thread(draft_service.open_draft, company_id, upload_id)
+            if summary.status == UploadStatus.REJECTED or (replacing and summary.problem and not summary.processing):
+                code, _, message = summary.problem.partition(": ")
+                return FileProblem.from_stored(code, message)
+            if not summary.processing or summary.count_all > 0:
+                return None
+            async with self:
+                if not summary.queued:
+                    self.phase, self.phase_percent = "Reading the file", 20
+            await asyncio.sleep(0.1)
+        return None
 
 
 # ---------------------------------------------------------------- components

@@ -1,0 +1,503 @@
+"""A received file is processed as a job: kept in the database (`receive`), then read, judged and
+staged chunk by chunk by a worker (`process`), so the first rows can be reviewed while the rest
+are still being judged.
+
+A row's verdict depends only on the rows before it and the account (the first copy of an email is
+kept, later ones are duplicates), so each chunk's verdicts are final when it is committed: the
+counts grow, they never change. The worker holds a lease on the upload (`processing_owner`,
+renewed with each chunk) like the create lease: a worker that died is replaced once its lease
+lapsed, and the replacement stages the file again from its first row. The admin may cancel
+between two chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import polars as pl
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from ..db import session_scope
+from ..models import BulkUpload, BulkUploadRow, UploadFile, utcnow
+from ..statuses import UploadSource, UploadStatus
+from . import audit, capacity, pending
+from .batch import BatchSpec
+from .errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound
+from .intake import ParsedFile, parse_table, read_raw, template_match
+from .reading import ReadLimits
+from .records import actor_of, lease_seconds, locked_draft, rows_with_email_of_other_company
+from .staging import stage_chunk
+from .validation import validate_rows
+
+FIRST_CHUNK_ROWS = 2_000  # small, so the first grid page shows within a moment
+CHUNK_ROWS = 50_000
+MATCH_STEP = pending.MATCH_STEP
+
+
+class TryLater(Exception):
+    """The job cannot run yet (another worker's lease is still fresh, no file slot is free):
+    the queue runs it again after a pause."""
+
+
+class ProcessingLost(UploadBusy):
+    """This worker's lease on the upload was taken over (or the upload cancelled); it stops."""
+
+
+@dataclass(frozen=True)
+class Received:
+    upload_id: str
+    ask_columns: bool
+
+
+def receive(
+    engine: Engine,
+    *,
+    company_id: int,
+    admin_user_id: int | None,
+    file_name: str,
+    data: bytes,
+    user_type: str,
+    replace_upload_id: str | None = None,
+    capacity_limits: capacity.Limits | None = None,
+    source: str = UploadSource.WIZARD,
+    actor: str | None = None,
+) -> str:
+    """Keep a received file for a worker: a new upload in "processing" (or the draft whose file it
+    replaces, put in "processing"), the bytes beside it; the upload's id. Nothing is read yet."""
+    if capacity_limits is not None and not replace_upload_id:
+        capacity.check_open_drafts(engine, company_id, capacity_limits)
+    with session_scope(engine) as session:
+        if replace_upload_id:
+            upload = locked_draft(session, company_id, replace_upload_id)
+            upload.version += 1
+        else:
+            upload = BulkUpload(
+                company_id=company_id,
+                admin_user_id=admin_user_id,
+                user_type=user_type,
+                batch=BatchSpec(user_type=user_type).to_json(),
+                source=str(source),
+            )
+        upload.status = UploadStatus.PROCESSING
+        upload.file_name = file_name[-255:]
+        upload.file_sha256 = hashlib.sha256(data).hexdigest()
+        upload.problem = ""
+        upload.cancel_requested = False
+        upload.file_rows = 0
+        upload.queued_at = utcnow()
+        upload.updated_at = utcnow()
+        session.add(upload)
+        session.flush()
+        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
+        session.add(UploadFile(upload_id=upload.id, data=data))
+        if actor:
+            audit.record(
+                session,
+                audit.RECEIVED,
+                upload_id=upload.id,
+                company_id=company_id,
+                admin_user_id=admin_user_id,
+                actor=actor,
+                file_name=upload.file_name,
+                file_sha256=upload.file_sha256,
+                outcome="queued",
+                details={"bytes": len(data), "replaces_file": bool(replace_upload_id)},
+            )
+        return upload.id
+
+
+def _claim(engine: Engine, upload_id: str, owner: str, lease: float) -> BulkUpload | None:
+    """Take the upload for this worker; None when there is nothing (more) to do."""
+    up = BulkUpload.__table__.c
+    now = utcnow()
+    with session_scope(engine) as session:
+        claimed = session.execute(
+            update(BulkUpload.__table__)
+            .where(
+                up.id == upload_id,
+                up.status == UploadStatus.PROCESSING,
+                or_(
+                    up.processing_owner.is_(None),
+                    up.processing_heartbeat.is_(None),
+                    up.processing_heartbeat < now - timedelta(seconds=lease),
+                ),
+            )
+            .values(processing_owner=owner, processing_heartbeat=now, queued_at=None)
+        ).rowcount
+        upload = session.get(BulkUpload, upload_id)
+        if upload is None or upload.status != UploadStatus.PROCESSING:
+            return None  # cancelled, or finished by the worker this one replaces
+        if not claimed:
+            raise TryLater(f"upload {upload_id} is being processed by {upload.processing_owner}")
+        session.expunge(upload)
+        return upload
+
+
+def _beat(session: Session, upload_id: str, owner: str, **values) -> None:
+    """Renew the lease in the chunk's transaction; stop when lost or when the admin cancelled."""
+    up = BulkUpload.__table__.c
+    row = session.execute(
+        update(BulkUpload.__table__)
+        .where(up.id == upload_id, up.status == UploadStatus.PROCESSING, up.processing_owner == owner)
+        .values(processing_heartbeat=utcnow(), **values)
+        .returning(up.cancel_requested)
+    ).first()
+    if row is None:
+        raise ProcessingLost("Another worker took over processing this file, or it was cancelled.")
+    if row.cancel_requested:
+        raise ProcessingLost("The admin cancelled processing this file.")
+
+
+def process(
+    engine: Engine,
+    upload_id: str,
+    *,
+    limits: ReadLimits,
+    ask_columns: bool = False,
+    capacity_limits: capacity.Limits | None = None,
+    lease: float | None = None,
+    first_chunk: int = FIRST_CHUNK_ROWS,
+    chunk: int = CHUNK_ROWS,
+    slot_wait: float = 2.0,
+) -> str:
+    """Read, judge and stage the received file of a "processing" upload; its final status.
+
+    FileProblem when the file cannot be used: recorded on the upload (status "rejected", or back
+    to "draft" with its old rows when it was to replace a draft's file) before it is raised.
+    TryLater when another worker's lease is still fresh or no file slot is free.
+    """
+    lease = lease_seconds() if lease is None else lease
+    owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
+    upload = _claim(engine, upload_id, owner, lease)
+    if upload is None:
+        return _status(engine, upload_id)
+    try:
+        if capacity_limits is None:
+            return _process_claimed(engine, upload, owner, limits, ask_columns, first_chunk, chunk)
+        with capacity.file_slot(engine, upload.company_id, capacity_limits, wait_seconds=slot_wait):
+            return _process_claimed(engine, upload, owner, limits, ask_columns, first_chunk, chunk)
+    except FileProblem as problem:
+        if problem.code == ErrorCode.TOO_MANY_FILES_IN_PROGRESS:
+            _release(engine, upload_id, owner)
+            raise TryLater(problem.message) from problem
+        raise
+    except ProcessingLost:
+        _cancelled(engine, upload, owner)
+        return _status(engine, upload_id)
+
+
+def _process_claimed(
+    engine: Engine,
+    upload: BulkUpload,
+    owner: str,
+    limits: ReadLimits,
+    ask_columns: bool,
+    first_chunk: int,
+    chunk: int,
+) -> str:
+    with session_scope(engine, read_only=True) as session:
+        data = session.execute(select(UploadFile.data).where(UploadFile.upload_id == upload.id)).scalar_one()
+    replacing = upload.total_rows > 0 or upload.pending_table is not None  # a draft whose file is replaced
+    try:
+        raw = read_raw(data, upload.file_name, limits)
+        mapping = None if ask_columns else template_match(raw)
+        matched_by, notices = "template", []
+        if mapping is None and not ask_columns:
+            with session_scope(engine, read_only=True) as session:
+                mapping = pending.remembered(session, upload.company_id, raw)
+            matched_by = "remembered"
+            notices.append(
+                "The columns were matched as you matched them last time for a file with the same titles. "
+                'To match them differently, upload the file again with "Let me match the columns" ticked.'
+            )
+        if mapping is None:
+            if raw.data.height == 0:
+                raise FileProblem(ErrorCode.NO_DATA_ROWS)
+            return _hold_for_matching(engine, upload, owner, raw)
+        if matched_by == "template":
+            parsed = parse_table(raw, upload.file_sha256)
+        else:
+            parsed = parse_table(raw, upload.file_sha256, mapping=mapping, matched_by=matched_by)
+            parsed.notices.extend(notices)
+    except FileProblem as problem:
+        _reject(engine, upload, owner, problem, len(data), replacing)
+        raise
+    stage_progressively(engine, upload, owner, parsed, first_chunk=first_chunk, chunk=chunk)
+    return UploadStatus.DRAFT
+
+
+def stage_progressively(
+    engine: Engine,
+    upload: BulkUpload,
+    owner: str,
+    parsed: ParsedFile,
+    *,
+    first_chunk: int = FIRST_CHUNK_ROWS,
+    chunk: int = CHUNK_ROWS,
+) -> None:
+    """Judge and stage the parsed file chunk by chunk, each in its own transaction, the counts
+    on the upload growing with each; the upload becomes a draft after the last one."""
+    frame = parsed.frame
+    extra = parsed.raw.extra_values or {}
+    header_width = len(parsed.raw.header)
+    with session_scope(engine) as session:
+        _beat(
+            session,
+            upload.id,
+            owner,
+            file_rows=frame.height,
+            total_rows=0,
+            valid_rows=0,
+            invalid_rows=0,
+            file_sha256=parsed.sha256,
+            file_format=parsed.raw.file_format,
+            sheet_name=parsed.raw.sheet_name,
+            notices=list(parsed.notices),
+            column_mapping={"matched_by": parsed.matched_by, "mapping": dict(parsed.mapping)},
+            pending_table=None,
+            wizard_step="review",
+        )
+        session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
+    seen = pl.DataFrame(schema={"email_norm": pl.String, "first_row": pl.Int64})
+    start, size = 0, first_chunk
+    while start < frame.height:
+        part = frame.slice(start, size)
+        rows = part["row"]
+        part_extra = {row: found for row, found in extra.items() if rows[0] <= row <= rows[-1]}
+        validation = validate_rows(part, part_extra, header_width, earlier_emails=seen)
+        with session_scope(engine) as session:
+            staged = stage_chunk(session, upload.company_id, upload.id, validation)
+            up = BulkUpload.__table__.c
+            _beat(
+                session,
+                upload.id,
+                owner,
+                total_rows=up.total_rows + staged.rows,
+                valid_rows=up.valid_rows + staged.valid,
+                invalid_rows=up.invalid_rows + staged.invalid,
+                version=up.version + 1,
+                updated_at=utcnow(),
+            )
+        firsts = (
+            validation.frame.filter(pl.col("email_norm").is_not_null())
+            .group_by("email_norm", maintain_order=True)
+            .agg(first_row=pl.col("row").min())
+            .join(seen, on="email_norm", how="anti")
+        )
+        seen = pl.concat([seen, firsts.cast({"first_row": pl.Int64})])
+        start += size
+        size = chunk
+    with session_scope(engine) as session:
+        _beat(
+            session,
+            upload.id,
+            owner,
+            status=UploadStatus.DRAFT,
+            processing_owner=None,
+            version=BulkUpload.__table__.c.version + 1,
+        )
+        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
+        done = session.get(BulkUpload, upload.id)
+        assert done is not None
+        audit.record(
+            session,
+            audit.STAGED,
+            upload_id=upload.id,
+            company_id=upload.company_id,
+            admin_user_id=upload.admin_user_id,
+            actor=actor_of(upload.admin_user_id),
+            file_name=done.file_name,
+            file_sha256=done.file_sha256,
+            total_rows=done.total_rows,
+            valid_rows=done.valid_rows,
+            invalid_rows=done.invalid_rows,
+            outcome="staged",
+            details={
+                "file_format": done.file_format,
+                "notices": list(done.notices),
+                "columns": done.column_mapping,
+                "processed_by": owner,
+                "email_in_other_company": rows_with_email_of_other_company(session, upload.company_id, upload.id),
+            },
+        )
+
+
+def _hold_for_matching(engine: Engine, upload: BulkUpload, owner: str, raw) -> str:
+    """The titles are not ours: keep the table on the draft for the Match columns step."""
+    with session_scope(engine) as session:
+        _beat(
+            session,
+            upload.id,
+            owner,
+            status=UploadStatus.DRAFT,
+            processing_owner=None,
+            file_format=raw.file_format,
+            sheet_name=raw.sheet_name,
+            pending_table=pending.table_to_json(raw),
+            file_rows=raw.data.height,
+            wizard_step=MATCH_STEP,
+            updated_at=utcnow(),
+        )
+        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
+    return UploadStatus.DRAFT
+
+
+def _reject(engine: Engine, upload: BulkUpload, owner: str, problem: FileProblem, size: int, replacing: bool) -> None:
+    with session_scope(engine) as session:
+        _beat(
+            session,
+            upload.id,
+            owner,
+            status=UploadStatus.DRAFT if replacing else UploadStatus.REJECTED,
+            processing_owner=None,
+            problem=f"{problem.code.value}: {problem.message}"[:1000],
+            updated_at=utcnow(),
+        )
+        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
+        audit.record(
+            session,
+            audit.REJECTED,
+            upload_id=upload.id,
+            company_id=upload.company_id,
+            admin_user_id=upload.admin_user_id,
+            actor=actor_of(upload.admin_user_id),
+            file_name=upload.file_name,
+            file_sha256=upload.file_sha256,
+            outcome="rejected",
+            reason=problem.message,
+            details={"code": problem.code.value, "bytes": size, "replacing": replacing},
+        )
+
+
+def _cancelled(engine: Engine, upload: BulkUpload, owner: str) -> None:
+    """The admin cancelled while this worker held the upload: the file and its rows are dropped."""
+    up = BulkUpload.__table__.c
+    with session_scope(engine) as session:
+        stopped = session.execute(
+            update(BulkUpload.__table__)
+            .where(up.id == upload.id, up.processing_owner == owner, up.cancel_requested.is_(True))
+            .values(status=UploadStatus.CANCELLED, processing_owner=None, finished_at=utcnow(), version=up.version + 1)
+        ).rowcount
+        if not stopped:
+            return  # another worker took over: it owns the upload now
+        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
+        session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
+        audit.record(
+            session,
+            audit.CANCELLED,
+            upload_id=upload.id,
+            company_id=upload.company_id,
+            admin_user_id=upload.admin_user_id,
+            actor=actor_of(upload.admin_user_id),
+            file_name=upload.file_name,
+            outcome="cancelled",
+            details={"while": "processing", "owner": owner},
+        )
+
+
+def draft_from_file(
+    engine: Engine,
+    *,
+    company_id: int,
+    admin_user_id: int | None,
+    file_name: str,
+    data: bytes,
+    limits: ReadLimits,
+    user_type: str = "agent",
+    replace_upload_id: str | None = None,
+    capacity_limits: capacity.Limits | None = None,
+    ask_columns: bool = False,
+    source: str = UploadSource.WIZARD,
+) -> str:
+    """Receive and process a file here and now, as a worker would (the CLI, scripts and tests);
+    the draft's id, or FileProblem when the file can't be used."""
+    upload_id = receive(
+        engine,
+        company_id=company_id,
+        admin_user_id=admin_user_id,
+        file_name=file_name,
+        data=data,
+        user_type=user_type,
+        replace_upload_id=replace_upload_id,
+        capacity_limits=capacity_limits,
+        source=source,
+    )
+    try:
+        process(
+            engine, upload_id, limits=limits, ask_columns=ask_columns, capacity_limits=capacity_limits, slot_wait=20.0
+        )
+    except TryLater as busy:
+        _give_up(engine, upload_id, replacing=bool(replace_upload_id))
+        if isinstance(busy.__cause__, FileProblem):
+            raise busy.__cause__ from None
+        raise
+    return upload_id
+
+
+def _give_up(engine: Engine, upload_id: str, *, replacing: bool) -> None:
+    """Undo `receive` when the file could not be processed at all (no slot)."""
+    with session_scope(engine) as session:
+        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload_id))
+        if replacing:
+            session.execute(
+                update(BulkUpload.__table__)
+                .where(BulkUpload.__table__.c.id == upload_id)
+                .values(status=UploadStatus.DRAFT, processing_owner=None, queued_at=None)
+            )
+        else:
+            session.execute(delete(BulkUpload.__table__).where(BulkUpload.__table__.c.id == upload_id))
+
+
+def _release(engine: Engine, upload_id: str, owner: str) -> None:
+    up = BulkUpload.__table__.c
+    with session_scope(engine) as session:
+        session.execute(
+            update(BulkUpload.__table__)
+            .where(up.id == upload_id, up.processing_owner == owner)
+            .values(processing_owner=None, queued_at=utcnow())
+        )
+
+
+def _status(engine: Engine, upload_id: str) -> str:
+    with session_scope(engine, read_only=True) as session:
+        status = session.execute(select(BulkUpload.status).where(BulkUpload.id == upload_id)).scalar_one_or_none()
+    if status is None:
+        raise UploadNotFound("This bulk upload does not exist.")
+    return status
+
+
+def cancel(session: Session, company_id: int, upload_id: str, actor: str) -> str:
+    """Ask the running job of an upload to stop (processing: the file is dropped; creating: the
+    users created so far stay); the status it has now. A job not yet started stops at once."""
+    from .records import get_upload
+
+    upload = get_upload(session, company_id, upload_id)
+    if upload.status not in (UploadStatus.PROCESSING, UploadStatus.CREATING) and upload.queued_at is None:
+        raise UploadBusy("This bulk upload is not running: there is nothing to cancel.")
+    upload.cancel_requested = True
+    if upload.status == UploadStatus.PROCESSING and upload.processing_owner is None:
+        upload.status = UploadStatus.CANCELLED
+        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
+    elif upload.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED) and upload.queued_at is not None:
+        # A create asked for but not started: the draft stays as it was; the queued job, when a
+        # worker takes it, sees cancel_requested and does nothing.
+        upload.queued_at = None
+        upload.wizard_step = "settings" if upload.status == UploadStatus.DRAFT else upload.wizard_step
+    upload.version += 1
+    upload.updated_at = utcnow()
+    session.add(upload)
+    audit.record(
+        session,
+        audit.CANCEL_REQUESTED,
+        upload_id=upload.id,
+        company_id=company_id,
+        actor=actor,
+        file_name=upload.file_name,
+        outcome=upload.status,
+    )
+    return upload.status

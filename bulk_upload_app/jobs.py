@@ -1,0 +1,193 @@
+"""Durable jobs: processing a received file and creating a batch's users run as dramatiq messages
+on Redis (BULK_UPLOAD_QUEUE_URL), executed by `bulk-upload worker` processes, never in a web worker.
+
+Why dramatiq: its Redis broker keeps a message in the consuming worker's in-progress set until
+the job ends, and every worker process proves it is alive with a heartbeat; when one is killed,
+another worker puts its messages back on the queue (`heartbeat_timeout`), so a job survives the
+death of its worker with nothing to do by hand. The jobs themselves are safe to run twice: the
+processing lease and the create lease (importer/processing.py, importer/leases.py) let only one
+worker at a time act on an upload, and a redelivered job resumes (create) or restarts (processing)
+where the database says it is. What a job did is in the database (status, counts, progress), so
+any web worker, tab or browser shows it live.
+
+The same code runs on a single machine with SQLite: `./dev.sh run` starts a Redis server and one
+worker beside the app; the worker reads the same database file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+
+from .db import get_engine, session_scope
+from .importer import capacity, uploads
+from .importer.batch import BatchProblem
+from .importer.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
+from .importer.leases import CreateRunning
+from .importer.reading import ReadLimits
+from .models import BulkUpload, utcnow
+from .settings import get_settings
+from .statuses import UploadStatus
+
+logger = logging.getLogger("bulk_upload.jobs")
+
+FILES_QUEUE = "files"
+CREATES_QUEUE = "creates"
+LONGEST_JOB_MS = 6 * 3600 * 1000  # a million users on a slow database: never cut off mid-create
+RETRY_PAUSE_MS = (1_000, 10_000)  # while another worker's lease is fresh: try again soon
+MAX_TRY_LATER = 720  # ~2 h of waiting for a lease or a file slot
+
+
+def _try_later(retries: int, exc: BaseException) -> bool:
+    """Only "not yet" is retried; any other failure is recorded on the upload for the admin."""
+    return isinstance(exc, uploads.TryLater) and retries < MAX_TRY_LATER
+
+
+def _make_broker(url: str, namespace: str, heartbeat_seconds: float) -> dramatiq.Broker:
+    if not url:
+        return StubBroker()  # imports work without a queue; `enqueue` refuses (QueueMissing)
+    return RedisBroker(
+        url=url,
+        namespace=namespace,
+        heartbeat_timeout=int(heartbeat_seconds * 1000),
+        # Every fetch also looks for dead workers' messages: the queue is small, the check cheap,
+        # and a killed worker's job is taken over within one heartbeat timeout.
+        maintenance_chance=1_000_000,
+    )
+
+
+def configure(url: str | None = None, namespace: str | None = None) -> dramatiq.Broker:
+    """Point the jobs at a queue (default: the settings'); used at import and by tests."""
+    settings = get_settings()
+    broker = _make_broker(
+        settings.queue_url if url is None else url,
+        namespace or settings.queue_namespace,
+        settings.queue_heartbeat_seconds,
+    )
+    dramatiq.set_broker(broker)
+    for actor in (process_file, create_users):
+        actor.broker = broker
+        broker.declare_actor(actor)
+    return broker
+
+
+# Actors bind to the broker that is current when they are declared. Importing this module reads
+# no setting (the CLI reports bad settings itself): the real broker is set by `configure`, which
+# the worker entry point (worker.py) runs at import and `enqueue_*` run on first use.
+dramatiq.set_broker(StubBroker())
+
+
+def _limits() -> tuple[ReadLimits, capacity.Limits]:
+    settings = get_settings()
+    return ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows), capacity.Limits.from_settings(
+        settings
+    )
+
+
+@dramatiq.actor(
+    queue_name=FILES_QUEUE,
+    time_limit=LONGEST_JOB_MS,
+    retry_when=_try_later,
+    min_backoff=RETRY_PAUSE_MS[0],
+    max_backoff=RETRY_PAUSE_MS[1],
+)
+def process_file(upload_id: str, ask_columns: bool = False) -> None:
+    """Read, judge and stage a received file (importer/processing.py)."""
+    read_limits, capacity_limits = _limits()
+    try:
+        status = uploads.process(
+            get_engine(), upload_id, limits=read_limits, ask_columns=ask_columns, capacity_limits=capacity_limits
+        )
+    except FileProblem as problem:
+        logger.info("upload %s: the file was refused (%s)", upload_id, problem.code.value)
+        return
+    except UploadNotFound:
+        logger.warning("upload %s: gone before its file was processed", upload_id)
+        return
+    logger.info("upload %s: file processed, %s", upload_id, status)
+
+
+@dramatiq.actor(
+    queue_name=CREATES_QUEUE,
+    time_limit=LONGEST_JOB_MS,
+    retry_when=_try_later,
+    min_backoff=RETRY_PAUSE_MS[0],
+    max_backoff=RETRY_PAUSE_MS[1],
+)
+def create_users(company_id: int, upload_id: str, admin_user_id: int | None, actor: str) -> None:
+    """Create the valid rows' users of an upload (importer/creating.py), resuming one whose worker died."""
+    engine = get_engine()
+    with session_scope(engine) as session:
+        upload = session.get(BulkUpload, upload_id)
+        if upload is None or upload.company_id != company_id:
+            return
+        if upload.cancel_requested and upload.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED):
+            upload.cancel_requested, upload.queued_at = False, None  # cancelled before a worker took it
+            return
+    uploads.recover_stale(engine, company_id=company_id)
+    try:
+        uploads.create_users(engine, company_id, upload_id, admin_user_id=admin_user_id, actor=actor)
+    except CreateRunning as busy:
+        raise uploads.TryLater(str(busy)) from busy  # its worker may be dead: wait for its lease
+    except UploadBusy:
+        return  # created already (a redelivered job), or rows purged: nothing to do
+    except (FileProblem, BatchProblem) as refused:
+        # Seats taken by another batch, or a group deleted, since the admin confirmed: nothing
+        # was created; the draft says why.
+        _record_problem(upload_id, refused.message if isinstance(refused, FileProblem) else str(refused))
+    except Exception:
+        logger.exception("upload %s: creating users stopped; it can be resumed", upload_id)
+
+
+def _record_problem(upload_id: str, problem: str) -> None:
+    with session_scope() as session:
+        upload = session.get(BulkUpload, upload_id)
+        if upload is not None:
+            upload.problem, upload.queued_at, upload.updated_at = problem[:1000], None, utcnow()
+            if upload.status == UploadStatus.DRAFT:
+                upload.wizard_step = "settings"  # back where the admin chose the batch
+            session.add(upload)
+
+
+def _send(actor: Any, *args: Any) -> None:
+    if isinstance(actor.broker, StubBroker):
+        configure()
+    if isinstance(actor.broker, StubBroker):
+        raise QueueMissing("No job queue is configured: set BULK_UPLOAD_QUEUE_URL to a Redis server.")
+    actor.send(*args)
+
+
+def enqueue_processing(upload_id: str, *, ask_columns: bool = False) -> None:
+    _send(process_file, upload_id, ask_columns)
+
+
+def enqueue_create(company_id: int, upload_id: str, *, admin_user_id: int | None, actor: str) -> None:
+    _send(create_users, company_id, upload_id, admin_user_id, actor)
+
+
+def run_worker(processes: int | None = None, threads: int | None = None) -> None:
+    """`bulk-upload worker`: dramatiq's own worker runner (processes, threads, signals, restarts)
+    on this module's queues; replaces the current process."""
+    settings = get_settings()
+    if not settings.queue_url:
+        raise QueueMissing("No job queue is configured: set BULK_UPLOAD_QUEUE_URL to a Redis server.")
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "bulk_upload_app.worker",
+        "--processes",
+        str(processes or settings.worker_processes),
+        "--threads",
+        str(threads or settings.worker_threads),
+        "--queues",
+        FILES_QUEUE,
+        CREATES_QUEUE,
+    ]
+    os.execv(sys.executable, argv)

@@ -1,0 +1,159 @@
+"""Jobs on the real queue (Redis, dramatiq workers in this process) and the chunked judging they run."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from datetime import timedelta
+
+import dramatiq
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bulk_upload_app import jobs
+from bulk_upload_app.db import session_scope
+from bulk_upload_app.importer import processing, uploads
+from bulk_upload_app.importer.reading import ReadLimits
+from bulk_upload_app.importer.schema import COLUMN_NAMES
+from bulk_upload_app.importer.validation import validate_rows
+from bulk_upload_app.models import BulkUpload, BulkUploadRow, utcnow
+from bulk_upload_app.statuses import UploadStatus
+from tests.support.builders import person, users_csv
+from tests.support.services import REDIS_URL, ServiceMissing
+
+from .test_create import new_company
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def queue(db_url, monkeypatch):
+    """The jobs pointed at the test Redis under a namespace of this test, with a worker (2 threads)
+    in this process consuming them against `db_url`."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        pytest.fail(f"{ServiceMissing.__name__}: Redis at {REDIS_URL}: {exc}", pytrace=False)
+    monkeypatch.setenv("REFLEX_DB_URL", db_url)
+    monkeypatch.setenv("BULK_UPLOAD_QUEUE_URL", REDIS_URL)
+    monkeypatch.setenv("BULK_UPLOAD_CREATE_LEASE_SECONDS", "2")
+    broker = jobs.configure(REDIS_URL, f"bulk-upload-it-{uuid.uuid4().hex[:12]}")
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        yield broker
+    finally:
+        worker.stop()
+        for name in broker.get_declared_queues():
+            broker.flush(name)
+        with contextlib.suppress(Exception):
+            broker.client.close()
+        jobs.configure("")  # back to no queue
+
+
+def wait_for(engine, upload_id: str, done, seconds: float = 60.0) -> BulkUpload:
+    deadline = time.monotonic() + seconds
+    while True:
+        with session_scope(engine, read_only=True) as session:
+            upload = session.get(BulkUpload, upload_id)
+            session.expunge(upload)
+        if done(upload) or time.monotonic() > deadline:
+            return upload
+        time.sleep(0.1)
+
+
+def test_a_received_file_is_judged_by_a_worker(engine, queue):
+    company = new_company(engine)
+    rows = [person(i) for i in range(50)] + [person(3)]  # the last one repeats row 4's email
+    upload_id = uploads.receive(
+        engine, company_id=company, admin_user_id=None, file_name="w.csv", data=users_csv(rows), user_type="agent"
+    )
+    jobs.enqueue_processing(upload_id)
+    upload = wait_for(engine, upload_id, lambda u: u.status != UploadStatus.PROCESSING)
+    assert (upload.status, upload.total_rows, upload.valid_rows, upload.invalid_rows) == ("draft", 51, 50, 1)
+    assert upload.file_rows == 51 and upload.processing_owner is None
+
+
+def test_a_create_left_by_a_dead_worker_is_finished_by_the_next_job(engine, queue):
+    company = new_company(engine)
+    upload_id = uploads.draft_from_file(
+        engine,
+        company_id=company,
+        admin_user_id=None,
+        file_name="c.csv",
+        data=users_csv([person(i) for i in range(30)]),
+        limits=ReadLimits(),
+    )
+    # A worker claimed the create, then died: its lease is old, nothing was created.
+    with session_scope(engine) as session:
+        upload = session.get(BulkUpload, upload_id)
+        upload.status, upload.creating_owner = UploadStatus.CREATING, "dead-host:1:abcd"
+        upload.creating_heartbeat = utcnow() - timedelta(minutes=5)
+    jobs.enqueue_create(company, upload_id, admin_user_id=None, actor="test")
+    upload = wait_for(engine, upload_id, lambda u: u.status == UploadStatus.DONE)
+    assert (upload.status, upload.created_count) == ("done", 30)
+    # The same job again (a redelivery after the worker died before acknowledging): nothing more.
+    jobs.enqueue_create(company, upload_id, admin_user_id=None, actor="test")
+    time.sleep(1.0)
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, upload_id).created_count == 30
+
+
+def test_a_queued_create_cancelled_before_a_worker_took_it_creates_nobody(engine, queue):
+    company = new_company(engine)
+    upload_id = uploads.draft_from_file(
+        engine,
+        company_id=company,
+        admin_user_id=None,
+        file_name="q.csv",
+        data=users_csv([person(i) for i in range(5)]),
+        limits=ReadLimits(),
+    )
+    with session_scope(engine) as session:
+        upload = session.get(BulkUpload, upload_id)
+        upload.queued_at, upload.wizard_step = utcnow(), "creating"
+        session.add(upload)
+    with session_scope(engine) as session:
+        processing.cancel(session, company, upload_id, "test")
+    jobs.enqueue_create(company, upload_id, admin_user_id=None, actor="test")
+    time.sleep(1.0)
+    with session_scope(engine, read_only=True) as session:
+        upload = session.get(BulkUpload, upload_id)
+        assert (upload.status, upload.created_count, upload.queued_at) == ("draft", 0, None)
+
+
+_EMAILS = st.sampled_from(["a@example.com", "B@example.com", "b@example.com", "c@example.org", "bad", ""])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(emails=st.lists(_EMAILS, min_size=1, max_size=40), first=st.integers(1, 5), chunk=st.integers(1, 9))
+def test_judging_in_chunks_gives_the_verdicts_of_judging_the_whole_file(engine, emails, first, chunk):
+    company = new_company(engine)
+    rows = [person(i, email=email) for i, email in enumerate(emails)]
+    upload_id = uploads.receive(
+        engine, company_id=company, admin_user_id=None, file_name="p.csv", data=users_csv(rows), user_type="agent"
+    )
+    processing.process(engine, upload_id, limits=ReadLimits(), first_chunk=first, chunk=chunk)
+    with session_scope(engine, read_only=True) as session:
+        staged = (
+            session.exec(
+                select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_id).order_by(BulkUploadRow.row_number)
+            )
+            .scalars()
+            .all()
+        )
+    frame = pl.DataFrame(
+        {"row": [r.row_number for r in staged], **{c: [getattr(r, c) for r in staged] for c in COLUMN_NAMES}}
+    )
+    whole = validate_rows(frame).errors_by_row()
+    assert len(staged) == len(emails)
+    for row in staged:
+        assert sorted((e["column"], e["code"]) for e in row.errors) == sorted(
+            (e.column, e.code.value) for e in whole.get(row.row_number, ())
+        ), row.row_number
