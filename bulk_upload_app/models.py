@@ -255,8 +255,7 @@ class FileProcessingSlot(SQLModel, table=True):
 
 class ApiImport(SQLModel, table=True):
     """What an upload started through the HTTP API asked for beyond the upload itself: which key,
-    whether to create the users once every row is judged, whom to notify, and the problem that
-    stopped it (a file we could not read, seats that ran out), as the API reports it."""
+    whether to create the users once every row is judged (or was asked to create them), whom to notify."""
 
     __tablename__ = "api_import"
     upload_id: str = Field(foreign_key="bulk_upload.id", primary_key=True, max_length=32)
@@ -264,8 +263,6 @@ class ApiImport(SQLModel, table=True):
     key_id: str = Field(default="", max_length=64)
     create_when_judged: bool = False
     notify: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # {"code": ErrorCode, "message": str, ...details}; None while nothing went wrong.
-    problem: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
 
 

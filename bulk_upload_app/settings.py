@@ -71,7 +71,6 @@ class Settings:
     api_redis_url: str = ""  # rate-limit counters shared by every worker; "" counts per process
     api_rate_limit: int = 600  # requests per API key and window
     api_rate_window_seconds: int = 60
-    api_background_workers: int = 2  # files judged / batches created at once by this process
 
     @property
     def dev_signin(self) -> bool:
@@ -195,7 +194,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_redis_url=read.text("BULK_UPLOAD_REDIS_URL"),
         api_rate_limit=int(read.number("BULK_UPLOAD_API_RATE_LIMIT", 600)),
         api_rate_window_seconds=int(read.number("BULK_UPLOAD_API_RATE_WINDOW_SECONDS", 60)),
-        api_background_workers=int(read.number("BULK_UPLOAD_API_BACKGROUND_WORKERS", 2)),
     )
 
 

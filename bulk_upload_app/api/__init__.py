@@ -4,7 +4,8 @@
 `api_transformer` (before `http_guard`, so the guard's headers reach every API response): it
 sends /api/v1/* to the API and every other path on to Reflex.
 Handlers only parse, authorise and shape answers: every use case is a `services/` function, and
-heavy work (judging a file, creating users) goes through `background.run_in_background`.
+heavy work (judging a file, creating users) is queued for the job workers (jobs.py), as the
+wizard's is.
 """
 
 from .app import api_app, create_api, mount_api

@@ -30,7 +30,6 @@ from ..services.api_keys import ApiCaller
 from ..settings import get_settings
 from ..statuses import UploadStatus
 from . import ratelimit
-from .background import run_in_background
 from .docs_page import docs_html
 from .problems import PROBLEM_JSON, Problem, as_problem, invalid
 from .receiving import Received, receive_upload
@@ -251,10 +250,8 @@ def _start(who: ApiCaller, received: Received, idempotency_key: str | None) -> R
     fingerprint = json.dumps(
         {"file": received.sha256, "name": received.file_name, "fields": sorted(received.fields.items())}
     )
-    accepted = False
 
     def produce() -> Response:
-        nonlocal accepted
         unknown = sorted(set(received.fields) - {"user_type", "settings", "create", "notify"})
         if unknown:
             raise invalid(f"unknown form fields: {', '.join(u[:40] for u in unknown)}.")
@@ -270,20 +267,16 @@ def _start(who: ApiCaller, received: Received, idempotency_key: str | None) -> R
             actor=who.actor,
             path=received.path,
             file_name=received.file_name,
-            file_sha256=received.sha256,
             spec=spec,
             create=create,
             notify=notify,
         )
-        accepted = True
-        run_in_background(api_imports.judge_received, who.company_id, upload_id, received.path, actor=who.actor)
         return _accepted(api_imports.import_status(who.company_id, upload_id))
 
     try:
         return _once(who, idempotency_key, fingerprint, produce)
     finally:
-        if not accepted:
-            received.path.unlink(missing_ok=True)
+        received.path.unlink(missing_ok=True)  # kept in the database for the worker, or refused
 
 
 _UPLOAD_BODY = {
@@ -415,10 +408,7 @@ def create_api() -> FastAPI:
     )
     def create_users(who: Caller, upload_id: UploadId, idempotency_key: IdempotencyKey = None) -> Response:
         def produce() -> Response:
-            api_imports.check_can_create(who.company_id, upload_id)
-            api_imports.request_create(who.company_id, upload_id, key_id=who.key_id)
-            run_in_background(api_imports.create_now, who.company_id, upload_id, actor=who.actor)
-            return _accepted(api_imports.import_status(who.company_id, upload_id))
+            return _accepted(api_imports.start_create(who.company_id, upload_id, key_id=who.key_id, actor=who.actor))
 
         return _once(who, idempotency_key, f"create {upload_id}", produce)
 

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ..importer.batch import BatchProblem
-from ..importer.errors import ErrorCode, FileProblem, UndoRefused, UploadBusy, UploadNotFound, message_for
+from ..importer.errors import ErrorCode, FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound, message_for
 from ..services.api_imports import BadCursor
 
 PROBLEM_JSON = "application/problem+json"
@@ -86,6 +86,9 @@ def as_problem(exc: BaseException) -> Problem:
         return Problem(422, ErrorCode.INVALID_SETTINGS, reason=str(exc))
     if isinstance(exc, BadCursor):
         return invalid(str(exc))
+    if isinstance(exc, QueueMissing):
+        _log.error("the job queue is not configured: %s", exc)
+        return Problem(503, ErrorCode.INTERNAL_ERROR, headers={"Retry-After": "60"})
     if isinstance(exc, RequestValidationError):
         return invalid(_validation_reason(exc))
     if isinstance(exc, HTTPException):

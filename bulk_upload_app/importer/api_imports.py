@@ -1,9 +1,8 @@
-"""Uploads started through the HTTP API: received before they are judged, listed by cursor, their
-rows by result, cancelled; and the answers to POSTs made with an Idempotency-Key.
+"""Uploads started through the HTTP API: what the caller asked for beside the file (batch, create
+when judged, whom to notify), their create queued once judged, listed by cursor, their rows by
+result, dropped; and the answers to POSTs made with an Idempotency-Key.
 
-An API upload exists from the moment its file is on disk (status "processing"), so the caller has
-an id to poll at once; reading and judging the file later stages its rows into that same upload
-(staging.py accepts a "processing" upload as the one to fill).
+The file itself is received and judged as the wizard's (importer/processing.py, jobs.py).
 """
 
 from __future__ import annotations
@@ -17,109 +16,100 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ..models import ApiIdempotency, ApiImport, BulkUpload, BulkUploadRow, utcnow
-from ..statuses import RowOutcome, UploadSource, UploadStatus
+from ..statuses import RowOutcome, UploadStatus
 from . import audit
-from .batch import BatchSpec
+from .batch import BatchSpec, checked_batch
 from .errors import UploadBusy
-from .records import get_upload, locked_upload
+from .records import get_upload, locked_upload, pending_valid_rows, seat_problem
 from .schema import COLUMN_NAMES
 
 IDEMPOTENCY_HOURS = 24
 CANCELLED = "bulk_upload.cancelled"
 ROW_RESULTS = ("invalid", "failed", "created")
-# Before any user is created an upload may be dropped; after, only undo removes what it made.
-CANCELLABLE = (UploadStatus.PROCESSING, UploadStatus.DRAFT, UploadStatus.INTERRUPTED)
+# A draft no job runs for may be dropped; after users were created, only undo removes them.
+CANCELLABLE = (UploadStatus.DRAFT, UploadStatus.INTERRUPTED, UploadStatus.REJECTED)
 
 
 def accept(
     session: Session,
     *,
     company_id: int,
+    upload_id: str,
     key_id: str,
-    actor: str,
-    file_name: str,
-    file_sha256: str,
     spec: BatchSpec,
-    stored_file: str,
     create_when_judged: bool,
     notify: list[str],
-) -> BulkUpload:
-    """A received file as a "processing" upload of the company (its batch already checked)."""
-    upload = BulkUpload(
-        company_id=company_id,
-        admin_user_id=None,
-        file_name=file_name[:255],
-        file_sha256=file_sha256,
-        user_type=spec.user_type,
-        batch=spec.to_json(),
-        source=UploadSource.API,
-        status=UploadStatus.PROCESSING,
-        stored_file=stored_file[:255],
-        wizard_step="review",
-    )
+) -> None:
+    """What an API caller asked for with a received file (processing.receive made its upload): the
+    batch (checked against the company) and the API's options. Before the file is queued, so the
+    worker that judges it finds them."""
+    upload = get_upload(session, company_id, upload_id)
+    checked = checked_batch(session, company_id, spec)
+    upload.batch, upload.user_type = checked.to_json(), checked.user_type
     session.add(upload)
-    session.flush()
     session.add(
         ApiImport(
-            upload_id=upload.id,
+            upload_id=upload_id,
             company_id=company_id,
             key_id=key_id,
             create_when_judged=create_when_judged,
             notify=list(notify),
         )
     )
-    audit.record(
-        session,
-        "bulk_upload.received",
-        upload_id=upload.id,
-        company_id=company_id,
-        actor=actor,
-        file_name=upload.file_name,
-        file_sha256=file_sha256,
-        outcome="received",
-        details={"source": UploadSource.API.value, "create_when_judged": create_when_judged},
-    )
-    return upload
 
 
 def options_of(session: Session, upload_id: str) -> ApiImport | None:
     return session.get(ApiImport, upload_id)
 
 
-def record_problem(session: Session, company_id: int, upload_id: str, problem: dict[str, Any] | None) -> None:
-    """What stopped the upload, as the API shows it (None: clear an earlier one)."""
-    options = session.get(ApiImport, upload_id)
-    if options is None or options.company_id != company_id:
-        return
-    options.problem = problem
-    session.add(options)
-
-
 def request_create(session: Session, company_id: int, upload_id: str, *, key_id: str) -> None:
-    """Note that the users are to be created (now, or once judged) and forget an earlier problem,
-    so a poll between the request and the start of the work reads "create requested"."""
+    """Note that the users are to be created (now, or once judged), so a poll between the request
+    and the start of the work reads "create requested"."""
     options = session.get(ApiImport, upload_id)
     if options is None:  # an upload from the wizard or the CLI, created through the API
         options = ApiImport(upload_id=upload_id, company_id=company_id, key_id=key_id)
     elif options.company_id != company_id:
         return
     options.create_when_judged = True
-    options.problem = None
     session.add(options)
 
 
-def mark_unreadable(session: Session, company_id: int, upload_id: str) -> None:
-    """A received file that could not be used: the upload ends as failed (nothing was staged)."""
-    upload = locked_upload(session, company_id, upload_id)
-    if upload.status == UploadStatus.PROCESSING:
-        upload.status = UploadStatus.FAILED
-        upload.finished_at = upload.updated_at = utcnow()
-        upload.version += 1
+def forget_create(session: Session, upload_id: str) -> None:
+    """A cancelled upload no longer waits for its create."""
+    options = session.get(ApiImport, upload_id)
+    if options is not None and options.create_when_judged:
+        options.create_when_judged = False
+        session.add(options)
+
+
+def queue_create_if_asked(session: Session, upload_id: str, legacy_dashboard_url: str) -> tuple[int, str] | None:
+    """After a worker judged an API upload sent with create=true: mark its create queued and
+    return (company id, actor) for the job, as services.creating.start_create does for a request.
+    A draft whose columns wait for the wizard, with no valid row, or short of seats is left as a
+    draft with the reason as its problem."""
+    options = session.get(ApiImport, upload_id)
+    if options is None or not options.create_when_judged:
+        return None
+    upload = locked_upload(session, options.company_id, upload_id)
+    if upload.status != UploadStatus.DRAFT or upload.queued_at is not None:
+        return None
+    if upload.wizard_step == "match":
+        upload.problem = "The file's columns must be matched in the wizard before its users can be created."
+    elif (needed := pending_valid_rows(session, upload_id)) == 0:
+        upload.problem = "There are no valid rows to create. Fix the rows with errors first."
+    elif (problem := seat_problem(session, upload.company_id, needed, legacy_dashboard_url)) is not None:
+        upload.problem = f"{problem.code.value}: {problem.message}"[:1000]
+    else:
+        upload.queued_at, upload.problem, upload.cancel_requested = utcnow(), "", False
+        upload.wizard_step = "creating"
         session.add(upload)
+        return options.company_id, f"api_key:{options.key_id}"
+    session.add(upload)
+    return None
 
 
 def cancel(session: Session, company_id: int, upload_id: str, *, actor: str) -> BulkUpload:
-    """Drop an upload no user was created from yet (UploadBusy once creating has begun or ended)."""
+    """Drop a draft no user was created from and no job is running for (UploadBusy otherwise)."""
     upload = locked_upload(session, company_id, upload_id)
     if upload.status == UploadStatus.CANCELLED:
         return upload

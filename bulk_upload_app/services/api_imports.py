@@ -1,5 +1,5 @@
-"""Uploads through the HTTP API (/api/v1): a received file becomes an upload at once, is judged in
-the background, and can be created, cancelled, undone and reported like the wizard's.
+"""Uploads through the HTTP API (/api/v1): a received file becomes an upload at once, is judged by
+a job worker (jobs.py) as the wizard's are, and can be created, cancelled, undone and reported.
 
 Every function takes the calling key's company id; another company's upload is UploadNotFound.
 The settings a caller sends have the wizard's Settings step's shape (`batch_from_request`).
@@ -10,24 +10,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import api_imports, capacity, uploads
+from ..importer import api_imports, capacity, processing, uploads
 from ..importer.api_imports import ROW_RESULTS, RowResult, StoredAnswer
 from ..importer.batch import BatchProblem, BatchSpec, batch_from_names, checked_batch
-from ..importer.errors import ErrorCode, FileProblem, UploadBusy
+from ..importer.errors import ErrorCode, UploadBusy
 from ..models import BulkUpload
 from ..settings import get_settings
-from ..statuses import RowOutcome, UploadStatus
-from . import creating, drafts
-
-# A file that finds every reading slot taken is tried again for this long before it is refused.
-SLOT_PATIENCE_SECONDS = 15 * 60
+from ..statuses import RowOutcome, UploadSource, UploadStatus
+from . import creating
 
 
 class BadCursor(ValueError):
@@ -122,109 +119,66 @@ def accept_file(
     actor: str,
     path: Path,
     file_name: str,
-    file_sha256: str,
     spec: BatchSpec,
     create: bool,
     notify: list[str],
 ) -> str:
-    """A received file (on disk, within the size limit) as an upload "processing"; its id.
+    """A received file (on disk, within the size limit) kept for a worker as the wizard's are
+    (status "processing"), with the caller's batch and options; queued; its id at once.
 
     TOO_MANY_OPEN_DRAFTS is checked now, so a script learns at once rather than after reading."""
-    capacity.check_open_drafts(get_engine(), company_id, capacity.Limits.from_settings(get_settings()))
-    with session_scope() as session:
-        upload = api_imports.accept(
+    settings = get_settings()
+    engine = get_engine()
+    upload_id = uploads.receive(
+        engine,
+        company_id=company_id,
+        admin_user_id=None,
+        file_name=file_name,
+        data=path.read_bytes(),
+        user_type=spec.user_type,
+        capacity_limits=capacity.Limits.from_settings(settings),
+        source=UploadSource.API,
+        actor=actor,
+    )
+    with session_scope(engine) as session:
+        api_imports.accept(
             session,
             company_id=company_id,
+            upload_id=upload_id,
             key_id=key_id,
-            actor=actor,
-            file_name=file_name,
-            file_sha256=file_sha256,
             spec=spec,
-            stored_file=path.name,
             create_when_judged=create,
             notify=notify,
         )
-        return upload.id
+    jobs.enqueue_processing(upload_id)
+    return upload_id
 
 
-def judge_received(company_id: int, upload_id: str, path: Path, *, actor: str) -> None:
-    """Read and judge a received file into its upload, then create its users if it asked to.
-
-    What stops it (a file we cannot read, seats that ran out) is kept as the upload's problem."""
-    try:
-        _judge(company_id, upload_id, path)
-    except FileProblem as problem:
-        with session_scope() as session:
-            api_imports.record_problem(session, company_id, upload_id, problem.as_dict())
-            api_imports.mark_unreadable(session, company_id, upload_id)
-        return
-    except (UploadBusy, uploads.UploadNotFound):
-        return  # cancelled meanwhile
-    finally:
-        path.unlink(missing_ok=True)
-    with session_scope(read_only=True) as session:
-        upload = uploads.get_upload(session, company_id, upload_id)
-        options = api_imports.options_of(session, upload_id)
-        wanted = options is not None and options.create_when_judged
-        ready = upload.status == UploadStatus.DRAFT and upload.wizard_step != "match"
-    if wanted and ready:
-        create_now(company_id, upload_id, actor=actor)
-
-
-def _judge(company_id: int, upload_id: str, path: Path) -> None:
-    with session_scope(read_only=True) as session:
-        upload = uploads.get_upload(session, company_id, upload_id)
-        file_name, user_type = upload.file_name, upload.user_type
-    deadline = time.monotonic() + SLOT_PATIENCE_SECONDS
-    while True:
-        try:
-            drafts.file_to_draft(
-                company_id, None, path=path, file_name=file_name, user_type=user_type, replace_upload_id=upload_id
-            )
-            return
-        except FileProblem as problem:
-            if problem.code != ErrorCode.TOO_MANY_FILES_IN_PROGRESS or time.monotonic() > deadline:
-                raise
-
-
-def check_can_create(company_id: int, upload_id: str) -> None:
-    """Whether the upload's valid rows can be created now: UploadBusy (not a draft, or columns still
-    to match in the wizard), FileProblem SEATS_EXCEEDED (nothing is created)."""
-    settings = get_settings()
+def start_create(company_id: int, upload_id: str, *, key_id: str, actor: str) -> ImportStatus:
+    """Queue the create of the valid rows' users (all within the free seats, or FileProblem
+    SEATS_EXCEEDED and nothing queued); UploadBusy when it can't be created now."""
     with session_scope(read_only=True) as session:
         upload = uploads.get_upload(session, company_id, upload_id)
         if upload.status == UploadStatus.PROCESSING:
             raise UploadBusy("The file is still being read; create its users once its status is draft.")
-        if upload.status not in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED):
-            raise UploadBusy(f"This upload is {upload.status}: its users can't be created (again).")
-        if upload.wizard_step == "match":
+        if upload.status == UploadStatus.DRAFT and upload.wizard_step == "match":
             raise UploadBusy("The file's columns must be matched first: open this upload in the wizard.")
-        pending_valid = upload.valid_rows - api_imports.count_rows(session, upload_id, RowOutcome.CREATED)
-        problem = uploads.seat_problem(session, company_id, max(pending_valid, 0), settings.legacy_dashboard_url)
-    if problem is not None:
-        raise problem
-
-
-def create_now(company_id: int, upload_id: str, *, actor: str) -> None:
-    """Create the valid rows' users (the background part of POST .../create)."""
-    try:
-        creating.create(company_id, upload_id, admin_user_id=None, actor=actor)
-    except FileProblem as problem:
-        with session_scope() as session:
-            api_imports.record_problem(session, company_id, upload_id, problem.as_dict())
-    except UploadBusy:
-        pass  # another request is creating them
-
-
-def request_create(company_id: int, upload_id: str, *, key_id: str) -> None:
+    creating.start_create(company_id, upload_id, admin_user_id=None, actor=actor)
     with session_scope() as session:
-        uploads.get_upload(session, company_id, upload_id)
         api_imports.request_create(session, company_id, upload_id, key_id=key_id)
+    return import_status(company_id, upload_id)
 
 
 def cancel(company_id: int, upload_id: str, *, actor: str) -> ImportStatus:
+    """Stop the upload's running job (its file being read: dropped; its users being created: those
+    made so far stay), or drop a draft no job runs for; UploadBusy once it is finished."""
     with session_scope() as session:
-        api_imports.cancel(session, company_id, upload_id, actor=actor)
+        upload = uploads.get_upload(session, company_id, upload_id)
+        if upload.status in (UploadStatus.PROCESSING, UploadStatus.CREATING) or upload.queued_at is not None:
+            processing.cancel(session, company_id, upload_id, actor)
+        else:
+            api_imports.cancel(session, company_id, upload_id, actor=actor)
+        api_imports.forget_create(session, upload_id)
     return import_status(company_id, upload_id)
 
 
@@ -239,23 +193,25 @@ def _status_of(session, upload: BulkUpload) -> ImportStatus:
     # "failed" here is refused while creating; the upload's failed_count also counts invalid rows.
     if upload.rows_purged_at is not None:
         created, failed = upload.created_count, max(upload.failed_count - upload.invalid_rows, 0)
-    elif status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
+    elif status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED) or upload.created_count:
         created = api_imports.count_rows(session, upload.id, RowOutcome.CREATED)
         failed = api_imports.count_rows(session, upload.id, RowOutcome.FAILED)
     else:
-        created = upload.created_count
-        failed = (
-            api_imports.count_rows(session, upload.id, RowOutcome.FAILED)
-            if upload.created_count or status == UploadStatus.DONE
-            else 0
-        )
-    judged = 0 if status == UploadStatus.PROCESSING else upload.total_rows
+        created, failed = upload.created_count, 0
     if status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
         step = "creating"
     elif status in (UploadStatus.DONE, UploadStatus.UNDONE, UploadStatus.PARTLY_UNDONE):
         step = "result"
     else:
         step = upload.wizard_step or "review"
+    waiting = status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED) and upload.queued_at is not None
+    # Asked with create=true: while the file is judged, and between the verdict and the create
+    # being queued (or refused with a problem).
+    asked = (
+        options is not None
+        and options.create_when_judged
+        and (status == UploadStatus.PROCESSING or (status == UploadStatus.DRAFT and not upload.problem))
+    )
     return ImportStatus(
         id=upload.id,
         status=status,
@@ -265,17 +221,27 @@ def _status_of(session, upload: BulkUpload) -> ImportStatus:
         source=upload.source,
         created_at=upload.created_at,
         finished_at=upload.finished_at,
-        judged=judged,
-        total=upload.total_rows,
+        judged=upload.total_rows,
+        total=max(upload.file_rows, upload.total_rows),
         rows=upload.total_rows,
         valid=upload.valid_rows,
         invalid=upload.invalid_rows,
         created=created,
         failed=failed,
-        create_requested=bool(options and options.create_when_judged),
-        problem=options.problem if options else None,
+        create_requested=waiting or asked,
+        problem=_problem(upload.problem),
         notices=list(upload.notices or []),
     )
+
+
+def _problem(text: str) -> dict[str, Any] | None:
+    """The upload's problem ("CODE: message", or a message alone) as {"code", "message"}."""
+    if not text:
+        return None
+    code, colon, message = text.partition(": ")
+    if colon and code in ErrorCode.__members__:
+        return {"code": code, "message": message}
+    return {"code": None, "message": text}
 
 
 def _encode(value: Any) -> str:

@@ -23,9 +23,11 @@ from bulk_upload_app.http_guard import http_guard
 from bulk_upload_app.models import ApiIdempotency, BulkUpload, Group, GroupMember, Skill, User, UserSkill
 from bulk_upload_app.services import api_keys, history
 from tests.integration.test_create import count_users, new_company
+from tests.integration.test_jobs import queue  # noqa: F401 (the fixture: a worker on the test Redis)
 from tests.support.builders import person, users_csv
 
-pytestmark = pytest.mark.anyio
+# Files are judged and users created by a dramatiq worker on the test Redis, in this process.
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 BASE = "http://api.test"
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -46,7 +48,8 @@ def api_env(db_url, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-async def client(api_env):
+async def client(api_env, request):
+    request.getfixturevalue("queue")  # a worker on the test Redis judges files and creates users
     transport = httpx.ASGITransport(app=http_guard(create_api()))
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
         yield http
@@ -76,9 +79,7 @@ async def settled(client, key, location, waiting=("processing", "creating")) -> 
         found = await client.get(location, headers=auth(key))
         assert found.status_code == 200, found.text
         body = found.json()
-        busy = body["status"] in waiting
-        if "creating" in waiting and body["create_requested"] and body["status"] == "draft":
-            busy = body["step"] != "match" and not body["problem"]  # its create is about to start
+        busy = body["status"] in waiting or ("creating" in waiting and body["create_requested"])
         if not busy:
             return body
         await anyio.sleep(0.05)
@@ -231,7 +232,7 @@ async def test_an_unreadable_file_ends_failed_with_its_problem(client, engine):
     key = key_for(new_company(engine))
     started = await upload(client, key, content=b"\x00\x01PK\x03\x04garbage" * 10, name="users.xlsx")
     done = await settled(client, key, started.headers["location"])
-    assert done["status"] == "failed"
+    assert done["status"] == "rejected"
     assert done["problem"]["code"] == "UNSUPPORTED_FILE" and done["problem"]["message"]
 
 

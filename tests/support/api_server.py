@@ -3,7 +3,8 @@
 The backend is the whole ASGI app as production runs it (Reflex's routes, the import API mounted
 through `api_transformer`, `http_guard` around both) without the frontend build, so it answers
 within seconds. Same environment as tests.support.app_server (its `Mode`s: SQLite with one
-worker, or PostgreSQL + Redis with two workers and demo mode off), database migrated and seeded.
+worker, or PostgreSQL + Redis with two workers and demo mode off) and its `bulk-upload worker`s
+for the jobs, database migrated and seeded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .app_server import Mode, StartFailed, prepare_database, server_env
+from .app_server import Mode, StartFailed, prepare_database, server_env, start_job_worker
 from .paths import REPO
 from .processes import die_with_parent, free_port, http_status, log_line, log_tail, stop_process_group
 
@@ -53,6 +54,7 @@ def api_server(tmp: Path, mode: Mode, **extra_env: str) -> Iterator[ApiServer]:
         "127.0.0.1",
     ]
     log_line(log_path, f"starting {' '.join(command[1:])} (mode {mode.name})")
+    job_workers = [start_job_worker(env, log_path) for _ in range(mode.job_workers)]
     with log_path.open("a") as log:
         process = subprocess.Popen(
             command,
@@ -73,4 +75,6 @@ def api_server(tmp: Path, mode: Mode, **extra_env: str) -> Iterator[ApiServer]:
             time.sleep(0.3)
         yield ApiServer(base_url, env["REFLEX_DB_URL"], env, log_path)
     finally:
+        for worker in job_workers:
+            stop_process_group(worker, log_path)
         stop_process_group(process, log_path)
