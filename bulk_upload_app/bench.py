@@ -6,8 +6,8 @@ groups, outbound numbers and skills. Prints a table and writes bench-results/eng
 
 `--api` instead compares the two headless ways in end to end, on the same file and a fresh
 database each: `bulk-upload import FILE --company ID` (the CLI process, start to exit) and the HTTP
-API of the real backend (`reflex run --env prod --backend-only`): POST the file with create=true,
-then poll until the upload is done. Writes bench-results/api.json.
+API of the real backend (`reflex run --env prod --backend-only`, one `bulk-upload worker`): POST
+the file with create=true, then poll until the upload is done. Writes bench-results/api.json.
 """
 
 from __future__ import annotations
@@ -296,16 +296,26 @@ def _run_api(file: Path, db_url: str, workdir: Path) -> dict:
         REFLEX_STATES_WORKDIR=str(workdir / "states"),
         REFLEX_CHECK_LATEST_VERSION="false",
         REFLEX_TELEMETRY_ENABLED="false",
+        # The job queue: one worker (as `./dev.sh run` starts) in a namespace of this run.
+        BULK_UPLOAD_QUEUE_URL=os.environ.get("BULK_UPLOAD_QUEUE_URL")
+        or os.environ.get("BULK_UPLOAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        BULK_UPLOAD_QUEUE_NAMESPACE=f"bulk-upload-bench-{uuid.uuid4().hex[:8]}",
     )
     log = (workdir / "api-server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(port)],
-        env=env,
-        cwd=PROJECT_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    processes = [
+        subprocess.Popen(
+            command,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for command in (
+            [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(port)],
+            [sys.executable, "-m", "bulk_upload_app", "worker", "--processes", "1"],
+        )
+    ]
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
@@ -332,8 +342,9 @@ def _run_api(file: Path, db_url: str, workdir: Path) -> dict:
                 time.sleep(0.25)
             took = time.perf_counter() - start
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        for process in processes:
+            os.killpg(process.pid, 15)
+            process.wait(timeout=30)
         log.close()
     return {
         "api_accepted_s": round(accepted_s, 2),
