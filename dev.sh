@@ -38,7 +38,8 @@ usage() {
     cat <<'EOF'
 usage: ./dev.sh run | test [pytest args...] | prod | bench [args...] | bench-ui [rows] | load-test [args...]
 
-  run    install (venv, Node >= 22.22), migrate + seed SQLite, start the app on http://localhost:3000
+  run    install (venv, Node >= 22.22), migrate + seed SQLite, start a local mail catcher (read its
+         mail on /demo/mail) and the app on http://localhost:3000
   test   install as above + Chromium, ensure PostgreSQL and Redis, run python -m pytest
   bench  install as above, run python -m bulk_upload_app.bench (engine: read, validate, stage, create)
   prod   install as above, ensure PostgreSQL + Redis, migrate, run the production build
@@ -254,6 +255,12 @@ ensure_redis() {
     die "Redis does not answer on 127.0.0.1:6379"
 }
 
+# What the app starts beside itself (job worker, mail catcher) is stopped when it stops.
+CHILD_PIDS=()
+stop_children() { [ ${#CHILD_PIDS[@]} -eq 0 ] || kill -TERM "${CHILD_PIDS[@]}" 2>/dev/null || true; }
+trap stop_children EXIT
+trap 'exit 130' INT TERM
+
 # ---------------------------------------------------------------- job worker
 # `bulk-upload worker` beside the app, in the same process group (Ctrl-C, or a signal to the
 # group, stops both); stopped with the app otherwise; its log in .var/.
@@ -261,9 +268,38 @@ start_worker() {
     mkdir -p "$ROOT/.var"
     python -m bulk_upload_app worker >"$ROOT/.var/worker.log" 2>&1 </dev/null &
     WORKER_PID=$!
-    trap 'kill -TERM "$WORKER_PID" 2>/dev/null || true' EXIT
-    trap 'exit 130' INT TERM
+    CHILD_PIDS+=("$WORKER_PID")
     log "job worker started (pid $WORKER_PID, log .var/worker.log, queue $BULK_UPLOAD_QUEUE_URL)"
+}
+
+# ---------------------------------------------------------------- demo mail
+DEMO_MAIL_PORT="${BULK_UPLOAD_DEMO_MAIL_PORT:-8025}"
+
+port_answers() {  # port_answers PORT: something accepts connections on 127.0.0.1:PORT
+    python - "$1" <<'EOF' >/dev/null 2>&1
+import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+EOF
+}
+
+# Demo mode's email goes to a local SMTP catcher (bulk-upload mail-catcher), read on /demo/mail.
+# Idempotent: a catcher already answering on the port (another ./dev.sh run) is used as it is;
+# an SMTP server of your own in BULK_UPLOAD_SMTP_URL is used instead of any catcher.
+start_mail_catcher() {
+    if [ -n "${BULK_UPLOAD_SMTP_URL:-}" ]; then
+        log "mail: sent through BULK_UPLOAD_SMTP_URL (set in your environment; no local catcher)"
+        return 0
+    fi
+    export BULK_UPLOAD_SMTP_URL="smtp://127.0.0.1:$DEMO_MAIL_PORT"
+    if ! port_answers "$DEMO_MAIL_PORT"; then
+        mkdir -p "$ROOT/.var"
+        python -m bulk_upload_app mail-catcher --port "$DEMO_MAIL_PORT" >>"$ROOT/.var/mail-catcher.log" 2>&1 &
+        local pid=$!
+        CHILD_PIDS+=("$pid")
+        for _ in $(seq 1 40); do port_answers "$DEMO_MAIL_PORT" && break; sleep 0.25; done
+        port_answers "$DEMO_MAIL_PORT" || die "the mail catcher did not start (see .var/mail-catcher.log)"
+    fi
+    log "mail: caught locally at $BULK_UPLOAD_SMTP_URL, never delivered; read it at http://localhost:3000/demo/mail (files in .var/mail/)"
 }
 
 # ---------------------------------------------------------------- commands
@@ -300,7 +336,9 @@ case "$cmd" in
         export BULK_UPLOAD_QUEUE_NAMESPACE="${BULK_UPLOAD_QUEUE_NAMESPACE:-bulk-upload-dev}"
         [ "$BULK_UPLOAD_QUEUE_URL" = "$DEFAULT_REDIS_URL" ] && ensure_redis
         start_worker
+        start_mail_catcher
         log "starting the app: http://localhost:3000"
+        # Not exec: the worker and the mail catcher started above stop when the app stops.
         reflex run "$@"
         ;;
     prod)

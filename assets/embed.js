@@ -3,6 +3,7 @@
 // Hides our header, lets the width follow the host, and posts to the parent window - to the
 // configured dashboard origin only - {source: "bulk-upload", type, ...}:
 //   "ready", "height" {height}, "batch-created" {uploadId, created, failed, total},
+//   "batch-finished" {uploadId, created, failed, status} (created, created_with_failures, interrupted, cancelled),
 //   "legacy-dashboard" {url} (the host navigates its own top frame; we do not).
 // The host may renew the sign-in by posting {source: "bulk-upload-host", type: "renew-token",
 // token} to the frame. Once the server has looked at a ?token=, it is removed from the address

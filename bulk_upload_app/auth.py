@@ -2,7 +2,9 @@
 
 The dashboard opens the wizard with `?token=<JWT>`: HS256, signed with the secret shared with
 the dashboard (BULK_UPLOAD_JWT_SECRET), claims `company_id`, `user_id`, `role`, `iat`, `exp`,
-`jti`, `aud` = "bulk-upload" and `iss` = BULK_UPLOAD_JWT_ISSUER. A token is accepted once (its
+`jti`, `aud` = "bulk-upload" and `iss` = BULK_UPLOAD_JWT_ISSUER, and optionally `email` (the
+admin's address: where the email about a finished batch goes; one that is not a valid address is
+left out, with a warning in the log, rather than refusing the sign-in). A token is accepted once (its
 `jti` is remembered in the `used_token` table until it expires: in the database, so a Redis
 restart cannot make a used token new again) and lives at most BULK_UPLOAD_JWT_MAX_AGE seconds.
 What it grants is kept on the server only.
@@ -10,6 +12,7 @@ What it grants is kept on the server only.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 from .importer.errors import MESSAGES, TokenRefused
+from .importer.validation import check_email
 from .models import Company, User
 from .seed import DEMO_ADMIN_EMAIL
 from .settings import JWT_AUDIENCE, get_settings
@@ -28,6 +32,8 @@ from .settings import JWT_AUDIENCE, get_settings
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("company_id", "user_id", "role", "iat", "exp", "jti", "aud", "iss")
 LEEWAY_SECONDS = 30  # clock skew between the dashboard and us
+MAX_EMAIL_CHARS = 254
+logger = logging.getLogger("bulk_upload")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class SignedInAdmin:
     company_id: int
     user_id: int | None
     role: str
+    email: str | None = None  # where notifications go (the token's `email` claim); None: nowhere
 
     @property
     def is_admin(self) -> bool:
@@ -74,7 +81,7 @@ def dev_signin(session: Session) -> SignedInAdmin | None:
     )
     if user is None:
         return None
-    return SignedInAdmin(company_id=user.company_id, user_id=user.id, role=user.user_type)
+    return SignedInAdmin(company_id=user.company_id, user_id=user.id, role=user.user_type, email=user.email)
 
 
 # ---------------------------------------------------------------- tokens
@@ -88,9 +95,22 @@ class TokenClaims:
     jti: str
     iat: int
     exp: int
+    email: str | None = None
 
     def admin(self) -> SignedInAdmin:
-        return SignedInAdmin(company_id=self.company_id, user_id=self.user_id, role=self.role)
+        return SignedInAdmin(company_id=self.company_id, user_id=self.user_id, role=self.role, email=self.email)
+
+
+def email_claim(value: Any) -> str | None:
+    """The token's optional `email` claim, normalised; None when absent or not a valid address."""
+    if value is None:
+        return None
+    if isinstance(value, str) and 0 < len(value) <= MAX_EMAIL_CHARS:
+        address, _problem = check_email(value)
+        if address is not None:
+            return address
+    logger.warning("sign-in token: its email claim is not a valid address; no notification email for this admin")
+    return None
 
 
 def _positive_int(value: Any) -> int | None:
@@ -149,7 +169,7 @@ def decode_token(token: str | None, *, secret: str | None = None, now: float | N
         raise _refuse("invalid")
     if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
         raise _refuse("invalid")
-    return TokenClaims(company_id, user_id, role, jti, int(iat), int(exp))
+    return TokenClaims(company_id, user_id, role, jti, int(iat), int(exp), email_claim(claims.get("email")))
 
 
 def remember_jti(session: Session, jti: str, exp: int) -> bool:

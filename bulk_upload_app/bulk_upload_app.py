@@ -4,7 +4,7 @@ import reflex as rx
 
 from . import embed, routes
 from .api import mount_api
-from .housekeeping import purge_periodically
+from .housekeeping import deliver_periodically, purge_periodically
 from .http_guard import http_guard
 from .settings import require_safe_start
 from .ui.history import HistoryState, history_page
@@ -36,11 +36,12 @@ app.add_page(draft_page, route=f"{routes.DRAFT_PREFIX}[draft]", title="Bulk user
 if settings.demo:
     # Only imported in demo mode: its State (and its event handler that adds seats) then does
     # not exist at all in production, so no crafted event can reach it.
+    from .ui.demo_mail import DemoMailState, demo_mail_page
     from .ui.legacy import LegacyDashboardState, legacy_dashboard_page
 
     logging.getLogger("bulk_upload").warning(
-        "DEMO MODE (BULK_UPLOAD_DEMO=1): demo sign-in, demo data and the /legacy-dashboard seat shop "
-        "are on. Never run production like this."
+        "DEMO MODE (BULK_UPLOAD_DEMO=1): demo sign-in, demo data, the /legacy-dashboard seat shop "
+        "and the /demo/mail mail box are on. Never run production like this."
     )
     app.add_page(
         legacy_dashboard_page,
@@ -48,6 +49,9 @@ if settings.demo:
         title="Legacy dashboard",
         on_load=LegacyDashboardState.load,
     )
+    app.add_page(demo_mail_page, route=routes.DEMO_MAIL, title="Demo mail box", on_load=DemoMailState.load)
 
 # Old drafts, old uploads' rows and orphaned upload files are purged by the app itself.
 app.register_lifespan_task(purge_periodically)
+# Notification email whose retry is due (importer/outbox.py); each batch's end also sends at once.
+app.register_lifespan_task(deliver_periodically)

@@ -15,7 +15,7 @@ from .importer.batch import BatchProblem
 from .importer.errors import ErrorCode, FileProblem, UndoRefused, UploadNotFound, message_for
 from .importer.schema import DEFAULT_USER_TYPE, USER_TYPES
 from .importer.template import TEMPLATE_FORMATS, template_bytes
-from .services import api_keys, history, imports, operations
+from .services import api_keys, history, imports, notifications, operations
 from .settings import SettingsError, get_settings
 
 EXIT_FILE_PROBLEM = 2
@@ -56,6 +56,23 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
         return 2
     company_id = operations.seed_demo_company()
     _emit({"id": company_id}, args.json, str(company_id))
+    return 0
+
+
+def cmd_mail_catcher(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.demo:
+        print(
+            "mail-catcher: the local mail catcher is for demo mode only; set BULK_UPLOAD_DEMO=1 "
+            "(production sends through BULK_UPLOAD_SMTP_URL).",
+            file=sys.stderr,
+        )
+        return 2
+    from .mail_catcher import serve
+
+    directory = Path(args.dir) if args.dir else settings.mail_catcher_dir
+    print(f"Catching mail on smtp://{args.host}:{args.port}, kept in {directory}", file=sys.stderr)
+    serve(args.host, args.port, directory)
     return 0
 
 
@@ -121,6 +138,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"Created {done:,} of {total:,} rows…", file=sys.stderr)
 
     try:
+        notify = notifications.checked_addresses(args.notify)
+    except notifications.BadAddress as exc:
+        return _fail(BatchProblem(f"--notify: {exc}"), args.json, EXIT_BAD_ARGUMENTS)
+    try:
         batch = imports.BatchByName(
             user_type=args.user_type,
             group_names=args.group,
@@ -135,17 +156,28 @@ def cmd_import(args: argparse.Namespace) -> int:
             actor=_actor(),
             on_progress=progress,
             overrides=_overrides(args.map),
+            notify=notify,
         )
     except FileProblem as exc:
         return _fail(exc, args.json, EXIT_SEATS_EXCEEDED if exc.code is ErrorCode.SEATS_EXCEEDED else EXIT_FILE_PROBLEM)
     except BatchProblem as exc:
         return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
     failed = [{k: item[k] for k in ("row", "email", "code", "message")} for item in result.failed]
-    document = {"upload_id": result.upload_id, "created": result.created, "failed": failed, "notices": result.notices}
+    if notify:
+        notifications.deliver_for(result.upload_id)  # this process ends now: send its email first
+    notification = notifications.notification_of(args.company, result.upload_id)
+    document = {
+        "upload_id": result.upload_id,
+        "created": result.created,
+        "failed": failed,
+        "notices": result.notices,
+        "notification": notification,
+    }
     human = "\n".join(
         [
             f"{result.created} users added.",
             *result.notices,
+            *([notification] if notification else []),
             *(f"row {f['row']} {f['email']} {f['code']}: {f['message']}" for f in failed),
         ]
     )
@@ -323,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_demo_seed
     )
 
+    catcher = sub.add_parser("mail-catcher", help="demo mode: a local SMTP server that keeps every message")
+    catcher.add_argument("--host", default="127.0.0.1")
+    catcher.add_argument("--port", type=int, default=8025)
+    catcher.add_argument("--dir", help="where to keep the messages (default BULK_UPLOAD_MAIL_CATCHER_DIR, .var/mail)")
+    catcher.set_defaults(func=cmd_mail_catcher)
+
     company = sub.add_parser("company", help="companies").add_subparsers(dest="company_command", required=True)
     create = with_json(company.add_parser("create", help="create a company"))
     create.add_argument("--name", required=True)
@@ -348,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--outbound-number", action="append", default=[], metavar="E164")
     imp.add_argument("--skill", action="append", default=[], metavar="NAME:LEVEL")
     imp.add_argument("--settings-from", metavar="EMAIL", help="start from an existing user's settings")
+    imp.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="email this address when the import finishes (counts, failed rows); repeatable",
+    )
     _with_map(imp)
     imp.set_defaults(func=cmd_import)
 

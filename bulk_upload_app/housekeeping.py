@@ -56,3 +56,34 @@ async def purge_periodically(
         except Exception:
             logger.exception("retention purge failed")
         await sleep(interval)
+
+
+# Retries of notification email are due at their own times (importer/outbox.py); looking every
+# minute keeps a retry at most a minute late. The job queue's periodic job takes this over.
+DELIVER_EVERY_SECONDS = 60
+
+
+def run_delivery() -> int:
+    """Mark uploads whose creating worker died as interrupted (that end queues their email too),
+    then send what is due. Both are safe in any number of processes at once."""
+    from .importer import outbox, uploads
+
+    engine = get_engine()
+    uploads.recover_stale(engine)
+    return outbox.deliver_due(engine)
+
+
+async def deliver_periodically(
+    *,
+    deliver: Callable[[], int] = run_delivery,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    interval: float = DELIVER_EVERY_SECONDS,
+) -> None:
+    """Send the notifications that are due, every `interval` seconds, until the app stops. Safe in
+    every web worker at once (each row is claimed by one deliverer); a failure is logged, never fatal."""
+    while True:
+        await sleep(interval)
+        try:
+            await asyncio.to_thread(deliver)
+        except Exception:
+            logger.exception("notification delivery failed")

@@ -26,7 +26,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from .db import get_engine, session_scope
-from .importer import api_imports, capacity, uploads
+from .importer import api_imports, capacity, outbox, uploads
 from .importer.batch import BatchProblem
 from .importer.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
 from .importer.leases import CreateRunning
@@ -154,6 +154,15 @@ def create_users(company_id: int, upload_id: str, admin_user_id: int | None, act
         _record_problem(upload_id, refused.message if isinstance(refused, FileProblem) else str(refused))
     except Exception:
         logger.exception("upload %s: creating users stopped; it can be resumed", upload_id)
+    _send_notifications(engine)
+
+
+def _send_notifications(engine) -> None:
+    """The email about a batch's end goes from the worker that ended it (the outbox makes it once)."""
+    try:
+        outbox.deliver_due(engine)
+    except Exception:
+        logger.exception("sending notifications failed; the app's periodic delivery retries them")
 
 
 def _record_problem(upload_id: str, problem: str) -> None:

@@ -29,6 +29,7 @@ def schema_drift(connection: Connection) -> list:
     import sqlmodel
 
     from . import auth, models  # noqa: F401 - every table registered in the metadata
+    from .importer import outbox  # noqa: F401 - its table too
 
     drift = compare_metadata(MigrationContext.configure(connection), sqlmodel.SQLModel.metadata)
     if connection.dialect.name != "postgresql":

@@ -148,6 +148,9 @@ class BulkUpload(SQLModel, table=True):
     pending_table: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     # How the staged file's columns were matched: {"matched_by": str, "mapping": {title: field}}.
     column_mapping: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Who is told by email when it finishes (importer/outbox.py): the uploader's address from the
+    # sign-in token's `email` claim, or the CLI's --notify addresses. Empty: no email.
+    notify_emails: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Jobs (jobs.py). file_rows: the file's data rows, known once read (total_rows counts those
     # judged so far while "processing"). The worker judging the file and its last sign of life, as
     # for creating. queued_at: a job was queued and no worker has taken it yet. create_done /
@@ -239,6 +242,16 @@ class BulkUploadRow(SQLModel, table=True):
     outcome_code: Optional[str] = Field(default=None, max_length=40)
     outcome_message: Optional[str] = None
     user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+
+
+class AdminHistorySeen(SQLModel, table=True):
+    """When an admin last looked at the company's bulk uploads: batches finished since are shown
+    as news on the Users page and the history (importer/outbox.py `finished_since`)."""
+
+    __tablename__ = "admin_history_seen"
+    company_id: int = Field(foreign_key="company.id", primary_key=True)
+    admin_user_id: int = Field(primary_key=True)  # no foreign key: the dashboard's admins may have no row here
+    seen_at: datetime = Field(default_factory=utcnow)
 
 
 class FileProcessingSlot(SQLModel, table=True):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Runtime files live in a hidden folder: Reflex's dev server ignores hidden folders, and a SQLite
@@ -29,6 +30,66 @@ _FALSE = ("", "0", "false", "no", "off")
 
 class SettingsError(ValueError):
     """A setting with a value we cannot use; `str()` names the variable."""
+
+
+# How the SMTP connection is secured, by the URL's scheme, and the port each uses by default.
+SMTP_SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where mail goes: BULK_UPLOAD_SMTP_URL, parsed. The password never appears in a repr or log."""
+
+    security: str  # "plain", "starttls" (STARTTLS required) or "tls" (TLS from the first byte)
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    def describe(self) -> str:
+        """For logs and error messages: scheme, host and port, never the credentials."""
+        scheme = next(s for s, (security, _) in SMTP_SCHEMES.items() if security == self.security)
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+def parse_smtp_url(raw: str, name: str = "BULK_UPLOAD_SMTP_URL") -> SmtpServer:
+    """`smtp://host[:port]`, `smtp+starttls://...`, `smtps://...`, with `user:password@` (percent-
+    encoded) optional; SettingsError naming `name` for anything else. The message never repeats
+    the URL, which may hold a password."""
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"{name} is not a URL like smtp+starttls://user:password@mail.example.com:587") from None
+    scheme = parts.scheme.lower()
+    if scheme not in SMTP_SCHEMES:
+        raise SettingsError(f"{name} must start with smtp://, smtp+starttls:// or smtps:// (got {scheme or 'none'}://)")
+    host = parts.hostname or ""
+    if not host or any(c.isspace() for c in host):
+        raise SettingsError(f"{name} names no mail server host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError(f"{name} must be only scheme://[user:password@]host[:port] (no path or query)")
+    if port == 0:
+        raise SettingsError(f"{name} has port 0")
+    username, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if password and not username:
+        raise SettingsError(f"{name} has a password but no user name")
+    security, default_port = SMTP_SCHEMES[scheme]
+    if security == "plain" and username:
+        # Credentials over a connection anyone on the path can read: refuse rather than leak them.
+        raise SettingsError(f"{name}: credentials need smtp+starttls:// or smtps://, never plain smtp://")
+    return SmtpServer(security, host, port or default_port, username, password)
+
+
+def _mail_address(raw: str, name: str) -> str:
+    """`addr@example.com` or `Name <addr@example.com>`, checked; SettingsError otherwise."""
+    if "\r" in raw or "\n" in raw:
+        raise SettingsError(f"{name} must be on one line")
+    _display, address = parseaddr(raw)
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() or c in "<>" for c in address):
+        raise SettingsError(f"{name}={raw!r} is not a mail address like Bulk upload <no-reply@example.com>")
+    return raw.strip()
 
 
 @dataclass(frozen=True)
@@ -67,6 +128,12 @@ class Settings:
     # embedding and headers
     frame_ancestors: tuple[str, ...]
     worker_header: bool
+    # notification mail (importer/outbox.py, importer/notification_mail.py)
+    smtp: SmtpServer | None  # None: no mail server; finished batches record "not sent"
+    mail_from: str
+    public_url: str  # where the links in the email point: the app as admins open it
+    mail_attachment_max_bytes: int  # failed rows above this go as a link, not an attachment
+    mail_catcher_dir: Path  # demo mode: where `bulk-upload mail-catcher` keeps what it caught
     # the HTTP API (/api/v1)
     api_redis_url: str = ""  # rate-limit counters shared by every worker; "" counts per process
     api_rate_limit: int = 600  # requests per API key and window
@@ -191,6 +258,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_seconds=int(read.number("BULK_UPLOAD_SESSION_MINUTES", 60)) * 60,
         frame_ancestors=read.origins("BULK_UPLOAD_FRAME_ANCESTORS"),
         worker_header=read.flag("BULK_UPLOAD_WORKER_HEADER"),
+        smtp=parse_smtp_url(read.text("BULK_UPLOAD_SMTP_URL")) if read.text("BULK_UPLOAD_SMTP_URL") else None,
+        mail_from=_mail_address(
+            read.text("BULK_UPLOAD_MAIL_FROM", "Bulk upload <bulk-upload@localhost.localdomain>" if demo else ""),
+            "BULK_UPLOAD_MAIL_FROM",
+        )
+        if read.text("BULK_UPLOAD_MAIL_FROM") or demo
+        else "",
+        public_url=read.url("BULK_UPLOAD_PUBLIC_URL", deploy_url),
+        mail_attachment_max_bytes=int(read.number("BULK_UPLOAD_MAIL_ATTACHMENT_MAX_KB", 5 * 1024)) * 1024,
+        mail_catcher_dir=Path(read.text("BULK_UPLOAD_MAIL_CATCHER_DIR", str(RUNTIME_DIR / "mail"))),
         api_redis_url=read.text("BULK_UPLOAD_REDIS_URL"),
         api_rate_limit=int(read.number("BULK_UPLOAD_API_RATE_LIMIT", 600)),
         api_rate_window_seconds=int(read.number("BULK_UPLOAD_API_RATE_WINDOW_SECONDS", 60)),
@@ -225,6 +302,10 @@ def startup_problems(settings: Settings) -> list[str]:
         problems.append("BULK_UPLOAD_LEGACY_DASHBOARD_URL is missing: set where admins buy seats")
     elif _origin(settings.legacy_dashboard_url) is None:
         problems.append("BULK_UPLOAD_LEGACY_DASHBOARD_URL is not an http(s) URL")
+    if settings.smtp is not None and not settings.mail_from:
+        problems.append(
+            "BULK_UPLOAD_MAIL_FROM is missing: set the sender of notification mail (BULK_UPLOAD_SMTP_URL is set)"
+        )
     return problems
 
 

@@ -1,7 +1,7 @@
 """Durable jobs: the received file kept for the workers, the processing lease, progress, cancel.
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0012
 """
 from typing import Sequence, Union
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0013"
-down_revision: Union[str, None] = "0008"
+down_revision: Union[str, None] = "0012"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """The HTTP API: what an API upload asked for (create when judged, notify), and the
 answers to POSTs made with an Idempotency-Key.
 
-Revision ID: 0012
+Revision ID: 0014
 Revises: 0011
 """
 from typing import Sequence, Union
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0014"
 down_revision: Union[str, None] = "0011"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

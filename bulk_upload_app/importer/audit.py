@@ -62,6 +62,8 @@ ROWS_PURGED = "bulk_upload.rows_purged"
 UNDONE = "bulk_upload.undone"
 CANCEL_REQUESTED = "bulk_upload.cancel_requested"
 CANCELLED = "bulk_upload.cancelled"
+NOTIFIED = "bulk_upload.notified"  # the outbox delivered a message about it (importer/outbox.py)
+NOTIFY_FAILED = "bulk_upload.notify_failed"  # ... or settled it unsent (gave up, no mail server)
 
 _COLUMNS = (
     "upload_id",
@@ -122,7 +124,7 @@ def record(
 
 
 def _log(line: dict[str, Any]) -> None:
-    level = logging.WARNING if line["event"] in (INTERRUPTED, CREATE_REFUSED, REJECTED) else logging.INFO
+    level = logging.WARNING if line["event"] in (INTERRUPTED, CREATE_REFUSED, REJECTED, NOTIFY_FAILED) else logging.INFO
     logger.log(level, json.dumps(line, default=str, sort_keys=False))
 
 
@@ -170,6 +172,10 @@ def story(session: Session, upload_id: str) -> list[str]:
         elif a.event == UNDONE:
             kept = a.details.get("kept", [])
             text = f"{who} undid the upload: {a.details.get('removed')} users removed, {len(kept)} kept (changed since)"
+        elif a.event == NOTIFIED:
+            text = f"{a.details.get('kind', 'message')} about its end sent (attempt {a.details.get('attempt')})"
+        elif a.event == NOTIFY_FAILED:
+            text = f"{a.details.get('kind', 'message')} about its end not sent: {a.reason}"
         else:
             text = f"{a.event} ({a.outcome}): {a.reason or ''}".rstrip(": ")
         lines.append(f"{a.at:%Y-%m-%d %H:%M:%S} [{a.worker}] {text}")

@@ -40,7 +40,7 @@ from ..models import (
 )
 from ..settings import get_settings
 from ..statuses import RowOutcome, UploadStatus
-from . import audit
+from . import audit, outbox
 from .batch import BatchSpec, checked_batch
 from .errors import (
     ErrorCode,
@@ -208,6 +208,8 @@ def create_users(
                     "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload_id),
                 },
             )
+            # In the same transaction as "done": the uploader's email is queued exactly when it ends.
+            outbox.enqueue_batch_finished(session, upload_id, created=created, failed=len({f["row"] for f in failed}))
     except LeaseLost:
         raise  # the new lease holder owns the upload and its audit now
     except CreateCancelled:
@@ -281,6 +283,7 @@ def _interrupted(engine: Engine, upload_id: str, owner: str, facts: dict[str, An
                 details={"error_class": type(exc).__name__, "owner": owner},
                 **facts,
             )
+            outbox.enqueue_batch_finished(session, upload_id, reason=audit.describe_error(exc))
 
 
 def _refused(engine: Engine, company_id: int, upload_id: str, who: str | None, exc: BaseException) -> None:

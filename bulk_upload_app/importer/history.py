@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from ..models import BulkUpload, BulkUploadAudit, utcnow
 from ..statuses import STATUS_LABELS, UploadStatus, shown_status
-from . import audit
+from . import audit, outbox
 from .leases import stale_condition
 from .records import is_stale, lease_seconds
 
@@ -33,6 +33,7 @@ class UploadLine:
     duration_seconds: float | None  # from the first create start to the end; None if never finished
     rows_purged_at: datetime | None
     undone: int
+    notification: str = ""  # what became of the email about its end ("" while it has not ended)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +94,7 @@ def list_uploads(
             if event == audit.CREATE_STARTED:
                 started.setdefault(upload_id, at)
             who.setdefault(upload_id, actor)
+    notes = outbox.notifications_of(session, company_id, ids)
     lines = []
     for u in uploads:
         raw = UploadStatus.INTERRUPTED if is_stale(u) else u.status
@@ -117,6 +119,7 @@ def list_uploads(
                 duration_seconds=duration,
                 rows_purged_at=u.rows_purged_at,
                 undone=u.undone_count,
+                notification=notes[u.id].text if u.id in notes else "",
             )
         )
     return lines, total

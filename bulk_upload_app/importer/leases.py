@@ -25,7 +25,7 @@ from ..models import (
     utcnow,
 )
 from ..statuses import RowOutcome, UploadStatus
-from . import accounts, audit
+from . import accounts, audit, outbox
 from .errors import (
     UploadBusy,
     UploadNotFound,
@@ -123,6 +123,9 @@ def recover_stale(
                 "last_heartbeat": beat,
                 "lease_seconds": (now - cutoff).total_seconds(),
             },
+        )
+        outbox.enqueue_batch_finished(
+            session, found.id, created=created, reason="the worker creating the users stopped", now=now
         )
         recovered.append(found.id)
     session.flush()

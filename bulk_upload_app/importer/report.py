@@ -33,7 +33,12 @@ def report_csv(failed: list[dict[str, Any]]) -> bytes:
 
 
 def report_xlsx(failed: list[dict[str, Any]]) -> bytes:
-    return write_xlsx([("Failed rows", list(REPORT_HEADER), report_rows(failed), [16, 16, 30, 14, 18, 6, 28, 80])])
+    return report_lines_xlsx(report_rows(failed))
+
+
+def report_lines_xlsx(lines: list[list[Any]]) -> bytes:
+    """The failed-rows workbook of lines already merged by `report_rows` (the email's attachment)."""
+    return write_xlsx([("Failed rows", list(REPORT_HEADER), lines, [16, 16, 30, 14, 18, 6, 28, 80])])
 
 
 # Every row of an upload and what became of it, the file's columns first: fix the failed ones

@@ -86,8 +86,10 @@ def import_file(
     actor: str,
     on_progress: Callable[[int, int], None] | None = None,
     overrides: dict[str, str] | None = None,
+    notify: list[str] | None = None,
 ) -> uploads.CreateResult:
-    """Stage the file as an upload with this batch and create its valid users.
+    """Stage the file as an upload with this batch and create its valid users; `notify` (checked
+    addresses, see services.notifications.checked_addresses) get the email when it finishes.
 
     Refused whole (SEATS_EXCEEDED, nothing created) when the seats do not suffice, before staging
     or when another batch took them meanwhile; FileProblem / BatchProblem for the file or names.
@@ -122,6 +124,7 @@ def import_file(
             actor=actor,
         )
         uploads.configure_batch(session, company_id, upload.id, spec)
+        upload.notify_emails = list(notify or [])
         upload_id = upload.id
     result = uploads.create_users(
         get_engine(),

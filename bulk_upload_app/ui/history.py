@@ -11,9 +11,10 @@ import reflex as rx
 from .. import routes
 from ..importer.errors import UploadNotFound
 from ..services import drafts as draft_service
-from ..services import history
+from ..services import history, notifications
 from ..statuses import STATUS_LABELS
 from .layout import admins_only, named_table, page_frame
+from .notices import FinishedNewsMixin, finished_notice
 from .pager import PagedMixin, pager
 from .session import SessionState
 
@@ -29,7 +30,7 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
 
 
-class HistoryState(PagedMixin, SessionState):
+class HistoryState(FinishedNewsMixin, PagedMixin, SessionState):
     PAGE_SIZE = 25
     uploads: list[dict[str, str]] = []
     status_filter: str = ALL
@@ -61,6 +62,7 @@ class HistoryState(PagedMixin, SessionState):
                 # Files while the rows are kept; drafts have none yet.
                 "files": "" if line.rows_purged_at is not None or line.status in ("draft", "creating") else "yes",
                 "purged_on": f"{line.rows_purged_at:%Y-%m-%d}" if line.rows_purged_at is not None else "",
+                "notification": line.notification,
             }
             for line in lines
         ]
@@ -69,6 +71,11 @@ class HistoryState(PagedMixin, SessionState):
     def load(self):
         self.page_index, self.message, self.status_filter = 0, "", ALL
         self._load_page()
+        admin = self.admin()
+        if admin is not None:
+            # What finished since the last look is shown this once; from now on it is seen.
+            self._load_news(admin.company_id, admin.user_id)
+            notifications.history_seen(admin.company_id, admin.user_id)
 
     @rx.event
     def set_status_filter(self, value: str):
@@ -105,6 +112,7 @@ def _row(upload: dict) -> rx.Component:
         rx.table.cell(upload["created"]),
         rx.table.cell(upload["failed"]),
         rx.table.cell(upload["duration"]),
+        rx.table.cell(upload["notification"]),
         rx.table.cell(
             rx.cond(
                 upload["files"] != "",
@@ -143,6 +151,7 @@ def _row(upload: dict) -> rx.Component:
 
 def _history() -> rx.Component:
     return rx.vstack(
+        finished_notice(HistoryState),
         rx.hstack(
             rx.el.label("Status", html_for="status-filter", font_weight="500"),
             rx.select.root(
@@ -180,6 +189,7 @@ def _history() -> rx.Component:
                                 "Created",
                                 "Failed",
                                 "Duration",
+                                "Email",
                                 "Files",
                             )
                         ]

@@ -40,6 +40,7 @@ class SessionState(rx.State):
     _company_id: int = 0
     _user_id: int = 0
     _role: str = ""
+    _email: str = ""  # the token's `email` claim ("" = none): where notification email goes
     _token_jti: str = ""  # the token this tab signed in with ("" = none accepted)
     _token_until: float = 0.0  # the sign-in from that token lasts until then (epoch seconds)
     _token_refused: bool = False  # a token was offered and refused: no dev sign-in fallback
@@ -55,7 +56,7 @@ class SessionState(rx.State):
             return ""
 
     def _sign_out(self, error: str = "") -> None:
-        self._company_id, self._user_id, self._role = 0, 0, ""
+        self._company_id, self._user_id, self._role, self._email = 0, 0, "", ""
         self._token_jti, self._token_until = "", 0.0
         self.signed_in = self.is_admin = False
         self.auth_error = error
@@ -71,6 +72,7 @@ class SessionState(rx.State):
             return None
         self._token_refused = False
         self._company_id, self._user_id, self._role = claims.company_id, claims.user_id, claims.role
+        self._email = claims.email or ""
         self._token_jti, self._token_until = claims.jti, time.time() + get_settings().session_seconds
         return claims
 
@@ -86,7 +88,9 @@ class SessionState(rx.State):
             self._token_refused = True
             self._sign_out(MESSAGES["session_expired"])
             return None
-        return SignedInAdmin(company_id=self._company_id, user_id=self._user_id, role=self._role)
+        return SignedInAdmin(
+            company_id=self._company_id, user_id=self._user_id, role=self._role, email=self._email or None
+        )
 
     def _token_offered_is_current(self, token: str) -> bool:
         """True when `token` is the one this tab already signed in with (a reload of its page)."""
@@ -117,6 +121,7 @@ class SessionState(rx.State):
                 return None
             # The dev sign-in is asked afresh on every event: a demoted demo admin loses access at once.
             self._company_id, self._user_id, self._role = found.company_id, found.user_id or 0, found.role
+            self._email = found.email or ""
         self.auth_error = ""
         self.signed_in, self.is_admin = True, found.is_admin
         return found if found.is_admin else None

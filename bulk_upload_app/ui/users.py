@@ -7,11 +7,12 @@ import reflex as rx
 from .. import routes
 from ..services import directory
 from .layout import admins_only, named_table, page_frame
+from .notices import FinishedNewsMixin, finished_notice
 from .pager import PagedMixin, pager
 from .session import SessionState
 
 
-class UsersState(PagedMixin, SessionState):
+class UsersState(FinishedNewsMixin, PagedMixin, SessionState):
     company_name: str = ""
     seats_total: int = 0
     seats_used: int = 0
@@ -35,6 +36,9 @@ class UsersState(PagedMixin, SessionState):
     def load(self):
         self.page_index = 0
         self._load_page()
+        admin = self.admin()
+        if admin is not None:
+            self._load_news(admin.company_id, admin.user_id)
 
 
 def _user_row(user: dict) -> rx.Component:
@@ -49,6 +53,7 @@ def _user_row(user: dict) -> rx.Component:
 
 def _users_table() -> rx.Component:
     return rx.vstack(
+        finished_notice(UsersState),
         rx.hstack(
             rx.text(
                 "Seats used: ",

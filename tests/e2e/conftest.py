@@ -143,6 +143,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         )
 
 
+@pytest.fixture(scope="session")
+def mail_inbox():
+    """The tests' SMTP server (aiosmtpd) on the port every e2e app server sends its email to
+    (tests.support.app_server.MAIL_PORT); keeps every message for the tests to read."""
+    from tests.support.app_server import MAIL_PORT
+    from tests.support.mail_server import mail_server
+
+    with mail_server(MAIL_PORT) as inbox:
+        yield inbox
+
+
 # ---------------------------------------------------------------- the browser
 
 

@@ -149,6 +149,18 @@ def test_the_wizard_works_inside_the_dashboard(host_page, app_server, hosts, tmp
     host_page.wait_for_function("() => window.hostMessages.some(m => m.type === 'batch-created')")
     created = messages(host_page, "batch-created")
     assert len(created) == 1 and created[0]["created"] == 2 and created[0]["failed"] == 0, created
+    host_page.wait_for_function("() => window.hostMessages.some(m => m.type === 'batch-finished')")
+    finished = messages(host_page, "batch-finished")
+    assert finished == [
+        {
+            "source": "bulk-upload",
+            "type": "batch-finished",
+            "uploadId": created[0]["uploadId"],
+            "created": 2,
+            "failed": 0,
+            "status": "created",
+        }
+    ], finished
     with session_scope(get_engine(app_server.db_url), read_only=True) as session:
         emails = session.exec(select(User.email).where(User.company_id == company)).scalars().all()
     assert sorted(emails) == sorted(r[2] for r in rows)

@@ -57,6 +57,9 @@ _TABLES = (
     "bulk_upload_audit",
     "used_token",
     "api_key",
+    "column_mapping",
+    "notification_outbox",
+    "admin_history_seen",
 )
 
 

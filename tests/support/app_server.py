@@ -46,6 +46,8 @@ SQLITE_MODE = "sqlite-1-worker"
 PRODUCTION_MODE = "postgres-redis-2-workers"
 MODES = (SQLITE_MODE, PRODUCTION_MODE)
 EMBED_HOST_PORT = free_port()  # the example dashboard (examples/host), allowed to frame the app
+MAIL_PORT = free_port()  # the tests' SMTP server (tests.support.mail_server, the e2e `mail_inbox`)
+E2E_MAIL_FROM = "Bulk upload <no-reply@e2e.example.com>"
 # Reflex settings from the caller's shell that would change what the harness starts.
 REFLEX_ENV_DROPPED = (
     "REFLEX_FRONTEND_PORT",
@@ -199,6 +201,10 @@ def server_env(tmp: Path, port: int, mode: Mode | None = None) -> dict[str, str]
         BULK_UPLOAD_FRAME_ANCESTORS=f"http://127.0.0.1:{EMBED_HOST_PORT}",
         BULK_UPLOAD_JWT_SECRET=E2E_JWT_SECRET,
         BULK_UPLOAD_JWT_ISSUER=E2E_JWT_ISSUER,
+        # Notification email goes to the tests' own SMTP server (read by tests/e2e/test_notification_email.py).
+        BULK_UPLOAD_SMTP_URL=f"smtp://127.0.0.1:{MAIL_PORT}",
+        BULK_UPLOAD_MAIL_FROM=E2E_MAIL_FROM,
+        BULK_UPLOAD_MAIL_CATCHER_DIR=str(tmp / "mail"),
     )
     if mode.demo:
         env["BULK_UPLOAD_DEMO"] = "1"

@@ -86,6 +86,23 @@ def undo(url: str, company_id: int, upload_id: str, barrier, results) -> None:
         results.put(("error", traceback.format_exc()))
 
 
+def deliver(url: str, smtp_url: str, barrier, results) -> None:
+    """Wait for the other deliverers, then deliver the outbox; put how many it sent on `results`."""
+    from bulk_upload_app.importer import outbox
+    from bulk_upload_app.settings import load_settings
+
+    engine = _engine(url)
+    engine.connect().close()
+    settings = load_settings(
+        {"BULK_UPLOAD_DEMO": "1", "BULK_UPLOAD_SMTP_URL": smtp_url, "BULK_UPLOAD_MAIL_FROM": "no-reply@example.com"}
+    )
+    try:
+        barrier.wait(60)
+        results.put(("ok", outbox.deliver_due(engine, settings=settings)))
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+
+
 def main(argv: list[str]) -> int:
     """`python -m tests.support.concurrency_workers URL COMPANY UPLOAD CHUNK`: create, printing progress.
 

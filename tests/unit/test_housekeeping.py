@@ -119,7 +119,7 @@ def test_no_interval_or_bad_settings_mean_no_purge_and_no_crash(monkeypatch, val
     assert runs == []
 
 
-def test_the_app_starts_the_purge_with_its_lifespan_and_stops_it_cleanly():
+def test_the_app_starts_the_purge_and_the_delivery_with_its_lifespan_and_stops_them_cleanly():
     # A fresh interpreter: importing the app builds Reflex's global app and config.
     script = (
         "import asyncio\n"
@@ -132,9 +132,37 @@ def test_the_app_starts_the_purge_with_its_lifespan_and_stops_it_cleanly():
         "asyncio.run(main())\n"
         "print('stopped')\n"
     )
-    env = {**os.environ, "BULK_UPLOAD_DEMO": "1", "REFLEX_DB_URL": "sqlite://"}  # no production secrets needed
+    # no production secrets needed; a queue URL is (nothing connects to it here)
+    env = {
+        **os.environ,
+        "BULK_UPLOAD_DEMO": "1",
+        "REFLEX_DB_URL": "sqlite://",
+        "BULK_UPLOAD_QUEUE_URL": "redis://127.0.0.1:1/0",
+    }
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["['purge_periodically']", "stopped"]
+    assert done.stdout.split() == ["['deliver_periodically',", "'purge_periodically']", "stopped"]
+
+
+def test_notifications_are_delivered_every_interval_and_a_failure_never_stops_the_loop(caplog):
+    calls: list[str] = []
+    slept: list[float] = []
+
+    def deliver():
+        calls.append("deliver")
+        if len(calls) == 1:
+            raise RuntimeError("mail server down")
+        return 1
+
+    async def sleep(seconds):
+        slept.append(seconds)
+        if len(slept) >= 4:
+            raise asyncio.CancelledError
+        await asyncio.sleep(0)
+
+    with caplog.at_level(logging.ERROR, logger="bulk_upload"), pytest.raises(asyncio.CancelledError):
+        run_in_own_loop(housekeeping.deliver_periodically(deliver=deliver, sleep=sleep, interval=60))
+    assert calls == ["deliver"] * 3 and slept == [60] * 4
+    assert "notification delivery failed" in caplog.text

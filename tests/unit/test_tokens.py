@@ -39,6 +39,14 @@ def test_a_good_token_gives_its_claims():
     assert not auth.decode_token(auth.make_token(7, 42, "agent")).admin().is_admin
 
 
+def test_the_optional_email_claim_is_carried_to_the_signed_in_admin_when_it_is_an_address():
+    claims = auth.decode_token(auth.make_token(7, 42, "admin", email="Ada@Example.com"))
+    assert claims.email == "ada@example.com" and claims.admin().email == "ada@example.com"
+    assert auth.decode_token(auth.make_token(7, 42, "admin")).email is None
+    # A bad address does not lock the admin out: it only means no notification email.
+    assert auth.decode_token(auth.make_token(7, 42, "admin", email="ada at example")).admin().email is None
+
+
 def test_missing_and_unconfigured():
     assert code_of(None) == "missing"
     assert code_of("  ") == "missing"

@@ -13,8 +13,9 @@ import reflex as rx
 
 from ... import embed, routes
 from ...importer.errors import FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound
-from ...services import batches, creating, history
-from ...statuses import UploadStatus
+from ...services import batches, creating, history, notifications
+from ...settings import get_settings
+from ...statuses import UploadStatus, shown_status
 from ..layout import named_table
 from .draft import DraftState
 
@@ -42,6 +43,7 @@ class CreateState(DraftState):
     undo_kept: list[dict[str, str]] = []
     undo_kept_total: int = 0
     _watching_create: bool = False
+    notification: str = ""  # what became of the email about this upload's end
 
     @rx.var
     def progress_percent(self) -> int:
@@ -69,7 +71,7 @@ class CreateState(DraftState):
             self.confirm_open = False
 
     @rx.event
-    def confirm(self):
+    async def confirm(self):
         """Queue the create for a worker, then follow it (`watch_create`)."""
         admin = self.admin()
         company_id = self._company_id()
@@ -79,6 +81,11 @@ class CreateState(DraftState):
             self.confirm_open = False
             return
         self.confirm_open, self.message = False, ""
+        if admin.email:  # whoever starts (or resumes) creating is told when it ends
+            try:
+                await asyncio.to_thread(notifications.notify_uploader, company_id, self.upload_id, [admin.email])
+            except (UploadNotFound, notifications.BadAddress):
+                logger.warning("bulk upload %s: the uploader's address was not stored", self.upload_id)
         try:
             summary = creating.start_create(
                 company_id, self.upload_id, admin_user_id=admin.user_id, actor=f"admin:{admin.user_id}"
@@ -117,11 +124,13 @@ class CreateState(DraftState):
                         break
             async with self:
                 self.creating = False
-                self._show_result(self._company_id() or 0, self.upload_id)
+                company_id, upload_id = self._company_id() or 0, self.upload_id
+                self._show_result(company_id, upload_id)
                 if self.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED) and self.problem:
                     self.message = self.problem  # refused by the worker (seats taken, a group deleted)
                     self.step = "settings" if self.status == UploadStatus.DRAFT else self.step
-                finished = self.status in (UploadStatus.DONE, UploadStatus.CANCELLED)
+                done = self.status == UploadStatus.DONE
+                finished = self._finished_message()
                 counts = {
                     "uploadId": self.upload_id,
                     "created": self.created_count,
@@ -131,18 +140,46 @@ class CreateState(DraftState):
         finally:
             async with self:
                 self._watching_create = False
-        if finished:  # embed mode: tell the dashboard (postMessage to its configured origin only)
+        if finished is not None:
+            notifications.deliver_soon()  # the email about its end, off this event
+        if done:  # embed mode: tell the dashboard (postMessage to its configured origin only)
             yield rx.call_script(embed.post_to_parent("batch-created", **counts))
+        if finished is not None:
+            yield rx.call_script(embed.post_to_parent("batch-finished", **finished))
+            # Show what became of the email once it went (a few seconds at most, usually).
+            for _ in range(10):
+                await asyncio.sleep(1)
+                text = await asyncio.to_thread(notifications.notification_of, company_id, upload_id)
+                async with self:
+                    self.notification = text
+                if not text.startswith("Email waiting"):
+                    break
+
+    def _finished_message(self) -> dict[str, object] | None:
+        """The embed message of a batch that has ended (created, with failures, interrupted, cancelled)."""
+        if self.status not in (UploadStatus.DONE, UploadStatus.INTERRUPTED, UploadStatus.CANCELLED):
+            return None
+        return {
+            "uploadId": self.upload_id,
+            "created": self.created_count,
+            "failed": self.failed_total,
+            "status": shown_status(self.status, self.failed_total),
+        }
 
     @rx.event
     def load_result(self):
         company_id = self._company_id()
         if company_id is None:
             return
+        was_creating = self.step == "creating" and not self.creating
         self._show_result(company_id, self.upload_id)
+        finished = self._finished_message()
         if self.status == UploadStatus.CREATING or self.queued:
             self.creating = True
             return CreateState.watch_create  # back on a running create (another tab, later): follow it
+        if was_creating and finished is not None:
+            # Created elsewhere (another tab, a worker) and seen ending here: tell the host too.
+            return rx.call_script(embed.post_to_parent("batch-finished", **finished))
 
     def _show_result(self, company_id: int, upload_id: str) -> None:
         found = creating.outcome(company_id, upload_id)
@@ -151,6 +188,7 @@ class CreateState(DraftState):
         self.step = "creating" if running else found.summary.step
         self.created_count, self.failed, self.failed_total = found.created, found.failed, found.failed_total
         self.rows_purged_on = found.rows_purged_on
+        self.notification = notifications.notification_of(company_id, upload_id)
         self._show_undo(company_id, upload_id)
 
     def _show_undo(self, company_id: int, upload_id: str) -> None:
@@ -416,6 +454,30 @@ def _undo_section() -> rx.Component:
     )
 
 
+def _email_notice() -> rx.Component:
+    """What became of the email about the batch's end; in demo mode, where to read it."""
+    demo_link = (
+        rx.link("Read the email in the demo mail box", href=routes.DEMO_MAIL, id="demo-mail-link")
+        if get_settings().demo
+        else rx.fragment()
+    )
+    return rx.el.div(
+        rx.cond(
+            CreateState.notification != "",
+            rx.hstack(
+                rx.icon("mail", size=16, aria_hidden="true"),
+                rx.text(CreateState.notification, id="email-notification"),
+                demo_link,
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        role="status",
+        aria_live="polite",
+        style={"width": "100%"},
+    )
+
+
 def result_step() -> rx.Component:
     return rx.vstack(
         rx.cond(
@@ -469,6 +531,7 @@ def result_step() -> rx.Component:
             width="100%",
             size="3",
         ),
+        _email_notice(),
         rx.cond(
             DraftState.columns_used.length() > 0,
             rx.vstack(

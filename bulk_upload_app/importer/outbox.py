@@ -1,0 +1,481 @@
+"""The outbox: the messages to deliver when a batch finishes, written with the finish itself.
+
+When an upload reaches an end (created, created with failures, interrupted, cancelled), the
+transaction that moves it there also adds its outbox rows (`enqueue_batch_finished`): a batch
+whose end is committed always has them, and a batch whose end rolled back has none. Delivery is
+separate (`deliver_due`, run by a job after each batch and periodically): it claims each due row
+with a lease, sends it, and records the outcome on the row.
+
+Exactly once, as far as it can go:
+
+- one row per (upload, kind, target, event, finish): a unique constraint, inserted with ON
+  CONFLICT DO NOTHING, so the same finish can never queue a second message. `finish_number` is
+  the upload's create attempt that ended: a batch interrupted (one email) and later resumed to
+  its end (a second email, with the final counts) finishes twice, each time once.
+- a row is claimed by one conditional UPDATE (status and lease in its WHERE): two deliverers
+  never both own a row, on SQLite (writers take turns) or PostgreSQL (the second UPDATE re-reads
+  the row after the first commits and matches nothing).
+- the one gap is the SMTP boundary: a deliverer that dies (or loses its database) after the
+  server accepted the message and before "sent" is committed leaves the row claimed; once the
+  lease ends another deliverer sends it again. At-least-once there, by design (the message's
+  Message-ID is the same each time, so a mail system that deduplicates by it shows one). The
+  SMTP socket timeout is far below the lease, so a slow but live sender cannot be overtaken.
+
+Kinds: "email" (importer/notification_mail.py). A "webhook" kind adds its sender to `_senders`
+and its rows in `enqueue_batch_finished`; everything else here is shared.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel
+
+from ..db import session_scope
+from ..models import AdminHistorySeen, BulkUpload, BulkUploadRow, utcnow
+from ..settings import Settings, get_settings
+from ..statuses import STATUS_LABELS, RowOutcome, UploadStatus, shown_status
+from . import audit
+
+logger = logging.getLogger("bulk_upload")
+
+KIND_EMAIL = "email"
+EVENT_BATCH_FINISHED = "batch-finished"
+UPLOADER = "uploader"  # an email row's target: the addresses stored on the upload
+
+MAX_ATTEMPTS = 8  # with the backoff below: about an hour of trying, then give up (recorded)
+RETRY_BASE_SECONDS = 30.0
+RETRY_CAP_SECONDS = 30 * 60.0
+LEASE_SECONDS = 10 * 60.0  # a claimed row is taken for abandoned after this (its sender died)
+CLAIM_BATCH = 50
+
+NO_ADDRESS = "no email: no address"
+NO_MAIL_SERVER = "not sent: no mail server configured"
+
+# The upload statuses after which the uploader is told (the "creating" lease's ends).
+FINISHED = (UploadStatus.DONE, UploadStatus.INTERRUPTED, UploadStatus.CANCELLED)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # due at next_attempt_at
+    SENDING = "sending"  # claimed by claimed_by until lease_until
+    SENT = "sent"
+    SKIPPED = "skipped"  # nothing to send: no address (last_error says why)
+    NOT_SENT = "not_sent"  # could not even try: no mail server configured
+    FAILED = "failed"  # gave up: refused for good, or MAX_ATTEMPTS reached (last_error says why)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to deliver about one finish of one upload."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        UniqueConstraint("upload_id", "kind", "target", "event", "finish_number", name="uq_notification_outbox_once"),
+        Index("ix_notification_outbox_due", "status", "next_attempt_at"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)  # noqa: UP045 (SQLModel field)
+    kind: str = Field(max_length=20)  # "email" ("webhook" later)
+    event: str = Field(max_length=40)  # "batch-finished"
+    # No foreign keys, as the audit: what was sent about an upload outlives the upload's rows.
+    upload_id: str = Field(max_length=32, index=True)
+    company_id: int = Field(index=True)
+    target: str = Field(default="", max_length=500)  # email: "uploader"; a webhook: its endpoint
+    finish_number: int = 1  # the upload's create attempt that ended
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # What the finish was, frozen when it happened: status key, counts, file name.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    lease_until: Optional[datetime] = None  # noqa: UP045
+    claimed_by: Optional[str] = Field(default=None, max_length=80)  # noqa: UP045
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    sent_at: Optional[datetime] = None  # noqa: UP045
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # noqa: UP045
+
+
+class DeliveryFailed(Exception):
+    """A send that did not go through; `permanent` when trying again cannot help (a 5xx answer)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class NotDelivered(Exception):
+    """Nothing was tried and nothing will be retried (e.g. no mail server configured): recorded as such."""
+
+
+# ---------------------------------------------------------------- writing, with the finish
+
+
+def enqueue_batch_finished(
+    session: Session,
+    upload_id: str,
+    *,
+    created: int | None = None,
+    failed: int | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> None:
+    """Queue the uploader's email about the upload's end, in the caller's transaction.
+
+    Call it right after the UPDATE that moved the upload to one of FINISHED. `created`/`failed`
+    default to a count of the rows; `reason` says why it stopped (interrupted). Without an
+    address the row is written all the same, settled as "no email: no address": the history
+    shows why nobody was told. Never queues the same finish twice (see the module docstring).
+    """
+    now = now or utcnow()
+    session.flush()  # the caller's change of status, made through the ORM, must be visible here
+    up = BulkUpload.__table__.c
+    found = session.execute(
+        select(
+            up.company_id,
+            up.status,
+            up.file_name,
+            up.total_rows,
+            up.failed_count,
+            up.create_attempts,
+            up.notify_emails,
+            up.source,
+        ).where(up.id == upload_id)
+    ).first()
+    if found is None or found.status not in FINISHED:
+        return
+    if created is None:
+        created = _count(session, upload_id, RowOutcome.CREATED)
+    if failed is None:
+        failed = _count(session, upload_id, RowOutcome.FAILED)
+    key = shown_status(found.status, failed)
+    recipients = [str(a) for a in (found.notify_emails or [])]
+    values = {
+        "kind": KIND_EMAIL,
+        "event": EVENT_BATCH_FINISHED,
+        "upload_id": upload_id,
+        "company_id": found.company_id,
+        "target": UPLOADER,
+        "finish_number": max(found.create_attempts, 1),
+        "recipients": recipients,
+        "payload": {
+            "status": key,
+            "status_label": STATUS_LABELS.get(key, key),
+            "file_name": found.file_name,
+            "total_rows": found.total_rows,
+            "created": created,
+            "failed": failed,
+            "source": found.source,
+            "reason": reason,
+            "finished_at": now.isoformat(),
+        },
+        "status": OutboxStatus.PENDING if recipients else OutboxStatus.SKIPPED,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "last_error": None if recipients else NO_ADDRESS,
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(OutboxMessage.__table__)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["upload_id", "kind", "target", "event", "finish_number"])
+    )
+
+
+def _count(session: Session, upload_id: str, outcome: str) -> int:
+    row = BulkUploadRow.__table__.c
+    return session.execute(select(func.count()).where(row.upload_id == upload_id, row.outcome == outcome)).scalar_one()
+
+
+# ---------------------------------------------------------------- delivering
+
+
+def retry_delay(attempts: int, *, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before the next try after `attempts` failed ones: doubling from RETRY_BASE_SECONDS,
+    capped at RETRY_CAP_SECONDS, with jitter (50–100 % of it) so deliverers that failed together
+    (a mail server down for everyone) do not all come back at the same second."""
+    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return ceiling * (0.5 + 0.5 * rng())
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this deliverer owns until `lease_until`."""
+
+    id: int
+    kind: str
+    upload_id: str
+    company_id: int
+    recipients: list[str]
+    payload: dict[str, Any]
+    attempts: int  # including this one
+    owner: str
+
+
+Sender = Callable[[Engine, Claimed, Settings], None]
+
+
+def _senders() -> dict[str, Sender]:
+    from .notification_mail import send_outbox_email
+
+    return {KIND_EMAIL: send_outbox_email}
+
+
+def _due(now: datetime):
+    ob = OutboxMessage.__table__.c
+    return or_(
+        and_(ob.status == OutboxStatus.PENDING, ob.next_attempt_at <= now),
+        and_(ob.status == OutboxStatus.SENDING, ob.lease_until < now),  # its deliverer died mid-send
+    )
+
+
+def claim(engine: Engine, outbox_id: int, owner: str, now: datetime, lease: float = LEASE_SECONDS) -> Claimed | None:
+    """Take one due row for `owner`, atomically; None when it is not due or someone else has it."""
+    ob = OutboxMessage.__table__.c
+    with session_scope(engine) as session:
+        taken = session.execute(
+            update(OutboxMessage.__table__)
+            .where(ob.id == outbox_id, _due(now))
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_by=owner,
+                lease_until=now + timedelta(seconds=lease),
+                attempts=ob.attempts + 1,
+            )
+        ).rowcount
+        if taken != 1:
+            return None
+        row = session.execute(
+            select(ob.id, ob.kind, ob.upload_id, ob.company_id, ob.recipients, ob.payload, ob.attempts).where(
+                ob.id == outbox_id
+            )
+        ).one()
+    return Claimed(
+        row.id, row.kind, row.upload_id, row.company_id, list(row.recipients), dict(row.payload), row.attempts, owner
+    )
+
+
+def deliver_due(
+    engine: Engine,
+    now: datetime | None = None,
+    *,
+    settings: Settings | None = None,
+    lease: float = LEASE_SECONDS,
+    max_attempts: int = MAX_ATTEMPTS,
+    limit: int = CLAIM_BATCH,
+    upload_id: str | None = None,
+) -> int:
+    """Send every outbox row that is due (up to `limit`); how many were sent.
+
+    Safe to run in any number of processes at once: each row is sent by the deliverer that
+    claimed it. A failure is recorded on the row and retried later (`retry_delay`), up to
+    `max_attempts`; then, or at once for a permanent refusal, the row is given up, recorded on
+    the row and in the upload's audit. Rows of a kind this process cannot send are left alone.
+    With `upload_id`, only that upload's rows (the CLI sends what its own import queued).
+    """
+    # A fixed `now` (tests) or the clock read at each step: a long run must not shorten the
+    # leases of the rows it claims last, nor date a send by when the run started.
+    clock = (lambda: now) if now is not None else utcnow
+    settings = settings or get_settings()
+    senders = _senders()
+    ob = OutboxMessage.__table__.c
+    query = select(ob.id).where(_due(clock()), ob.kind.in_(list(senders)))
+    if upload_id is not None:
+        query = query.where(ob.upload_id == upload_id)
+    with session_scope(engine, read_only=True) as session:
+        ids = list(session.execute(query.order_by(ob.next_attempt_at).limit(limit)).scalars())
+    owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
+    sent = 0
+    for outbox_id in ids:
+        claimed = claim(engine, outbox_id, owner, clock(), lease)
+        if claimed is None:
+            continue  # another deliverer took it first
+        try:
+            senders[claimed.kind](engine, claimed, settings)
+        except NotDelivered as exc:
+            _settle(engine, claimed, clock(), OutboxStatus.NOT_SENT, str(exc))
+        except DeliveryFailed as exc:
+            _failed(engine, claimed, clock(), str(exc), permanent=exc.permanent, max_attempts=max_attempts)
+        except Exception as exc:  # a bug or an unexpected answer: retried like a failure, never a loop
+            logger.exception("outbox %s: delivery failed unexpectedly", claimed.id)
+            _failed(engine, claimed, clock(), audit.describe_error(exc), permanent=False, max_attempts=max_attempts)
+        else:
+            if _settle(engine, claimed, clock(), OutboxStatus.SENT, None):
+                sent += 1
+    return sent
+
+
+def _settle(engine: Engine, claimed: Claimed, now: datetime, status: OutboxStatus, error: str | None) -> bool:
+    """Record the claimed row's end; False when the lease was lost meanwhile (nothing written)."""
+    ob = OutboxMessage.__table__.c
+    with session_scope(engine) as session:
+        done = session.execute(
+            update(OutboxMessage.__table__)
+            .where(ob.id == claimed.id, ob.status == OutboxStatus.SENDING, ob.claimed_by == claimed.owner)
+            .values(
+                status=status,
+                sent_at=now if status == OutboxStatus.SENT else None,
+                lease_until=None,
+                claimed_by=None,
+                last_error=error,
+            )
+        ).rowcount
+        if done != 1:
+            logger.warning("outbox %s: lease lost before the outcome (%s) was recorded", claimed.id, status)
+            return False
+        audit.record(
+            session,
+            audit.NOTIFIED if status == OutboxStatus.SENT else audit.NOTIFY_FAILED,
+            upload_id=claimed.upload_id,
+            company_id=claimed.company_id,
+            outcome=str(status),
+            reason=error,
+            details={"kind": claimed.kind, "outbox_id": claimed.id, "attempt": claimed.attempts},
+        )
+    return True
+
+
+def _failed(engine: Engine, claimed: Claimed, now: datetime, error: str, *, permanent: bool, max_attempts: int) -> None:
+    if permanent or claimed.attempts >= max_attempts:
+        why = "refused" if permanent else f"gave up after {claimed.attempts} attempts"
+        logger.warning("outbox %s (%s of upload %s): %s: %s", claimed.id, claimed.kind, claimed.upload_id, why, error)
+        _settle(engine, claimed, now, OutboxStatus.FAILED, f"{why}: {error}"[:2000])
+        return
+    ob = OutboxMessage.__table__.c
+    with session_scope(engine) as session:
+        session.execute(
+            update(OutboxMessage.__table__)
+            .where(ob.id == claimed.id, ob.status == OutboxStatus.SENDING, ob.claimed_by == claimed.owner)
+            .values(
+                status=OutboxStatus.PENDING,
+                next_attempt_at=now + timedelta(seconds=retry_delay(claimed.attempts)),
+                lease_until=None,
+                claimed_by=None,
+                last_error=f"attempt {claimed.attempts} failed: {error}"[:2000],
+            )
+        )
+    logger.info("outbox %s: attempt %s failed, retrying later: %s", claimed.id, claimed.attempts, error)
+
+
+# ---------------------------------------------------------------- what the admin sees
+
+
+@dataclass(frozen=True)
+class Notification:
+    """An upload's latest email row, as the history shows it."""
+
+    status: str
+    text: str  # "Emailed to a@example.com", "No email: no address", ...
+
+
+def describe(status: str, recipients: list[str], attempts: int, last_error: str | None) -> str:
+    """What became of an email row, in the admin's words (the history, the result page, the CLI)."""
+    if status == OutboxStatus.SENT:
+        return f"Emailed to {', '.join(recipients)}"
+    if status == OutboxStatus.SKIPPED:
+        return (last_error or NO_ADDRESS).capitalize()
+    if status == OutboxStatus.NOT_SENT:
+        return (last_error or NO_MAIL_SERVER).capitalize()
+    if status == OutboxStatus.FAILED:
+        return f"Email not sent: {last_error or 'gave up'}"
+    if attempts:
+        return f"Email waiting to be sent again ({attempts} tries so far)"
+    return "Email waiting to be sent"
+
+
+def notifications_of(session: Session, company_id: int, upload_ids: list[str]) -> dict[str, Notification]:
+    """The latest email row of each of these uploads (of this company), by upload id."""
+    if not upload_ids:
+        return {}
+    ob = OutboxMessage.__table__.c
+    found: dict[str, Notification] = {}
+    for row in session.execute(
+        select(ob.upload_id, ob.status, ob.recipients, ob.attempts, ob.last_error)
+        .where(ob.company_id == company_id, ob.upload_id.in_(upload_ids), ob.kind == KIND_EMAIL)
+        .order_by(ob.finish_number, ob.id)
+    ).all():
+        found[row.upload_id] = Notification(
+            row.status, describe(row.status, list(row.recipients), row.attempts, row.last_error)
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class FinishedBatch:
+    upload_id: str
+    file_name: str
+    status: str  # a STATUS_LABELS key
+    status_label: str
+    created: int
+    failed: int
+    finished_at: datetime
+
+
+# Shown to an admin who never opened the history: what finished in the last days.
+FIRST_LOOK_DAYS = 7
+FINISHED_SHOWN = 10
+
+
+def finished_since_seen(
+    session: Session, company_id: int, admin_user_id: int, *, limit: int = FINISHED_SHOWN
+) -> tuple[list[FinishedBatch], int]:
+    """The company's batches that finished since this admin last looked at the history (newest
+    first, at most `limit`), and how many there are in all."""
+    seen = session.get(AdminHistorySeen, (company_id, admin_user_id))
+    since = _aware(seen.seen_at) if seen is not None else utcnow() - timedelta(days=FIRST_LOOK_DAYS)
+    ob = OutboxMessage.__table__.c
+    where = and_(
+        ob.company_id == company_id,
+        ob.kind == KIND_EMAIL,
+        ob.event == EVENT_BATCH_FINISHED,
+        ob.created_at > since,
+    )
+    total = session.execute(select(func.count()).where(where)).scalar_one()
+    rows = session.execute(
+        select(ob.upload_id, ob.payload, ob.created_at)
+        .where(where)
+        .order_by(ob.created_at.desc(), ob.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        FinishedBatch(
+            upload_id=r.upload_id,
+            file_name=str(r.payload.get("file_name") or ""),
+            status=str(r.payload.get("status") or ""),
+            status_label=str(r.payload.get("status_label") or ""),
+            created=int(r.payload.get("created") or 0),
+            failed=int(r.payload.get("failed") or 0),
+            finished_at=r.created_at,
+        )
+        for r in rows
+    ], total
+
+
+def mark_seen(session: Session, company_id: int, admin_user_id: int, now: datetime | None = None) -> None:
+    """This admin looked at the history now."""
+    now = now or utcnow()
+    seen = session.get(AdminHistorySeen, (company_id, admin_user_id))
+    if seen is None:
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = insert(AdminHistorySeen.__table__).values(
+            company_id=company_id, admin_user_id=admin_user_id, seen_at=now
+        )
+        session.execute(
+            statement.on_conflict_do_update(index_elements=["company_id", "admin_user_id"], set_={"seen_at": now})
+        )
+    else:
+        seen.seen_at = now
+        session.add(seen)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
