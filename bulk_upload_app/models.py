@@ -268,14 +268,13 @@ class FileProcessingSlot(SQLModel, table=True):
 
 class ApiImport(SQLModel, table=True):
     """What an upload started through the HTTP API asked for beyond the upload itself: which key,
-    whether to create the users once every row is judged (or was asked to create them), whom to notify."""
+    and whether to create the users once every row is judged (or was asked to create them)."""
 
     __tablename__ = "api_import"
     upload_id: str = Field(foreign_key="bulk_upload.id", primary_key=True, max_length=32)
     company_id: int = Field(foreign_key="company.id", index=True)
     key_id: str = Field(default="", max_length=64)
     create_when_judged: bool = False
-    notify: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -1,4 +1,4 @@
-"""The HTTP API: what an API upload asked for (create when judged, notify), and the
+"""The HTTP API: what an API upload asked for (create when judged), and the
 answers to POSTs made with an Idempotency-Key.
 
 Revision ID: 0014
@@ -23,7 +23,6 @@ def upgrade() -> None:
         sa.Column("company_id", sa.Integer(), nullable=False),
         sa.Column("key_id", sa.String(length=64), nullable=False),
         sa.Column("create_when_judged", sa.Boolean(), nullable=False),
-        sa.Column("notify", sa.JSON(), nullable=False),
         sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["upload_id"], ["bulk_upload.id"]),
         sa.ForeignKeyConstraint(["company_id"], ["company.id"]),

@@ -46,15 +46,10 @@ def accept(
     upload = get_upload(session, company_id, upload_id)
     checked = checked_batch(session, company_id, spec)
     upload.batch, upload.user_type = checked.to_json(), checked.user_type
+    upload.notify_emails = list(notify)  # told when the batch finishes (importer/outbox.py)
     session.add(upload)
     session.add(
-        ApiImport(
-            upload_id=upload_id,
-            company_id=company_id,
-            key_id=key_id,
-            create_when_judged=create_when_judged,
-            notify=list(notify),
-        )
+        ApiImport(upload_id=upload_id, company_id=company_id, key_id=key_id, create_when_judged=create_when_judged)
     )
 
 

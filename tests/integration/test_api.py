@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from bulk_upload_app.api import create_api
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.http_guard import http_guard
+from bulk_upload_app.importer.outbox import OutboxMessage
 from bulk_upload_app.models import ApiIdempotency, BulkUpload, Group, GroupMember, Skill, User, UserSkill
 from bulk_upload_app.services import api_keys, history
 from tests.integration.test_create import count_users, new_company
@@ -166,6 +167,8 @@ async def test_create_true_creates_once_judged_with_the_settings(client, engine,
     done = await settled(client, key, started.headers["location"])
     assert done["status"] == "done" and done["counts"]["created"] == 2
     with session_scope(engine) as session:
+        told = session.exec(select(OutboxMessage).where(OutboxMessage.upload_id == done["id"])).scalars().all()
+        assert [(m.kind, m.recipients) for m in told] == [("email", ["ops@example.com"])]
         users = session.exec(select(User).where(User.email == "person1@example.com")).scalars().all()
         assert users[0].settings["international_calls"] is True
         assert users[0].settings["call_history_access"] == "groups"
