@@ -310,3 +310,16 @@ class ApiKey(SQLModel, table=True):
     last_used_at: Optional[datetime] = None
     revoked_at: Optional[datetime] = None
     revoked_by: str = Field(default="", max_length=120)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A company's HTTPS endpoint told `user_import.finished` (importer/webhooks.py). The secret signs
+    each delivery (HMAC-SHA256), so it is kept as is; it is shown to the caller once."""
+
+    __tablename__ = "webhook_endpoint"
+    id: str = Field(primary_key=True, max_length=32)  # "wh_" + 24 hex
+    company_id: int = Field(foreign_key="company.id", index=True)
+    url: str = Field(max_length=500)
+    secret: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=120)

@@ -1,5 +1,5 @@
-"""The HTTP API: what an API upload asked for (create when judged), and the
-answers to POSTs made with an Idempotency-Key.
+"""The HTTP API: what an API upload asked for (create when judged), the answers to POSTs made
+with an Idempotency-Key, and the companies' webhook endpoints.
 
 Revision ID: 0014
 Revises: 0011
@@ -47,7 +47,23 @@ def upgrade() -> None:
     op.create_index(op.f("ix_api_idempotency_created_at"), "api_idempotency", ["created_at"], unique=False)
 
 
+    op.create_table(
+        "webhook_endpoint",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("company_id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=500), nullable=False),
+        sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("created_by", sa.String(length=120), nullable=False),
+        sa.ForeignKeyConstraint(["company_id"], ["company.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_webhook_endpoint_company_id"), "webhook_endpoint", ["company_id"], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_index(op.f("ix_webhook_endpoint_company_id"), table_name="webhook_endpoint")
+    op.drop_table("webhook_endpoint")
     op.drop_index(op.f("ix_api_idempotency_created_at"), table_name="api_idempotency")
     op.drop_table("api_idempotency")
     op.drop_index(op.f("ix_api_import_company_id"), table_name="api_import")

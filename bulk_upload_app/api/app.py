@@ -24,7 +24,8 @@ from ..http_auth import bearer_caller
 from ..importer.batch import BatchProblem
 from ..importer.errors import ErrorCode, FileProblem, UndoRefused, UploadBusy, UploadNotFound
 from ..importer.schema import USER_TYPES
-from ..services import api_imports, history
+from ..importer.webhooks import WebhookNotFound, WebhookProblem
+from ..services import api_imports, history, webhooks
 from ..services.api_imports import BadCursor, ImportStatus
 from ..services.api_keys import ApiCaller
 from ..settings import get_settings
@@ -33,7 +34,17 @@ from . import ratelimit
 from .docs_page import docs_html
 from .problems import PROBLEM_JSON, Problem, as_problem, invalid
 from .receiving import Received, receive_upload
-from .schemas import ImportRowPage, ProblemDetails, UndoRequest, UndoResult, UserImport, UserImportPage
+from .schemas import (
+    ImportRowPage,
+    NewWebhook,
+    ProblemDetails,
+    UndoRequest,
+    UndoResult,
+    UserImport,
+    UserImportPage,
+    WebhookPage,
+    WebhookRequest,
+)
 
 PREFIX = "/api/v1"
 OPENAPI_URL = f"{PREFIX}/openapi.json"
@@ -207,7 +218,17 @@ def _answer(produce: Callable[[], Response]) -> Response:
     """The response, or the problem our exception answers with (stored for idempotency too)."""
     try:
         return produce()
-    except (Problem, UploadNotFound, UploadBusy, FileProblem, UndoRefused, BatchProblem, BadCursor) as exc:
+    except (
+        Problem,
+        UploadNotFound,
+        UploadBusy,
+        FileProblem,
+        UndoRefused,
+        BatchProblem,
+        BadCursor,
+        WebhookProblem,
+        WebhookNotFound,
+    ) as exc:
         return as_problem(exc).response()
 
 
@@ -478,6 +499,48 @@ def create_api() -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
         )
 
+    @api.post(
+        f"{PREFIX}/webhooks",
+        status_code=201,
+        response_model=NewWebhook,
+        summary="Register a webhook",
+        description="The endpoint is POSTed `user_import.finished` (JSON, signed with the secret returned "
+        "now, only now) each time one of the company's batches finishes; retried with backoff until it "
+        "answers 2xx.",
+        responses=_problems(401, 422, 429),
+        tags=["webhooks"],
+    )
+    def register_webhook(who: Caller, body: WebhookRequest, idempotency_key: IdempotencyKey = None) -> Response:
+        def produce() -> Response:
+            found, secret = webhooks.register_webhook(who.company_id, body.url, created_by=who.actor)
+            return _json(201, {"id": found.id, "url": found.url, "created_at": found.created_at, "secret": secret})
+
+        return _once(who, idempotency_key, f"webhook {body.url}", produce)
+
+    @api.get(
+        f"{PREFIX}/webhooks",
+        response_model=WebhookPage,
+        summary="The company's webhooks",
+        responses=_problems(401, 422, 429),
+        tags=["webhooks"],
+    )
+    def list_webhooks(who: Caller) -> Response:
+        found = webhooks.list_webhooks(who.company_id)
+        return _json(200, {"data": [{"id": e.id, "url": e.url, "created_at": e.created_at} for e in found]})
+
+    @api.delete(
+        f"{PREFIX}/webhooks/{{webhook_id}}",
+        status_code=204,
+        response_class=Response,
+        summary="Delete a webhook",
+        description="Deliveries not yet made to it are dropped.",
+        responses={204: {"description": "Deleted."}, **_problems(401, 404, 422, 429)},
+        tags=["webhooks"],
+    )
+    def delete_webhook(who: Caller, webhook_id: Annotated[str, Path(max_length=64)]) -> Response:
+        webhooks.delete_webhook(who.company_id, webhook_id)
+        return Response(status_code=204)
+
     @api.get(f"{PREFIX}/docs", include_in_schema=False, response_class=HTMLResponse)
     def docs() -> HTMLResponse:
         return HTMLResponse(docs_html(api.openapi()))
@@ -508,6 +571,8 @@ def create_api() -> FastAPI:
         UndoRefused,
         BatchProblem,
         BadCursor,
+        WebhookProblem,
+        WebhookNotFound,
         RequestValidationError,
         HTTPException,
     ):

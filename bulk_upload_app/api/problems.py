@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from ..importer.batch import BatchProblem
 from ..importer.errors import ErrorCode, FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound, message_for
+from ..importer.webhooks import WebhookNotFound, WebhookProblem
 from ..services.api_imports import BadCursor
 
 PROBLEM_JSON = "application/problem+json"
@@ -84,8 +85,10 @@ def as_problem(exc: BaseException) -> Problem:
         return Problem(409, exc.code, exc.message, **exc.details)
     if isinstance(exc, BatchProblem):
         return Problem(422, ErrorCode.INVALID_SETTINGS, reason=str(exc))
-    if isinstance(exc, BadCursor):
+    if isinstance(exc, (BadCursor, WebhookProblem)):
         return invalid(str(exc))
+    if isinstance(exc, WebhookNotFound):
+        return Problem(404, ErrorCode.NOT_FOUND, str(exc))
     if isinstance(exc, QueueMissing):
         _log.error("the job queue is not configured: %s", exc)
         return Problem(503, ErrorCode.INTERNAL_ERROR, headers={"Retry-After": "60"})
@@ -96,6 +99,8 @@ def as_problem(exc: BaseException) -> Problem:
             return Problem(401, ErrorCode.UNAUTHORIZED, headers=dict(exc.headers or {}), reason=str(exc.detail))
         if exc.status_code == 404:
             return Problem(404, ErrorCode.NOT_FOUND)
+        if exc.status_code == 400:  # a body that is not JSON: refused as any other unusable request
+            return invalid(f"{exc.detail}.")
         return Problem(
             exc.status_code, ErrorCode.INVALID_REQUEST, reason=str(exc.detail), headers=dict(exc.headers or {})
         )

@@ -109,3 +109,26 @@ class ProblemDetails(BaseModel):
     code: str
 
     model_config = ConfigDict(extra="allow")
+
+
+class WebhookRequest(BaseModel):
+    url: str = Field(max_length=500, description="An https:// URL on a public host.")
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Webhook(BaseModel):
+    id: str
+    url: str
+    created_at: datetime
+
+
+class NewWebhook(Webhook):
+    secret: str = Field(
+        description="Signs every delivery (Bulk-Upload-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "
+        '"<t>.<raw body>">). Shown only now.'
+    )
+
+
+class WebhookPage(BaseModel):
+    data: list[Webhook]

@@ -47,6 +47,7 @@ _TABLES = (
     "bulk_upload_row",
     "api_import",
     "api_idempotency",
+    "webhook_endpoint",
     "app_user",
     "bulk_upload",
     "skill",

@@ -1,5 +1,6 @@
 """The import API (/api/v1) over HTTP (httpx against the app's ASGI object, wrapped by http_guard as
-Reflex wraps it), on SQLite and on PostgreSQL: every endpoint, tenancy, auth, idempotency, limits.
+Reflex wraps it), on SQLite and on PostgreSQL: every endpoint, tenancy, auth, idempotency, limits,
+and webhooks POSTed to a real HTTP server (a thread of this process) through the outbox.
 
 Background work (judging a file, creating users) runs in the API's own threads; tests poll the
 upload as a client would until it leaves "processing"/"creating".
@@ -8,8 +9,13 @@ upload as a client would until it leaves "processing"/"creating".
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import httpx
@@ -20,8 +26,9 @@ from sqlalchemy import func, select
 from bulk_upload_app.api import create_api
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.http_guard import http_guard
+from bulk_upload_app.importer import outbox
 from bulk_upload_app.importer.outbox import OutboxMessage
-from bulk_upload_app.models import ApiIdempotency, BulkUpload, Group, GroupMember, Skill, User, UserSkill
+from bulk_upload_app.models import ApiIdempotency, BulkUpload, Group, GroupMember, Skill, User, UserSkill, utcnow
 from bulk_upload_app.services import api_keys, history
 from tests.integration.test_create import count_users, new_company
 from tests.integration.test_jobs import queue  # noqa: F401 (the fixture: a worker on the test Redis)
@@ -45,6 +52,7 @@ def api_env(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("BULK_UPLOAD_STORAGE_DIR", str(tmp_path / "uploads"))
     monkeypatch.setenv("BULK_UPLOAD_LEGACY_DASHBOARD_URL", "https://dashboard.example.com/billing/seats")
     monkeypatch.delenv("BULK_UPLOAD_REDIS_URL", raising=False)
+    monkeypatch.delenv("BULK_UPLOAD_WEBHOOK_ALLOW_INSECURE", raising=False)
     return db_url
 
 
@@ -463,7 +471,6 @@ async def test_openapi_and_docs_need_no_key(client):
 
 
 async def test_retention_purges_api_drafts_and_day_old_idempotency_answers(client, engine, tmp_path):
-    from datetime import timedelta
 
     from bulk_upload_app.importer import retention
     from bulk_upload_app.models import ApiImport, utcnow
@@ -479,3 +486,101 @@ async def test_retention_purges_api_drafts_and_day_old_idempotency_answers(clien
         assert session.exec(select(func.count()).select_from(ApiImport)).scalar_one() == 0
         assert session.exec(select(func.count()).select_from(ApiIdempotency)).scalar_one() == 0
     assert_problem(await client.get(started.headers["location"], headers=auth(key)), 404, "UPLOAD_NOT_FOUND")
+
+
+# Webhooks ---------------------------------------------------------------------------------------
+
+
+class Receiver:
+    """An HTTP server recording what it is sent and answering with `statuses` in turn (then 200)."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = list(statuses)
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/bulk-upload"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    found = Receiver([500])  # the first delivery fails: the outbox tries again
+    yield found
+    found.close()
+
+
+async def test_a_finished_batch_is_posted_to_webhooks_signed_retried_and_sent_once(
+    client, engine, receiver, monkeypatch
+):
+    monkeypatch.setenv("BULK_UPLOAD_WEBHOOK_ALLOW_INSECURE", "1")  # the receiver is http://127.0.0.1
+    a, b = new_company(engine, seats=10, name="A"), new_company(engine, seats=10, name="B")
+    key_a, key_b = key_for(a), key_for(b)
+    made = await client.post("/api/v1/webhooks", headers=auth(key_a), json={"url": receiver.url})
+    assert made.status_code == 201, made.text
+    hook = made.json()
+    assert hook["secret"].startswith("whsec_") and hook["url"] == receiver.url
+    listed = (await client.get("/api/v1/webhooks", headers=auth(key_a))).json()["data"]
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
+    assert (await client.get("/api/v1/webhooks", headers=auth(key_b))).json()["data"] == []
+    assert_problem(await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=auth(key_b)), 404, "NOT_FOUND")
+
+    started = await upload(client, key_a, [person(1), person(2), person(3, email="bad")], data={"create": "true"})
+    done = await settled(client, key_a, started.headers["location"])
+    assert done["status"] == "done"
+    for _ in range(600):  # the worker that ended the batch delivers right away
+        if receiver.received:
+            break
+        outbox.deliver_due(engine)
+        await anyio.sleep(0.05)
+    assert len(receiver.received) == 1
+    later = utcnow() + timedelta(hours=2)
+    assert outbox.deliver_due(engine, now=later) == 1  # the retry, answered 200
+    assert outbox.deliver_due(engine, now=later + timedelta(hours=2)) == 0
+    assert len(receiver.received) == 2
+
+    (first_headers, first_body), (headers, body) = receiver.received
+    assert first_body == body  # the same event again
+    assert first_headers["bulk-upload-delivery"] == headers["bulk-upload-delivery"]  # one message, twice
+    assert headers["bulk-upload-event"] == "user_import.finished"
+    timestamp = headers["bulk-upload-timestamp"]
+    expected = hmac.new(hook["secret"].encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert headers["bulk-upload-signature"] == f"t={timestamp},v1={expected}"
+    event = json.loads(body)
+    assert event["type"] == "user_import.finished" and event["data"]["id"] == done["id"]
+    assert event["data"]["status"] == "created_with_failures"
+    assert event["data"]["counts"]["created"] == 2
+
+    with session_scope(engine) as session:
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "webhook")).scalars().all()
+        assert [(r.company_id, r.status, r.attempts) for r in rows] == [(a, "sent", 2)]
+
+    gone = await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=auth(key_a))
+    assert gone.status_code == 204
+    assert (await client.get("/api/v1/webhooks", headers=auth(key_a))).json()["data"] == []
+
+
+async def test_webhook_urls_must_be_https_on_public_hosts_in_production(client, engine):
+    key = key_for(new_company(engine))
+    for url in ("http://example.com/hook", "ftp://example.com/", "https://user:pw@example.com/", "not a url"):
+        refused = await client.post("/api/v1/webhooks", headers=auth(key), json={"url": url})
+        assert_problem(refused, 422, "INVALID_REQUEST")
+    accepted = await client.post("/api/v1/webhooks", headers=auth(key), json={"url": "https://hooks.example.com/x"})
+    assert accepted.status_code == 201
