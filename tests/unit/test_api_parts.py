@@ -81,3 +81,45 @@ def test_the_docs_page_names_every_operation_and_code_and_loads_nothing():
     for entry in catalogue():
         assert f'id="problem-{entry["code"].lower().replace("_", "-")}"' in page
     assert "<script" not in page and "<link" not in page
+
+
+def test_webhook_urls_we_call(monkeypatch):
+    from bulk_upload_app.importer.webhooks import WebhookProblem, check_url
+    from bulk_upload_app.settings import load_settings
+
+    strict = load_settings({"BULK_UPLOAD_DEMO": "1"})
+    assert check_url(" https://hooks.example.com/x?y=1 ", strict) == "https://hooks.example.com/x?y=1"
+    for url in ("http://hooks.example.com/", "https://", "https://a:b@example.com/", "https://x.com/#f", "x" * 600):
+        with pytest.raises(WebhookProblem):
+            check_url(url, strict)
+    lenient = load_settings({"BULK_UPLOAD_DEMO": "1", "BULK_UPLOAD_WEBHOOK_ALLOW_INSECURE": "1"})
+    assert check_url("http://127.0.0.1:9/h", lenient) == "http://127.0.0.1:9/h"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "localhost", "[::1]"])
+def test_webhooks_never_call_inside_the_network(host):
+    from bulk_upload_app.importer.outbox import DeliveryFailed
+    from bulk_upload_app.importer.webhooks import _public
+
+    with pytest.raises(DeliveryFailed) as refused:
+        _public(host.strip("[]"), 443)
+    assert refused.value.permanent
+
+
+@given(st.binary(max_size=200), st.integers(min_value=0, max_value=2**40))
+def test_a_webhook_signature_is_the_hmac_of_timestamp_and_body(body, timestamp):
+    import hashlib
+    import hmac
+
+    from bulk_upload_app.importer.webhooks import signature
+
+    expected = hmac.new(b"whsec_test", f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert signature("whsec_test", timestamp, body) == f"t={timestamp},v1={expected}"
+    assert signature("whsec_other", timestamp, body) != f"t={timestamp},v1={expected}"
+
+
+def test_production_refuses_insecure_webhooks():
+    from bulk_upload_app.settings import load_settings, startup_problems
+
+    settings = load_settings({"BULK_UPLOAD_WEBHOOK_ALLOW_INSECURE": "1", "BULK_UPLOAD_QUEUE_URL": "redis://q"})
+    assert any("BULK_UPLOAD_WEBHOOK_ALLOW_INSECURE" in p for p in startup_problems(settings))
