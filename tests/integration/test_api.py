@@ -584,3 +584,22 @@ async def test_webhook_urls_must_be_https_on_public_hosts_in_production(client, 
         assert_problem(refused, 422, "INVALID_REQUEST")
     accepted = await client.post("/api/v1/webhooks", headers=auth(key), json={"url": "https://hooks.example.com/x"})
     assert accepted.status_code == 201
+
+
+def test_an_idempotency_key_in_flight_or_a_day_old(api_env, engine):
+    """Two requests with one key at once: the second sees the first's claim (409 in the API); after
+    24 hours the key is forgotten and can be used afresh."""
+    from bulk_upload_app.models import ApiIdempotency as Stored
+    from bulk_upload_app.services import api_imports
+
+    company = new_company(engine)
+    assert api_imports.claim_idempotency_key(company, "k1", "a" * 64) is None
+    in_flight = api_imports.claim_idempotency_key(company, "k1", "a" * 64)
+    assert in_flight is not None and in_flight.status == 0
+    api_imports.store_idempotent_answer(
+        company, "k1", status=202, content_type="application/json", location="/x", body="{}"
+    )
+    assert api_imports.claim_idempotency_key(company, "k1", "a" * 64).status == 202
+    with session_scope(engine) as session:
+        session.execute(Stored.__table__.update().values(created_at=utcnow() - timedelta(hours=25)))
+    assert api_imports.claim_idempotency_key(company, "k1", "b" * 64) is None  # forgotten: claimed afresh
