@@ -57,6 +57,9 @@ def counts(session: Session, upload_id: str) -> DraftCounts:
     return DraftCounts(all=total, valid=valid, with_errors=total - valid)
 
 
+SEARCH_COUNT_LIMIT = 1000
+
+
 def page(
     session: Session,
     company_id: int,
@@ -84,7 +87,10 @@ def page(
         like = f"%{escaped}%"
         conditions.append(or_(*(func.lower(getattr(BulkUploadRow, c)).like(like, escape="\\") for c in COLUMN_NAMES)))
     if term:
-        total = session.exec(select(func.count()).select_from(BulkUploadRow).where(*conditions)).scalar_one()
+        # Counted up to SEARCH_COUNT_LIMIT + 1 only: a common term in a million rows would
+        # otherwise scan them all for a number nobody pages through ("1,000+" is shown).
+        matches = select(BulkUploadRow.id).where(*conditions).limit(SEARCH_COUNT_LIMIT + 1).subquery()
+        total = session.exec(select(func.count()).select_from(matches)).scalar_one()
     else:  # the draft keeps its counts up to date (see _touch): no count over every row
         total = upload.invalid_rows if only_errors else upload.total_rows
     rows = (

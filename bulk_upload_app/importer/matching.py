@@ -121,12 +121,29 @@ def _derivable(mapping: dict[int, str], sources: dict[str, int]) -> set[str]:
     return derivable
 
 
-def missing_fields(raw: RawTable, mapping: dict[int, str]) -> list[str]:
-    sources = _derivation_sources(raw, set(mapping))
-    if _other_phones(raw, set(mapping)):
-        sources[_PHONES] = -1
+def derivation_roles(raw: RawTable) -> dict[int, str]:
+    """Each column a field could be derived from, with its role (country, display name, phone):
+    what `missing_given` needs, read from the table once."""
+    roles = {}
+    for index, title in enumerate(raw.header):
+        if title and (hit := _role(title, _values(raw, index))) and hit[0] in (COUNTRY, DISPLAY_NAME, "phone"):
+            roles[index] = hit[0]
+    return roles
+
+
+def missing_given(roles: dict[int, str], mapping: dict[int, str]) -> list[str]:
+    """The required fields `mapping` neither fills nor lets us derive, from `derivation_roles`."""
+    sources: dict[str, int] = {}
+    for index, role in sorted(roles.items()):
+        if index in mapping:
+            continue
+        sources.setdefault(_PHONES if role == "phone" else role, index)
     have = set(mapping.values()) | _derivable(mapping, sources)
     return [f for f in REQUIRED_COLUMNS if f not in have]
+
+
+def missing_fields(raw: RawTable, mapping: dict[int, str]) -> list[str]:
+    return missing_given(derivation_roles(raw), mapping)
 
 
 def _candidates(raw: RawTable, field_name: str, taken: set[int]) -> list[str]:

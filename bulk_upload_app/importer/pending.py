@@ -22,7 +22,7 @@ from .batch import BatchSpec
 from .column_aliases import FIELDS
 from .errors import ErrorCode, FileProblem, UploadBusy
 from .intake import parse_table, validate_file
-from .matching import MatchPlan, check_mapping, guess, missing_fields
+from .matching import MatchPlan, check_mapping, derivation_roles, guess
 from .reading import RawTable
 from .records import get_upload, locked_draft
 
@@ -143,11 +143,12 @@ def plan_for(session: Session, company_id: int, upload_id: str) -> MatchPlan:
     return guess(table_from_json(upload.pending_table))
 
 
-def missing_for(session: Session, company_id: int, upload_id: str, mapping: dict[int, str]) -> list[str]:
+def roles_for(session: Session, company_id: int, upload_id: str) -> dict[int, str]:
+    """The waiting table's columns a field could be derived from (matching.derivation_roles)."""
     upload = get_upload(session, company_id, upload_id)
     if upload.pending_table is None:
-        return []
-    return missing_fields(table_from_json(upload.pending_table), mapping)
+        return {}
+    return derivation_roles(table_from_json(upload.pending_table))
 
 
 def confirm(session: Session, company_id: int, admin_user_id: int | None, upload_id: str, mapping: dict[int, str]):

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import capacity, drafts, pending, processing, uploads
+from ..importer import capacity, drafts, matching, pending, processing, uploads
 from ..importer.reading import ReadLimits
 from ..importer.report import report_csv, report_xlsx
 from ..importer.schema import REQUIRED_COLUMNS
@@ -45,6 +45,7 @@ class DraftSummary:
     create_total: int = 0
     cancel_requested: bool = False
     problem: str = ""
+    derived_columns: list[str] = field(default_factory=list)  # filled in from other columns, not the file's own
 
     @property
     def processing(self) -> bool:
@@ -71,6 +72,7 @@ class ColumnsToMatch:
 
     columns: list[ColumnToMatch]
     required: list[str]
+    derivation_roles: dict[int, str] = field(default_factory=dict)  # columns a field could be derived from
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Report:
 class RowsPage:
     rows: list[drafts.RowView] = field(default_factory=list)
     total: int = 0
+    more: bool = False  # a search matched more than `total` rows (it counts up to a limit)
 
 
 def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
@@ -114,7 +117,17 @@ def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
         create_total=upload.create_total,
         cancel_requested=upload.cancel_requested,
         problem=upload.problem,
+        derived_columns=_derived_columns(upload.column_mapping or {}),
     )
+
+
+def _derived_columns(column_mapping: dict) -> list[str]:
+    """Our columns a matched file had no column for, filled in from others (importer/matching.py:
+    the prefix from phones or a country, names split from a display name)."""
+    if column_mapping.get("matched_by", "template") == "template":
+        return []
+    matched = set(column_mapping.get("mapping", {}).values())
+    return [name for name in ("firstname", "lastname", "countryprefix") if name not in matched]
 
 
 def _columns_text(column_mapping: dict) -> list[str]:
@@ -212,17 +225,18 @@ def columns_to_match(company_id: int, upload_id: str) -> ColumnsToMatch:
     """The file's columns with our guesses, for the Match columns step (UploadBusy once matched)."""
     with session_scope(read_only=True) as session:
         plan = pending.plan_for(session, company_id, upload_id)
+        roles = pending.roles_for(session, company_id, upload_id)
     return ColumnsToMatch(
         columns=[ColumnToMatch(c.index, c.title, list(c.samples), c.field) for c in plan.columns],
         required=list(REQUIRED_COLUMNS),
+        derivation_roles=roles,
     )
 
 
-def columns_missing(company_id: int, upload_id: str, mapping: dict[int, str]) -> list[str]:
+def columns_missing(derivation_roles: dict[int, str], mapping: dict[int, str]) -> list[str]:
     """The required fields this matching neither fills nor lets us derive (the prefix from phones or
-    a country column, names from a display name)."""
-    with session_scope(read_only=True) as session:
-        return pending.missing_for(session, company_id, upload_id, mapping)
+    a country column, names from a display name); no database read: the roles came with the columns."""
+    return matching.missing_given(derivation_roles, mapping)
 
 
 def confirm_columns(
@@ -241,7 +255,8 @@ def rows_page(company_id: int, upload_id: str, *, only_errors: bool, search: str
         views, total = drafts.page(
             session, company_id, upload_id, only_errors=only_errors, search=search, offset=offset, limit=limit
         )
-    return RowsPage(views, total)
+    more = bool(search.strip()) and total > drafts.SEARCH_COUNT_LIMIT
+    return RowsPage(views, min(total, drafts.SEARCH_COUNT_LIMIT) if more else total, more)
 
 
 def _changed(company_id: int, upload_id: str, change: Callable[[Session], object]) -> DraftSummary:

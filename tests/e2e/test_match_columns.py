@@ -3,6 +3,7 @@ screen reader would: exports of Google Workspace, Microsoft 365 and Okta, and a 
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -100,6 +101,9 @@ def test_a_wrong_guess_is_corrected_then_remembered(page, app_server, tmp_path):
     )
     prefix = page.get_by_role("textbox", name="countryprefix of row 2", exact=True)
     expect(prefix).to_have_value("+49")  # derived from "Land", and editable
+    # Marked in the grid: the column's header, and each derived cell is described as such.
+    expect(page.get_by_role("columnheader", name="countryprefix derived")).to_be_visible()
+    expect(prefix).to_have_accessible_description(re.compile("derived from the file's other columns"))
     expect(page.get_by_text('derived from the column "Land"', exact=False)).to_be_visible()
     expect(page.get_by_text('"E-Mail geschäftlich" → email', exact=False).first).to_be_visible()
 

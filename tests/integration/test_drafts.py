@@ -203,3 +203,20 @@ def test_counts_kept_by_edits_equal_a_recount(engine, demo_company, operations):
         with session_scope(engine, read_only=True) as session:
             stored = drafts.stored_counts(uploads.get_upload(session, demo_company, upload_id))
             assert stored == drafts.counts(session, upload_id), (kind, number, column, value)
+
+
+def test_a_search_counts_its_matches_up_to_the_limit_only(engine):
+    with session_scope(engine) as session:
+        company = Company(name="Search", seats=10)
+        session.add(company)
+        session.flush()
+        company_id = company.id
+    rows = [person(i) for i in range(drafts.SEARCH_COUNT_LIMIT + 5)]
+    upload_id = uploads.draft_from_file(
+        engine, company_id=company_id, admin_user_id=None, file_name="s.csv", data=users_csv(rows), limits=ReadLimits()
+    )
+    with session_scope(engine, read_only=True) as session:
+        many, total_many = drafts.page(session, company_id, upload_id, search="first", limit=10)
+        one, total_one = drafts.page(session, company_id, upload_id, search="first1004", limit=10)
+    assert total_many == drafts.SEARCH_COUNT_LIMIT + 1 and len(many) == 10  # "1,000+": counting stopped there
+    assert total_one == 1 and one[0].values["firstname"] == "First1004"

@@ -41,6 +41,7 @@ class DraftState(SessionState):
     queued: bool = False
     cancel_requested: bool = False
     problem: str = ""
+    derived_columns: list[str] = []  # columns filled in from the file's other columns (Match columns)
 
     @rx.var
     def seats_short(self) -> int:
@@ -72,6 +73,7 @@ class DraftState(SessionState):
             summary.judged_percent,
         )
         self.queued, self.cancel_requested, self.problem = summary.queued, summary.cancel_requested, summary.problem
+        self.derived_columns = summary.derived_columns
         if with_step:
             self.step = summary.step
 

@@ -21,16 +21,11 @@ class MatchState(DraftState):
     match_error_code: str = ""
     match_error: str = ""
     confirming: bool = False
+    _derivation_roles: dict[int, str] = {}  # read with the columns: a select change reads no table
 
     def _check(self) -> None:
-        company_id = self._company_id()
-        if company_id is None:
-            return
         mapping = {int(c["index"]): c["field"] for c in self.file_columns if c["field"] != IGNORE}
-        try:
-            missing = draft_service.columns_missing(company_id, self.upload_id, mapping)
-        except UploadNotFound:
-            missing = []
+        missing = draft_service.columns_missing(self._derivation_roles, mapping)
         self.missing_labels = ", ".join(_LABELS[name] for name in missing)
 
     @rx.var
@@ -58,6 +53,7 @@ class MatchState(DraftState):
             }
             for c in found.columns
         ]
+        self._derivation_roles = found.derivation_roles
         self._check()
 
     @rx.event

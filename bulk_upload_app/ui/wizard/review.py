@@ -36,6 +36,7 @@ class ReviewState(PagedMixin, DraftState):
     rows: list[dict[str, str]] = []
     only_errors: bool = False
     search: str = ""
+    more_matches: bool = False  # the search matched more rows than it counted
     _watching: bool = False
 
     @rx.event
@@ -96,7 +97,7 @@ class ReviewState(PagedMixin, DraftState):
         except UploadNotFound:
             return
         self.rows = [_flat_row(v) for v in found.rows]
-        self.total_items = found.total
+        self.total_items, self.more_matches = found.total, found.more
 
     @rx.event
     def set_only_errors(self, value: bool):
@@ -137,9 +138,13 @@ class ReviewState(PagedMixin, DraftState):
 # ---------------------------------------------------------------- components
 
 
+DERIVED_HINT_ID = "derived-hint"
+
+
 def _cell(row: rx.Var, column: str) -> rx.Component:
     error = row[f"{column}_error"]
     error_id = f"err-{column}-" + row["id"]
+    derived = DraftState.derived_columns.contains(column) & (row[column] != "")
     field = rx.input(
         default_value=row[column],
         read_only=DraftState.processing,  # rows are fixed once every row is judged
@@ -147,9 +152,10 @@ def _cell(row: rx.Var, column: str) -> rx.Component:
         on_blur=lambda value: ReviewState.edit_cell(row["id"], column, value),
         aria_label=f"{column} of row " + row["row"],
         aria_invalid=rx.cond(error != "", "true", "false"),
-        aria_describedby=rx.cond(error != "", error_id, ""),
-        color_scheme=rx.cond(error != "", "red", "gray"),
-        variant=rx.cond(error != "", "soft", "surface"),
+        aria_describedby=rx.cond(error != "", error_id, rx.cond(derived, DERIVED_HINT_ID, "")),
+        title=rx.cond(derived, "Derived from the file's other columns: check it", ""),
+        color_scheme=rx.cond(error != "", "red", rx.cond(derived, "blue", "gray")),
+        variant=rx.cond(error != "", "soft", rx.cond(derived, "soft", "surface")),
         size="1",
         width="100%",
     )
@@ -191,6 +197,16 @@ def _grid_row(row: rx.Var) -> rx.Component:
     )
 
 
+def _column_header(column: str) -> rx.Component:
+    return rx.table.column_header_cell(
+        column,
+        rx.cond(
+            DraftState.derived_columns.contains(column),
+            rx.badge("derived", variant="soft", color_scheme="blue", high_contrast=True, margin_left="0.4em"),
+        ),
+    )
+
+
 def review_grid() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -215,13 +231,23 @@ def review_grid() -> rx.Component:
             align="center",
             wrap="wrap",
         ),
+        rx.cond(
+            DraftState.derived_columns.length() > 0,
+            rx.text(
+                "Blue cells were derived from the file's other columns (see the notes above): check them; "
+                "they can be edited like any other.",
+                id=DERIVED_HINT_ID,
+                size="2",
+                color_scheme="gray",
+            ),
+        ),
         rx.box(
             named_table(
                 "Rows of the file",
                 rx.table.header(
                     rx.table.row(
                         rx.table.column_header_cell("Row"),
-                        *[rx.table.column_header_cell(c.name) for c in COLUMNS],
+                        *[_column_header(c.name) for c in COLUMNS],
                         rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
                     )
                 ),
@@ -241,7 +267,7 @@ def review_grid() -> rx.Component:
             ReviewState.next_page,
             " · ",
             ReviewState.total_items,
-            " rows",
+            rx.cond(ReviewState.more_matches, "+ rows", " rows"),
         ),
         width="100%",
         spacing="3",
