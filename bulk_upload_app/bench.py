@@ -3,6 +3,11 @@
 Generates users files, then for each size and database runs, in a fresh process each
 (so peak memory is that run's own): read + validate, stage (+ account checks), create with
 groups, outbound numbers and skills. Prints a table and writes bench-results/engine.json.
+
+`--api` instead compares the two headless ways in end to end, on the same file and a fresh
+database each: `bulk-upload import FILE --company ID` (the CLI process, start to exit) and the HTTP
+API of the real backend (`reflex run --env prod --backend-only`, one `bulk-upload worker`): POST
+the file with create=true, then poll until the upload is done. Writes bench-results/api.json.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import os
 import random
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -185,12 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--million", action="store_true", help="also validate 1,000,000 rows")
     parser.add_argument("--pg-url", default=os.environ.get("BULK_UPLOAD_TEST_PG_URL", DEFAULT_PG))
+    parser.add_argument("--api", action="store_true", help="the HTTP API's end-to-end time next to the CLI's")
     parser.add_argument("--one", nargs=3, metavar=("PATH", "DB_URL", "VALIDATE_ONLY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         path, url, validate_only = args.one
         print(json.dumps(run_one(path, None if url == "-" else url, validate_only == "1")))
         return 0
+
+    if args.api:
+        return api_versus_cli(
+            [int(s) for s in args.sizes.split(",") if s], [d for d in args.databases.split(",") if d], args.pg_url
+        )
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,6 +249,140 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.get('edit_ms', '-')} | {r.get('create_s', '-')} | {r.get('created', '-')} | {r['peak_mb']} |"
         )
     return 0
+
+
+def _cli(env: dict[str, str], *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "bulk_upload_app", *args, "--json"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def _company_and_env(db_url: str, workdir: Path) -> tuple[dict[str, str], int]:
+    env = {
+        **os.environ,
+        "REFLEX_DB_URL": db_url,
+        "BULK_UPLOAD_STORAGE_DIR": str(workdir / "uploads"),
+        "BULK_UPLOAD_LEGACY_DASHBOARD_URL": "https://dashboard.example.com/seats",
+        "BULK_UPLOAD_API_RATE_LIMIT": "1000000",
+    }
+    company = _cli(env, "company", "create", "--name", "Bench", "--seats", "10000000")
+    return env, int(company["id"])
+
+
+def _run_cli(file: Path, db_url: str, workdir: Path) -> dict:
+    env, company_id = _company_and_env(db_url, workdir)
+    start = time.perf_counter()
+    result = _cli(env, "import", str(file), "--company", str(company_id))
+    return {"cli_s": round(time.perf_counter() - start, 2), "cli_created": result["created"]}
+
+
+def _run_api(file: Path, db_url: str, workdir: Path) -> dict:
+    import httpx
+
+    env, company_id = _company_and_env(db_url, workdir)
+    key = _cli(env, "api-key", "create", "--company", str(company_id), "--name", "bench")["key"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env.update(
+        BULK_UPLOAD_DEMO="1",
+        REFLEX_WEB_WORKDIR=str(workdir / "web"),
+        REFLEX_STATES_WORKDIR=str(workdir / "states"),
+        REFLEX_CHECK_LATEST_VERSION="false",
+        REFLEX_TELEMETRY_ENABLED="false",
+        # The job queue: one worker (as `./dev.sh run` starts) in a namespace of this run.
+        BULK_UPLOAD_QUEUE_URL=os.environ.get("BULK_UPLOAD_QUEUE_URL")
+        or os.environ.get("BULK_UPLOAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        BULK_UPLOAD_QUEUE_NAMESPACE=f"bulk-upload-bench-{uuid.uuid4().hex[:8]}",
+    )
+    log = (workdir / "api-server.log").open("w")
+    processes = [
+        subprocess.Popen(
+            command,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for command in (
+            [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(port)],
+            [sys.executable, "-m", "bulk_upload_app", "worker", "--processes", "1"],
+        )
+    ]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
+            for _ in range(600):
+                try:
+                    if http.get("/api/v1/openapi.json").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            start = time.perf_counter()
+            with file.open("rb") as body:
+                started = http.post(
+                    "/api/v1/user-imports",
+                    files={"file": (file.name, body, "text/csv")},
+                    data={"user_type": "agent", "create": "true"},
+                )
+            started.raise_for_status()
+            accepted_s = time.perf_counter() - start
+            while True:
+                found = http.get(started.headers["location"]).json()
+                if found["status"] in ("done", "failed") or found["problem"]:
+                    break
+                time.sleep(0.25)
+            took = time.perf_counter() - start
+    finally:
+        for process in processes:
+            os.killpg(process.pid, 15)
+            process.wait(timeout=30)
+        log.close()
+    return {
+        "api_accepted_s": round(accepted_s, 2),
+        "api_s": round(took, 2),
+        "api_status": found["status"],
+        "api_created": found["counts"]["created"],
+    }
+
+
+def api_versus_cli(sizes: list[int], databases: list[str], pg_url: str) -> int:
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for size in sizes:
+            file = workdir / f"users-{size}.csv"
+            generate(file, size, 0.05)
+            for db in databases:
+                row: dict = {"size": size, "db": db, "file_mb": round(file.stat().st_size / 2**20, 1)}
+                for run in (_run_cli, _run_api):
+                    url, cleanup = _fresh_db(db, workdir, pg_url)
+                    try:
+                        row.update(run(file, url, workdir))
+                    finally:
+                        cleanup()
+                row["same_created"] = row["cli_created"] == row["api_created"]
+                results.append(row)
+                print(json.dumps(row), flush=True)
+    out_dir = PROJECT_ROOT / "bench-results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "api.json").write_text(json.dumps(results, indent=2))
+    print("\n| rows | db | file MB | CLI s | API s (202 after) | created CLI / API |")
+    print("|---:|---|---:|---:|---:|---|")
+    for r in results:
+        print(
+            f"| {r['size']:,} | {r['db']} | {r['file_mb']} | {r['cli_s']} | {r['api_s']} ({r['api_accepted_s']}) | "
+            f"{r['cli_created']:,} / {r['api_created']:,} |"
+        )
+    return 0 if all(r["same_created"] for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import logging
 import reflex as rx
 
 from . import embed, routes
+from .api import mount_api
 from .housekeeping import deliver_periodically, purge_periodically
 from .http_guard import http_guard
 from .settings import require_safe_start
@@ -22,7 +23,9 @@ app = rx.App(
         rx.script(embed.client_config_script()),  # before embed.js: where it may post messages
         rx.script(src="/embed.js"),
     ],
-    api_transformer=http_guard,  # security headers on every HTTP response; upload size cut-off
+    # First the import API takes /api/v1, Reflex the rest; then the guard wraps both:
+    # security headers on every HTTP response, the API's included; the upload size cut-off.
+    api_transformer=[mount_api, http_guard],
 )
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect(routes.USERS))
 app.add_page(users_page, route=routes.USERS, title="Users", on_load=UsersState.load)

@@ -15,7 +15,7 @@ from .importer.batch import BatchProblem
 from .importer.errors import ErrorCode, FileProblem, UndoRefused, UploadNotFound, message_for
 from .importer.schema import DEFAULT_USER_TYPE, USER_TYPES
 from .importer.template import TEMPLATE_FORMATS, template_bytes
-from .services import history, imports, notifications, operations
+from .services import api_keys, history, imports, notifications, operations
 from .settings import SettingsError, get_settings
 
 EXIT_FILE_PROBLEM = 2
@@ -263,6 +263,52 @@ def _refuse(error: dict[str, Any], as_json: bool) -> int:
     return EXIT_FILE_PROBLEM
 
 
+def cmd_api_key_create(args: argparse.Namespace) -> int:
+    try:
+        key_id, key = api_keys.create_key(args.company, args.name, created_by=_actor())
+    except api_keys.ApiKeyProblem as exc:
+        return _fail(BatchProblem(str(exc)), args.json, EXIT_BAD_ARGUMENTS)
+    print("Keep this key now: it is stored hashed and cannot be shown again.", file=sys.stderr)
+    _emit({"id": key_id, "key": key}, args.json, f"{key_id} {key}")
+    return 0
+
+
+def cmd_api_key_list(args: argparse.Namespace) -> int:
+    keys = api_keys.list_keys(args.company)
+
+    def when(moment: Any) -> str | None:
+        return moment.isoformat() if moment is not None else None
+
+    document = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "created_at": when(k.created_at),
+            "created_by": k.created_by,
+            "last_used_at": when(k.last_used_at),
+            "revoked_at": when(k.revoked_at),
+        }
+        for k in keys
+    ]
+    human = "\n".join(
+        f"{k.id} {k.prefix}… {k.name!r} created {k.created_at:%Y-%m-%d} by {k.created_by or '?'}"
+        + (f", revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "")
+        for k in keys
+    )
+    _emit(document, args.json, human or "No API keys yet.")
+    return 0
+
+
+def cmd_api_key_revoke(args: argparse.Namespace) -> int:
+    try:
+        api_keys.revoke_key(args.company, args.key_id, revoked_by=_actor())
+    except api_keys.ApiKeyNotFound:
+        return _refuse({"code": "API_KEY_NOT_FOUND", "message": "This company has no API key with that id."}, args.json)
+    _emit({"id": args.key_id, "revoked": True}, args.json, f"{args.key_id} revoked.")
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     from .housekeeping import run_purge
 
@@ -366,6 +412,20 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--dry-run", action="store_true", help="only say what would be removed and kept")
     undo.set_defaults(func=cmd_undo)
 
+    keys = sub.add_parser("api-key", help="a company's API keys (HTTP API and SCIM)").add_subparsers(
+        dest="api_key_command", required=True
+    )
+    key_create = with_json(keys.add_parser("create", help="make a key; printed once, stored hashed"))
+    key_create.add_argument("--company", type=int, required=True)
+    key_create.add_argument("--name", required=True)
+    key_create.set_defaults(func=cmd_api_key_create)
+    key_list = with_json(keys.add_parser("list", help="the company's keys (never the keys themselves)"))
+    key_list.add_argument("--company", type=int, required=True)
+    key_list.set_defaults(func=cmd_api_key_list)
+    key_revoke = with_json(keys.add_parser("revoke", help="revoke a key at once"))
+    key_revoke.add_argument("key_id")
+    key_revoke.add_argument("--company", type=int, required=True)
+    key_revoke.set_defaults(func=cmd_api_key_revoke)
     worker = sub.add_parser(
         "worker", help="process files and create users from the job queue (BULK_UPLOAD_QUEUE_URL); run one or many"
     )

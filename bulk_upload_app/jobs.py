@@ -26,7 +26,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from .db import get_engine, session_scope
-from .importer import capacity, outbox, uploads
+from .importer import api_imports, capacity, outbox, uploads
 from .importer.batch import BatchProblem
 from .importer.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
 from .importer.leases import CreateRunning
@@ -111,6 +111,17 @@ def process_file(upload_id: str, ask_columns: bool = False) -> None:
         logger.warning("upload %s: gone before its file was processed", upload_id)
         return
     logger.info("upload %s: file processed, %s", upload_id, status)
+    if status == UploadStatus.DRAFT:
+        _create_if_asked(upload_id)
+
+
+def _create_if_asked(upload_id: str) -> None:
+    """An upload sent through the HTTP API with create=true: its create is queued once judged."""
+    with session_scope() as session:
+        follow = api_imports.queue_create_if_asked(session, upload_id, get_settings().legacy_dashboard_url)
+    if follow is not None:
+        company_id, actor = follow
+        enqueue_create(company_id, upload_id, admin_user_id=None, actor=actor)
 
 
 @dramatiq.actor(

@@ -264,3 +264,62 @@ class FileProcessingSlot(SQLModel, table=True):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
     company_id: int = Field(foreign_key="company.id", index=True)
     expires_at: datetime = Field(index=True)
+
+
+class ApiImport(SQLModel, table=True):
+    """What an upload started through the HTTP API asked for beyond the upload itself: which key,
+    and whether to create the users once every row is judged (or was asked to create them)."""
+
+    __tablename__ = "api_import"
+    upload_id: str = Field(foreign_key="bulk_upload.id", primary_key=True, max_length=32)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    key_id: str = Field(default="", max_length=64)
+    create_when_judged: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiIdempotency(SQLModel, table=True):
+    """A POST made with an `Idempotency-Key`: the answer given, replayed for the same key and body
+    within a day (per company: two companies' keys never meet). `status` 0: still being answered."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("company_id", "key", name="uq_api_idempotency_company_key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id")
+    key: str = Field(max_length=255)
+    request_sha256: str = Field(max_length=64)
+    status: int = 0
+    content_type: str = Field(default="", max_length=100)
+    location: str = Field(default="", max_length=255)
+    body: str = ""
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """A company's key for the HTTP API and SCIM: only its SHA-256 is kept (the key is 256 random
+    bits, so a fast hash is enough), with its first characters to show it by."""
+
+    __tablename__ = "api_key"
+    id: str = Field(primary_key=True, max_length=32)  # "key_" + 24 hex: named in URLs and the CLI
+    company_id: int = Field(foreign_key="company.id", index=True)
+    name: str = Field(max_length=100)
+    key_sha256: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=120)
+    last_used_at: Optional[datetime] = None
+    revoked_at: Optional[datetime] = None
+    revoked_by: str = Field(default="", max_length=120)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A company's HTTPS endpoint told `user_import.finished` (importer/webhooks.py). The secret signs
+    each delivery (HMAC-SHA256), so it is kept as is; it is shown to the caller once."""
+
+    __tablename__ = "webhook_endpoint"
+    id: str = Field(primary_key=True, max_length=32)  # "wh_" + 24 hex
+    company_id: int = Field(foreign_key="company.id", index=True)
+    url: str = Field(max_length=500)
+    secret: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=120)

@@ -134,6 +134,11 @@ class Settings:
     public_url: str  # where the links in the email point: the app as admins open it
     mail_attachment_max_bytes: int  # failed rows above this go as a link, not an attachment
     mail_catcher_dir: Path  # demo mode: where `bulk-upload mail-catcher` keeps what it caught
+    # the HTTP API (/api/v1)
+    api_redis_url: str = ""  # rate-limit counters shared by every worker; "" counts per process
+    api_rate_limit: int = 600  # requests per API key and window
+    api_rate_window_seconds: int = 60
+    webhook_allow_insecure: bool = False  # tests and demo only: http:// and private addresses allowed
 
     @property
     def dev_signin(self) -> bool:
@@ -264,6 +269,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=read.url("BULK_UPLOAD_PUBLIC_URL", deploy_url),
         mail_attachment_max_bytes=int(read.number("BULK_UPLOAD_MAIL_ATTACHMENT_MAX_KB", 5 * 1024)) * 1024,
         mail_catcher_dir=Path(read.text("BULK_UPLOAD_MAIL_CATCHER_DIR", str(RUNTIME_DIR / "mail"))),
+        api_redis_url=read.text("BULK_UPLOAD_REDIS_URL"),
+        api_rate_limit=int(read.number("BULK_UPLOAD_API_RATE_LIMIT", 600)),
+        api_rate_window_seconds=int(read.number("BULK_UPLOAD_API_RATE_WINDOW_SECONDS", 60)),
+        webhook_allow_insecure=read.flag("BULK_UPLOAD_WEBHOOK_ALLOW_INSECURE"),
     )
 
 
@@ -284,6 +293,11 @@ def startup_problems(settings: Settings) -> list[str]:
         )
     if not settings.jwt_issuer:
         problems.append("BULK_UPLOAD_JWT_ISSUER is missing: set the issuer (iss) of the dashboard's sign-in tokens")
+    if settings.webhook_allow_insecure:
+        problems.append(
+            "BULK_UPLOAD_WEBHOOK_ALLOW_INSECURE is set outside demo mode: webhooks would call http:// and "
+            "private addresses; remove it"
+        )
     if not settings.frame_ancestors:
         problems.append("BULK_UPLOAD_FRAME_ANCESTORS is missing: set the dashboard origin(s) allowed to frame the app")
     if settings.dev_signin_requested:

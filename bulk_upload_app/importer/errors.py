@@ -37,6 +37,16 @@ class ErrorCode(StrEnum):
     UPLOAD_NOT_FOUND = "UPLOAD_NOT_FOUND"
     UNDO_WINDOW_PASSED = "UNDO_WINDOW_PASSED"
     UNDO_NOT_AVAILABLE = "UNDO_NOT_AVAILABLE"
+    # Request-level: what the HTTP API (/api/v1) answers about a request itself.
+    UNAUTHORIZED = "UNAUTHORIZED"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    INVALID_SETTINGS = "INVALID_SETTINGS"
+    UPLOAD_BUSY = "UPLOAD_BUSY"
+    RATE_LIMITED = "RATE_LIMITED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 FILE_LEVEL = frozenset(
@@ -54,6 +64,20 @@ FILE_LEVEL = frozenset(
 )
 
 UPLOAD_LEVEL = frozenset({ErrorCode.UPLOAD_NOT_FOUND, ErrorCode.UNDO_WINDOW_PASSED, ErrorCode.UNDO_NOT_AVAILABLE})
+
+REQUEST_LEVEL = frozenset(
+    {
+        ErrorCode.UNAUTHORIZED,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.INVALID_REQUEST,
+        ErrorCode.INVALID_SETTINGS,
+        ErrorCode.UPLOAD_BUSY,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+        ErrorCode.INTERNAL_ERROR,
+    }
+)
 
 # Templates are filled with str.format(**details); each says what is wrong and how to fix it.
 _MESSAGES: dict[ErrorCode, str] = {
@@ -81,6 +105,15 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.UPLOAD_NOT_FOUND: "This bulk upload does not exist or belongs to another account.",
     ErrorCode.UNDO_WINDOW_PASSED: "This upload finished on {finished} and can be undone only within {days} days of that. Remove its users one by one instead.",
     ErrorCode.UNDO_NOT_AVAILABLE: "This upload can't be undone: {reason}.",
+    ErrorCode.UNAUTHORIZED: "{reason} Create a key on the API keys page (or with `bulk-upload api-key create`) and send it as Authorization: Bearer <key>.",
+    ErrorCode.NOT_FOUND: "There is nothing at this address. The API's paths are listed at /api/v1/docs.",
+    ErrorCode.INVALID_REQUEST: "The request can't be used: {reason}",
+    ErrorCode.INVALID_SETTINGS: "The settings can't be used: {reason}",
+    ErrorCode.UPLOAD_BUSY: "{reason}",
+    ErrorCode.RATE_LIMITED: "This API key made too many requests. Wait {retry_after} seconds and try again.",
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: "This Idempotency-Key was already used with a different request. Use a new key for a new request.",
+    ErrorCode.IDEMPOTENCY_KEY_IN_USE: "A request with this Idempotency-Key is still being answered. Try again in a moment.",
+    ErrorCode.INTERNAL_ERROR: "Something went wrong on our side; nothing you sent was at fault. Try again, and tell support if it keeps happening.",
 }
 
 
@@ -94,6 +127,8 @@ def catalogue() -> list[dict[str, str]]:
 
 
 def _level(code: ErrorCode) -> str:
+    if code in REQUEST_LEVEL:
+        return "request"
     return "file" if code in FILE_LEVEL else "upload" if code in UPLOAD_LEVEL else "row"
 
 

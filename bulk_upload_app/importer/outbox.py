@@ -45,11 +45,12 @@ from ..db import session_scope
 from ..models import AdminHistorySeen, BulkUpload, BulkUploadRow, utcnow
 from ..settings import Settings, get_settings
 from ..statuses import STATUS_LABELS, RowOutcome, UploadStatus, shown_status
-from . import audit
+from . import audit, webhooks
 
 logger = logging.getLogger("bulk_upload")
 
 KIND_EMAIL = "email"
+KIND_WEBHOOK = "webhook"  # importer/webhooks.py: one row per endpoint of the company
 EVENT_BATCH_FINISHED = "batch-finished"
 UPLOADER = "uploader"  # an email row's target: the addresses stored on the upload
 
@@ -184,11 +185,12 @@ def enqueue_batch_finished(
         "last_error": None if recipients else NO_ADDRESS,
     }
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
-        insert(OutboxMessage.__table__)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["upload_id", "kind", "target", "event", "finish_number"])
-    )
+    for row in [values, *webhooks.queue_rows(session, found.company_id, values)]:
+        session.execute(
+            insert(OutboxMessage.__table__)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["upload_id", "kind", "target", "event", "finish_number"])
+        )
 
 
 def _count(session: Session, upload_id: str, outcome: str) -> int:
@@ -227,7 +229,7 @@ Sender = Callable[[Engine, Claimed, Settings], None]
 def _senders() -> dict[str, Sender]:
     from .notification_mail import send_outbox_email
 
-    return {KIND_EMAIL: send_outbox_email}
+    return {KIND_EMAIL: send_outbox_email, KIND_WEBHOOK: webhooks.send_webhook}
 
 
 def _due(now: datetime):

@@ -33,10 +33,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from ..db import session_scope
-from ..models import BulkUpload, BulkUploadRow, UploadFile, utcnow
+from ..models import ApiImport, BulkUpload, BulkUploadRow, UploadFile, utcnow
 from ..statuses import RowOutcome, UploadStatus
 from ..uploaded_files import is_upload_file
 from . import audit
+from .api_imports import purge_idempotency
 
 DEFAULT_DRAFT_DAYS = 14
 DEFAULT_RETENTION_DAYS = 30
@@ -104,6 +105,8 @@ def purge(engine: Engine, storage_dir: Path, *, now: datetime | None = None, rul
     result.drafts_deleted, result.draft_rows_deleted = purge_drafts(engine, now=now, days=rules.draft_days)
     result.uploads_rows_purged, result.rows_purged = purge_finished_rows(engine, now=now, days=rules.retention_days)
     result.files_removed = remove_orphan_files(storage_dir, now=now, max_age_seconds=rules.orphan_file_seconds)
+    with session_scope(engine) as session:  # the API's Idempotency-Key answers, kept a day
+        purge_idempotency(session, now)
     return result
 
 
@@ -144,6 +147,7 @@ def purge_drafts(engine: Engine, *, now: datetime, days: int) -> tuple[list[str]
     def purge_one(session: Session, found: Any) -> int:
         upload_id = found.id
         count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
+        session.execute(delete(ApiImport.__table__).where(ApiImport.upload_id == upload_id))
         session.execute(delete(UploadFile.__table__).where(UploadFile.upload_id == upload_id))
         session.execute(delete(BulkUpload.__table__).where(up.id == upload_id))
         audit.record(

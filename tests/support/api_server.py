@@ -1,0 +1,80 @@
+"""The real app's backend, `reflex run --env prod --backend-only`, for tests of its HTTP API.
+
+The backend is the whole ASGI app as production runs it (Reflex's routes, the import API mounted
+through `api_transformer`, `http_guard` around both) without the frontend build, so it answers
+within seconds. Same environment as tests.support.app_server (its `Mode`s: SQLite with one
+worker, or PostgreSQL + Redis with two workers and demo mode off) and its `bulk-upload worker`s
+for the jobs, database migrated and seeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .app_server import Mode, StartFailed, prepare_database, server_env, start_job_worker
+from .paths import REPO
+from .processes import die_with_parent, free_port, http_status, log_line, log_tail, stop_process_group
+
+START_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    base_url: str
+    db_url: str
+    env: dict[str, str]
+    log_path: Path
+
+
+@contextlib.contextmanager
+def api_server(tmp: Path, mode: Mode, **extra_env: str) -> Iterator[ApiServer]:
+    port = free_port()
+    env = {**server_env(tmp, port, mode), **extra_env}
+    log_path = tmp / "api-server.log"
+    prepare_database(env, log_path)
+    command = [
+        sys.executable,
+        "-m",
+        "reflex",
+        "run",
+        "--env",
+        "prod",
+        "--backend-only",
+        "--loglevel",
+        "info",
+        "--backend-port",
+        str(port),
+        "--backend-host",
+        "127.0.0.1",
+    ]
+    log_line(log_path, f"starting {' '.join(command[1:])} (mode {mode.name})")
+    job_workers = [start_job_worker(env, log_path) for _ in range(mode.job_workers)]
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while http_status(f"{base_url}/api/v1/openapi.json") != "200":
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise StartFailed(f"the API did not answer; log {log_path}:\n{log_tail(log_path, 80)}")
+            time.sleep(0.3)
+        yield ApiServer(base_url, env["REFLEX_DB_URL"], env, log_path)
+    finally:
+        for worker in job_workers:
+            stop_process_group(worker, log_path)
+        stop_process_group(process, log_path)
