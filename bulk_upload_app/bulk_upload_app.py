@@ -6,6 +6,7 @@ from . import embed, routes
 from .housekeeping import purge_periodically
 from .http_guard import http_guard
 from .settings import require_safe_start
+from .ui.api_keys import ApiKeysState, api_keys_page
 from .ui.history import HistoryState, history_page
 from .ui.users import UsersState, users_page
 from .ui.wizard.page import draft_page
@@ -27,6 +28,7 @@ app = rx.App(
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect(routes.USERS))
 app.add_page(users_page, route=routes.USERS, title="Users", on_load=UsersState.load)
 app.add_page(history_page, route=routes.HISTORY, title="Bulk uploads", on_load=HistoryState.load)
+app.add_page(api_keys_page, route=routes.API_KEYS, title="API keys", on_load=ApiKeysState.load)
 app.add_page(start_page, route=routes.BULK_UPLOAD, title="Bulk user upload", on_load=UploadState.start)
 app.add_page(draft_page, route=f"{routes.DRAFT_PREFIX}[draft]", title="Bulk user upload", on_load=ReviewState.load)
 

@@ -11,3 +11,4 @@ def draft(upload_id: str) -> str:
 
 
 HISTORY = "/users/bulk-uploads"  # every bulk upload of the company
+API_KEYS = "/users/api-keys"  # the company's keys for the HTTP API and SCIM
