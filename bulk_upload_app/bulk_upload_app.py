@@ -5,6 +5,7 @@ import reflex as rx
 from . import embed, routes
 from .housekeeping import purge_periodically
 from .http_guard import http_guard
+from .scim import mount_scim
 from .settings import require_safe_start
 from .ui.api_keys import ApiKeysState, api_keys_page
 from .ui.history import HistoryState, history_page
@@ -23,7 +24,9 @@ app = rx.App(
         rx.script(embed.client_config_script()),  # before embed.js: where it may post messages
         rx.script(src="/embed.js"),
     ],
-    api_transformer=http_guard,  # security headers on every HTTP response; upload size cut-off
+    # SCIM at /scim/v2 in front of Reflex; then http_guard around both: security headers on every
+    # HTTP response, upload size cut-off.
+    api_transformer=[mount_scim, http_guard],
 )
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect(routes.USERS))
 app.add_page(users_page, route=routes.USERS, title="Users", on_load=UsersState.load)

@@ -35,6 +35,7 @@ class UploadSource(StrEnum):
 
     WIZARD = "wizard"
     CLI = "cli"
+    SCIM = "scim"  # an identity provider over SCIM 2.0 (one upload per POST or per Bulk request)
 
 
 # The words an admin reads for a status (the history's labels and its filter).

@@ -55,6 +55,8 @@ _TABLES = (
     "bulk_upload_audit",
     "used_token",
     "api_key",
+    "scim_identity",
+    "scim_settings",
 )
 
 
