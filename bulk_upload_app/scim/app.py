@@ -280,7 +280,6 @@ def build_app() -> Starlette:
     ]
     return Starlette(
         routes=[
-            *[Route(path, endpoint(method_not_allowed), methods=methods) for path, methods in refused],
             Route("/ServiceProviderConfig", endpoint(get_service_provider_config), methods=["GET"]),
             Route("/ResourceTypes", endpoint(list_resource_types), methods=["GET"]),
             Route("/ResourceTypes/{name}", endpoint(get_resource_type), methods=["GET"]),
@@ -296,6 +295,8 @@ def build_app() -> Starlette:
             Route("/Users/{id}", endpoint(patch_user, reads_body=True), methods=["PATCH"]),
             Route("/Users/{id}", endpoint(delete_user), methods=["DELETE"]),
             Route("/Bulk", endpoint(bulk, reads_body=True), methods=["POST"]),
+            # After the routes above, so that a path's own route wins and only other methods get 405.
+            *[Route(path, endpoint(method_not_allowed), methods=methods) for path, methods in refused],
             Route("/{rest:path}", endpoint(not_here), methods=everything),
         ]
     )

@@ -140,6 +140,10 @@ def create_users(
     return BatchResult(upload_id, [results[n] for n in range(1, len(people) + 1)])
 
 
+# Row errors that SCIM calls `uniqueness`: the email is another user's, or an earlier POST's.
+_TAKEN = (ErrorCode.EMAIL_ALREADY_EXISTS.value, ErrorCode.DUPLICATE_EMAIL_IN_FILE.value)
+
+
 def _results(
     session: Any, company_id: int, upload_id: str, numbers: range, refused: NoSeat | None
 ) -> dict[int, RowResult]:
@@ -151,7 +155,7 @@ def _results(
     for number in numbers:
         outcome, user_id, code, message = outcomes[number]
         if number in errors:
-            conflict = next((e["message"] for e in errors[number] if e["code"] == "EMAIL_ALREADY_EXISTS"), "")
+            conflict = next((e["message"] for e in errors[number] if e["code"] in _TAKEN), "")
             results[number] = RowResult(invalid=[] if conflict else errors[number], conflict=conflict)
         elif outcome == RowOutcome.CREATED and user_id is not None:
             results[number] = RowResult(created=scim_users.get(session, company_id, user_id))
