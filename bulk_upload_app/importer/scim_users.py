@@ -285,7 +285,7 @@ def attach_identities(session: Session, company_id: int, upload_id: str, people:
 
     A userName another user took meanwhile is left out (the user keeps its email as userName).
     """
-    created = dict(
+    created: dict[int, int] = dict(
         session.exec(
             select(BulkUploadRow.row_number, BulkUploadRow.user_id).where(
                 BulkUploadRow.upload_id == upload_id,
@@ -305,7 +305,7 @@ def attach_identities(session: Session, company_id: int, upload_id: str, people:
         if user_name and taken_user_names(session, company_id, [user_name], except_user=user_id):
             user_name = ""
         if user_name or person.external_id:
-            email = session.exec(select(User.email).where(User.id == user_id)).scalar_one()
+            email: str = session.exec(select(User.email).where(User.id == user_id)).scalar_one()
             name = user_name or email
             session.add(
                 ScimIdentity(

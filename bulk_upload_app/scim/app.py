@@ -14,6 +14,7 @@ from typing import Any
 
 from scim2_models import (
     Context,
+    Meta,
     PatchOp,
     ResponseParameters,
     SearchRequest,
@@ -191,22 +192,27 @@ def get_user(request: Request, caller: ApiCaller, body: bytes) -> Response:
     found = provisioning.get_user(caller.company_id, user_id_of(request.path_params["id"]))
     resource = to_resource(found, base_url(request))
     return scim_json(
-        dump(resource, response_parameters=_parameters(request)), headers={"ETag": resource.meta.version or ""}
+        dump(resource, response_parameters=_parameters(request)), headers={"ETag": _meta(resource).version or ""}
     )
+
+
+def _meta(resource: User) -> Meta:
+    assert resource.meta is not None  # to_resource always gives one
+    return resource.meta
 
 
 def created_response(request: Request, found: provisioning.Provisioned) -> Response:
     resource = to_resource(found, base_url(request))
-    location = resource.meta.location or ""
+    location = _meta(resource).location or ""
     return scim_json(
         dump(resource, Context.RESOURCE_CREATION_RESPONSE, response_parameters=_parameters(request)),
         201,
-        headers={"Location": location, "ETag": resource.meta.version or ""},
+        headers={"Location": location, "ETag": _meta(resource).version or ""},
     )
 
 
 def create_user(request: Request, caller: ApiCaller, body: bytes) -> Response:
-    resource = User.model_validate(parse_json(body), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    resource: User = User.model_validate(parse_json(body), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     person = to_person(resource)
     if person.user_name and provisioning.user_names_taken(caller.company_id, [person.user_name]):
         raise ScimProblem(409, f'The userName "{person.user_name}" is already in use in this account.', "uniqueness")
@@ -226,7 +232,7 @@ def create_user(request: Request, caller: ApiCaller, body: bytes) -> Response:
 def replace_user(request: Request, caller: ApiCaller, body: bytes) -> Response:
     user_id = user_id_of(request.path_params["id"])
     provisioning.get_user(caller.company_id, user_id)  # 404 before a word about the body
-    resource = User.model_validate(parse_json(body), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    resource: User = User.model_validate(parse_json(body), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
     found = provisioning.replace_user(caller.company_id, user_id, to_person(resource), actor=actor(caller))
     return _resource_response(request, found)
 
@@ -246,7 +252,7 @@ def _resource_response(request: Request, found: provisioning.Provisioned) -> Res
     resource = to_resource(found, base_url(request))
     return scim_json(
         dump(resource, Context.RESOURCE_REPLACEMENT_RESPONSE, response_parameters=_parameters(request)),
-        headers={"ETag": resource.meta.version or ""},
+        headers={"ETag": _meta(resource).version or ""},
     )
 
 

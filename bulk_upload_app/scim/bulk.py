@@ -143,7 +143,7 @@ def _prepare_posts(run: Run) -> list[tuple[Operation, provisioning.Person]]:
             continue
         posts.append((op, person))
     taken = provisioning.user_names_taken(run.caller.company_id, [p.user_name for _, p in posts])
-    kept = []
+    kept: list[tuple[Operation, provisioning.Person]] = []
     for op, person in posts:
         if person.user_name.strip().casefold() in taken:
             op.error = ScimProblem(

@@ -142,7 +142,7 @@ def service_provider_config(base_url: str) -> ServiceProviderConfig:
         etag=ETag(supported=False),
         authentication_schemes=[
             AuthenticationScheme(
-                type="oauthbearertoken",
+                type=AuthenticationScheme.Type.oauthbearertoken,
                 name="API key (Bearer)",
                 description="A company API key from Users → API keys, sent as “Authorization: Bearer <key>”.",
                 primary=True,
@@ -153,13 +153,15 @@ def service_provider_config(base_url: str) -> ServiceProviderConfig:
 
 
 def user_resource_type(base_url: str) -> ResourceType:
-    return ResourceType(
-        id="User",
-        name="User",
-        description="A contact-center user: one seat while active.",
-        endpoint="/Users",
-        schema_=USER_SCHEMA,
-        meta=Meta(resource_type="ResourceType", location=f"{base_url}/ResourceTypes/User"),
+    return ResourceType.model_validate(
+        {
+            "id": "User",
+            "name": "User",
+            "description": "A contact-center user: one seat while active.",
+            "endpoint": "/Users",
+            "schema": USER_SCHEMA,
+            "meta": {"resourceType": "ResourceType", "location": f"{base_url}/ResourceTypes/User"},
+        }
     )
 
 
