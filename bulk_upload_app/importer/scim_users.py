@@ -254,11 +254,13 @@ def stage(
     return upload
 
 
-def row_errors(session: Session, upload_id: str) -> dict[int, list[dict[str, Any]]]:
-    """Each invalid staged row's errors, by row number."""
+def row_errors(session: Session, upload_id: str, first: int, last: int) -> dict[int, list[dict[str, Any]]]:
+    """Each invalid staged row's errors, by row number, rows first..last."""
     rows = session.exec(
         select(BulkUploadRow.row_number, BulkUploadRow.errors).where(
-            BulkUploadRow.upload_id == upload_id, BulkUploadRow.is_valid.is_(False)
+            BulkUploadRow.upload_id == upload_id,
+            BulkUploadRow.is_valid.is_(False),
+            BulkUploadRow.row_number.between(first, last),
         )
     ).all()
     return {number: list(errors) for number, errors in rows}
@@ -280,8 +282,10 @@ def row_outcomes(
     return {number: (outcome, user_id, code, message) for number, outcome, user_id, code, message in rows}
 
 
-def attach_identities(session: Session, company_id: int, upload_id: str, people: list[Person]) -> dict[int, int]:
-    """Give the users the upload created so far their SCIM identity; row number → user id.
+def attach_identities(
+    session: Session, company_id: int, upload_id: str, people: list[Person], first: int = 1, last: int | None = None
+) -> dict[int, int]:
+    """Give the users the upload created (rows first..last) their SCIM identity; row number → user id.
 
     A userName another user took meanwhile is left out (the user keeps its email as userName).
     """
@@ -291,6 +295,7 @@ def attach_identities(session: Session, company_id: int, upload_id: str, people:
                 BulkUploadRow.upload_id == upload_id,
                 BulkUploadRow.outcome == RowOutcome.CREATED,
                 BulkUploadRow.user_id.is_not(None),
+                BulkUploadRow.row_number.between(first, len(people) if last is None else last),
             )
         ).all()
     )

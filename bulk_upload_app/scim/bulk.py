@@ -98,13 +98,16 @@ def run_bulk(caller: ApiCaller, document: Any, body: bytes, base: str) -> dict[s
             _settle_until(run, row_to_index[row])
             return not run.stopped
 
+        # Only POSTs and no failOnErrors: nothing runs between them, so they are created in the
+        # engine's big chunks instead of one by one (1000 POSTs: seconds, not tens of seconds).
+        only_posts = fail_on_errors is None and all(op.method == "POST" for op in operations)
         result = provisioning.create_users(
             caller.company_id,
             people,
             label=f"SCIM Bulk request ({len(operations)} operations)",
             sha256=hashlib.sha256(body).hexdigest(),
             actor=_actor(caller),
-            between=between,
+            between=None if only_posts else between,
             stop_errors=fail_on_errors or 0,
         )
         run.outcomes.update(enumerate(result.rows, start=1))

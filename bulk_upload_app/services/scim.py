@@ -109,7 +109,8 @@ def create_users(
     def before(row_number: int) -> bool:
         nonlocal settled
         with session_scope() as session:
-            scim_users.attach_identities(session, company_id, upload_id, people)
+            # Only the rows since the last call: a 1000-operation Bulk stays linear.
+            scim_users.attach_identities(session, company_id, upload_id, people, settled, row_number - 1)
             results = _results(session, company_id, upload_id, range(settled, row_number), None)
         settled = row_number
         if between is None or between(row_number, results):
@@ -150,7 +151,7 @@ def _results(
     if not numbers:
         return {}
     outcomes = scim_users.row_outcomes(session, upload_id, numbers.start, numbers.stop - 1)
-    errors = scim_users.row_errors(session, upload_id)
+    errors = scim_users.row_errors(session, upload_id, numbers.start, numbers.stop - 1)
     results: dict[int, RowResult] = {}
     for number in numbers:
         outcome, user_id, code, message = outcomes[number]

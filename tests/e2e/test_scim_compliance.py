@@ -58,4 +58,4 @@ def test_scim2_tester_finds_every_check_green_but_the_explained_ones(app_server)
         if not any(pattern.search(reason) for pattern in EXPLAINED.values()):
             unexplained.append(f"{result.status.name} {result.title}: {reason}")
     assert not unexplained, "\n".join(unexplained)
-    assert sum(r.status == Status.SUCCESS for r in results) >= len(results) - 3
+    assert sum(r.status == Status.SUCCESS for r in results) >= len(results) - 4  # at most the four explained
