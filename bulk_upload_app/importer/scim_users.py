@@ -15,6 +15,7 @@ from typing import Any
 import phonenumbers
 import polars as pl
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -312,15 +313,21 @@ def attach_identities(
         if user_name or person.external_id:
             email: str = session.exec(select(User.email).where(User.id == user_id)).scalar_one()
             name = user_name or email
-            session.add(
-                ScimIdentity(
-                    user_id=user_id,
-                    company_id=company_id,
-                    user_name=name,
-                    user_name_key=user_name_key(name),
-                    external_id=person.external_id,
-                )
-            )
+            try:
+                # A concurrent request may take the userName between the check and here: the user
+                # then keeps its email as userName rather than the whole answer failing.
+                with session.begin_nested():
+                    session.add(
+                        ScimIdentity(
+                            user_id=user_id,
+                            company_id=company_id,
+                            user_name=name,
+                            user_name_key=user_name_key(name),
+                            external_id=person.external_id,
+                        )
+                    )
+            except IntegrityError:
+                pass
         if not person.active:
             session.execute(update(User).where(User.id == user_id).values(is_active=False))
     session.flush()

@@ -366,3 +366,28 @@ def test_company_defaults_give_scim_users_their_type_and_groups_and_undo_removes
     error_of(scim.a.get(f"/Users/{made['id']}"), 404)
     with session_scope(scim.engine, read_only=True) as session:
         assert session.get(ScimIdentity, int(made["id"])) is None
+
+
+def test_a_user_name_taken_meanwhile_leaves_the_user_its_email(scim, monkeypatch):
+    """attach_identities after a concurrent request took the userName: no error, email as userName."""
+    from bulk_upload_app.importer import scim_users
+    from bulk_upload_app.importer.scim_users import Person, attach_identities
+
+    # The race: the other request's identity commits after this one's check said "free".
+    monkeypatch.setattr(scim_users, "taken_user_names", lambda *a, **k: set())
+
+    theirs = created(scim.a, 1)  # userName "user1"
+    with session_scope(scim.engine) as session:
+        me = User(company_id=scim.company_a, firstname="A", lastname="B", email="me@example.com",
+                  country_prefix="+44", extension=2000, user_type="agent")  # fmt: skip
+        session.add(me)
+        session.flush()
+        upload = BulkUpload(company_id=scim.company_a, source="scim")
+        session.add(upload)
+        session.flush()
+        session.add(BulkUploadRow(upload_id=upload.id, row_number=1, outcome="created", user_id=me.id, is_valid=True))
+        session.flush()
+        attach_identities(session, scim.company_a, upload.id, [Person(user_name="USER1", email="me@example.com")])
+        me_id = me.id
+    assert scim.a.get(f"/Users/{me_id}").json()["userName"] == "me@example.com"
+    assert scim.a.get(f"/Users/{theirs['id']}").json()["userName"] == "user1"
