@@ -6,7 +6,9 @@ from . import embed, routes
 from .api import mount_api
 from .housekeeping import deliver_periodically, purge_periodically
 from .http_guard import http_guard
+from .scim import mount_scim
 from .settings import require_safe_start
+from .ui.api_keys import ApiKeysState, api_keys_page
 from .ui.history import HistoryState, history_page
 from .ui.users import UsersState, users_page
 from .ui.wizard.page import draft_page
@@ -23,13 +25,14 @@ app = rx.App(
         rx.script(embed.client_config_script()),  # before embed.js: where it may post messages
         rx.script(src="/embed.js"),
     ],
-    # First the import API takes /api/v1, Reflex the rest; then the guard wraps both:
-    # security headers on every HTTP response, the API's included; the upload size cut-off.
-    api_transformer=[mount_api, http_guard],
+    # First the import API takes /api/v1 and SCIM /scim/v2, Reflex the rest; then the guard wraps
+    # them all: security headers on every HTTP response; the upload size cut-off.
+    api_transformer=[mount_api, mount_scim, http_guard],
 )
 app.add_page(rx.fragment, route="/", title="Contact Center", on_load=rx.redirect(routes.USERS))
 app.add_page(users_page, route=routes.USERS, title="Users", on_load=UsersState.load)
 app.add_page(history_page, route=routes.HISTORY, title="Bulk uploads", on_load=HistoryState.load)
+app.add_page(api_keys_page, route=routes.API_KEYS, title="API keys", on_load=ApiKeysState.load)
 app.add_page(start_page, route=routes.BULK_UPLOAD, title="Bulk user upload", on_load=UploadState.start)
 app.add_page(draft_page, route=f"{routes.DRAFT_PREFIX}[draft]", title="Bulk user upload", on_load=ReviewState.load)
 

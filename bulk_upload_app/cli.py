@@ -15,7 +15,7 @@ from .importer.batch import BatchProblem
 from .importer.errors import ErrorCode, FileProblem, UndoRefused, UploadNotFound, message_for
 from .importer.schema import DEFAULT_USER_TYPE, USER_TYPES
 from .importer.template import TEMPLATE_FORMATS, template_bytes
-from .services import api_keys, history, imports, notifications, operations
+from .services import api_keys, history, imports, notifications, operations, scim
 from .settings import SettingsError, get_settings
 
 EXIT_FILE_PROBLEM = 2
@@ -309,6 +309,35 @@ def cmd_api_key_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scim_settings(args: argparse.Namespace) -> int:
+    """Show the company's SCIM defaults, or set them when any option is given."""
+    changing = args.user_type or args.country_prefix or args.group or args.outbound_number or args.skill
+    try:
+        if changing or args.settings_from:
+            current = scim.scim_defaults(args.company)
+            chosen = scim.set_scim_defaults(
+                args.company,
+                user_type=args.user_type or current.user_type,
+                country_prefix=args.country_prefix or current.country_prefix,
+                group_names=args.group,
+                outbound_numbers=args.outbound_number,
+                skills=[_parse_skill(s) for s in args.skill],
+                settings_from_email=args.settings_from,
+                actor=_actor(),
+            )
+        else:
+            chosen = scim.scim_defaults(args.company)
+    except BatchProblem as exc:
+        return _fail(exc, args.json, EXIT_BAD_ARGUMENTS)
+    document = {"user_type": chosen.user_type, "country_prefix": chosen.country_prefix, "batch": chosen.spec.to_json()}
+    human = (
+        f"SCIM users are created as {chosen.user_type} users; without a phone number their country prefix is "
+        f"{chosen.country_prefix}; batch: {json.dumps(chosen.spec.to_json())}"
+    )
+    _emit(document, args.json, human)
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     from .housekeeping import run_purge
 
@@ -432,6 +461,22 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, help="worker processes (default BULK_UPLOAD_WORKER_PROCESSES, 1)")
     worker.add_argument("--threads", type=int, help="jobs at once per process (default BULK_UPLOAD_WORKER_THREADS, 2)")
     worker.set_defaults(func=cmd_worker)
+
+    scim_settings = with_json(
+        sub.add_parser(
+            "scim-settings",
+            help="the user type, country prefix and batch settings of users provisioned over SCIM "
+            "(shown; set with any option, groups/numbers/skills replaced as given)",
+        )
+    )
+    scim_settings.add_argument("--company", type=int, required=True)
+    scim_settings.add_argument("--user-type", choices=USER_TYPES)
+    scim_settings.add_argument("--country-prefix", metavar="+CC", help="for users sent without a phone number")
+    scim_settings.add_argument("--group", action="append", default=[], metavar="NAME")
+    scim_settings.add_argument("--outbound-number", action="append", default=[], metavar="E164")
+    scim_settings.add_argument("--skill", action="append", default=[], metavar="NAME:LEVEL")
+    scim_settings.add_argument("--settings-from", metavar="EMAIL", help="start from an existing user's settings")
+    scim_settings.set_defaults(func=cmd_scim_settings)
 
     audit = with_json(sub.add_parser("audit", help="what happened to an upload, from its audit records"))
     audit.add_argument("upload_id")

@@ -323,3 +323,31 @@ class WebhookEndpoint(SQLModel, table=True):
     secret: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     created_by: str = Field(default="", max_length=120)
+
+
+class ScimIdentity(SQLModel, table=True):
+    """What SCIM knows of a user beyond our own columns: the identity provider's userName (which
+    need not be the email) and externalId. A user with no row here has its email as userName."""
+
+    __tablename__ = "scim_identity"
+    __table_args__ = (UniqueConstraint("company_id", "user_name_key", name="uq_scim_identity_user_name"),)
+    # Deleting the user (SCIM DELETE, undo of its upload) takes its SCIM identity along.
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE")
+    company_id: int = Field(foreign_key="company.id", index=True)
+    user_name: str = Field(max_length=254)
+    user_name_key: str = Field(max_length=254)  # casefolded: userName is not case-exact (RFC 7643 §4.1.1)
+    external_id: Optional[str] = Field(default=None, max_length=255)
+
+
+class ScimSettings(SQLModel, table=True):
+    """A company's defaults for users provisioned over SCIM, which carries none of them: the user
+    type, the country prefix of users without a phone number, and the batch settings (advanced
+    settings, groups, outbound numbers, skills) as the wizard's BatchSpec JSON."""
+
+    __tablename__ = "scim_settings"
+    company_id: int = Field(foreign_key="company.id", primary_key=True)
+    user_type: str = Field(default="agent", max_length=20)
+    country_prefix: str = Field(default="+1", max_length=6)
+    batch: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str = Field(default="", max_length=120)

@@ -12,3 +12,4 @@ def draft(upload_id: str) -> str:
 
 HISTORY = "/users/bulk-uploads"  # every bulk upload of the company
 DEMO_MAIL = "/demo/mail"  # the mail the demo's local SMTP catcher caught (demo mode only)
+API_KEYS = "/users/api-keys"  # the company's keys for the HTTP API and SCIM

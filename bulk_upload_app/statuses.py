@@ -38,8 +38,8 @@ class UploadSource(StrEnum):
 
     WIZARD = "wizard"
     CLI = "cli"
-    API = "api"
-    SCIM = "scim"
+    API = "api"  # the HTTP API (/api/v1)
+    SCIM = "scim"  # an identity provider over SCIM 2.0 (one upload per POST or per Bulk request)
 
 
 # The words an admin reads for a status (the history's labels and its filter).

@@ -81,6 +81,7 @@ def create_users(
     actor: str | None = None,
     lease: float | None = None,
     legacy_dashboard_url: str | None = None,
+    before_chunk: Callable[[int], bool] | None = None,
 ) -> CreateResult:
     """Create every valid, still pending row of the upload; safe to call again after a crash.
 
@@ -91,6 +92,10 @@ def create_users(
     SEATS_EXCEEDED, nothing is created and the upload keeps its status (draft or interrupted).
     The lease is renewed in every chunk's transaction; each chunk also locks the company, so even
     a worker that lost its lease could not create a user twice.
+
+    `before_chunk(first row number)` runs between chunks, outside any transaction (SCIM Bulk runs
+    its other operations there, in request order); False stops creating: the rows left are
+    settled by the caller before it returns False, and the upload finishes as done.
     """
     lease = lease_seconds() if lease is None else lease
     owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
@@ -171,6 +176,8 @@ def create_users(
         with session_scope(engine) as session:
             heartbeat(session, upload_id, owner, create_done=0, create_total=total, queued_at=None)
         for low, high in chunks:
+            if before_chunk is not None and not before_chunk(low):
+                break
             with session_scope(engine) as session:
                 heartbeat(session, upload_id, owner)
                 done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high, lease)

@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     INVALID_PHONE_NUMBER = "INVALID_PHONE_NUMBER"
     EXTRA_VALUES_IN_ROW = "EXTRA_VALUES_IN_ROW"
     NO_SEAT_AVAILABLE = "NO_SEAT_AVAILABLE"
+    BULK_STOPPED = "BULK_STOPPED"
     # Upload-level: what can't be done to a whole upload (history, undo).
     UPLOAD_NOT_FOUND = "UPLOAD_NOT_FOUND"
     UNDO_WINDOW_PASSED = "UNDO_WINDOW_PASSED"
@@ -102,6 +103,7 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_PHONE_NUMBER: '"{value}" is not a valid phone number for country prefix {prefix}. Enter the number with its area code, for example {example}, or leave phone empty.',
     ErrorCode.EXTRA_VALUES_IN_ROW: "This row has {found} values but the header has only {expected} columns. Remove the extra values or add a column title.",
     ErrorCode.NO_SEAT_AVAILABLE: "No seat was free when this user was created. Add seats in the legacy dashboard and upload this row again.",
+    ErrorCode.BULK_STOPPED: "Not created: the SCIM Bulk request stopped after {errors} errors, as its failOnErrors asked. Send this user again.",
     ErrorCode.UPLOAD_NOT_FOUND: "This bulk upload does not exist or belongs to another account.",
     ErrorCode.UNDO_WINDOW_PASSED: "This upload finished on {finished} and can be undone only within {days} days of that. Remove its users one by one instead.",
     ErrorCode.UNDO_NOT_AVAILABLE: "This upload can't be undone: {reason}.",

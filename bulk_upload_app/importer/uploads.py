@@ -1,7 +1,7 @@
 """The engine's bulk upload API in one name, for its callers: a file staged as a draft
 (staging.py), looked up within its company (records.py), its users created (creating.py)."""
 
-from .creating import CreateResult, create_users
+from .creating import CREATE_CHUNK, CreateResult, create_users
 from .errors import UploadBusy, UploadNotFound
 from .leases import LeaseLost, recover_stale
 from .processing import TryLater, draft_from_file, process, receive
@@ -23,6 +23,7 @@ from .staging import (
 )
 
 __all__ = [
+    "CREATE_CHUNK",
     "CreateResult",
     "LeaseLost",
     "TryLater",

@@ -61,6 +61,7 @@ def _users_table() -> rx.Component:
                 id="seats-used",
             ),
             rx.spacer(),
+            rx.button(rx.link("API keys", href=routes.API_KEYS), as_child=True, size="3", variant="soft"),
             rx.button(rx.link("Bulk uploads", href=routes.HISTORY), as_child=True, size="3", variant="soft"),
             rx.button(rx.link("Bulk user upload", href=routes.BULK_UPLOAD), as_child=True, size="3"),
             width="100%",

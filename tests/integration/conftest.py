@@ -61,6 +61,8 @@ _TABLES = (
     "column_mapping",
     "notification_outbox",
     "admin_history_seen",
+    "scim_identity",
+    "scim_settings",
 )
 
 

@@ -125,3 +125,20 @@ def test_cli_creates_lists_and_revokes_keys(db_url, companies):
     assert api_keys.authenticate(made["key"]) is not None
     code, _, _ = cli(db_url, "api-key", "revoke", made["id"], "--company", str(a), "--json")
     assert code == 0 and api_keys.authenticate(made["key"]) is None
+
+
+def test_cli_shows_and_sets_the_scim_defaults(db_url, companies):
+    a, _ = companies
+    code, shown, _ = cli(db_url, "scim-settings", "--company", str(a), "--json")
+    assert code == 0 and (shown["user_type"], shown["country_prefix"]) == ("agent", "+1")
+    code, shown, _ = cli(
+        db_url, "scim-settings", "--company", str(a), "--user-type", "supervisor", "--country-prefix", "0044",
+        "--skill", "Spanish:4", "--json",
+    )  # fmt: skip
+    assert code == 0 and (shown["user_type"], shown["country_prefix"]) == ("supervisor", "+44")
+    assert shown["batch"]["skills"] == [{"level": 4, "skill_id": None, "new_name": "Spanish"}]
+    code, refused, _ = cli(db_url, "scim-settings", "--company", str(a), "--country-prefix", "+999", "--json")
+    assert code == 4 and "not a country calling code" in refused["error"]["message"]
+    code, refused, _ = cli(db_url, "scim-settings", "--company", str(a), "--group", "Nope", "--json")
+    assert code == 4 and 'no group "Nope"' in refused["error"]["message"]
+    assert cli(db_url, "scim-settings", "--company", str(a), "--json")[1]["user_type"] == "supervisor"
