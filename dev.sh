@@ -375,9 +375,20 @@ case "$cmd" in
         lint_rc=0
         log "ruff check . && ruff format --check . && mypy"
         { ruff check . && ruff format --check . && mypy; } || lint_rc=$?
-        log "python -m pytest $*"
         rc=0
-        python -m pytest "$@" || rc=$?
+        if [ $# -eq 0 ]; then
+            # The whole suite: engine and database tests on both cores (pytest-xdist), then the
+            # browser tests, which run their own servers and workers, one server at a time.
+            log "python -m pytest tests/unit tests/integration -n 2"
+            python -m pytest tests/unit tests/integration -n 2 || rc=$?
+            log "python -m pytest tests/e2e"
+            e2e_rc=0
+            python -m pytest tests/e2e || e2e_rc=$?
+            if [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ]; then rc="$e2e_rc"; fi
+        else
+            log "python -m pytest $*"
+            python -m pytest "$@" || rc=$?
+        fi
         if [ "$rc" -eq 5 ]; then
             log "pytest collected no tests (exit 5): treating it as a failure"
             exit 1
