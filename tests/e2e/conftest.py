@@ -7,7 +7,7 @@ orders the tests by this session-scoped parameter; one server is alive at a time
 - `postgres-redis-2-workers` (production): a fresh PostgreSQL schema (BULK_UPLOAD_TEST_PG_URL +
   `?options=-csearch_path%3D<schema>`, dropped afterwards), an empty Redis database 1..15 of
   BULK_UPLOAD_TEST_REDIS_URL's server (claimed with a marker key, flushed before and after;
-  db 0 is never touched), GRANIAN_WORKERS=2. Left out (skipped) when BULK_UPLOAD_WITHOUT
+  db 0 is never touched but by the job queue, under a namespace of the server's own), GRANIAN_WORKERS=2. Left out (skipped) when BULK_UPLOAD_WITHOUT
   names postgres or redis; fails when either does not answer.
 
 Each mode migrates and seeds its database, then starts `reflex run --env prod` as its own

@@ -548,7 +548,11 @@ def result_step() -> rx.Component:
             rx.text(
                 rx.cond(
                     CreateState.failed_total > 0,
-                    rx.text.span(CreateState.failed_total, " users could not be created. "),
+                    rx.text.span(
+                        CreateState.failed_total,
+                        rx.cond(CreateState.failed_total == 1, " user", " users"),
+                        " could not be created. ",
+                    ),
                 ),
                 "The uploaded rows were deleted on ",
                 CreateState.rows_purged_on,
@@ -560,7 +564,13 @@ def result_step() -> rx.Component:
             (CreateState.failed_total > 0) & (CreateState.rows_purged_on == ""),
             rx.vstack(
                 rx.hstack(
-                    rx.heading(CreateState.failed_total, " users could not be created", size="4", as_="h2"),
+                    rx.heading(
+                        CreateState.failed_total,
+                        rx.cond(CreateState.failed_total == 1, " user", " users"),
+                        " could not be created",
+                        size="4",
+                        as_="h2",
+                    ),
                     rx.spacer(),
                     rx.button(
                         rx.icon("download"),
