@@ -13,14 +13,11 @@ import hashlib
 from typing import Any
 
 import polars as pl
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from ..db import session_scope
-from ..models import BulkUpload, ColumnMapping, utcnow
-from .batch import BatchSpec
+from ..models import ColumnMapping, utcnow
 from .column_aliases import FIELDS
-from .errors import ErrorCode, FileProblem, UploadBusy
+from .errors import FileProblem, UploadBusy
 from .intake import parse_table, validate_file
 from .matching import MatchPlan, check_mapping, derivation_roles, guess
 from .reading import RawTable
@@ -96,43 +93,6 @@ def remember(session: Session, company_id: int, raw: RawTable, mapping: dict[int
     found.mapping = {str(i): name for i, name in sorted(mapping.items())}
     found.updated_at = utcnow()
     session.add(found)
-
-
-def hold(
-    engine: Engine,
-    *,
-    company_id: int,
-    admin_user_id: int | None,
-    file_name: str,
-    raw: RawTable,
-    sha256: str,
-    user_type: str,
-    replace_upload_id: str | None,
-) -> str:
-    """Keep the file's table on a draft (new, or the one whose file is replaced) at the Match step."""
-    if raw.data.height == 0:
-        raise FileProblem(ErrorCode.NO_DATA_ROWS)
-    with session_scope(engine) as session:
-        if replace_upload_id:
-            upload = locked_draft(session, company_id, replace_upload_id)
-            upload.version += 1
-        else:
-            upload = BulkUpload(
-                company_id=company_id,
-                admin_user_id=admin_user_id,
-                user_type=user_type,
-                batch=BatchSpec(user_type=user_type).to_json(),
-            )
-        upload.file_name = file_name[:255]
-        upload.file_sha256 = sha256
-        upload.file_format = raw.file_format
-        upload.sheet_name = raw.sheet_name
-        upload.pending_table = table_to_json(raw)
-        upload.wizard_step = MATCH_STEP
-        upload.updated_at = utcnow()
-        session.add(upload)
-        session.flush()
-        return upload.id
 
 
 def plan_for(session: Session, company_id: int, upload_id: str) -> MatchPlan:

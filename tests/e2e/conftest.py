@@ -107,7 +107,10 @@ def app_server(request, tmp_path_factory, pytestconfig):
     """The app's production build in one mode (see the module docstring), on a free port of 127.0.0.1."""
     left_out("browser")
     name = request.param
-    if name == PRODUCTION_MODE and (missing := [p for p in ("postgres", "redis") if p in WITHOUT]):
+    # Every mode needs Redis (its job queue); the production mode PostgreSQL too. Skipped only when
+    # the test command was told to leave that part out; a service that does not answer fails.
+    needs = ("postgres", "redis") if name == PRODUCTION_MODE else ("redis",)
+    if missing := [p for p in needs if p in WITHOUT]:
         pytest.skip(f"{name} mode needs {' and '.join(missing)}, left out by BULK_UPLOAD_WITHOUT")
     if _ALIVE:
         pytest.fail(f"{name}: another app server is still running: {list(_ALIVE)}", pytrace=False)

@@ -28,7 +28,9 @@ class ServiceMissing(Exception):
 
 
 def left_out(part: str) -> None:
-    """Skip the running test when BULK_UPLOAD_WITHOUT names `part` (postgres, redis, browser)."""
+    """Skip the running test when BULK_UPLOAD_WITHOUT names `part` (postgres, redis, browser): the
+    only skip in the suite, asked for by whoever runs it (`./dev.sh test` prints what it leaves out);
+    without it a service that does not answer fails the test (ServiceMissing)."""
     if part in WITHOUT:
         import pytest
 
