@@ -48,10 +48,10 @@ class MatchPlan:
         return not self.missing
 
 
-def _values(raw: RawTable, index: int, limit: int | None = SAMPLE_ROWS) -> list[str]:
+def _values(raw: RawTable, index: int, limit: int = SAMPLE_ROWS) -> list[str]:
+    """The column's first non-empty values (filtered by polars: a million-row column never becomes a list)."""
     column = raw.data[f"c{index}"]
-    values = [v for v in column.to_list() if v]
-    return values if limit is None else values[:limit]
+    return column.filter(column.is_not_null() & (column != "")).head(limit).to_list()
 
 
 def _mostly(values: list[str], pattern: re.Pattern[str]) -> bool:
@@ -242,37 +242,53 @@ def _rows_text(rows: list[int]) -> str:
 
 
 def frame_for(raw: RawTable, mapping: dict[int, str]) -> tuple[pl.DataFrame, list[str]]:
-    """The file's rows under our field names ("" for empty), and notices of what was derived."""
+    """The file's rows under our field names ("" for empty), and notices of what was derived.
+
+    Matched columns are taken over by polars as they are; only a derived field (names split from
+    a display name, a prefix from a phone or a country) is computed row by row in Python."""
     notices: list[str] = []
     fields = {name: index for index, name in mapping.items()}
-    rows = raw.data["row"].cast(pl.Int64).to_list()
-    n = len(rows)
+    n = raw.data.height
+
+    def series(index: int) -> pl.Series:
+        return raw.data[f"c{index}"].fill_null("")
 
     def column(index: int) -> list[str]:
-        return [v or "" for v in raw.data[f"c{index}"].to_list()]
+        return series(index).to_list()
 
-    values = {name: column(fields[name]) if name in fields else [""] * n for name in FIELDS}
+    values: dict[str, pl.Series | list[str]] = {
+        name: series(fields[name]) if name in fields else pl.repeat("", n, dtype=pl.String, eager=True)
+        for name in FIELDS
+    }
     sources = _derivation_sources(raw, set(mapping))
     if DISPLAY_NAME in sources and ("firstname" not in fields or "lastname" not in fields):
         title = raw.header[sources[DISPLAY_NAME]]
-        names = column(sources[DISPLAY_NAME])
-        for i, full in enumerate(names):
+        firsts, lasts = [], []
+        for full in column(sources[DISPLAY_NAME]):
             first, _, last = full.strip().rpartition(" ")
             if not first:  # one word: it is the first name
                 first, last = last, ""
-            if "firstname" not in fields:
-                values["firstname"][i] = first
-            if "lastname" not in fields:
-                values["lastname"][i] = last
+            firsts.append(first)
+            lasts.append(last)
+        if "firstname" not in fields:
+            values["firstname"] = firsts
+        if "lastname" not in fields:
+            values["lastname"] = lasts
         notices.append(
             f'First and last names were split from the column "{title}" (the last word is the last name). '
             "Check them in the grid, where they can be edited."
         )
     if "countryprefix" not in fields:
+        rows = raw.data["row"].cast(pl.Int64).to_list()
         from_phone: list[int] = []
         from_country: list[int] = []
-        phone_columns = [values["phone"], *(column(i) for i in _other_phones(raw, set(mapping)))]
+        phone = values["phone"]
+        phone_columns = [
+            phone.to_list() if isinstance(phone, pl.Series) else phone,
+            *(column(i) for i in _other_phones(raw, set(mapping))),
+        ]
         country = column(sources[COUNTRY]) if COUNTRY in sources else None
+        prefixes = [""] * n
         for i in range(n):
             prefix = next(
                 (p for phones in phone_columns if phones[i] and (p := countries.prefix_of_phone(phones[i]))), None
@@ -283,7 +299,8 @@ def frame_for(raw: RawTable, mapping: dict[int, str]) -> tuple[pl.DataFrame, lis
                 prefix = countries.prefix_for_country(country[i])
                 if prefix:
                     from_country.append(rows[i])
-            values["countryprefix"][i] = prefix or ""
+            prefixes[i] = prefix or ""
+        values["countryprefix"] = prefixes
         if from_phone:
             notices.append(
                 f"The country prefix was derived from the phone number in rows {_rows_text(from_phone)}. "
@@ -296,7 +313,10 @@ def frame_for(raw: RawTable, mapping: dict[int, str]) -> tuple[pl.DataFrame, lis
                 "Check it in the grid, where it can be edited."
             )
     frame = pl.DataFrame(
-        {"row": pl.Series(rows, dtype=pl.Int64), **{k: pl.Series(v, dtype=pl.String) for k, v in values.items()}}
+        {
+            "row": raw.data["row"].cast(pl.Int64),
+            **{name: pl.Series(name, v, dtype=pl.String) for name, v in values.items()},
+        }
     )
     return frame, notices
 

@@ -203,80 +203,144 @@ def _process_claimed(
     with session_scope(engine, read_only=True) as session:
         data = session.execute(select(UploadFile.data).where(UploadFile.upload_id == upload.id)).scalar_one()
     replacing = upload.total_rows > 0 or upload.pending_table is not None  # a draft whose file is replaced
+    staging = _Staging(engine, upload, owner)
+    # A big text file's first lines are read and judged before the whole file is: the first grid
+    # page does not wait for reading a million rows. Not for a replaced file (its old rows stay
+    # until the new file is known to be usable) nor when the admin matches the columns.
+    head = None if replacing or ask_columns else _head_of(data)
+    parsed_head = _parse_head(engine, upload, head, limits) if head is not None else None
+    if parsed_head is not None:
+        staging.begin(parsed_head, file_rows=_estimated_rows(data, parsed_head))
+        # The head's last line may be cut inside a quoted value: it is never staged from the head.
+        staging.stage(parsed_head, stop=min(first_chunk, parsed_head.frame.height - 1))
     try:
         raw = read_raw(data, upload.file_name, limits)
-        mapping = None if ask_columns else template_match(raw)
-        matched_by, notices = "template", []
-        if mapping is None and not ask_columns:
-            with session_scope(engine, read_only=True) as session:
-                mapping = pending.remembered(session, upload.company_id, raw)
-            matched_by = "remembered"
-            notices.append(
-                "The columns were matched as you matched them last time for a file with the same titles. "
-                'To match them differently, upload the file again with "Let me match the columns" ticked.'
-            )
-        if mapping is None:
+        parsed = _parse(engine, upload, raw, ask_columns)
+        if parsed is None:
             if raw.data.height == 0:
                 raise FileProblem(ErrorCode.NO_DATA_ROWS)
             return _hold_for_matching(engine, upload, owner, raw)
-        if matched_by == "template":
-            parsed = parse_table(raw, upload.file_sha256)
-        else:
-            parsed = parse_table(raw, upload.file_sha256, mapping=mapping, matched_by=matched_by)
-            parsed.notices.extend(notices)
     except FileProblem as problem:
         _reject(engine, upload, owner, problem, len(data), replacing)
         raise
-    stage_progressively(engine, upload, owner, parsed, first_chunk=first_chunk, chunk=chunk)
+    if parsed_head is None or not _same_start(parsed_head, parsed, staging.staged):
+        staging.begin(parsed, file_rows=parsed.frame.height)  # from the first row again
+    else:
+        staging.describe(parsed)
+    while staging.staged < parsed.frame.height:
+        staging.stage(parsed, stop=staging.staged + (chunk if staging.staged else first_chunk))
+    staging.finish()
     return UploadStatus.DRAFT
 
 
-def stage_progressively(
-    engine: Engine,
-    upload: BulkUpload,
-    owner: str,
-    parsed: ParsedFile,
-    *,
-    first_chunk: int = FIRST_CHUNK_ROWS,
-    chunk: int = CHUNK_ROWS,
-) -> None:
-    """Judge and stage the parsed file chunk by chunk, each in its own transaction, the counts
-    on the upload growing with each; the upload becomes a draft after the last one."""
-    frame = parsed.frame
-    extra = parsed.raw.extra_values or {}
-    header_width = len(parsed.raw.header)
-    with session_scope(engine) as session:
-        _beat(
-            session,
-            upload.id,
-            owner,
-            file_rows=frame.height,
-            total_rows=0,
-            valid_rows=0,
-            invalid_rows=0,
-            file_sha256=parsed.sha256,
-            file_format=parsed.raw.file_format,
-            sheet_name=parsed.raw.sheet_name,
-            notices=list(parsed.notices),
-            column_mapping={"matched_by": parsed.matched_by, "mapping": dict(parsed.mapping)},
-            pending_table=None,
-            wizard_step="review",
+HEAD_BYTES = 512 * 1024  # ~7,000 rows of a typical users file: more than the first chunk
+
+
+def _head_of(data: bytes) -> bytes | None:
+    """The first whole lines of a text file big enough for reading its head first to pay off."""
+    if len(data) < 4 * HEAD_BYTES or data.startswith((b"PK", b"\xd0\xcf\x11\xe0")) or b"\0" in data[:HEAD_BYTES]:
+        return None  # small, a workbook, or UTF-16 text
+    cut = data.rfind(b"\n", 0, HEAD_BYTES)
+    return data[: cut + 1] if cut > 0 else None
+
+
+def _parse_head(engine: Engine, upload: BulkUpload, head: bytes, limits: ReadLimits) -> ParsedFile | None:
+    """The head read as the whole file would be; None when it can't stand in for it (refused, or
+    columns to match): then the whole file decides."""
+    try:
+        parsed = _parse(engine, upload, read_raw(head, upload.file_name, limits), ask_columns=False)
+    except FileProblem:
+        return None
+    return parsed if parsed is not None and parsed.frame.height > 1 else None
+
+
+def _estimated_rows(data: bytes, parsed_head: ParsedFile) -> int:
+    """Rows in the whole file, guessed from its lines until it is read (a quoted value may span lines)."""
+    return max(data.count(b"\n") + (not data.endswith(b"\n")) - parsed_head.raw.header_row, parsed_head.frame.height)
+
+
+def _same_start(head: ParsedFile, whole: ParsedFile, rows: int) -> bool:
+    """Whether the rows staged from the head are what the whole file has in their place."""
+    if (head.raw.header, head.mapping, head.matched_by) != (whole.raw.header, whole.mapping, whole.matched_by):
+        return False
+    if not head.frame.head(rows).equals(whole.frame.head(rows)):
+        return False
+    last = head.frame["row"][rows - 1] if rows else 0
+    extra_of = lambda parsed: {r: n for r, n in (parsed.raw.extra_values or {}).items() if r <= last}  # noqa: E731
+    return extra_of(head) == extra_of(whole)
+
+
+def _parse(engine: Engine, upload: BulkUpload, raw, ask_columns: bool) -> ParsedFile | None:
+    """The table under our field names, matched by the template's titles or as the admin matched
+    the same titles last time; None when the admin must match the columns."""
+    mapping = None if ask_columns else template_match(raw)
+    if mapping is not None:
+        return parse_table(raw, upload.file_sha256)
+    if ask_columns:
+        return None
+    with session_scope(engine, read_only=True) as session:
+        mapping = pending.remembered(session, upload.company_id, raw)
+    if mapping is None:
+        return None
+    parsed = parse_table(raw, upload.file_sha256, mapping=mapping, matched_by="remembered")
+    parsed.notices.append(
+        "The columns were matched as you matched them last time for a file with the same titles. "
+        'To match them differently, upload the file again with "Let me match the columns" ticked.'
+    )
+    return parsed
+
+
+class _Staging:
+    """A file's rows judged and staged in order, a chunk a transaction that renews the lease; the
+    counts on the upload grow with each chunk, and it becomes a draft after the last."""
+
+    def __init__(self, engine: Engine, upload: BulkUpload, owner: str) -> None:
+        self.engine, self.upload, self.owner = engine, upload, owner
+        self.staged = 0  # rows of the file judged and staged so far
+        self.seen = pl.DataFrame(schema={"email_norm": pl.String, "first_row": pl.Int64})
+
+    def begin(self, parsed: ParsedFile, *, file_rows: int) -> None:
+        """Start (or start again) from the file's first row."""
+        with session_scope(self.engine) as session:
+            self._beat(session, total_rows=0, valid_rows=0, invalid_rows=0, pending_table=None, wizard_step="review")
+            self._describe(session, parsed, file_rows)
+            session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == self.upload.id))
+        self.staged = 0
+        self.seen = self.seen.clear()
+
+    def describe(self, parsed: ParsedFile) -> None:
+        """What the whole file read says about it (its rows, notices), once its head was staged."""
+        with session_scope(self.engine) as session:
+            self._beat(session)
+            self._describe(session, parsed, parsed.frame.height)
+
+    def _describe(self, session: Session, parsed: ParsedFile, file_rows: int) -> None:
+        session.execute(
+            update(BulkUpload.__table__)
+            .where(BulkUpload.__table__.c.id == self.upload.id)
+            .values(
+                file_rows=file_rows,
+                file_sha256=parsed.sha256,
+                file_format=parsed.raw.file_format,
+                sheet_name=parsed.raw.sheet_name,
+                notices=list(parsed.notices),
+                column_mapping={"matched_by": parsed.matched_by, "mapping": dict(parsed.mapping)},
+            )
         )
-        session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
-    seen = pl.DataFrame(schema={"email_norm": pl.String, "first_row": pl.Int64})
-    start, size = 0, first_chunk
-    while start < frame.height:
-        part = frame.slice(start, size)
+
+    def stage(self, parsed: ParsedFile, *, stop: int) -> None:
+        """Judge and stage the file's rows from the next one up to `stop` (exclusive)."""
+        part = parsed.frame.slice(self.staged, stop - self.staged)
+        if part.height == 0:
+            return
         rows = part["row"]
-        part_extra = {row: found for row, found in extra.items() if rows[0] <= row <= rows[-1]}
-        validation = validate_rows(part, part_extra, header_width, earlier_emails=seen)
-        with session_scope(engine) as session:
-            staged = stage_chunk(session, upload.company_id, upload.id, validation)
+        extra = {row: found for row, found in (parsed.raw.extra_values or {}).items() if rows[0] <= row <= rows[-1]}
+        validation = validate_rows(part, extra, len(parsed.raw.header), earlier_emails=self.seen)
+        with session_scope(self.engine) as session:
+            staged = stage_chunk(session, self.upload.company_id, self.upload.id, validation)
             up = BulkUpload.__table__.c
-            _beat(
+            self._beat(
                 session,
-                upload.id,
-                owner,
                 total_rows=up.total_rows + staged.rows,
                 valid_rows=up.valid_rows + staged.valid,
                 invalid_rows=up.invalid_rows + staged.invalid,
@@ -287,44 +351,48 @@ def stage_progressively(
             validation.frame.filter(pl.col("email_norm").is_not_null())
             .group_by("email_norm", maintain_order=True)
             .agg(first_row=pl.col("row").min())
-            .join(seen, on="email_norm", how="anti")
+            .join(self.seen, on="email_norm", how="anti")
         )
-        seen = pl.concat([seen, firsts.cast({"first_row": pl.Int64})])
-        start += size
-        size = chunk
-    with session_scope(engine) as session:
-        _beat(
-            session,
-            upload.id,
-            owner,
-            status=UploadStatus.DRAFT,
-            processing_owner=None,
-            version=BulkUpload.__table__.c.version + 1,
-        )
-        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
-        done = session.get(BulkUpload, upload.id)
-        assert done is not None
-        audit.record(
-            session,
-            audit.STAGED,
-            upload_id=upload.id,
-            company_id=upload.company_id,
-            admin_user_id=upload.admin_user_id,
-            actor=actor_of(upload.admin_user_id),
-            file_name=done.file_name,
-            file_sha256=done.file_sha256,
-            total_rows=done.total_rows,
-            valid_rows=done.valid_rows,
-            invalid_rows=done.invalid_rows,
-            outcome="staged",
-            details={
-                "file_format": done.file_format,
-                "notices": list(done.notices),
-                "columns": done.column_mapping,
-                "processed_by": owner,
-                "email_in_other_company": rows_with_email_of_other_company(session, upload.company_id, upload.id),
-            },
-        )
+        self.seen = pl.concat([self.seen, firsts.cast({"first_row": pl.Int64})])
+        self.staged += part.height
+
+    def finish(self) -> None:
+        upload = self.upload
+        with session_scope(self.engine) as session:
+            self._beat(
+                session,
+                status=UploadStatus.DRAFT,
+                processing_owner=None,
+                file_rows=self.staged,
+                version=BulkUpload.__table__.c.version + 1,
+            )
+            session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
+            done = session.get(BulkUpload, upload.id)
+            assert done is not None
+            audit.record(
+                session,
+                audit.STAGED,
+                upload_id=upload.id,
+                company_id=upload.company_id,
+                admin_user_id=upload.admin_user_id,
+                actor=actor_of(upload.admin_user_id),
+                file_name=done.file_name,
+                file_sha256=done.file_sha256,
+                total_rows=done.total_rows,
+                valid_rows=done.valid_rows,
+                invalid_rows=done.invalid_rows,
+                outcome="staged",
+                details={
+                    "file_format": done.file_format,
+                    "notices": list(done.notices),
+                    "columns": done.column_mapping,
+                    "processed_by": self.owner,
+                    "email_in_other_company": rows_with_email_of_other_company(session, upload.company_id, upload.id),
+                },
+            )
+
+    def _beat(self, session: Session, **values) -> None:
+        _beat(session, self.upload.id, self.owner, **values)
 
 
 def _hold_for_matching(engine: Engine, upload: BulkUpload, owner: str, raw) -> str:
@@ -359,6 +427,13 @@ def _reject(engine: Engine, upload: BulkUpload, owner: str, problem: FileProblem
             updated_at=utcnow(),
         )
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
+        if not replacing:  # rows staged from the file's head before the whole file was found unusable
+            session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
+            session.execute(
+                update(BulkUpload.__table__)
+                .where(BulkUpload.__table__.c.id == upload.id)
+                .values(total_rows=0, valid_rows=0, invalid_rows=0, file_rows=0)
+            )
         audit.record(
             session,
             audit.REJECTED,

@@ -83,26 +83,30 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _frame_from_text(text: str, delimiter: str, limits: ReadLimits) -> pl.DataFrame:
-    fast = _frame_polars(text, delimiter, limits)
+def _frame_from_text(text: str, delimiter: str, limits: ReadLimits, utf8: bytes | None = None) -> pl.DataFrame:
+    """`utf8`: the upload's own bytes when `text` is exactly their UTF-8 decoding (saves encoding it again)."""
+    fast = _frame_polars(text, delimiter, limits, utf8)
     if fast is not None:
         return fast
     return _frame_python_csv(text, delimiter, limits)
 
 
-def _frame_polars(text: str, delimiter: str, limits: ReadLimits) -> pl.DataFrame | None:
+def _frame_polars(text: str, delimiter: str, limits: ReadLimits, utf8: bytes | None = None) -> pl.DataFrame | None:
     """Fast path for the common, simple file: no quotes at all, and only LF or CRLF line ends.
 
     Without quotes a CSV is plain lines split on the delimiter, which polars does exactly
     like Python's csv module (checked by a property test). Anything else - quotes, bare CR
     line ends, rows longer than the first line - goes to the csv module.
     """
-    if '"' in text or text.count("\r") != text.count("\r\n") or len(delimiter) != 1:
+    if '"' in text or len(delimiter) != 1:
+        return None
+    carriage_returns = text.count("\r")  # counting "\r\n" is slow: only when there are CRs at all
+    if carriage_returns and carriage_returns != text.count("\r\n"):
         return None
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     try:
         frame = pl.read_csv(
-            text.encode("utf-8"),
+            utf8 if utf8 is not None else text.encode("utf-8"),
             has_header=False,
             separator=delimiter,
             quote_char=None,

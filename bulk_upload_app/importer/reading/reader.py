@@ -295,6 +295,7 @@ class _Reader:
         if not text.strip(_WS):
             raise FileProblem(ErrorCode.EMPTY_FILE)
         _reject_markup_and_binary_text(text)
+        decoded = text
         text, delimiter = _find_delimiter(text, self.ext)
         fmt = "tsv" if delimiter == "\t" else "csv"
         if self.ext in _SPREADSHEET_EXTS:
@@ -307,7 +308,8 @@ class _Reader:
             expected = "\t" if self.ext == ".tsv" else ","
             if (delimiter != expected and self.ext != ".txt") or (self.ext == ".txt" and delimiter != "\t"):
                 self.notices.append(f"The values are separated by {_DELIMITER_NAMES.get(delimiter, repr(delimiter))}.")
-        frame = _frame_from_text(text, delimiter, self.limits)
+        same_bytes = encoding == "utf-8" and text is decoded
+        frame = _frame_from_text(text, delimiter, self.limits, self.data if same_bytes else None)
         return self._assemble(frame, fmt, sheet_name=None, encoding=encoding, delimiter=delimiter)
 
     # -- common: frame of raw strings -> RawTable -------------------------------------------------
