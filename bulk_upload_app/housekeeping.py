@@ -63,14 +63,38 @@ async def purge_periodically(
 DELIVER_EVERY_SECONDS = 60
 
 
+# A job no worker has started, or whose worker's lease lapsed, this long ago lost its queue message
+# (a queued job is normally taken within seconds, a dead worker's within the queue's heartbeat).
+REQUEUE_AFTER_SECONDS = 600
+
+
 def run_delivery() -> int:
     """Mark uploads whose creating worker died as interrupted (that end queues their email too),
-    then send what is due. Both are safe in any number of processes at once."""
+    queue again the jobs whose message was lost, then send what is due. All are safe in any number
+    of processes at once."""
     from .importer import outbox, uploads
 
     engine = get_engine()
     uploads.recover_stale(engine)
+    requeue_lost_jobs(engine)
     return outbox.deliver_due(engine)
+
+
+def requeue_lost_jobs(engine, *, older_than: float = REQUEUE_AFTER_SECONDS) -> int:
+    """Queue again each job whose message was lost (importer/processing.lost_jobs); how many."""
+    from . import jobs
+    from .importer import processing
+    from .importer.records import actor_of
+
+    lost = processing.lost_jobs(engine, older_than=older_than)
+    for job in lost:
+        if job.kind == "process":
+            jobs.enqueue_processing(job.upload_id, ask_columns=job.ask_columns)
+        else:
+            actor = actor_of(job.admin_user_id)
+            jobs.enqueue_create(job.company_id, job.upload_id, admin_user_id=job.admin_user_id, actor=actor)
+        logger.warning(json.dumps({"event": "bulk_upload.requeued", "upload_id": job.upload_id, "job": job.kind}))
+    return len(lost)
 
 
 async def deliver_periodically(

@@ -156,6 +156,7 @@ class BulkUpload(SQLModel, table=True):
     # for creating. queued_at: a job was queued and no worker has taken it yet. create_done /
     # create_total: the running create's progress. cancel_requested: the admin asked the running
     # job to stop. problem: why the last job stopped short, for the admin (file unusable, seats gone).
+    # ask_columns: the admin asked to match the columns of the file being processed.
     file_rows: int = 0
     processing_owner: Optional[str] = Field(default=None, max_length=80)
     processing_heartbeat: Optional[datetime] = None
@@ -164,6 +165,7 @@ class BulkUpload(SQLModel, table=True):
     create_total: int = 0
     cancel_requested: bool = False
     problem: str = Field(default="", max_length=1000)
+    ask_columns: bool = False
 
 
 class UploadFile(SQLModel, table=True):

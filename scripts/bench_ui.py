@@ -3,7 +3,7 @@
 Starts the production build with its job workers (as the e2e tests do; `postgres`: PostgreSQL,
 Redis, 2 web workers, 2 job workers, token sign-in), uploads a generated file with 5% errors
 through the real page with Playwright, and times what an admin waits for: upload click -> first
-page of the grid, upload click -> every row judged (Continue enabled), a page turn, the "only
+page of the grid (and from the end of the file's transfer), upload click -> every row judged (Continue enabled), a page turn, the "only
 rows with errors" filter, a search, and a cell edit round trip (median of 5). A
 PerformanceObserver records the page's long tasks (main thread busy > 50 ms) while the file is
 judged: the longest is reported. Writes bench-results/ui-ROWS-DATABASE.json.
@@ -84,11 +84,17 @@ def measure(server, users: Path, rows: int) -> dict[str, object]:
         expect(page.get_by_role("heading", name="Upload files")).to_be_visible()
         page.locator("#users_file input[type=file]").set_input_files(str(users))
         expect(page.get_by_text(users.name)).to_be_visible()
+        uploaded: list[float] = []  # when the server answered the file's POST: it had all its bytes
+        page.on("response", lambda r: "/_upload" in r.url and uploaded.append(time.perf_counter()))
         start = time.perf_counter()
         page.evaluate("window.__longtasks = []")
         page.get_by_role("button", name="Upload files").click()
         expect(page.get_by_role("textbox", name="email of row 2", exact=True)).to_be_visible()
-        results["upload_click_to_first_page_ms"] = round((time.perf_counter() - start) * 1000)
+        shown = time.perf_counter()
+        results["upload_click_to_first_page_ms"] = round((shown - start) * 1000)
+        if uploaded:
+            results["upload_ms"] = round((uploaded[0] - start) * 1000)
+            results["upload_finished_to_first_page_ms"] = round((shown - uploaded[0]) * 1000)
         expect(page.get_by_role("button", name="Continue")).to_be_enabled()
         results["upload_click_to_every_row_judged_ms"] = round((time.perf_counter() - start) * 1000)
         tasks = page.evaluate("window.__longtasks")

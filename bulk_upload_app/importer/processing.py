@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import polars as pl
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -66,6 +66,7 @@ def receive(
     capacity_limits: capacity.Limits | None = None,
     source: str = UploadSource.WIZARD,
     actor: str | None = None,
+    ask_columns: bool = False,
 ) -> str:
     """Keep a received file for a worker: a new upload in "processing" (or the draft whose file it
     replaces, put in "processing"), the bytes beside it; the upload's id. Nothing is read yet."""
@@ -88,6 +89,7 @@ def receive(
         upload.file_sha256 = hashlib.sha256(data).hexdigest()
         upload.problem = ""
         upload.cancel_requested = False
+        upload.ask_columns = ask_columns
         upload.file_rows = 0
         upload.queued_at = utcnow()
         upload.updated_at = utcnow()
@@ -501,6 +503,7 @@ def draft_from_file(
         replace_upload_id=replace_upload_id,
         capacity_limits=capacity_limits,
         source=source,
+        ask_columns=ask_columns,
     )
     try:
         process(
@@ -576,3 +579,47 @@ def cancel(session: Session, company_id: int, upload_id: str, actor: str) -> str
         outcome=upload.status,
     )
     return upload.status
+
+
+@dataclass(frozen=True)
+class LostJob:
+    upload_id: str
+    kind: str  # "process" or "create"
+    company_id: int
+    admin_user_id: int | None
+    ask_columns: bool
+
+
+def lost_jobs(engine: Engine, *, older_than: float) -> list[LostJob]:
+    """The jobs to queue again because no worker has shown a sign of them for `older_than`
+    seconds: a file or a create queued that long ago and never started, or a file whose worker's
+    lease lapsed that long ago (its message was lost with it: Redis restarted without its
+    append-only file). Each is marked queued now, so it is handed out once per period; a job
+    queued twice runs once (the leases), so a merely slow queue costs a message that does nothing."""
+    up = BulkUpload.__table__.c
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    stuck_file = and_(
+        up.status == UploadStatus.PROCESSING,
+        or_(
+            and_(up.processing_owner.is_(None), up.queued_at < cutoff),
+            up.processing_heartbeat < cutoff,
+        ),
+    )
+    stuck_create = and_(up.status.in_((UploadStatus.DRAFT, UploadStatus.INTERRUPTED)), up.queued_at < cutoff)
+    with session_scope(engine) as session:
+        found = session.execute(
+            update(BulkUpload.__table__)
+            .where(or_(stuck_file, stuck_create), up.cancel_requested.is_(False))
+            .values(queued_at=utcnow())
+            .returning(up.id, up.status, up.company_id, up.admin_user_id, up.ask_columns)
+        ).all()
+    return [
+        LostJob(
+            upload_id=row.id,
+            kind="process" if row.status == UploadStatus.PROCESSING else "create",
+            company_id=row.company_id,
+            admin_user_id=row.admin_user_id,
+            ask_columns=row.ask_columns,
+        )
+        for row in found
+    ]

@@ -209,6 +209,7 @@ def receive_file(
         capacity_limits=capacity.Limits.from_settings(settings),
         source=source,
         actor=actor,
+        ask_columns=ask_columns,
     )
     jobs.enqueue_processing(upload_id, ask_columns=ask_columns)
     return upload_id

@@ -129,6 +129,57 @@ def test_a_queued_create_cancelled_before_a_worker_took_it_creates_nobody(engine
         assert (upload.status, upload.created_count, upload.queued_at) == ("draft", 0, None)
 
 
+def test_jobs_whose_queue_message_was_lost_are_queued_again(engine, queue):
+    """Redis restarted without its append-only file: the uploads waiting for a worker, or left by
+    a dead one, are found by their age and queued again; the file keeps the admin's "match the
+    columns", and an upload seen recently is left alone."""
+    from bulk_upload_app.housekeeping import requeue_lost_jobs
+
+    company = new_company(engine)
+    data = users_csv([person(i) for i in range(20)])
+    lost_file = uploads.receive(
+        engine, company_id=company, admin_user_id=None, file_name="l.csv", data=data, user_type="agent"
+    )
+    to_match = uploads.receive(
+        engine,
+        company_id=company,
+        admin_user_id=None,
+        file_name="m.csv",
+        data=data,
+        user_type="agent",
+        ask_columns=True,
+    )
+    recent = uploads.receive(
+        engine, company_id=company, admin_user_id=None, file_name="r.csv", data=data, user_type="agent"
+    )
+    lost_create = uploads.draft_from_file(
+        engine,
+        company_id=company,
+        admin_user_id=None,
+        file_name="c.csv",
+        data=users_csv([person(i, domain="c.example.com") for i in range(7)]),
+        limits=ReadLimits(),
+    )
+    long_ago = utcnow() - timedelta(minutes=30)
+    with session_scope(engine) as session:
+        for upload_id in (lost_file, to_match):
+            session.get(BulkUpload, upload_id).queued_at = long_ago
+        create = session.get(BulkUpload, lost_create)
+        create.queued_at, create.wizard_step = long_ago, "creating"
+
+    assert requeue_lost_jobs(engine, older_than=600) == 3
+    assert requeue_lost_jobs(engine, older_than=600) == 0  # handed out once a period
+
+    judged = wait_for(engine, lost_file, lambda u: u.status != UploadStatus.PROCESSING)
+    assert (judged.status, judged.total_rows) == ("draft", 20)
+    held = wait_for(engine, to_match, lambda u: u.status != UploadStatus.PROCESSING)
+    assert (held.status, held.wizard_step, held.total_rows) == ("draft", "match", 0)
+    created = wait_for(engine, lost_create, lambda u: u.status == UploadStatus.DONE)
+    assert created.created_count == 7
+    with session_scope(engine, read_only=True) as session:
+        assert session.get(BulkUpload, recent).status == UploadStatus.PROCESSING  # never queued: left alone
+
+
 _EMAILS = st.sampled_from(["a@example.com", "B@example.com", "b@example.com", "c@example.org", "bad", ""])
 
 
