@@ -56,6 +56,7 @@ from .records import (
     failed_rows,
     get_upload,
     lease_seconds,
+    rows_failed,
     rows_with_email_of_other_company,
 )
 
@@ -190,7 +191,7 @@ def create_users(
             failed = failed_rows(session, upload_id)
             created = count_outcome(session, upload_id, RowOutcome.CREATED)
             upload.created_count = created
-            upload.failed_count = len(failed)
+            upload.failed_count = rows_failed(failed)
             upload.status = UploadStatus.DONE
             upload.creating_owner = None
             upload.seats_reserved = 0
@@ -246,7 +247,7 @@ def _cancelled(
                 seats_reserved=0,
                 cancel_requested=False,
                 created_count=created,
-                failed_count=len(failed),
+                failed_count=rows_failed(failed),
                 finished_at=utcnow(),
                 version=up.version + 1,
                 updated_at=utcnow(),

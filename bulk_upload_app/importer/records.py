@@ -121,6 +121,11 @@ def failed_rows(session: Session, upload_id: str) -> list[dict[str, Any]]:
     return failed
 
 
+def rows_failed(failed: list[dict[str, Any]]) -> int:
+    """How many rows `failed_rows` lists (a row with two errors is listed twice, counted once)."""
+    return len({item["row"] for item in failed})
+
+
 def every_row(session: Session, upload_id: str) -> list[dict[str, Any]]:
     """Every staged row with what became of it: its values, outcome, code(s) and message(s)."""
     rows = session.exec(

@@ -80,5 +80,5 @@ def outcome(company_id: int, upload_id: str) -> Outcome:
 def _failed_total(upload: BulkUpload, failed: list[dict[str, Any]]) -> tuple[int, str]:
     """Once the retention purge deleted the rows, only the count stored on the upload is left."""
     if upload.rows_purged_at is None:
-        return len(failed), ""
+        return records.rows_failed(failed), ""
     return upload.failed_count, f"{upload.rows_purged_at:%Y-%m-%d}"

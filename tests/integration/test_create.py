@@ -108,6 +108,17 @@ def test_users_are_created_with_the_batch_settings(engine, demo_company):
         assert (upload.status, upload.created_count, upload.failed_count) == ("done", 2, 1)
 
 
+def test_a_row_with_two_errors_counts_as_one_row_that_failed(engine, demo_company):
+    upload_id = stage(
+        engine, demo_company, [person(1), person(2, email="bad", phone="12")], BatchSpec(user_type="agent")
+    )
+    result = uploads.create_users(engine, demo_company, upload_id)
+    assert len(result.failed) == 2  # both errors of row 3 are listed
+    with session_scope(engine, read_only=True) as session:
+        upload = session.get(BulkUpload, upload_id)
+        assert (upload.created_count, upload.failed_count) == (1, 1)
+
+
 def test_use_company_settings_stores_none(engine, demo_company):
     upload_id = stage(engine, demo_company, [person(1)], BatchSpec(user_type="agent"))
     uploads.create_users(engine, demo_company, upload_id)

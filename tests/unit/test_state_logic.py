@@ -91,5 +91,6 @@ def test_a_purged_upload_shows_its_stored_failure_count_not_its_missing_rows():
 
     upload = BulkUpload(company_id=1, status="done", created_count=7, failed_count=3)
     assert _failed_total(upload, [{"row": 2}, {"row": 5}, {"row": 9}]) == (3, "")
+    assert _failed_total(upload, [{"row": 2}, {"row": 2}, {"row": 9}]) == (2, "")  # a row with two errors
     upload.rows_purged_at = datetime(2030, 2, 3, 4, 5, tzinfo=UTC)
     assert _failed_total(upload, []) == (3, "2030-02-03")
