@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, and_, func, or_, select, update
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel
@@ -103,6 +103,18 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     sent_at: Optional[datetime] = None  # noqa: UP045
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # noqa: UP045
+
+
+FINAL_STATUSES = (OutboxStatus.SENT, OutboxStatus.SKIPPED, OutboxStatus.NOT_SENT, OutboxStatus.FAILED)
+
+
+def delete_ended_before(session: Session, cutoff: datetime) -> int:
+    """Forget the messages (addresses, file names) that ended, one way or another, before
+    `cutoff`; how many. A message still to be tried is kept whatever its age."""
+    table = OutboxMessage.__table__
+    return session.execute(
+        delete(table).where(table.c.status.in_(FINAL_STATUSES), table.c.created_at < cutoff)
+    ).rowcount
 
 
 class DeliveryFailed(Exception):

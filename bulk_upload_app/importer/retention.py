@@ -9,6 +9,8 @@
   "abandoned" (it cannot be resumed without its rows); or left "creating" by a worker that has
   not beaten its heartbeat for the whole retention period. A "creating" upload whose lease is
   alive is never touched.
+- A notification (its addresses, the file name) is forgotten `retention_days` after it was
+  queued, once it was sent or given up on.
 - An uploaded file left in the storage dir for an hour (a worker killed while receiving or
   reading it) is deleted: only files named as `new_upload_path` names them.
 
@@ -36,7 +38,7 @@ from ..db import session_scope
 from ..models import ApiImport, BulkUpload, BulkUploadRow, UploadFile, utcnow
 from ..statuses import RowOutcome, UploadStatus
 from ..uploaded_files import is_upload_file
-from . import audit
+from . import audit, outbox
 from .api_imports import purge_idempotency
 
 DEFAULT_DRAFT_DAYS = 14
@@ -66,10 +68,11 @@ class PurgeResult:
     uploads_rows_purged: list[str] = field(default_factory=list)
     rows_purged: int = 0
     files_removed: list[str] = field(default_factory=list)
+    notifications_deleted: int = 0
 
     @property
     def removed_anything(self) -> bool:
-        return bool(self.drafts_deleted or self.uploads_rows_purged or self.files_removed)
+        return bool(self.drafts_deleted or self.uploads_rows_purged or self.files_removed or self.notifications_deleted)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,7 @@ class PurgeResult:
                 "upload_ids": list(self.uploads_rows_purged),
             },
             "files_removed": {"count": len(self.files_removed), "files": list(self.files_removed)},
+            "notifications_deleted": self.notifications_deleted,
             "removed_anything": self.removed_anything,
         }
 
@@ -93,7 +97,8 @@ class PurgeResult:
         return (
             f"Deleted {len(self.drafts_deleted)} abandoned drafts ({self.draft_rows_deleted} rows), "
             f"purged the rows of {len(self.uploads_rows_purged)} finished uploads ({self.rows_purged} rows), "
-            f"removed {len(self.files_removed)} orphaned files."
+            f"removed {len(self.files_removed)} orphaned files, "
+            f"forgot {self.notifications_deleted} old notifications."
         )
 
 
@@ -107,6 +112,8 @@ def purge(engine: Engine, storage_dir: Path, *, now: datetime | None = None, rul
     result.files_removed = remove_orphan_files(storage_dir, now=now, max_age_seconds=rules.orphan_file_seconds)
     with session_scope(engine) as session:  # the API's Idempotency-Key answers, kept a day
         purge_idempotency(session, now)
+    with session_scope(engine) as session:
+        result.notifications_deleted = outbox.delete_ended_before(session, now - timedelta(days=rules.retention_days))
     return result
 
 

@@ -250,7 +250,8 @@ def test_purge_follows_the_configured_days_and_refuses_bad_ones(tmp_path, db_url
     assert code == 4 and "BULK_UPLOAD_DRAFT_DAYS" in doc["error"]["message"]
     code, doc, out, err = purge_cli(db_url, tmp_path, BULK_UPLOAD_DRAFT_DAYS="2")
     assert code == 0 and out.splitlines() == [
-        "Deleted 1 abandoned drafts (1 rows), purged the rows of 0 finished uploads (0 rows), removed 0 orphaned files.",
+        "Deleted 1 abandoned drafts (1 rows), purged the rows of 0 finished uploads (0 rows), "
+        "removed 0 orphaned files, forgot 0 old notifications.",
         f"draft deleted: {draft}",
     ], err
 

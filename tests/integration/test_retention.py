@@ -144,6 +144,31 @@ def test_a_done_uploads_rows_go_after_retention_days_its_counts_users_and_audit_
     assert events(engine, upload_id) == [audit.STAGED, audit.CREATE_STARTED, audit.CREATED, audit.ROWS_PURGED]
 
 
+def test_notifications_are_forgotten_after_retention_days_unless_still_to_be_sent(engine, tmp_path):
+    from bulk_upload_app.importer.outbox import OutboxMessage, OutboxStatus
+
+    company = new_company(engine)
+    ended, waiting = done_upload(engine, company), done_upload(engine, company, domain="wait.example.com")
+    with session_scope(engine) as session:
+        messages = (
+            session.exec(select(OutboxMessage).where(OutboxMessage.upload_id.in_([ended, waiting]))).scalars().all()
+        )
+        assert len(messages) == 2
+        for message in messages:
+            message.status = OutboxStatus.SENT if message.upload_id == ended else OutboxStatus.PENDING
+            message.recipients = ["admin@example.com"]
+        queued = max(m.created_at for m in messages)
+
+    def left() -> list[str]:
+        with session_scope(engine, read_only=True) as session:
+            return sorted(session.exec(select(OutboxMessage.upload_id)).scalars().all())
+
+    assert retention.purge(engine, tmp_path, now=queued + 30 * DAY - timedelta(seconds=1)).notifications_deleted == 0
+    result = retention.purge(engine, tmp_path, now=queued + 30 * DAY + timedelta(seconds=1))
+    assert result.notifications_deleted == 1 and left() == [waiting]
+    assert "forgot 1 old notifications" in result.summary()
+
+
 def test_an_interrupted_upload_left_for_retention_days_is_abandoned_with_its_counts(engine):
     company = new_company(engine)
     upload_id = interrupted_upload(engine, company, "stopped.example.com")
