@@ -214,6 +214,7 @@ def test_purge_removes_what_is_due_once_and_prints_no_personal_data(tmp_path, db
         "drafts_deleted": {"count": 1, "rows": 1, "upload_ids": [old_draft]},
         "rows_purged": {"count": 1, "rows": 1, "upload_ids": [finished]},
         "files_removed": {"count": 1, "files": [orphan.name]},
+        "notifications_deleted": 0,
         "removed_anything": True,
     }
     assert not any(secret in (out + err).lower() for secret in ("zelda", "yannick", "secret.example"))
