@@ -175,7 +175,7 @@ async def run_big_admin(
     slow = {"timeout": timeout_s * 1000}
     try:
         started = time.perf_counter()
-        token = e2e_token(admin["company_id"], ADMIN_USER_ID, lifetime=3600)
+        token = e2e_token(admin["company_id"], ADMIN_USER_ID, lifetime=600)
         await page.goto(f"/users/bulk-upload?token={token}")
         await expect(page.get_by_role("heading", name="Download template")).to_be_visible(**slow)
         await page.get_by_role("button", name="Continue").click()
@@ -220,7 +220,15 @@ async def drive(
                 asyncio.create_task(run_big_admin(browser, base_url, a, timeout_s, start, r))
                 for a, r in zip(big_admins, readies[len(admins) :])
             ]
-            await asyncio.wait([asyncio.create_task(r.wait()) for r in readies], timeout=timeout_s)
+            waiting = [asyncio.create_task(r.wait()) for r in readies]
+            await asyncio.wait(waiting, timeout=timeout_s)
+            late = [a["admin"] for a, r in zip(admins + big_admins, readies) if not r.is_set()]
+            print(
+                f"[load-test] {len(readies) - len(late)} admins have chosen their file after "
+                f"{time.perf_counter() - started:.1f} s; all click Upload files now"
+                + (f" (not ready: admins {late})" if late else ""),
+                flush=True,
+            )
             start.set()
             admins = admins + big_admins
             _done, pending = await asyncio.wait(tasks, timeout=timeout_s + 120)
