@@ -5,7 +5,7 @@
 #   ./dev.sh test [pytest args]  whole test suite (PostgreSQL, Redis, Chromium ensured)
 #   ./dev.sh prod [reflex args]  production mode: PostgreSQL, Redis, 2 workers, migrations first
 #   ./dev.sh bench [args]        python -m bulk_upload_app.bench
-#   ./dev.sh load-test [args]    scripts/load_test.py: 20 admins at once on PostgreSQL + Redis + 2 workers
+#   ./dev.sh load-test [args]    scripts/load_test.py: 20 admins (+2 with 1M rows) at once on PostgreSQL + Redis + 2 workers
 #
 # Safe to run again: every step is skipped when already done. Works with no stdin (CI=true).
 set -euo pipefail
@@ -46,7 +46,8 @@ usage: ./dev.sh run | test [pytest args...] | prod | bench [args...] | bench-ui 
          (one port, GRANIAN_WORKERS=2 workers sharing state in Redis; see README "Production")
   bench-ui  install as above + Chromium, time the wizard on a big file (scripts/bench_ui.py)
   load-test install as above + Chromium, PostgreSQL, Redis; 20 admins upload 1,000 rows each at
-            once on the production setup (scripts/load_test.py --help)
+            once, with 2 admins uploading 1,000,000 rows, on the production setup
+            (scripts/load_test.py --help)
 
 BULK_UPLOAD_WITHOUT=postgres,redis,browser leaves those parts out of `test`.
 EOF

@@ -459,7 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="process files and create users from the job queue (BULK_UPLOAD_QUEUE_URL); run one or many"
     )
     worker.add_argument("--processes", type=int, help="worker processes (default BULK_UPLOAD_WORKER_PROCESSES, 1)")
-    worker.add_argument("--threads", type=int, help="jobs at once per process (default BULK_UPLOAD_WORKER_THREADS, 2)")
+    worker.add_argument(
+        "--threads",
+        type=int,
+        help="small-lane jobs at once per process (default BULK_UPLOAD_WORKER_THREADS, 2); each process also "
+        "runs BULK_UPLOAD_WORKER_BIG_THREADS (1) big-lane threads",
+    )
     worker.set_defaults(func=cmd_worker)
 
     scim_settings = with_json(

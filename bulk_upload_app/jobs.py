@@ -10,6 +10,13 @@ worker at a time act on an upload, and a redelivered job resumes (create) or res
 where the database says it is. What a job did is in the database (status, counts, progress), so
 any web worker, tab or browser shows it live.
 
+Two lanes, so a big job can never hold every worker: files of BULK_UPLOAD_BIG_FILE_MB or more
+and creates of BULK_UPLOAD_BIG_CREATE_ROWS or more go to the big lane's queues (BIG_LANE), everything
+else to the small lane's (SMALL_LANE). Each worker process runs BULK_UPLOAD_WORKER_THREADS threads on
+the small lane and BULK_UPLOAD_WORKER_BIG_THREADS threads of its own on the big lane (`BigJobLane`),
+so an admin's 1,000-row file is judged at once however many million-row files are being read, and
+a burst of big files waits for the big lane instead of taking the threads small files need.
+
 The same code runs on a single machine with SQLite: `./dev.sh run` starts a Redis server and one
 worker beside the app; the worker reads the same database file.
 """
@@ -19,11 +26,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from .db import get_engine, session_scope
 from .importer import api_imports, capacity, outbox, uploads
@@ -31,7 +42,7 @@ from .importer.batch import BatchProblem
 from .importer.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
 from .importer.leases import CreateRunning
 from .importer.reading import ReadLimits
-from .models import BulkUpload, utcnow
+from .models import BulkUpload, UploadFile, utcnow
 from .settings import get_settings
 from .statuses import UploadStatus
 
@@ -39,6 +50,10 @@ logger = logging.getLogger("bulk_upload.jobs")
 
 FILES_QUEUE = "files"
 CREATES_QUEUE = "creates"
+BIG_FILES_QUEUE = "files-big"
+BIG_CREATES_QUEUE = "creates-big"
+SMALL_LANE = (FILES_QUEUE, CREATES_QUEUE)
+BIG_LANE = (BIG_FILES_QUEUE, BIG_CREATES_QUEUE)
 LONGEST_JOB_MS = 6 * 3600 * 1000  # a million users on a slow database: never cut off mid-create
 RETRY_PAUSE_MS = (1_000, 10_000)  # while another worker's lease is fresh: try again soon
 MAX_TRY_LATER = 720  # ~2 h of waiting for a lease or a file slot
@@ -71,10 +86,39 @@ def configure(url: str | None = None, namespace: str | None = None) -> dramatiq.
         settings.queue_heartbeat_seconds,
     )
     dramatiq.set_broker(broker)
-    for actor in (process_file, create_users):
+    for actor in (process_file, process_big_file, create_users, create_big_batch):
         actor.broker = broker
         broker.declare_actor(actor)
     return broker
+
+
+class BigJobLane(Middleware):
+    """The big lane of a worker process: when the process's own worker (the small lane, consuming
+    SMALL_LANE) boots, a second dramatiq worker with `threads` threads of its own starts on
+    BIG_LANE, and it stops with the first. Its threads are the only ones that take big jobs, and
+    they take nothing else, so neither lane can hold the other up. Both share the process's broker
+    connection and heartbeat: a killed process's jobs of either lane go back to the queue.
+    (dramatiq logs a warning that its worker middleware is added twice: once per lane.)"""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.lane: dramatiq.Worker | None = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if self.lane is not None:
+            return  # the big lane's own boot (or a second small-lane worker: one big lane per process)
+        self.lane = dramatiq.Worker(broker, queues=set(BIG_LANE), worker_threads=self.threads)
+        # Take no more big jobs than there are threads to run them (dramatiq fetches twice as
+        # many): a second big file waiting in this process would wait for the first to end while
+        # another process's big lane stands idle.
+        self.lane.queue_prefetch = self.threads
+        self.lane.start()
+        logger.info("big-job lane: %d thread(s) on %s", self.threads, ", ".join(BIG_LANE))
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if self.lane is not None and worker is not self.lane:
+            lane, self.lane = self.lane, None
+            lane.stop()  # lets its running jobs end, as the small lane's stop does
 
 
 # Actors bind to the broker that is current when they are declared. Importing this module reads
@@ -90,14 +134,19 @@ def _limits() -> tuple[ReadLimits, capacity.Limits]:
     )
 
 
-@dramatiq.actor(
-    queue_name=FILES_QUEUE,
-    time_limit=LONGEST_JOB_MS,
-    retry_when=_try_later,
-    min_backoff=RETRY_PAUSE_MS[0],
-    max_backoff=RETRY_PAUSE_MS[1],
-)
-def process_file(upload_id: str, ask_columns: bool = False) -> None:
+def _job(fn: Callable[..., None], name: str, queue: str) -> dramatiq.Actor[..., None]:
+    """One job function on one lane's queue (each lane has an actor of its own per job)."""
+    return dramatiq.actor(
+        actor_name=name,
+        queue_name=queue,
+        time_limit=LONGEST_JOB_MS,
+        retry_when=_try_later,
+        min_backoff=RETRY_PAUSE_MS[0],
+        max_backoff=RETRY_PAUSE_MS[1],
+    )(fn)
+
+
+def _process_file(upload_id: str, ask_columns: bool = False) -> None:
     """Read, judge and stage a received file (importer/processing.py)."""
     read_limits, capacity_limits = _limits()
     try:
@@ -115,6 +164,10 @@ def process_file(upload_id: str, ask_columns: bool = False) -> None:
         _create_if_asked(upload_id)
 
 
+process_file = _job(_process_file, "process_file", FILES_QUEUE)
+process_big_file = _job(_process_file, "process_big_file", BIG_FILES_QUEUE)
+
+
 def _create_if_asked(upload_id: str) -> None:
     """An upload sent through the HTTP API with create=true: its create is queued once judged."""
     with session_scope() as session:
@@ -124,14 +177,7 @@ def _create_if_asked(upload_id: str) -> None:
         enqueue_create(company_id, upload_id, admin_user_id=None, actor=actor)
 
 
-@dramatiq.actor(
-    queue_name=CREATES_QUEUE,
-    time_limit=LONGEST_JOB_MS,
-    retry_when=_try_later,
-    min_backoff=RETRY_PAUSE_MS[0],
-    max_backoff=RETRY_PAUSE_MS[1],
-)
-def create_users(company_id: int, upload_id: str, admin_user_id: int | None, actor: str) -> None:
+def _create_users(company_id: int, upload_id: str, admin_user_id: int | None, actor: str) -> None:
     """Create the valid rows' users of an upload (importer/creating.py), resuming one whose worker died."""
     engine = get_engine()
     with session_scope(engine) as session:
@@ -155,6 +201,10 @@ def create_users(company_id: int, upload_id: str, admin_user_id: int | None, act
     except Exception:
         logger.exception("upload %s: creating users stopped; it can be resumed", upload_id)
     _send_notifications(engine)
+
+
+create_users = _job(_create_users, "create_users", CREATES_QUEUE)
+create_big_batch = _job(_create_users, "create_big_batch", BIG_CREATES_QUEUE)
 
 
 def _send_notifications(engine) -> None:
@@ -184,16 +234,32 @@ def _send(actor: Any, *args: Any) -> None:
 
 
 def enqueue_processing(upload_id: str, *, ask_columns: bool = False) -> None:
-    _send(process_file, upload_id, ask_columns)
+    """Queue the received file on its lane: the big one from BULK_UPLOAD_BIG_FILE_MB on (the rows
+    are not counted yet; bytes are what the upload stored)."""
+    with session_scope(read_only=True) as session:
+        size = session.execute(
+            select(func.length(col(UploadFile.data))).where(col(UploadFile.upload_id) == upload_id)
+        ).scalar_one_or_none()
+    big = (size or 0) >= get_settings().big_file_bytes
+    _send(process_big_file if big else process_file, upload_id, ask_columns)
 
 
 def enqueue_create(company_id: int, upload_id: str, *, admin_user_id: int | None, actor: str) -> None:
-    _send(create_users, company_id, upload_id, admin_user_id, actor)
+    """Queue a batch's create on its lane: the big one from BULK_UPLOAD_BIG_CREATE_ROWS valid rows on."""
+    with session_scope(read_only=True) as session:
+        rows = session.execute(
+            select(col(BulkUpload.valid_rows)).where(
+                col(BulkUpload.id) == upload_id, col(BulkUpload.company_id) == company_id
+            )
+        ).scalar_one_or_none()
+    big = (rows or 0) >= get_settings().big_create_rows
+    _send(create_big_batch if big else create_users, company_id, upload_id, admin_user_id, actor)
 
 
 def run_worker(processes: int | None = None, threads: int | None = None) -> None:
     """`bulk-upload worker`: dramatiq's own worker runner (processes, threads, signals, restarts)
-    on this module's queues; replaces the current process."""
+    on the small lane's queues, each process with its big lane beside (worker.py, `BigJobLane`);
+    replaces the current process."""
     settings = get_settings()
     if not settings.queue_url:
         raise QueueMissing("No job queue is configured: set BULK_UPLOAD_QUEUE_URL to a Redis server.")
@@ -207,7 +273,6 @@ def run_worker(processes: int | None = None, threads: int | None = None) -> None
         "--threads",
         str(threads or settings.worker_threads),
         "--queues",
-        FILES_QUEUE,
-        CREATES_QUEUE,
+        *SMALL_LANE,
     ]
     os.execv(sys.executable, argv)

@@ -102,7 +102,10 @@ class Settings:
     queue_namespace: str
     queue_heartbeat_seconds: float  # a worker silent this long is dead: its jobs go to another
     worker_processes: int
-    worker_threads: int
+    worker_threads: int  # per process, on the small lane (small files, small creates)
+    worker_big_threads: int  # per process, on the big lane (jobs.BigJobLane)
+    big_file_bytes: int  # a file this big or bigger is processed on the big lane
+    big_create_rows: int  # a create of this many users or more runs on the big lane
     deploy_url: str
     api_url: str
     # uploads
@@ -235,6 +238,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         queue_heartbeat_seconds=read.number("BULK_UPLOAD_QUEUE_HEARTBEAT_SECONDS", 15, minimum=1, whole=False),
         worker_processes=int(read.number("BULK_UPLOAD_WORKER_PROCESSES", 1, minimum=1)),
         worker_threads=int(read.number("BULK_UPLOAD_WORKER_THREADS", 2, minimum=1)),
+        worker_big_threads=int(read.number("BULK_UPLOAD_WORKER_BIG_THREADS", 1, minimum=1)),
+        # ~60,000 CSV rows: judged in two chunks (2,000 then 50,000 rows), a few seconds of work.
+        big_file_bytes=int(read.number("BULK_UPLOAD_BIG_FILE_MB", 4, minimum=0.001, whole=False) * 1024 * 1024),
+        big_create_rows=int(read.number("BULK_UPLOAD_BIG_CREATE_ROWS", 50_000)),
         deploy_url=deploy_url,
         api_url=read.url("REFLEX_API_URL", f"http://localhost:{read.text('REFLEX_BACKEND_PORT', '8000')}"),
         max_file_bytes=int(read.number("BULK_UPLOAD_MAX_FILE_MB", 100)) * 1024 * 1024,  # 1M 5-column rows ~ 62 MB

@@ -1,8 +1,11 @@
 """What `bulk-upload worker` runs (`python -m dramatiq bulk_upload_app.worker`): the jobs,
-pointed at the configured queue before dramatiq starts consuming."""
+pointed at the configured queue before dramatiq starts consuming, and each worker process's
+big-job lane (jobs.BigJobLane) beside the small lane dramatiq's own worker consumes."""
 
-from .jobs import configure, create_users, process_file
+from .jobs import BigJobLane, configure, create_big_batch, create_users, process_big_file, process_file
+from .settings import get_settings
 
 broker = configure()
+broker.add_middleware(BigJobLane(get_settings().worker_big_threads))
 
-__all__ = ["broker", "create_users", "process_file"]
+__all__ = ["broker", "create_big_batch", "create_users", "process_big_file", "process_file"]

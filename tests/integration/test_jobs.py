@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -30,10 +31,9 @@ from .test_create import new_company
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def queue(db_url, monkeypatch):
-    """The jobs pointed at the test Redis under a namespace of this test, with a worker (2 threads)
-    in this process consuming them against `db_url`."""
+@contextlib.contextmanager
+def _redis_jobs(db_url, monkeypatch):
+    """The jobs pointed at the test Redis under a namespace of this test, against `db_url`."""
     import redis
 
     left_out("redis")
@@ -45,17 +45,41 @@ def queue(db_url, monkeypatch):
     monkeypatch.setenv("BULK_UPLOAD_QUEUE_URL", REDIS_URL)
     monkeypatch.setenv("BULK_UPLOAD_CREATE_LEASE_SECONDS", "2")
     broker = jobs.configure(REDIS_URL, f"bulk-upload-it-{uuid.uuid4().hex[:12]}")
-    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
-    worker.start()
     try:
         yield broker
     finally:
-        worker.stop()
         for name in broker.get_declared_queues():
             broker.flush(name)
         with contextlib.suppress(Exception):
             broker.client.close()
         jobs.configure("")  # back to no queue
+
+
+@pytest.fixture
+def queue(db_url, monkeypatch):
+    """A worker (2 threads, every queue) in this process consuming the jobs."""
+    with _redis_jobs(db_url, monkeypatch) as broker:
+        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+        worker.start()
+        try:
+            yield broker
+        finally:
+            worker.stop()
+
+
+@pytest.fixture
+def lanes(db_url, monkeypatch):
+    """A worker process as `bulk-upload worker` runs it, with one thread per lane: dramatiq's worker
+    on the small lane, and the big lane (jobs.BigJobLane) it boots. Files of 10 KB or more are big."""
+    monkeypatch.setenv("BULK_UPLOAD_BIG_FILE_MB", "0.01")
+    with _redis_jobs(db_url, monkeypatch) as broker:
+        broker.add_middleware(jobs.BigJobLane(threads=1))
+        worker = dramatiq.Worker(broker, queues=set(jobs.SMALL_LANE), worker_threads=1, worker_timeout=100)
+        worker.start()
+        try:
+            yield broker
+        finally:
+            worker.stop()  # the big lane too
 
 
 def wait_for(engine, upload_id: str, done, seconds: float = 60.0) -> BulkUpload:
@@ -79,6 +103,50 @@ def test_a_received_file_is_judged_by_a_worker(engine, queue):
     upload = wait_for(engine, upload_id, lambda u: u.status != UploadStatus.PROCESSING)
     assert (upload.status, upload.total_rows, upload.valid_rows, upload.invalid_rows) == ("draft", 51, 50, 1)
     assert upload.file_rows == 51 and upload.processing_owner is None
+
+
+def test_a_small_file_is_judged_while_big_files_hold_the_big_lane(engine, lanes, monkeypatch):
+    company = new_company(engine)
+
+    def received(rows: int) -> str:
+        data = users_csv([person(i) for i in range(rows)])
+        return uploads.receive(
+            engine, company_id=company, admin_user_id=None, file_name=f"{rows}.csv", data=data, user_type="agent"
+        )
+
+    big, other_big = received(400), received(300)  # over 10 KB: the big lane
+    small, other_small = received(5), received(6)
+    # A big file's job holds its thread until the test lets it go, as a million rows would.
+    started, let_go, process = [], threading.Event(), uploads.process
+
+    def held_when_big(engine, upload_id, **options):
+        if upload_id in (big, other_big):
+            started.append(upload_id)
+            let_go.wait(120)
+        return process(engine, upload_id, **options)
+
+    monkeypatch.setattr(uploads, "process", held_when_big)
+    try:
+        jobs.enqueue_processing(big)
+        wait_for(engine, big, lambda _: started == [big])
+        assert started == [big]
+        jobs.enqueue_processing(small)
+        assert wait_for(engine, small, lambda u: u.status == UploadStatus.DRAFT).status == UploadStatus.DRAFT
+        # A second big file waits for the big lane; it never takes the small lane's only thread.
+        jobs.enqueue_processing(other_big)
+        jobs.enqueue_processing(other_small)
+        judged = wait_for(engine, other_small, lambda u: u.status == UploadStatus.DRAFT)
+        assert (judged.status, judged.total_rows) == (UploadStatus.DRAFT, 6)
+        assert started == [big]
+        for upload_id in (big, other_big):
+            with session_scope(engine, read_only=True) as session:
+                assert session.get(BulkUpload, upload_id).status == UploadStatus.PROCESSING
+    finally:
+        let_go.set()
+    for upload_id, rows in ((big, 400), (other_big, 300)):
+        upload = wait_for(engine, upload_id, lambda u: u.status == UploadStatus.DRAFT)
+        assert (upload.status, upload.total_rows) == (UploadStatus.DRAFT, rows)
+    assert started == [big, other_big]
 
 
 def test_a_create_left_by_a_dead_worker_is_finished_by_the_next_job(engine, queue):

@@ -340,7 +340,8 @@ def start_server(
 
 
 def start_job_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """`python -m bulk_upload_app worker` (one process, two threads) in its own process group."""
+    """`python -m bulk_upload_app worker` (one process: two small-lane threads and a big-lane one) in its
+    own process group."""
     log_line(log_path, "starting python -m bulk_upload_app worker --processes 1")
     with log_path.open("a") as log:
         return subprocess.Popen(

@@ -91,6 +91,8 @@ def test_cors_allows_the_apps_own_origin_and_the_dashboards_only():
     [
         ("BULK_UPLOAD_MAX_FILE_MB", "lots"),
         ("BULK_UPLOAD_MAX_OPEN_DRAFTS", "0"),
+        ("BULK_UPLOAD_WORKER_BIG_THREADS", "0"),  # big files would never be read
+        ("BULK_UPLOAD_BIG_FILE_MB", "big"),
         ("BULK_UPLOAD_DEMO", "maybe"),
         ("BULK_UPLOAD_FRAME_ANCESTORS", "https://dash.example.com/path"),
         ("REFLEX_DEPLOY_URL", "ftp://x"),
