@@ -147,6 +147,7 @@ def versus_django(rows: int, error_rate: float, databases: list[str], pg_url: st
     from .bench import _fresh_db, generate
 
     python = ensure_django_venv()
+    load_before = os.getloadavg()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -181,6 +182,8 @@ def versus_django(rows: int, error_rate: float, databases: list[str], pg_url: st
         "error_rate": error_rate,
         "file_mb": file_mb,
         "cores": os.cpu_count(),
+        # The machine is shared: a busy one slows Django's per-row round trips more than our set-wise work.
+        "load_average_1m": {"before": round(load_before[0], 1), "after": round(os.getloadavg()[0], 1)},
         "headline_config": HEADLINE_CONFIG,
         "goal_ratio": GOAL_RATIO,
         "django_versions": {
