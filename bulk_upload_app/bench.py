@@ -189,7 +189,9 @@ def _fresh_db(kind: str, workdir: Path, pg_url: str) -> tuple[str, callable]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", help="rows per file, comma-separated (default 10000,100000; 100000 with --versus-django)")
+    parser.add_argument(
+        "--sizes", help="rows per file, comma-separated (default 10000,100000; 100000 with --versus-django)"
+    )
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--million", action="store_true", help="also validate 1,000,000 rows")
     parser.add_argument("--pg-url", default=os.environ.get("BULK_UPLOAD_TEST_PG_URL", DEFAULT_PG))

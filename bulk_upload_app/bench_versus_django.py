@@ -132,7 +132,16 @@ def run_django(python: Path, file: Path, kind: str, config: str, workdir: Path, 
     database, cleanup = _django_database(kind, workdir, pg_url)
     try:
         done = subprocess.run(
-            [str(python), str(DJANGO_SIDE), "--file", str(file), "--database", json.dumps(database), "--config", config],
+            [
+                str(python),
+                str(DJANGO_SIDE),
+                "--file",
+                str(file),
+                "--database",
+                json.dumps(database),
+                "--config",
+                config,
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -186,9 +195,7 @@ def versus_django(rows: int, error_rate: float, databases: list[str], pg_url: st
         "load_average_1m": {"before": round(load_before[0], 1), "after": round(os.getloadavg()[0], 1)},
         "headline_config": HEADLINE_CONFIG,
         "goal_ratio": GOAL_RATIO,
-        "django_versions": {
-            n: v for n, v in (r.split("==") for r in _django_requirements() if "==" in r)
-        },
+        "django_versions": {n: v for n, v in (r.split("==") for r in _django_requirements() if "==" in r)},
         "results": results,
     }
     out_dir = PROJECT_ROOT / "bench-results"
@@ -198,8 +205,10 @@ def versus_django(rows: int, error_rate: float, databases: list[str], pg_url: st
         f"\n{rows:,} rows ({file_mb} MB, {error_rate:.0%} with errors): our CLI validate + import, each a fresh "
         "process, against django-import-export preview + import in one process (its start-up not counted)"
     )
-    print("| db | ours validate / import / total s | Django per-row preview / import / total s | ratio | "
-          "Django use_bulk preview / import / total s | ratio | same users created |")
+    print(
+        "| db | ours validate / import / total s | Django per-row preview / import / total s | ratio | "
+        "Django use_bulk preview / import / total s | ratio | same users created |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
         o, per_row, bulk = r["ours"], r["django"]["per-row"], r["django"]["bulk"]
@@ -211,5 +220,7 @@ def versus_django(rows: int, error_rate: float, databases: list[str], pg_url: st
         )
     for r in results:
         verdict = "meets" if r["ratio"][HEADLINE_CONFIG] >= GOAL_RATIO else "misses"
-        print(f"{r['db']}: {r['ratio'][HEADLINE_CONFIG]}× faster than Django use_bulk ({verdict} the goal of ≥ {GOAL_RATIO}×)")
+        print(
+            f"{r['db']}: {r['ratio'][HEADLINE_CONFIG]}× faster than Django use_bulk ({verdict} the goal of ≥ {GOAL_RATIO}×)"
+        )
     return 0 if all(r["same_created"] for r in results) else 1

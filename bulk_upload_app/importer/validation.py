@@ -7,13 +7,15 @@ as their distinct values do, never a Python loop of per-row work on the common p
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
-from email_validator.rfc_constants import DOT_ATOM_TEXT
+from email_validator.rfc_constants import DOT_ATOM_TEXT, DOT_ATOM_TEXT_INTL, EMAIL_MAX_LENGTH
+from email_validator.syntax import check_unsafe_chars
 
 from .errors import ErrorCode, RowError, message_for
 from .phones import e164_column, example_number
@@ -58,13 +60,34 @@ class Validation:
 
 
 @lru_cache(maxsize=65536)
-def _check_domain(domain: str) -> tuple[str | None, int]:
-    """(the validator's normalised domain, its ASCII length), or (None, 0) when invalid."""
+def _check_domain(domain: str) -> tuple[str | None, int, int]:
+    """(the validator's normalised domain, its ASCII length, its UTF-8 length), or (None, 0, 0) when invalid."""
     try:
         result = validate_email(f"a@{domain}", check_deliverability=False)
     except EmailNotValidError:
-        return None, 0
-    return result.domain.lower(), len(result.ascii_domain)
+        return None, 0, 0
+    return result.domain.lower(), len(result.ascii_domain), len(result.domain.encode("utf8"))
+
+
+def _international_local_part(email: str, local: str, domain: str) -> str | None:
+    """The validator's lowercase normal form of an address whose local part is internationalised
+    (josé.núñez@…) and plain — a dot-atom, already NFC, no unsafe character — else None.
+
+    The validator spends ~40 µs a character splitting such an address; these are its own checks
+    for this case (validate_email_local_part's dot-atom branch, then validate_email_length), with
+    the domain's verdict cached. None (not sure) sends the address to the validator itself."""
+    norm_domain, ascii_length, domain_utf8_length = _check_domain(domain)
+    if norm_domain is None or not DOT_ATOM_TEXT_INTL.match(local) or not unicodedata.is_normalized("NFC", email):
+        return None
+    try:
+        check_unsafe_chars(local)
+    except EmailNotValidError:
+        return None
+    local_length = len(local.encode("utf8"))
+    longest = max(len(email.encode("utf8")), local_length + 1 + max(domain_utf8_length, ascii_length))
+    if longest > EMAIL_MAX_LENGTH:
+        return None
+    return local.lower() + "@" + norm_domain
 
 
 def check_email(value: str) -> tuple[str | None, str | None]:
@@ -109,8 +132,11 @@ def _normalise_emails(emails: pl.Series) -> tuple[pl.Series, pl.Series]:
     # Anything the fast path did not settle (non-ASCII, quoted, odd length, bad domain)
     # gets the validator's complete verdict, so the outcome never differs from it.
     slow_mask = frame["fast_norm"].is_null() & (frame["email"] != "")
-    slow_values = frame.filter(slow_mask)["email"].to_list()
-    slow_results = [check_email(v) for v in slow_values]
+    slow = frame.filter(slow_mask).select("email", "local", "domain", two_parts=pl.col("parts").list.len() == 2)
+    slow_results = [
+        (norm, None) if two_parts and (norm := _international_local_part(email, local, domain)) else check_email(email)
+        for email, local, domain, two_parts in slow.iter_rows()
+    ]
     norm = frame["fast_norm"].to_list()
     reason: list[str | None] = [None] * len(norm)
     slow_iter = iter(slow_results)
