@@ -37,7 +37,8 @@ _FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Dennis", "Barbara", "Ken
 _LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson", "Allen", "Dijkstra"]
 
 
-def generate(path: Path, rows: int, error_rate: float, seed: int = 7) -> None:
+def generate(path: Path, rows: int, error_rate: float, seed: int = 7, run: str | None = None) -> None:
+    """`run` goes into every email (a fresh one by default, so files of two runs share no address)."""
     rng = random.Random(seed)
     # Formats admins really type: national with trunk prefix, international, spaced.
     prefixes = [
@@ -51,7 +52,7 @@ def generate(path: Path, rows: int, error_rate: float, seed: int = 7) -> None:
         ("+49", lambda: f"0151 {rng.randint(10000000, 99999999)}"),
         ("+61", lambda: f"04{rng.choice('0123')}{rng.randint(0, 9999999):07d}"),
     ]
-    run = uuid.uuid4().hex[:8]
+    run = run or uuid.uuid4().hex[:8]
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("firstname,lastname,email,countryprefix,phone\n")
         for i in range(rows):
@@ -202,6 +203,16 @@ def main(argv: list[str] | None = None) -> int:
         help="our CLI validate + import against django-import-export preview + import, same file (see bench_versus_django)",
     )
     parser.add_argument("--error-rate", type=float, default=0.05, help="--versus-django: share of rows with an error")
+    parser.add_argument(
+        "--django-configs",
+        default="bulk,per-row",
+        help="--versus-django: django-import-export configurations to time (bulk: use_bulk; per-row: one save a row)",
+    )
+    parser.add_argument(
+        "--reuse-django",
+        metavar="JSON",
+        help="--versus-django: measure only our side; take Django's from this earlier versus-django.json",
+    )
     parser.add_argument("--one", nargs=3, metavar=("PATH", "DB_URL", "VALIDATE_ONLY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -213,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         from .bench_versus_django import versus_django
 
         rows = int((args.sizes or "100000").split(",")[0])
-        return versus_django(rows, args.error_rate, [d for d in args.databases.split(",") if d], args.pg_url)
+        databases = [d for d in args.databases.split(",") if d]
+        reuse = Path(args.reuse_django) if args.reuse_django else None
+        configs = tuple(c for c in args.django_configs.split(",") if c)
+        return versus_django(rows, args.error_rate, databases, args.pg_url, configs=configs, reuse_django=reuse)
     args.sizes = args.sizes or "10000,100000"
     if args.api:
         return api_versus_cli(

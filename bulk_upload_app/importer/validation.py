@@ -36,6 +36,8 @@ class Validation:
 
     frame: pl.DataFrame  # row, the template columns, email_norm, prefix_norm, phone_e164, is_valid
     errors: list[RowError]
+    # Set by staging.check_against_account: taken emails are in `errors` already, once.
+    account_checked: bool = False
 
     @property
     def rows(self) -> int:
@@ -69,6 +71,15 @@ def _check_domain(domain: str) -> tuple[str | None, int, int]:
     return result.domain.lower(), len(result.ascii_domain), len(result.domain.encode("utf8"))
 
 
+@lru_cache(maxsize=4096)
+def _safe_characters(text: str) -> bool:
+    try:
+        check_unsafe_chars(text)
+    except EmailNotValidError:
+        return False
+    return True
+
+
 def _international_local_part(email: str, local: str, domain: str) -> str | None:
     """The validator's lowercase normal form of an address whose local part is internationalised
     (josé.núñez@…) and plain — a dot-atom, already NFC, no unsafe character — else None.
@@ -79,9 +90,9 @@ def _international_local_part(email: str, local: str, domain: str) -> str | None
     norm_domain, ascii_length, domain_utf8_length = _check_domain(domain)
     if norm_domain is None or not DOT_ATOM_TEXT_INTL.match(local) or not unicodedata.is_normalized("NFC", email):
         return None
-    try:
-        check_unsafe_chars(local)
-    except EmailNotValidError:
+    # check_unsafe_chars(local), a character at a time: the ASCII ones a dot-atom allows are all safe,
+    # and past the first, a character's verdict does not depend on where it stands.
+    if not _safe_characters(local[0]) or not _safe_characters("a" + "".join(sorted({c for c in local if c > "\x7f"}))):
         return None
     local_length = len(local.encode("utf8"))
     longest = max(len(email.encode("utf8")), local_length + 1 + max(domain_utf8_length, ascii_length))
