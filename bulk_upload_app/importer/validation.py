@@ -140,12 +140,13 @@ def _normalise_emails(emails: pl.Series) -> tuple[pl.Series, pl.Series]:
             pl.col("local").str.to_lowercase() + "@" + pl.col("norm_domain")
         ),
     )
-    # Anything the fast path did not settle (non-ASCII, quoted, odd length, bad domain)
-    # gets the validator's complete verdict, so the outcome never differs from it.
+    # Anything the fast path did not settle (non-ASCII, quoted, odd length, bad domain): a plain
+    # internationalised local part gets the validator's own checks for that case, everything else
+    # the validator's complete verdict, so the outcome never differs from it.
     slow_mask = frame["fast_norm"].is_null() & (frame["email"] != "")
     slow = frame.filter(slow_mask).select("email", "local", "domain", two_parts=pl.col("parts").list.len() == 2)
     slow_results = [
-        (norm, None) if two_parts and (norm := _international_local_part(email, local, domain)) else check_email(email)
+        (intl, None) if two_parts and (intl := _international_local_part(email, local, domain)) else check_email(email)
         for email, local, domain, two_parts in slow.iter_rows()
     ]
     norm = frame["fast_norm"].to_list()
