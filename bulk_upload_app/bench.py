@@ -8,6 +8,8 @@ groups, outbound numbers and skills. Prints a table and writes bench-results/eng
 database each: `bulk-upload import FILE --company ID` (the CLI process, start to exit) and the HTTP
 API of the real backend (`reflex run --env prod --backend-only`, one `bulk-upload worker`): POST
 the file with create=true, then poll until the upload is done. Writes bench-results/api.json.
+
+`--versus-django` compares our CLI with django-import-export on the same file (bench_versus_django).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ _FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Dennis", "Barbara", "Ken
 _LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson", "Allen", "Dijkstra"]
 
 
-def generate(path: Path, rows: int, error_rate: float, seed: int = 7) -> None:
+def generate(path: Path, rows: int, error_rate: float, seed: int = 7, run: str | None = None) -> None:
+    """`run` goes into every email (a fresh one by default, so files of two runs share no address)."""
     rng = random.Random(seed)
     # Formats admins really type: national with trunk prefix, international, spaced.
     prefixes = [
@@ -49,7 +52,7 @@ def generate(path: Path, rows: int, error_rate: float, seed: int = 7) -> None:
         ("+49", lambda: f"0151 {rng.randint(10000000, 99999999)}"),
         ("+61", lambda: f"04{rng.choice('0123')}{rng.randint(0, 9999999):07d}"),
     ]
-    run = uuid.uuid4().hex[:8]
+    run = run or uuid.uuid4().hex[:8]
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("firstname,lastname,email,countryprefix,phone\n")
         for i in range(rows):
@@ -187,11 +190,29 @@ def _fresh_db(kind: str, workdir: Path, pg_url: str) -> tuple[str, callable]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument(
+        "--sizes", help="rows per file, comma-separated (default 10000,100000; 100000 with --versus-django)"
+    )
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--million", action="store_true", help="also validate 1,000,000 rows")
     parser.add_argument("--pg-url", default=os.environ.get("BULK_UPLOAD_TEST_PG_URL", DEFAULT_PG))
     parser.add_argument("--api", action="store_true", help="the HTTP API's end-to-end time next to the CLI's")
+    parser.add_argument(
+        "--versus-django",
+        action="store_true",
+        help="our CLI validate + import against django-import-export preview + import, same file (see bench_versus_django)",
+    )
+    parser.add_argument("--error-rate", type=float, default=0.05, help="--versus-django: share of rows with an error")
+    parser.add_argument(
+        "--django-configs",
+        default="bulk,per-row",
+        help="--versus-django: django-import-export configurations to time (bulk: use_bulk; per-row: one save a row)",
+    )
+    parser.add_argument(
+        "--reuse-django",
+        metavar="JSON",
+        help="--versus-django: measure only our side; take Django's from this earlier versus-django.json",
+    )
     parser.add_argument("--one", nargs=3, metavar=("PATH", "DB_URL", "VALIDATE_ONLY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -199,6 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(path, None if url == "-" else url, validate_only == "1")))
         return 0
 
+    if args.versus_django:
+        from .bench_versus_django import versus_django
+
+        rows = int((args.sizes or "100000").split(",")[0])
+        databases = [d for d in args.databases.split(",") if d]
+        reuse = Path(args.reuse_django) if args.reuse_django else None
+        configs = tuple(c for c in args.django_configs.split(",") if c)
+        return versus_django(rows, args.error_rate, databases, args.pg_url, configs=configs, reuse_django=reuse)
+    args.sizes = args.sizes or "10000,100000"
     if args.api:
         return api_versus_cli(
             [int(s) for s in args.sizes.split(",") if s], [d for d in args.databases.split(",") if d], args.pg_url

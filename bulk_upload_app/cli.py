@@ -1,6 +1,9 @@
 """`bulk-upload`: the engine from a terminal, for operators, scripts and benchmarks.
 
 With --json, stdout carries exactly one JSON document; everything else goes to stderr.
+
+Each command imports the services it uses when it runs: a process runs one command, and
+`validate` need not load the job queue, SCIM or reports (seconds of start-up on a busy machine).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from .importer.batch import BatchProblem
 from .importer.errors import ErrorCode, FileProblem, UndoRefused, UploadNotFound, message_for
 from .importer.schema import DEFAULT_USER_TYPE, USER_TYPES
 from .importer.template import TEMPLATE_FORMATS, template_bytes
-from .services import api_keys, history, imports, notifications, operations, scim
 from .settings import SettingsError, get_settings
 
 EXIT_FILE_PROBLEM = 2
@@ -48,6 +50,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_seed(args: argparse.Namespace) -> int:
+    from .services import operations
+
     if not get_settings().demo:
         print(
             "demo-seed: the demo company exists only in demo mode; set BULK_UPLOAD_DEMO=1 (never in production).",
@@ -77,6 +81,8 @@ def cmd_mail_catcher(args: argparse.Namespace) -> int:
 
 
 def cmd_company_create(args: argparse.Namespace) -> int:
+    from .services import operations
+
     if args.seats < 0:
         return _fail(BatchProblem("--seats must be 0 or more."), args.json, EXIT_BAD_ARGUMENTS)
     company_id = operations.create_company(args.name, args.seats)
@@ -101,6 +107,8 @@ def _overrides(items: list[str]) -> dict[str, str]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from .services import imports
+
     try:
         found = imports.check_file(Path(args.path), args.company, _overrides(args.map))
     except FileProblem as exc:
@@ -133,6 +141,8 @@ def _parse_skill(text: str) -> tuple[str, int]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from .services import imports, notifications
+
     def progress(done: int, total: int) -> None:
         if not args.json or sys.stderr.isatty():
             print(f"Created {done:,} of {total:,} rows…", file=sys.stderr)
@@ -192,23 +202,31 @@ def _actor() -> str:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
+    from .services import operations
+
     ids = operations.recover_dead_creators()
     _emit({"interrupted": ids}, args.json, "\n".join(ids) or "No upload was left creating by a stopped worker.")
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from .services import operations
+
     operations.run_worker(processes=args.processes, threads=args.threads)  # replaces this process
     return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from .services import operations
+
     story = operations.upload_story(args.upload_id)
     _emit({"upload_id": args.upload_id, "story": story}, args.json, "\n".join(story))
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from .services import history
+
     lines = history.history_all(args.company)
     document = [
         {
@@ -233,6 +251,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
+    from .services import history
+
     try:
         if args.dry_run:
             plan = history.undo_preview(args.company, args.upload_id)
@@ -264,6 +284,8 @@ def _refuse(error: dict[str, Any], as_json: bool) -> int:
 
 
 def cmd_api_key_create(args: argparse.Namespace) -> int:
+    from .services import api_keys
+
     try:
         key_id, key = api_keys.create_key(args.company, args.name, created_by=_actor())
     except api_keys.ApiKeyProblem as exc:
@@ -274,6 +296,8 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key_list(args: argparse.Namespace) -> int:
+    from .services import api_keys
+
     keys = api_keys.list_keys(args.company)
 
     def when(moment: Any) -> str | None:
@@ -301,6 +325,8 @@ def cmd_api_key_list(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key_revoke(args: argparse.Namespace) -> int:
+    from .services import api_keys
+
     try:
         api_keys.revoke_key(args.company, args.key_id, revoked_by=_actor())
     except api_keys.ApiKeyNotFound:
@@ -311,6 +337,8 @@ def cmd_api_key_revoke(args: argparse.Namespace) -> int:
 
 def cmd_scim_settings(args: argparse.Namespace) -> int:
     """Show the company's SCIM defaults, or set them when any option is given."""
+    from .services import scim
+
     changing = args.user_type or args.country_prefix or args.group or args.outbound_number or args.skill
     try:
         if changing or args.settings_from:

@@ -13,7 +13,6 @@ import unicodedata
 from functools import cache
 
 import phonenumbers
-from phonenumbers.geodata.locale import LOCALE_DATA
 
 _LANGUAGES = ("en", "de", "fr", "es", "pt", "it", "nl", "cs")
 # Everyday English names the geocoder writes otherwise.
@@ -45,6 +44,10 @@ def _key(text: str) -> str:
 
 
 def _name(region: str, language: str) -> str:
+    # Imported here: the geocoder's locale data takes ~0.5 s to load, and only a file whose country
+    # column holds names (not calling codes) needs it, not every process that imports the engine.
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
     names = LOCALE_DATA.get(region, {})
     name = names.get(language, "")
     for _ in range(3):  # "*aa" points at another language's entry

@@ -3,6 +3,7 @@ survives reloads, restarts and other workers; and the batch's settings chosen fo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -34,11 +35,16 @@ from .validation import Validation
 
 
 def check_against_account(session: Session, validation: Validation) -> Validation:
-    """Add EMAIL_ALREADY_EXISTS for rows whose (otherwise valid) email is taken."""
+    """Add EMAIL_ALREADY_EXISTS for rows whose (otherwise valid) email is taken.
+
+    Once per validation: a caller that checked before staging (to count seats) passes the checked
+    validation on, and stage_upload neither looks every email up again nor adds each error twice."""
+    if validation.account_checked:
+        return validation
     candidates = validation.frame.filter(pl.col("email_norm").is_not_null())
     taken = accounts.existing_emails(session, candidates["email_norm"].to_list())
     if not taken:
-        return validation
+        return dataclasses.replace(validation, account_checked=True)
     hits = candidates.filter(pl.col("email_norm").is_in(list(taken))).select("row", "email_norm")
     errors = list(validation.errors)
     errors.extend(
@@ -48,7 +54,7 @@ def check_against_account(session: Session, validation: Validation) -> Validatio
     errors.sort(key=lambda e: (e.row, COLUMN_NAMES.index(e.column) if e.column in COLUMN_NAMES else -1))
     bad = set(hits["row"].to_list())
     frame = validation.frame.with_columns(is_valid=pl.col("is_valid") & ~pl.col("row").is_in(list(bad)))
-    return Validation(frame=frame, errors=errors)
+    return Validation(frame=frame, errors=errors, account_checked=True)
 
 
 def stage_upload(
@@ -150,7 +156,7 @@ def _copy_staged(session: Session, upload_id: str, validation: Validation) -> No
             "outcome",
         ],
         [
-            (upload_id, *values, _errors_json(errors.get(values[0], ())), RowOutcome.PENDING)
+            (upload_id, *values, _errors_json(errors[values[0]]) if values[0] in errors else "[]", RowOutcome.PENDING)
             for values in staged.iter_rows()
         ],
     )

@@ -7,13 +7,15 @@ as their distinct values do, never a Python loop of per-row work on the common p
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
-from email_validator.rfc_constants import DOT_ATOM_TEXT
+from email_validator.rfc_constants import DOT_ATOM_TEXT, DOT_ATOM_TEXT_INTL, EMAIL_MAX_LENGTH
+from email_validator.syntax import check_unsafe_chars
 
 from .errors import ErrorCode, RowError, message_for
 from .phones import e164_column, example_number
@@ -34,6 +36,8 @@ class Validation:
 
     frame: pl.DataFrame  # row, the template columns, email_norm, prefix_norm, phone_e164, is_valid
     errors: list[RowError]
+    # Set by staging.check_against_account: taken emails are in `errors` already, once.
+    account_checked: bool = False
 
     @property
     def rows(self) -> int:
@@ -58,13 +62,43 @@ class Validation:
 
 
 @lru_cache(maxsize=65536)
-def _check_domain(domain: str) -> tuple[str | None, int]:
-    """(the validator's normalised domain, its ASCII length), or (None, 0) when invalid."""
+def _check_domain(domain: str) -> tuple[str | None, int, int]:
+    """(the validator's normalised domain, its ASCII length, its UTF-8 length), or (None, 0, 0) when invalid."""
     try:
         result = validate_email(f"a@{domain}", check_deliverability=False)
     except EmailNotValidError:
-        return None, 0
-    return result.domain.lower(), len(result.ascii_domain)
+        return None, 0, 0
+    return result.domain.lower(), len(result.ascii_domain), len(result.domain.encode("utf8"))
+
+
+@lru_cache(maxsize=4096)
+def _safe_characters(text: str) -> bool:
+    try:
+        check_unsafe_chars(text)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def _international_local_part(email: str, local: str, domain: str) -> str | None:
+    """The validator's lowercase normal form of an address whose local part is internationalised
+    (josé.núñez@…) and plain — a dot-atom, already NFC, no unsafe character — else None.
+
+    The validator spends ~40 µs a character splitting such an address; these are its own checks
+    for this case (validate_email_local_part's dot-atom branch, then validate_email_length), with
+    the domain's verdict cached. None (not sure) sends the address to the validator itself."""
+    norm_domain, ascii_length, domain_utf8_length = _check_domain(domain)
+    if norm_domain is None or not DOT_ATOM_TEXT_INTL.match(local) or not unicodedata.is_normalized("NFC", email):
+        return None
+    # check_unsafe_chars(local), a character at a time: the ASCII ones a dot-atom allows are all safe,
+    # and past the first, a character's verdict does not depend on where it stands.
+    if not _safe_characters(local[0]) or not _safe_characters("a" + "".join(sorted({c for c in local if c > "\x7f"}))):
+        return None
+    local_length = len(local.encode("utf8"))
+    longest = max(len(email.encode("utf8")), local_length + 1 + max(domain_utf8_length, ascii_length))
+    if longest > EMAIL_MAX_LENGTH:
+        return None
+    return local.lower() + "@" + norm_domain
 
 
 def check_email(value: str) -> tuple[str | None, str | None]:
@@ -106,11 +140,15 @@ def _normalise_emails(emails: pl.Series) -> tuple[pl.Series, pl.Series]:
             pl.col("local").str.to_lowercase() + "@" + pl.col("norm_domain")
         ),
     )
-    # Anything the fast path did not settle (non-ASCII, quoted, odd length, bad domain)
-    # gets the validator's complete verdict, so the outcome never differs from it.
+    # Anything the fast path did not settle (non-ASCII, quoted, odd length, bad domain): a plain
+    # internationalised local part gets the validator's own checks for that case, everything else
+    # the validator's complete verdict, so the outcome never differs from it.
     slow_mask = frame["fast_norm"].is_null() & (frame["email"] != "")
-    slow_values = frame.filter(slow_mask)["email"].to_list()
-    slow_results = [check_email(v) for v in slow_values]
+    slow = frame.filter(slow_mask).select("email", "local", "domain", two_parts=pl.col("parts").list.len() == 2)
+    slow_results = [
+        (intl, None) if two_parts and (intl := _international_local_part(email, local, domain)) else check_email(email)
+        for email, local, domain, two_parts in slow.iter_rows()
+    ]
     norm = frame["fast_norm"].to_list()
     reason: list[str | None] = [None] * len(norm)
     slow_iter = iter(slow_results)

@@ -182,6 +182,14 @@ emails_and_junk = st.one_of(
         st.from_regex(r"[A-Za-z0-9._%+'-]{1,20}", fullmatch=True),
         st.from_regex(r"[a-zA-Z0-9-]{1,15}", fullmatch=True),
     ),
+    # Internationalised local parts (the validator's dot-atom branch): accented letters composed and
+    # decomposed, combining marks first, format and control characters, fullwidth signs, long ones.
+    st.builds(
+        lambda a, d, n: f"{a}@{d}.{n}",
+        st.text(alphabet="aZ.9+_éñüØ\u0301\u200d\u00adß\u0130ﬁ＠＜«\u3000ä\u0308", min_size=1, max_size=30),
+        st.sampled_from(["example", "exämple", "xn--exmple-cua", "ex_ample", "a" * 63]),
+        st.sampled_from(["com", "de", "x" * 180]),
+    ),
 )
 
 
