@@ -77,13 +77,14 @@ class DraftState(SessionState):
         if with_step:
             self.step = summary.step
 
-    def _load_draft(self) -> DraftSummary | None:
+    def _load_draft(self, upload_id: str = "") -> DraftSummary | None:
+        """The draft of this page's URL (or `upload_id`, one the server chose) in the admin's company."""
         admin = self.admin()
         self.not_found = False
         if admin is None:
             return None
         try:
-            summary = draft_service.open_draft(admin.company_id, self._id_from_url())
+            summary = draft_service.open_draft(admin.company_id, upload_id or self._id_from_url())
         except UploadNotFound:
             self.not_found, self.upload_id = True, ""
             return None

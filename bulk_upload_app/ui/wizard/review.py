@@ -55,6 +55,13 @@ class ReviewState(PagedMixin, DraftState):
         if self.step in ("result", "creating"):
             return CreateState.load_result
 
+    def preload(self, upload_id: str) -> None:
+        """The draft's counts and first page, set before the browser moves to the draft's page so
+        that page shows them at once (its on_load, `load`, then refreshes them)."""
+        if self._load_draft(upload_id) is not None and self.step == "review":
+            self.page_index, self.only_errors, self.search = 0, False, ""
+            self._load_page()
+
     @rx.event(background=True)
     async def watch_processing(self):
         """Follow the worker judging the file: the counts and the grid grow until every row is judged."""

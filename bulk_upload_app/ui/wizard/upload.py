@@ -25,6 +25,7 @@ from ...uploaded_files import new_upload_path, receive_to_disk
 from ..layout import admins_only, named_table, page_frame
 from ..session import SessionState
 from .draft import error_callout, stepper, user_type_select
+from .review import ReviewState
 
 logger = logging.getLogger("bulk_upload")
 UPLOAD_ID = "users_file"
@@ -173,6 +174,7 @@ class UploadState(SessionState):
         async with self:
             self.processing = False
             self.phase, self.phase_percent = "Done", 100
+            (await self.get_state(ReviewState)).preload(upload_id)  # its page shows the rows at once
         return rx.redirect(routes.draft(upload_id))
 
     async def _first_verdict(self, company_id: int, upload_id: str, replacing: bool) -> FileProblem | None:
