@@ -195,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--million", action="store_true", help="also validate 1,000,000 rows")
+    parser.add_argument(
+        "--files",
+        default="valid,errors",
+        help="which files of each size: valid (no errors), errors (5%% errors); e.g. --sizes 1000000 --files valid",
+    )
     parser.add_argument("--pg-url", default=os.environ.get("BULK_UPLOAD_TEST_PG_URL", DEFAULT_PG))
     parser.add_argument("--api", action="store_true", help="the HTTP API's end-to-end time next to the CLI's")
     parser.add_argument(
@@ -239,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         plans = []
         for size in [int(s) for s in args.sizes.split(",") if s]:
-            for label, rate in (("valid", 0.0), ("5% errors", 0.05)):
+            kinds = {"valid": ("valid", 0.0), "errors": ("5% errors", 0.05)}
+            for label, rate in (kinds[k] for k in args.files.split(",") if k):
                 file = workdir / f"users-{size}-{int(rate * 100)}.csv"
                 generate(file, size, rate)
                 plans += [(size, label, file, db) for db in args.databases.split(",") if db]
