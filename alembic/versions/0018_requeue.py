@@ -2,7 +2,7 @@
 its message was lost processes the file as the admin asked.
 
 Revision ID: 0018_requeue
-Revises: 0011_scim
+Revises: 0015_fast_links
 """
 from typing import Sequence, Union
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018_requeue"
-down_revision: Union[str, None] = "0011_scim"
+down_revision: Union[str, None] = "0015_fast_links"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
