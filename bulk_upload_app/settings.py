@@ -248,7 +248,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_rows=int(read.number("BULK_UPLOAD_MAX_ROWS", 1_000_000)),
         storage_dir=Path(read.text("BULK_UPLOAD_STORAGE_DIR", str(RUNTIME_DIR / "uploads"))),
         max_concurrent_files_per_company=int(read.number("BULK_UPLOAD_MAX_CONCURRENT_FILES", 2)),
-        max_concurrent_files=int(read.number("BULK_UPLOAD_MAX_CONCURRENT_FILES_TOTAL", 2 * (os.cpu_count() or 1))),
+        # 0: no bound beyond the job workers' own threads (which are what reads files now); a bound
+        # below the workers' threads left threads waiting for a slot while files queued.
+        max_concurrent_files=int(read.number("BULK_UPLOAD_MAX_CONCURRENT_FILES_TOTAL", 0, minimum=0)),
         max_open_drafts=int(read.number("BULK_UPLOAD_MAX_OPEN_DRAFTS", 20)),
         create_lease_seconds=read.number("BULK_UPLOAD_CREATE_LEASE_SECONDS", 60, minimum=0.1, whole=False),
         # In demo mode the app's own stand-in seat shop; in production the real dashboard (required).

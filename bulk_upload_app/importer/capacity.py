@@ -31,7 +31,7 @@ _PG_LOCK_KEY = 0x62756C6B  # one advisory lock key for all slot changes ("bulk")
 @dataclass(frozen=True)
 class Limits:
     per_company: int
-    overall: int
+    overall: int  # 0: no overall bound
     open_drafts: int
     draft_days: int
 
@@ -46,7 +46,7 @@ class Limits:
 
 
 def _try_take(engine: Engine, company_id: int, limits: Limits) -> str | None:
-    """A new slot's id, or None when the company or the server is at its limit."""
+    """A new slot's id, or None when the company, or all companies together, are at their limit."""
     with session_scope(engine) as session:  # SQLite: BEGIN IMMEDIATE serialises takers
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
@@ -56,7 +56,7 @@ def _try_take(engine: Engine, company_id: int, limits: Limits) -> str | None:
         mine = session.execute(
             select(func.count()).select_from(FileProcessingSlot).where(FileProcessingSlot.company_id == company_id)
         ).scalar_one()
-        if overall >= limits.overall or mine >= limits.per_company:
+        if (limits.overall and overall >= limits.overall) or mine >= limits.per_company:
             return None
         slot = FileProcessingSlot(
             id=uuid.uuid4().hex, company_id=company_id, expires_at=now + timedelta(seconds=SLOT_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -41,6 +42,16 @@ def test_a_company_gets_at_most_its_share_and_the_server_at_most_its_total(engin
             assert problem.code is ErrorCode.TOO_MANY_FILES_IN_PROGRESS and "Nothing was lost" in problem.message
     with capacity.file_slot(engine, third, LIMITS):  # all released
         pass
+
+
+def test_with_no_overall_bound_only_each_companys_share_is_kept(engine, demo_company):
+    unbounded = capacity.Limits(per_company=1, overall=0, open_drafts=5, draft_days=14)
+    others = [other_company(engine, f"Company {n}") for n in range(4)]
+    with contextlib.ExitStack() as held:
+        for company in others:  # more companies at once than any overall bound so far
+            held.enter_context(capacity.file_slot(engine, company, unbounded, wait_seconds=0))
+        with capacity.file_slot(engine, demo_company, unbounded, wait_seconds=0):
+            assert refused(engine, demo_company, unbounded).code is ErrorCode.TOO_MANY_FILES_IN_PROGRESS
 
 
 def test_a_slot_is_released_when_the_work_fails(engine, demo_company):
