@@ -221,6 +221,7 @@ def _process_claimed(
         if parsed is None:
             if raw.data.height == 0:
                 raise FileProblem(ErrorCode.NO_DATA_ROWS)
+            staging.drop()  # the whole file's columns are not what its head's seemed: the admin matches them
             return _hold_for_matching(engine, upload, owner, raw)
     except FileProblem as problem:
         _reject(engine, upload, owner, problem, len(data), replacing)
@@ -309,6 +310,15 @@ class _Staging:
             session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == self.upload.id))
         self.staged = 0
         self.seen = self.seen.clear()
+
+    def drop(self) -> None:
+        """Forget the rows staged so far (none when nothing was)."""
+        if self.staged:
+            with session_scope(self.engine) as session:
+                self._beat(session, total_rows=0, valid_rows=0, invalid_rows=0)
+                session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == self.upload.id))
+            self.staged = 0
+            self.seen = self.seen.clear()
 
     def describe(self, parsed: ParsedFile) -> None:
         """What the whole file read says about it (its rows, notices), once its head was staged."""

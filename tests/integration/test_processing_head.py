@@ -135,3 +135,20 @@ def test_the_head_is_staged_before_the_whole_file_is_read(engine, monkeypatch):
     with session_scope(engine, read_only=True) as session:
         upload = session.get(BulkUpload, upload_id)
         assert (upload.status, upload.total_rows, upload.file_rows) == ("draft", 300, 300)
+
+
+def test_a_column_whose_meaning_only_the_whole_file_shows_is_read_as_the_whole_file_says(engine, monkeypatch):
+    """The head's few country prefixes look like calling codes; the whole file's show ISO countries
+    (Okta's countryCode): the upload ends as reading the whole file first ends it, head rows gone."""
+    rows = [person(i, countryprefix="+44" if i < 3 else "") for i in range(60)]
+    rows += [person(i, countryprefix="GB") for i in range(60, 300)]
+    data = _csv(rows)
+
+    def ended(head_bytes: int) -> tuple:
+        upload_id = _process(engine, new_company(engine), data, head_bytes, monkeypatch)
+        with session_scope(engine, read_only=True) as session:
+            step = session.get(BulkUpload, upload_id).wizard_step
+        return step, _outcome(engine, upload_id)
+
+    whole_first = ended(10**9)
+    assert ended(1024) == whole_first
