@@ -157,14 +157,15 @@ def test_notifications_are_forgotten_after_retention_days_unless_still_to_be_sen
         for message in messages:
             message.status = OutboxStatus.SENT if message.upload_id == ended else OutboxStatus.PENDING
             message.recipients = ["admin@example.com"]
-        queued = max(m.created_at for m in messages)
+        first_queued, last_queued = min(m.created_at for m in messages), max(m.created_at for m in messages)
 
     def left() -> list[str]:
         with session_scope(engine, read_only=True) as session:
             return sorted(session.exec(select(OutboxMessage.upload_id)).scalars().all())
 
-    assert retention.purge(engine, tmp_path, now=queued + 30 * DAY - timedelta(seconds=1)).notifications_deleted == 0
-    result = retention.purge(engine, tmp_path, now=queued + 30 * DAY + timedelta(seconds=1))
+    early = first_queued + 30 * DAY - timedelta(seconds=1)
+    assert retention.purge(engine, tmp_path, now=early).notifications_deleted == 0
+    result = retention.purge(engine, tmp_path, now=last_queued + 30 * DAY + timedelta(seconds=1))
     assert result.notifications_deleted == 1 and left() == [waiting]
     assert "forgot 1 old notifications" in result.summary()
 

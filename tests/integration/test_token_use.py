@@ -83,20 +83,35 @@ def test_dev_signin_is_on_in_demo_mode_only(monkeypatch, engine, demo_company):
 
 
 def test_dev_signin_never_signs_in_as_that_email_in_another_company(monkeypatch, engine, demo_company):
-    from sqlalchemy import update
+    from sqlalchemy import delete, update
 
     from bulk_upload_app.models import Company, User
     from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
 
     monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
+    parked = "parked.demo.admin@example.com"
     with session_scope(engine) as session:
         other = Company(name="Demo Company", seats=5)  # even one with the demo company's name
         session.add(other)
         session.flush()
-        session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(company_id=other.id))
+        # Users never move between companies (migration 0015): the demo company's admin steps
+        # aside and the other company gets a user with that email.
+        session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(email=parked))
+        session.add(
+            User(
+                company_id=other.id,
+                firstname="Other",
+                lastname="Admin",
+                email=DEMO_ADMIN_EMAIL,
+                country_prefix="+44",
+                extension=1000,
+                user_type="admin",
+            )
+        )
     try:
         with session_scope(engine) as session:
             assert auth.dev_signin(session) is None
     finally:
         with session_scope(engine) as session:
-            session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(company_id=demo_company))
+            session.execute(delete(User).where(User.email == DEMO_ADMIN_EMAIL, User.company_id == other.id))
+            session.execute(update(User).where(User.email == parked).values(email=DEMO_ADMIN_EMAIL))
