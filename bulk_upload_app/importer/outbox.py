@@ -401,6 +401,8 @@ def describe(status: str, recipients: list[str], attempts: int, last_error: str 
         return (last_error or NO_MAIL_SERVER).capitalize()
     if status == OutboxStatus.FAILED:
         return f"Email not sent: {last_error or 'gave up'}"
+    if status == OutboxStatus.SENDING:  # claimed by a deliverer right now
+        return f"Sending the email to {', '.join(recipients)}" if recipients else "Sending the email"
     if attempts:
         return f"Email waiting to be sent again ({attempts} tries so far)"
     return "Email waiting to be sent"

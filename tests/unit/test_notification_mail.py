@@ -144,3 +144,13 @@ def test_failures_are_summed_up_by_code_most_frequent_first_a_row_counted_once_p
 def test_one_line_has_no_line_breaks_and_keeps_to_its_limit(text):
     line = one_line(text, 80)
     assert len(line) <= 80 and "\n" not in line and "\r" not in line
+
+
+def test_an_email_being_sent_is_described_as_being_sent_not_as_waiting_to_be_tried_again():
+    from bulk_upload_app.importer.outbox import OutboxStatus, describe
+
+    assert describe(OutboxStatus.SENDING, ["a@example.com"], 1, None) == "Sending the email to a@example.com"
+    assert (
+        describe(OutboxStatus.PENDING, ["a@example.com"], 1, "timeout")
+        == "Email waiting to be sent again (1 tries so far)"
+    )
