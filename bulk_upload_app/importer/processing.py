@@ -30,8 +30,8 @@ from .batch import BatchSpec
 from .errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound
 from .intake import ParsedFile, parse_table, read_raw, template_match
 from .reading import ReadLimits
-from .records import actor_of, lease_seconds, locked_draft, rows_with_email_of_other_company
-from .staging import stage_chunk
+from .records import actor_of, lease_seconds, locked_draft
+from .staging import record_staged, stage_chunk
 from .validation import validate_rows
 
 FIRST_CHUNK_ROWS = 2_000  # small, so the first grid page shows within a moment
@@ -381,27 +381,7 @@ class _Staging:
             session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
             done = session.get(BulkUpload, upload.id)
             assert done is not None
-            audit.record(
-                session,
-                audit.STAGED,
-                upload_id=upload.id,
-                company_id=upload.company_id,
-                admin_user_id=upload.admin_user_id,
-                actor=actor_of(upload.admin_user_id),
-                file_name=done.file_name,
-                file_sha256=done.file_sha256,
-                total_rows=done.total_rows,
-                valid_rows=done.valid_rows,
-                invalid_rows=done.invalid_rows,
-                outcome="staged",
-                details={
-                    "file_format": done.file_format,
-                    "notices": list(done.notices),
-                    "columns": done.column_mapping,
-                    "processed_by": self.owner,
-                    "email_in_other_company": rows_with_email_of_other_company(session, upload.company_id, upload.id),
-                },
-            )
+            record_staged(session, done, actor=actor_of(upload.admin_user_id), processed_by=self.owner)
 
     def _beat(self, session: Session, **values) -> None:
         _beat(session, self.upload.id, self.owner, **values)

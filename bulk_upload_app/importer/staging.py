@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 from sqlalchemy import (
@@ -100,13 +101,24 @@ def stage_upload(
     session.add(upload)
     session.flush()
     _copy_staged(session, upload.id, validation)
+    record_staged(
+        session,
+        upload,
+        actor=actor or actor_of(admin_user_id),
+        replaced_file=into is not None,
+    )
+    return upload
+
+
+def record_staged(session: Session, upload: BulkUpload, *, actor: str, **details: Any) -> None:
+    """The audit of a file staged whole as a draft: its counts, how it was read, and `details`."""
     audit.record(
         session,
         audit.STAGED,
         upload_id=upload.id,
-        company_id=company_id,
-        admin_user_id=admin_user_id,
-        actor=actor or actor_of(admin_user_id),
+        company_id=upload.company_id,
+        admin_user_id=upload.admin_user_id,
+        actor=actor,
         file_name=upload.file_name,
         file_sha256=upload.file_sha256,
         total_rows=upload.total_rows,
@@ -115,13 +127,12 @@ def stage_upload(
         outcome="staged",
         details={
             "file_format": upload.file_format,
-            "replaced_file": into is not None,
             "notices": list(upload.notices),
-            "columns": {"matched_by": parsed.matched_by, "mapping": parsed.mapping},
-            "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload.id),
+            "columns": upload.column_mapping,
+            **details,
+            "email_in_other_company": rows_with_email_of_other_company(session, upload.company_id, upload.id),
         },
     )
-    return upload
 
 
 @dataclass(frozen=True)
