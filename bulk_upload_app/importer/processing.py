@@ -408,6 +408,8 @@ def _hold_for_matching(engine: Engine, upload: BulkUpload, owner: str, raw) -> s
 
 
 def _reject(engine: Engine, upload: BulkUpload, owner: str, problem: FileProblem, size: int, replacing: bool) -> None:
+    # A new upload forgets the rows staged from its head; a replaced draft keeps its old rows.
+    forget = {} if replacing else {"total_rows": 0, "valid_rows": 0, "invalid_rows": 0, "file_rows": 0}
     with session_scope(engine) as session:
         _beat(
             session,
@@ -417,15 +419,11 @@ def _reject(engine: Engine, upload: BulkUpload, owner: str, problem: FileProblem
             processing_owner=None,
             problem=f"{problem.code.value}: {problem.message}"[:1000],
             updated_at=utcnow(),
+            **forget,
         )
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
-        if not replacing:  # rows staged from the file's head before the whole file was found unusable
+        if not replacing:
             session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
-            session.execute(
-                update(BulkUpload.__table__)
-                .where(BulkUpload.__table__.c.id == upload.id)
-                .values(total_rows=0, valid_rows=0, invalid_rows=0, file_rows=0)
-            )
         audit.record(
             session,
             audit.REJECTED,
