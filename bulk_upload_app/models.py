@@ -35,7 +35,8 @@ class User(SQLModel, table=True):
     __tablename__ = "app_user"
     __table_args__ = (UniqueConstraint("company_id", "extension", name="uq_app_user_company_extension"),)
     id: Optional[int] = Field(default=None, primary_key=True)
-    company_id: int = Field(foreign_key="company.id", index=True)
+    # No index of its own: uq_app_user_company_extension begins with company_id (0019).
+    company_id: int = Field(foreign_key="company.id")
     firstname: str = Field(max_length=100)
     lastname: str = Field(max_length=100)
     email: str = Field(max_length=254, unique=True)

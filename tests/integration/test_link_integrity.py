@@ -299,3 +299,67 @@ def test_a_group_deleted_while_a_create_runs_stops_it_and_no_link_refers_to_a_mi
     with pytest.raises(ValueError, match="group does not exist"):
         uploads.create_users(engine, company, upload, chunk_size=4)
     assert _count(engine, GroupMember) == 4
+
+
+def test_a_link_to_a_user_this_transaction_wrote_then_deleted_is_refused(engine, batch):
+    """Users of the inserting transaction are not locked (0019): they are still counted."""
+    company, group_id, _number, _skill = batch
+    with pytest.raises(REFUSED, match=r"does not exist|FOREIGN KEY"), session_scope(engine) as session:
+        user = User(
+            company_id=company,
+            firstname="G",
+            lastname="One",
+            email="gone@links.example.com",
+            country_prefix="+44",
+            extension=9000,
+            user_type="agent",
+        )
+        session.add(user)
+        session.flush()
+        user_id = user.id
+        session.execute(text("DELETE FROM app_user WHERE id = :u"), {"u": user_id})
+        session.execute(insert(GroupMember).values(user_id=user_id, group_id=group_id))
+
+
+def test_links_to_users_written_in_the_same_transaction_are_kept(engine, batch):
+    company, group_id, _number, _skill = batch
+    with session_scope(engine) as session:
+        user = User(
+            company_id=company,
+            firstname="N",
+            lastname="Ew",
+            email="new@links.example.com",
+            country_prefix="+44",
+            extension=9001,
+            user_type="agent",
+        )
+        session.add(user)
+        session.flush()
+        session.execute(insert(GroupMember).values(user_id=user.id, group_id=group_id))
+    assert _count(engine, GroupMember) == 21
+
+
+@postgres_only
+def test_a_user_deleted_while_links_to_it_are_written_waits_then_is_refused(engine, batch):
+    """A user another transaction wrote is locked by the link writer, as a foreign key does."""
+    _company, group_id, _number, _skill = batch
+    with session_scope(engine, read_only=True) as session:
+        user_id = session.execute(select(User.id)).scalars().first()
+    with engine.connect() as cleaner:
+        cleaner.execute(text("DELETE FROM group_member WHERE user_id = :u"), {"u": user_id})
+        cleaner.execute(text("DELETE FROM user_outbound_number WHERE user_id = :u"), {"u": user_id})
+        cleaner.execute(text("DELETE FROM user_skill WHERE user_id = :u"), {"u": user_id})
+        cleaner.execute(text("UPDATE bulk_upload_row SET user_id = NULL WHERE user_id = :u"), {"u": user_id})
+        cleaner.commit()
+    writer = engine.connect()
+    writer.execute(insert(GroupMember).values(user_id=user_id, group_id=group_id))
+    with engine.connect() as deleter:
+        deleter.execute(text("SET lock_timeout = '500ms'"))
+        with pytest.raises(DBAPIError, match="lock timeout"):  # blocked by the writer's KEY SHARE lock
+            deleter.execute(text("DELETE FROM app_user WHERE id = :u"), {"u": user_id})
+        deleter.rollback()
+        writer.commit()
+        writer.close()
+        with pytest.raises(DBAPIError, match="still referred to"):
+            deleter.execute(text("DELETE FROM app_user WHERE id = :u"), {"u": user_id})
+    assert _count(engine, GroupMember) == 20
