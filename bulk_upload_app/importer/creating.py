@@ -171,17 +171,23 @@ def create_users(
         _refused(engine, company_id, upload_id, who, exc)
         raise
     total = len(bounds)
-    chunks = [(bounds[i], bounds[min(i + chunk_size, total) - 1]) for i in range(0, total, chunk_size)]
+    # (first row number, last row number, how many rows to create between them)
+    chunks = [
+        (bounds[i], bounds[min(i + chunk_size, total) - 1], min(chunk_size, total - i))
+        for i in range(0, total, chunk_size)
+    ]
     done = 0
     try:
         with session_scope(engine) as session:
             heartbeat(session, upload_id, owner, create_done=0, create_total=total, queued_at=None)
-        for low, high in chunks:
+        for low, high, pending in chunks:
             if before_chunk is not None and not before_chunk(low):
                 break
             with session_scope(engine) as session:
                 heartbeat(session, upload_id, owner)
-                done += _create_chunk(session, company_id, upload_id, upload_user_type, spec, low, high, lease)
+                done += _create_chunk(
+                    session, company_id, upload_id, upload_user_type, spec, (low, high, pending), lease
+                )
                 heartbeat(session, upload_id, owner, create_done=done)
             if on_progress:
                 on_progress(done, total)
@@ -325,11 +331,15 @@ def _create_chunk(
     upload_id: str,
     user_type: str,
     spec: BatchSpec,
-    low: int,
-    high: int,
+    chunk: tuple[int, int, int],
     lease: float,
 ) -> int:
-    """Create the chunk's users set-wise, straight from the staged rows, under the company lock."""
+    """Create the chunk's users set-wise, straight from the staged rows, under the company lock.
+
+    `chunk` is (first row number, last row number, rows pending between them), as listed when the
+    create claimed the upload: its lease keeps anyone else from settling them meanwhile, so they are
+    not counted again. Returns how many rows it settled (created, or failed)."""
+    low, high, pending = chunk
     # The batch's own reservation covers its rows; the recount still guards against seats that
     # went away meanwhile (seats removed, users added outside bulk upload, a lease that lapsed).
     seats = company_seats(session, company_id, lock=True, excluding_upload=upload_id, lease=lease)
@@ -342,7 +352,6 @@ def _create_chunk(
         row.is_valid.is_(True),
         row.outcome == RowOutcome.PENDING,
     )
-    pending = session.exec(select(func.count()).where(in_chunk)).scalar_one()
     taken = exists(select(user.id).where(user.email == row.email_norm))
     base = next_extension(session, company_id)
     if base + pending > MAX_EXTENSION:
@@ -417,7 +426,7 @@ def _create_chunk(
                 for rid, email in lost
             ],
         )
-    session.execute(
+    no_seat = session.execute(
         update(rows_table)
         .where(in_chunk)
         .values(
@@ -425,12 +434,13 @@ def _create_chunk(
             outcome_code=ErrorCode.NO_SEAT_AVAILABLE.value,
             outcome_message=message_for(ErrorCode.NO_SEAT_AVAILABLE),
         )
-    )
+    ).rowcount
     # Every row of the chunk is settled now, created or failed: its seat is no longer held.
+    settled = created + len(lost) + no_seat
     up = BulkUpload.__table__.c
     session.execute(
         update(BulkUpload.__table__)
         .where(up.id == upload_id)
-        .values(seats_reserved=case((up.seats_reserved > pending, up.seats_reserved - pending), else_=0))
+        .values(seats_reserved=case((up.seats_reserved > settled, up.seats_reserved - settled), else_=0))
     )
-    return pending
+    return settled
