@@ -177,6 +177,8 @@ def _cell(row: rx.Var, column: str) -> rx.Component:
 
 
 def _grid_row(row: rx.Var) -> rx.Component:
+    # Keyed by the row's id: when a fixed or removed row leaves the page, React moves the rows
+    # after it instead of rebuilding every one of their inputs.
     return rx.table.row(
         rx.table.row_header_cell(row["row"]),
         *[_cell(row, c.name) for c in COLUMNS],
@@ -201,6 +203,7 @@ def _grid_row(row: rx.Var) -> rx.Component:
                 ),
             )
         ),
+        key=row["id"],
     )
 
 
