@@ -59,6 +59,21 @@ class DraftSummary:
 
 
 @dataclass(frozen=True)
+class DraftProgress:
+    """How far the worker got with a new draft's file: what the Upload step waits on, asked often
+    (a DraftSummary without the company's seats, which count its users)."""
+
+    status: str
+    problem: str
+    queued: bool
+    count_all: int
+
+    @property
+    def processing(self) -> bool:
+        return self.status == UploadStatus.PROCESSING
+
+
+@dataclass(frozen=True)
 class ColumnToMatch:
     index: int
     title: str
@@ -141,6 +156,12 @@ def _columns_text(column_mapping: dict) -> list[str]:
 def open_draft(company_id: int, upload_id: str) -> DraftSummary:
     with session_scope(read_only=True) as session:
         return summary_of(session, uploads.get_upload(session, company_id, upload_id))
+
+
+def progress(company_id: int, upload_id: str) -> DraftProgress:
+    with session_scope(read_only=True) as session:
+        upload = uploads.get_upload(session, company_id, upload_id)
+        return DraftProgress(upload.status, upload.problem, upload.queued_at is not None, upload.total_rows)
 
 
 def replaceable_draft(company_id: int, upload_id: str) -> DraftSummary | None:

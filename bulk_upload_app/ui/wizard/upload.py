@@ -30,6 +30,7 @@ from .review import ReviewState
 logger = logging.getLogger("bulk_upload")
 UPLOAD_ID = "users_file"
 FIRST_VERDICT_SECONDS = 10.0
+VERDICT_POLL_SECONDS = 0.05  # one small read of the upload's row: its first rows show within this
 ACCEPTED = ".csv, .tsv, .txt, .xlsx, .xls, .ods"
 
 
@@ -180,17 +181,19 @@ class UploadState(SessionState):
     async def _first_verdict(self, company_id: int, upload_id: str, replacing: bool) -> FileProblem | None:
         """Wait until the worker judged the first rows, held the file for matching, or refused it
         (that FileProblem); at most FIRST_VERDICT_SECONDS, then the draft page shows the rest."""
-        for _ in range(int(FIRST_VERDICT_SECONDS / 0.1)):
-            summary = await asyncio.to_thread(draft_service.open_draft, company_id, upload_id)
-            if summary.status == UploadStatus.REJECTED or (replacing and summary.problem and not summary.processing):
-                code, _, message = summary.problem.partition(": ")
+        reading_shown = False
+        for _ in range(int(FIRST_VERDICT_SECONDS / VERDICT_POLL_SECONDS)):
+            progress = await asyncio.to_thread(draft_service.progress, company_id, upload_id)
+            if progress.status == UploadStatus.REJECTED or (replacing and progress.problem and not progress.processing):
+                code, _, message = progress.problem.partition(": ")
                 return FileProblem.from_stored(code, message)
-            if not summary.processing or summary.count_all > 0:
+            if not progress.processing or progress.count_all > 0:
                 return None
-            async with self:
-                if not summary.queued:
+            if not progress.queued and not reading_shown:
+                reading_shown = True
+                async with self:
                     self.phase, self.phase_percent = "Reading the file", 20
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(VERDICT_POLL_SECONDS)
         return None
 
 
@@ -274,9 +277,20 @@ def template_step() -> rx.Component:
     )
 
 
+class PrefetchPageLinks(rx.Component):
+    """React Router's <PrefetchPageLinks>: preloads another page's code, so that moving to it
+    later does not wait for the download."""
+
+    library = "react-router"
+    tag = "PrefetchPageLinks"
+    page: rx.Var[str]
+
+
 def upload_step() -> rx.Component:
     busy = UploadState.processing
     return rx.card(
+        # An uploaded file opens on its draft's page: its code is fetched while the admin picks the file.
+        PrefetchPageLinks.create(page=routes.draft("next")),
         rx.vstack(
             rx.heading(rx.cond(UploadState.replacing != "", "Replace the file", "Upload files"), size="5", as_="h2"),
             rx.text("Drag or locate your formatted file of users to add, then select Upload files."),
