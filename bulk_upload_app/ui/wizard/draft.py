@@ -57,25 +57,35 @@ class DraftState(SessionState):
         path = self.router.url.path.rstrip("/")
         return path.rsplit("/", 1)[-1] if path.startswith(routes.BULK_UPLOAD) else ""
 
+    def _assign(self, **values) -> None:
+        """Set only the vars whose value changed: Reflex sends (and the page redraws) every var
+        assigned, equal or not, and a page following a running job asks twice a second."""
+        for name, value in values.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+
     def _show_summary(self, summary: DraftSummary, *, with_step: bool = False) -> None:
-        self.file_name, self.user_type, self.status = summary.file_name, summary.user_type, summary.status
-        self.notices = summary.notices
-        self.columns_used = summary.columns
-        self.count_all, self.count_valid, self.count_errors = (
-            summary.count_all,
-            summary.count_valid,
-            summary.count_errors,
+        self._assign(
+            file_name=summary.file_name,
+            user_type=summary.user_type,
+            status=summary.status,
+            notices=summary.notices,
+            columns_used=summary.columns,
+            count_all=summary.count_all,
+            count_valid=summary.count_valid,
+            count_errors=summary.count_errors,
+            seats_total=summary.seats_total,
+            seats_free=summary.seats_free,
+            processing=summary.processing,
+            file_rows=summary.file_rows,
+            judged_percent=summary.judged_percent,
+            queued=summary.queued,
+            cancel_requested=summary.cancel_requested,
+            problem=summary.problem,
+            derived_columns=summary.derived_columns,
         )
-        self.seats_total, self.seats_free = summary.seats_total, summary.seats_free
-        self.processing, self.file_rows, self.judged_percent = (
-            summary.processing,
-            summary.file_rows,
-            summary.judged_percent,
-        )
-        self.queued, self.cancel_requested, self.problem = summary.queued, summary.cancel_requested, summary.problem
-        self.derived_columns = summary.derived_columns
         if with_step:
-            self.step = summary.step
+            self._assign(step=summary.step)
 
     def _load_draft(self, upload_id: str = "") -> DraftSummary | None:
         """The draft of this page's URL (or `upload_id`, one the server chose) in the admin's company."""

@@ -103,8 +103,7 @@ class ReviewState(PagedMixin, DraftState):
             )
         except UploadNotFound:
             return
-        self.rows = [_flat_row(v) for v in found.rows]
-        self.total_items, self.more_matches = found.total, found.more
+        self._assign(rows=[_flat_row(v) for v in found.rows], total_items=found.total, more_matches=found.more)
 
     @rx.event
     def set_only_errors(self, value: bool):
