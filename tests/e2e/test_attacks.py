@@ -221,15 +221,19 @@ def event_name(page, handler: str, state: str) -> str:
 
 
 def send_crafted(page, name: str, payload: dict) -> None:
-    """Queue a rewrite, then make the page send an event (type in the search box) that carries it."""
+    """Queue a rewrite, then make the page send an event (type in the search box) that carries it;
+    return once the server has handled it."""
     count = page.evaluate("() => window.__sent.length")
     page.evaluate("([n, p]) => window.__rewrites.push({ name: n, payload: p })", [name, payload])
     box = page.get_by_role("searchbox", name="Search rows")
     box.fill(secrets.token_hex(2))
     page.wait_for_function(f"() => window.__sent.length > {count} && window.__rewrites.length === 0")
-    page.wait_for_timeout(1500)  # let the server handle it
+    # The server handles a tab's events one after the other: once the page shows its answer to
+    # the next, real one (a search that matches nothing), the crafted one is done.
+    box.fill(f"no-such-row-{secrets.token_hex(4)}")
+    expect(page.get_by_text("No rows match.")).to_be_visible()
     box.fill("")
-    page.wait_for_timeout(500)
+    expect(page.get_by_text("No rows match.")).to_have_count(0)
 
 
 def test_crafted_events_with_company_b_ids_change_nothing_of_b(page, app_server, company_b, tmp_path):
@@ -244,9 +248,9 @@ def test_crafted_events_with_company_b_ids_change_nothing_of_b(page, app_server,
     upload_csv(page, path)
     upload_id = page.url.rstrip("/").rsplit("/", 1)[-1]
     page.get_by_role("searchbox", name="Search rows").fill("own")  # a real event, to learn the names
-    page.wait_for_timeout(800)
+    expect(page.get_by_role("textbox", name="email of row 3", exact=True)).to_have_count(0)
     page.get_by_role("searchbox", name="Search rows").fill("")
-    page.wait_for_timeout(500)
+    expect(page.get_by_role("textbox", name="email of row 3", exact=True)).to_be_visible()
     engine = get_engine(app_server.db_url)
     with session_scope(engine, read_only=True) as session:
         own_ids = (
