@@ -209,8 +209,15 @@ async def run_big_admin(
 
 
 async def drive(
-    base_url: str, redis_url: str, admins: list[dict], big_admins: list[dict], timeout_s: float, chromium: str
+    base_url: str,
+    redis_url: str,
+    admins: list[dict],
+    big_admins: list[dict],
+    timeout_s: float,
+    chromium: str,
+    cpu: dict,
 ) -> float:
+    """Run every admin; `cpu` gets the CPU seconds each kind of process used from the Upload click on."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -236,9 +243,11 @@ async def drive(
                 + (f" (not ready: admins {late})" if late else ""),
                 flush=True,
             )
+            cpu_before = cpu_seconds_by_process()
             start.set()
             admins = admins + big_admins
             _done, pending = await asyncio.wait(tasks, timeout=timeout_s + 120)
+            cpu["by_role"] = cpu_by_role(cpu_before, cpu_seconds_by_process())
             for task in pending:
                 task.cancel()
             for admin, task in zip(admins, tasks):
@@ -247,6 +256,41 @@ async def drive(
             return time.perf_counter() - started
         finally:
             await browser.close()
+
+
+# Who used the machine's CPU while the admins worked: the load (the browser) shares it with the app.
+ROLES = (
+    ("browser (the simulated admins)", ("chromium", "chrome", "playwright")),
+    ("job workers", ("dramatiq",)),
+    ("web workers", ("reflex", "granian")),
+    ("PostgreSQL", ("postgres",)),
+    ("Redis", ("redis-server",)),
+)
+
+
+def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
+    """Each live process's role and the CPU seconds it used so far (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat.rsplit(")", 1)[1].split()
+        role = next((name for name, marks in ROLES if any(m in command for m in marks)), "other")
+        found[int(entry.name)] = (role, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_by_role(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per role between two readings (a process that ended between them is not counted)."""
+    used: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        earlier = before.get(pid)
+        used[role] = used.get(role, 0.0) + seconds - (earlier[1] if earlier and earlier[0] == role else 0.0)
+    return {role: round(seconds, 1) for role, seconds in sorted(used.items(), key=lambda item: -item[1])}
 
 
 def big_file(rows: int, index: int) -> Path:
@@ -288,6 +332,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="load-test-"))
     log = tmp / "server.log"
     run = time.strftime("%Y%m%d-%H%M%S")
+    cpu: dict = {}
     admins = []
     for i in range(args.admins):
         path = tmp / f"admin-{i + 1:02d}-users.csv"
@@ -320,7 +365,9 @@ def main() -> int:
                     f"({mode.workers} workers); driving the admins",
                     flush=True,
                 )
-                wall = asyncio.run(drive(server.base_url, mode.redis_url, admins, big_admins, args.timeout, chromium))
+                wall = asyncio.run(
+                    drive(server.base_url, mode.redis_url, admins, big_admins, args.timeout, chromium, cpu)
+                )
             finally:
                 server.stop()  # the app and its job workers
             db_check = check_database(mode.db_url, admins + big_admins)
@@ -355,6 +402,7 @@ def main() -> int:
             for w in sorted({a.get("worker") or "?" for a in admins})
         },
         "db_check": db_check,
+        "cpu_seconds_by_role": cpu.get("by_role", {}),
     }
     for key in ("page_ready_s", "click_to_received_s", "upload_to_grid_s", "confirm_to_result_s", "total_s"):
         values = [a[key] for a in ok if key in a]
@@ -411,6 +459,7 @@ def main() -> int:
         f"(first Upload click -> last result): {summary['throughput_users_per_s']} users/s"
     )
     print(f"websockets per worker: {summary['sockets_per_worker']}")
+    print(f"CPU seconds from the Upload click to the end, by role (2 cores): {summary['cpu_seconds_by_role']}")
     print(
         f"database check: {'OK' if db_check['ok'] else 'FAILED'} ({db_check['users_total']} users, "
         f"{db_check['duplicate_emails']} duplicate emails) {'; '.join(db_check['problems'])}"
