@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from .statuses import RowOutcome, UploadStatus
@@ -226,6 +226,13 @@ class BulkUploadRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("upload_id", "row_number", name="uq_bulk_upload_row_number"),
         Index("ix_bulk_upload_row_upload_email", "upload_id", "email_norm"),
+        # Deleting a user looks up the rows that refer to it (0020).
+        Index(
+            "ix_bulk_upload_row_user_id",
+            "user_id",
+            postgresql_where=text("user_id IS NOT NULL"),
+            sqlite_where=text("user_id IS NOT NULL"),
+        ),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     upload_id: str = Field(foreign_key="bulk_upload.id", max_length=32)
