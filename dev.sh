@@ -378,13 +378,21 @@ case "$cmd" in
         { ruff check . && ruff format --check . && mypy; } || lint_rc=$?
         rc=0
         if [ $# -eq 0 ]; then
-            # The whole suite: engine and database tests on both cores (pytest-xdist), then the
-            # browser tests, which run their own servers and workers, one server at a time.
+            # The whole suite: the browser tests (their own servers and workers, one server at a
+            # time; mostly waiting on them and on Chromium) run beside the engine and database
+            # tests (pytest-xdist, two processes). The browser tests' output follows theirs.
+            e2e_log="$(mktemp)"
+            log "python -m pytest tests/e2e (beside the tests below; its output follows theirs)"
+            python -m pytest tests/e2e >"$e2e_log" 2>&1 &
+            e2e_pid=$!
+            trap 'kill "$e2e_pid" 2>/dev/null || true' INT TERM
             log "python -m pytest tests/unit tests/integration -n 2"
             python -m pytest tests/unit tests/integration -n 2 || rc=$?
-            log "python -m pytest tests/e2e"
             e2e_rc=0
-            python -m pytest tests/e2e || e2e_rc=$?
+            wait "$e2e_pid" || e2e_rc=$?
+            log "python -m pytest tests/e2e: its output"
+            cat "$e2e_log"
+            rm -f "$e2e_log"
             if [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ]; then rc="$e2e_rc"; fi
         else
             log "python -m pytest $*"

@@ -26,7 +26,7 @@ the `demo_only` marker) in the demo (sqlite) mode only.
 
 Knobs: CHROMIUM_PATH, BULK_UPLOAD_E2E_START_TIMEOUT (seconds, default 540: under pytest's own
 600 s per-test timeout, which counts this fixture's set-up), BULK_UPLOAD_E2E_WEB_DIR (the
-frontend build dir, default <repo>/.web-e2e; xdist workers other than gw0 get .web-e2e-gwN),
+frontend build dir, default <repo>/.web-e2e; xdist workers get .web-e2e-gwN),
 BULK_UPLOAD_SCREENSHOTS=1 (screenshots into docs/screenshots/).
 """
 

@@ -10,7 +10,7 @@ import pytest
 
 from bulk_upload_app import auth
 from bulk_upload_app.db import session_scope
-from tests.support.services import REDIS_URL, left_out
+from tests.support.services import left_out
 from tests.unit.test_tokens import ISSUER, SECRET
 
 
@@ -57,15 +57,18 @@ def test_a_spent_token_stays_spent_when_redis_is_restarted(monkeypatch, engine, 
     left_out("redis")
     import redis
 
-    url = REDIS_URL
-    db = 14  # flushing it stands for a restart of a Redis without persistence
-    monkeypatch.setenv("REFLEX_REDIS_URL", url.rsplit("/", 1)[0] + f"/{db}")
-    token = auth.make_token(demo_company, 1)
-    with session_scope(engine) as session:
-        auth.accept_token(session, token)
-    redis.Redis.from_url(url.rsplit("/", 1)[0] + f"/{db}").flushdb()
-    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
-        auth.accept_token(session, token)
+    from tests.support.services import redis_database
+
+    # A database of our own (other tests run beside this one); flushing it stands for a restart
+    # of a Redis without persistence.
+    with redis_database("token-replay") as url:
+        monkeypatch.setenv("REFLEX_REDIS_URL", url)
+        token = auth.make_token(demo_company, 1)
+        with session_scope(engine) as session:
+            auth.accept_token(session, token)
+        redis.Redis.from_url(url).flushdb()
+        with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
+            auth.accept_token(session, token)
     assert refused.value.code == "replayed"
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     with session_scope(engine) as session:

@@ -166,12 +166,13 @@ def production_mode(owner: str, workers: int = 2, schema_prefix: str = "e2e"):
 
 
 def web_dir() -> Path:
-    """The frontend build dir: BULK_UPLOAD_E2E_WEB_DIR, else .web-e2e (one per xdist worker)."""
+    """The frontend build dir: BULK_UPLOAD_E2E_WEB_DIR, else .web-e2e, or .web-e2e-gwN in an xdist
+    worker (each runs its own server, and a prod start rebuilds its web dir; the browser tests run
+    beside the xdist ones, see dev.sh)."""
     if configured := os.environ.get("BULK_UPLOAD_E2E_WEB_DIR"):
         return Path(configured).resolve()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    # Each xdist worker runs its own server, and a prod start rebuilds its web dir: one each.
-    return REPO / (".web-e2e" if worker in ("", "gw0") else f".web-e2e-{worker}")
+    return REPO / (f".web-e2e-{worker}" if worker else ".web-e2e")
 
 
 def server_env(tmp: Path, port: int, mode: Mode | None = None) -> dict[str, str]:
