@@ -31,7 +31,7 @@ from .errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound
 from .intake import ParsedFile, parse_table, read_raw, template_match
 from .reading import ReadLimits
 from .records import actor_of, lease_seconds, locked_draft
-from .staging import record_staged, stage_chunk
+from .staging import analyze_rows, record_staged, stage_chunk
 from .validation import validate_rows
 
 FIRST_CHUNK_ROWS = 2_000  # small, so the first grid page shows within a moment
@@ -382,6 +382,8 @@ class _Staging:
             done = session.get(BulkUpload, upload.id)
             assert done is not None
             record_staged(session, done, actor=actor_of(upload.admin_user_id), processed_by=self.owner)
+        with session_scope(self.engine) as session:  # after the draft is shown: it waits for no ANALYZE
+            analyze_rows(session, self.staged)
 
     def _beat(self, session: Session, **values) -> None:
         _beat(session, self.upload.id, self.owner, **values)

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import (
-    delete,
-)
+from sqlalchemy import delete, text
 from sqlmodel import Session
 
 from ..db import copy_rows
@@ -171,6 +169,20 @@ def _copy_staged(session: Session, upload_id: str, validation: Validation) -> No
             for values in staged.iter_rows()
         ],
     )
+
+
+# Fewer rows than this in a draft leave the planner's figures good enough (ANALYZE reads ~30,000 rows).
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def analyze_rows(session: Session, staged: int) -> None:
+    """After staging a big draft on PostgreSQL, refresh the planner's statistics of the staged rows.
+
+    Without, a fresh draft looks like ~140 rows to the planner, which then reads all of a million
+    to sort them for one page (a page at offset 5,000: 459 ms, 5 ms after ANALYZE).
+    """
+    if staged >= ANALYZE_AFTER_ROWS and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {BulkUploadRow.__tablename__}"))
 
 
 def _errors_json(errors) -> str:
