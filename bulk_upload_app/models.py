@@ -254,6 +254,18 @@ class BulkUploadRow(SQLModel, table=True):
     user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
 
 
+class RowTextBlock(SQLModel, table=True):
+    """The lower-cased text of a run of up to 1,000 of a draft's staged rows, one line a row: a
+    search reads a few hundred of these instead of a million rows (importer/search.py)."""
+
+    __tablename__ = "bulk_upload_row_text"
+    upload_id: str = Field(foreign_key="bulk_upload.id", primary_key=True, max_length=32, ondelete="CASCADE")
+    first_row: int = Field(primary_key=True)  # row_number of its first line
+    last_row: int
+    row_numbers: str  # the lines' row numbers, space-separated
+    text: str  # the lines, separated by search.ROW_END
+
+
 class AdminHistorySeen(SQLModel, table=True):
     """When an admin last looked at the company's bulk uploads: batches finished since are shown
     as news on the Users page and the history (importer/outbox.py `finished_since`)."""

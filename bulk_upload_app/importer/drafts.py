@@ -20,6 +20,7 @@ from . import accounts
 from .errors import ErrorCode, UploadNotFound, message_for
 from .records import locked_draft
 from .schema import COLUMN_NAMES
+from .search import can_search, matching_rows, search_term, update_rows
 from .validation import validate_rows
 
 EDITABLE = COLUMN_NAMES
@@ -78,17 +79,26 @@ def page(
     )
     if upload is None:
         raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    term = search_term(search)
+    # Counted up to SEARCH_COUNT_LIMIT + 1 only: a common term in a million rows would otherwise
+    # be looked for in them all for a number nobody pages through ("1,000+" is shown). One pass
+    # finds the count and the page, whose rows are then read by id.
+    wanted = max(SEARCH_COUNT_LIMIT + 1, offset + limit)
+    found = (
+        matching_rows(session, upload_id, term, only_errors=only_errors, wanted=wanted) if can_search(term) else None
+    )
+    if found is not None:
+        page_ids = found[offset : offset + limit]
+        rows = session.exec(select(BulkUploadRow).where(BulkUploadRow.id.in_(page_ids))).scalars().all()
+        rows = sorted(rows, key=lambda r: r.row_number)
+        return [_view(r) for r in rows], min(len(found), SEARCH_COUNT_LIMIT + 1)
     conditions = [BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome != RowOutcome.REMOVED]
     if only_errors:
         conditions.append(BulkUploadRow.is_valid.is_(False))
-    term = search.strip().lower()
-    if term:
+    if term:  # row by row: a term holding a separator of the rows' text, or a draft staged without it
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"
         conditions.append(or_(*(func.lower(getattr(BulkUploadRow, c)).like(like, escape="\\") for c in COLUMN_NAMES)))
-    if term:
-        # Counted up to SEARCH_COUNT_LIMIT + 1 only: a common term in a million rows would
-        # otherwise scan them all for a number nobody pages through ("1,000+" is shown).
         matches = select(BulkUploadRow.id).where(*conditions).limit(SEARCH_COUNT_LIMIT + 1).subquery()
         total = session.exec(select(func.count()).select_from(matches)).scalar_one()
     else:  # the draft keeps its counts up to date (see _touch): no count over every row
@@ -121,6 +131,7 @@ def edit_cell(session: Session, company_id: int, upload_id: str, row_id: int, co
         {"row": [row.row_number], **{c: [getattr(row, c)] for c in COLUMN_NAMES}},
         schema={"row": pl.Int64, **{c: pl.String for c in COLUMN_NAMES}},
     )
+    update_rows(session, upload.id, single)
     checked = validate_rows(single)
     result = checked.frame.row(0, named=True)
     row.email_norm, row.prefix_norm, row.phone_e164 = result["email_norm"], result["prefix_norm"], result["phone_e164"]

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..db import session_scope
-from ..models import BulkUpload, BulkUploadRow, UploadFile, utcnow
+from ..models import BulkUpload, UploadFile, utcnow
 from ..statuses import UploadSource, UploadStatus
 from . import audit, capacity, pending
 from .batch import BatchSpec
@@ -31,7 +31,7 @@ from .errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound
 from .intake import ParsedFile, parse_table, read_raw, template_match
 from .reading import ReadLimits
 from .records import actor_of, lease_seconds, locked_draft
-from .staging import analyze_rows, record_staged, stage_chunk
+from .staging import analyze_rows, delete_rows, record_staged, stage_chunk
 from .validation import validate_rows
 
 FIRST_CHUNK_ROWS = 2_000  # small, so the first grid page shows within a moment
@@ -307,7 +307,7 @@ class _Staging:
         with session_scope(self.engine) as session:
             self._beat(session, total_rows=0, valid_rows=0, invalid_rows=0, pending_table=None, wizard_step="review")
             self._describe(session, parsed, file_rows)
-            session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == self.upload.id))
+            delete_rows(session, self.upload.id)
         self.staged = 0
         self.seen = self.seen.clear()
 
@@ -316,7 +316,7 @@ class _Staging:
         if self.staged:
             with session_scope(self.engine) as session:
                 self._beat(session, total_rows=0, valid_rows=0, invalid_rows=0)
-                session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == self.upload.id))
+                delete_rows(session, self.upload.id)
             self.staged = 0
             self.seen = self.seen.clear()
 
@@ -425,7 +425,7 @@ def _reject(engine: Engine, upload: BulkUpload, owner: str, problem: FileProblem
         )
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
         if not replacing:
-            session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
+            delete_rows(session, upload.id)
         audit.record(
             session,
             audit.REJECTED,
@@ -453,7 +453,7 @@ def _cancelled(engine: Engine, upload: BulkUpload, owner: str) -> None:
         if not stopped:
             return  # another worker took over: it owns the upload now
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
-        session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
+        delete_rows(session, upload.id)
         audit.record(
             session,
             audit.CANCELLED,

@@ -40,6 +40,7 @@ from ..statuses import RowOutcome, UploadStatus
 from ..uploaded_files import is_upload_file
 from . import audit, outbox
 from .api_imports import purge_idempotency
+from .staging import delete_rows
 
 DEFAULT_DRAFT_DAYS = 14
 DEFAULT_RETENTION_DAYS = 30
@@ -153,7 +154,7 @@ def purge_drafts(engine: Engine, *, now: datetime, days: int) -> tuple[list[str]
 
     def purge_one(session: Session, found: Any) -> int:
         upload_id = found.id
-        count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
+        count = delete_rows(session, upload_id)
         session.execute(delete(ApiImport.__table__).where(ApiImport.upload_id == upload_id))
         session.execute(delete(UploadFile.__table__).where(UploadFile.upload_id == upload_id))
         session.execute(delete(BulkUpload.__table__).where(up.id == upload_id))
@@ -235,7 +236,7 @@ def purge_finished_rows(engine: Engine, *, now: datetime, days: int) -> tuple[li
                 status=ABANDONED, creating_owner=None, version=up.version + 1, **_final_counts(session, upload_id)
             )
         session.execute(update(BulkUpload.__table__).where(up.id == upload_id).values(**values))
-        count = session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
+        count = delete_rows(session, upload_id)
         audit.record(
             session,
             audit.ROWS_PURGED,

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from ..db import copy_rows
 from ..models import BulkUpload, BulkUploadRow, utcnow
 from ..statuses import RowOutcome, UploadSource, UploadStatus
-from . import accounts, audit
+from . import accounts, audit, search
 from .batch import BatchSpec, checked_batch
 from .errors import (
     ErrorCode,
@@ -85,7 +85,7 @@ def stage_upload(
         )
     else:
         upload = into
-        session.execute(delete(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id))
+        delete_rows(session, upload.id)
         upload.version += 1
         upload.wizard_step = "review"
         upload.updated_at = utcnow()
@@ -169,6 +169,7 @@ def _copy_staged(session: Session, upload_id: str, validation: Validation) -> No
             for values in staged.iter_rows()
         ],
     )
+    search.add_rows(session, upload_id, staged)
 
 
 # Fewer rows than this in a draft leave the planner's figures good enough (ANALYZE reads ~30,000 rows).
@@ -183,6 +184,12 @@ def analyze_rows(session: Session, staged: int) -> None:
     """
     if staged >= ANALYZE_AFTER_ROWS and session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"ANALYZE {BulkUploadRow.__tablename__}"))
+
+
+def delete_rows(session: Session, upload_id: str) -> int:
+    """Delete all the staged rows of an upload, and their search text; how many rows went."""
+    search.forget(session, upload_id)
+    return session.execute(delete(BulkUploadRow.__table__).where(BulkUploadRow.upload_id == upload_id)).rowcount
 
 
 def _errors_json(errors) -> str:

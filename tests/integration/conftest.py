@@ -44,6 +44,7 @@ _TABLES = (
     "user_skill",
     "user_outbound_number",
     "group_member",
+    "bulk_upload_row_text",
     "bulk_upload_row",
     "api_import",
     "api_idempotency",
