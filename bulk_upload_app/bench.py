@@ -10,6 +10,8 @@ API of the real backend (`reflex run --env prod --backend-only`, one `bulk-uploa
 the file with create=true, then poll until the upload is done. Writes bench-results/api.json.
 
 `--versus-django` compares our CLI with django-import-export on the same file (bench_versus_django).
+
+`--search` times the Review grid's searches and page turns on staged drafts (bench_search).
 """
 
 from __future__ import annotations
@@ -218,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="--versus-django: measure only our side; take Django's from this earlier versus-django.json",
     )
+    parser.add_argument(
+        "--search", action="store_true", help="the Review grid's searches and page turns (see bench_search)"
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="--search: runs of each query (median)")
     parser.add_argument("--one", nargs=3, metavar=("PATH", "DB_URL", "VALIDATE_ONLY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -225,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(path, None if url == "-" else url, validate_only == "1")))
         return 0
 
+    if args.search:
+        from .bench_search import search_bench
+
+        sizes = [int(s) for s in (args.sizes or "100000,1000000").split(",") if s]
+        return search_bench(sizes, [d for d in args.databases.split(",") if d], args.pg_url, args.repeat)
     if args.versus_django:
         from .bench_versus_django import versus_django
 
