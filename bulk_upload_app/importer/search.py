@@ -42,6 +42,8 @@ def _lowered(values: pl.Expr) -> pl.Expr:
 
 def search_term(search: str) -> str:
     """The term a search box's text is matched with (lower-cased like the rows' text)."""
+    if not search.strip():
+        return ""
     return pl.select(_lowered(pl.lit(search.strip(), dtype=pl.String))).item()
 
 
