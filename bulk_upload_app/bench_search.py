@@ -68,10 +68,14 @@ def measure(db: str, size: int, file: Path, workdir: Path, pg_url: str, repeat: 
             mine = row.upload_id == upload_id
             email = session.execute(select(row.email).where(mine, row.row_number == 2)).scalar_one()
             middle = session.execute(select(row.id).where(mine, row.row_number == size // 2 + 1)).scalar_one()
-        start = time.perf_counter()
-        with session_scope(engine) as session:
-            drafts.edit_cell(session, company_id, upload_id, middle, "firstname", RARE_FIRST_NAME)
-        results.append({"case": "cell edit (first name)", "ms": round((time.perf_counter() - start) * 1000, 1)})
+        took = []
+        for n in range(repeat):  # the last edit leaves the rare first name
+            start = time.perf_counter()
+            with session_scope(engine) as session:
+                value = RARE_FIRST_NAME if n == repeat - 1 else f"Edit{n}"
+                drafts.edit_cell(session, company_id, upload_id, middle, "firstname", value)
+            took.append((time.perf_counter() - start) * 1000)
+        results.append({"case": "cell edit (first name)", "ms": round(statistics.median(took), 1)})
         for name, kwargs in _cases(email):
             took = []
             for _ in range(repeat):
