@@ -1,10 +1,10 @@
 """Benchmark of a draft's Review grid queries: `python -m bulk_upload_app.bench --search`.
 
 For each database and size, stages a generated file (5% errors) as the worker does
-(processing.draft_from_file, ANALYZE included), gives one row in the middle a rare first name by
-a cell edit, then times drafts.page() — the query behind the grid — for searches and page turns:
+(processing.draft_from_file, ANALYZE included), edits one row in the middle --repeat times (the
+last edit gives it a rare first name), then times drafts.page() — the query behind the grid — for searches and page turns:
 median of --repeat runs, each in its own read-only session as the web worker's. Also times
-staging, that one edit and deleting the draft's rows (staging.delete_rows, as cancel, a replaced
+staging and deleting the draft's rows (staging.delete_rows, as cancel, a replaced
 file and the retention purge do). Prints a table; writes bench-results/search.json.
 """
 
