@@ -7,14 +7,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import drafts, search, uploads
+from bulk_upload_app.importer import drafts, search, staging, uploads
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.models import BulkUploadRow, RowTextBlock
 from bulk_upload_app.statuses import RowOutcome
+from tests.integration.conftest import postgres_only
 from tests.support.builders import person, users_csv
 
 
@@ -220,3 +221,21 @@ def test_rows_and_terms_are_lower_cased_alike(text):
     """The rows' text and the term go through one lower-casing (polars'), which agrees with Python's
     for these letters that change length or depend on their place."""
     assert search.search_term(text) == text.lower()
+
+
+@postgres_only
+def test_the_worker_refreshes_the_planners_figures_after_staging_a_big_draft(engine, demo_company, monkeypatch):
+    """Else a fresh draft of a million rows looks like ~140 to the planner, which then sorts them
+    all for one page turn."""
+
+    def rows_planned() -> float:
+        with engine.connect() as connection:
+            return connection.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('bulk_upload_row')")
+            ).scalar_one()
+
+    draft(engine, demo_company, [person(i) for i in range(8)])
+    assert rows_planned() != 8  # under ANALYZE_AFTER_ROWS: not analyzed
+    monkeypatch.setattr(staging, "ANALYZE_AFTER_ROWS", 10)
+    draft(engine, demo_company, [person(i, domain="example.org") for i in range(10)])
+    assert rows_planned() == 18
