@@ -31,9 +31,8 @@ VALUE_END = "\x1f"  # between the values of a line
 # A term holding either can't be told apart from the separators; such a term is searched row by row.
 SEPARATORS = (ROW_END, VALUE_END)
 _FIRST_WINDOW_ROWS = 8 * BLOCK_ROWS  # the rows whose blocks are read by a search's first query
-# Matching rows looked up in one query: a term found once in each of a thousand blocks costs
-# one query, not a thousand; a common term stops after the first blocks.
-_ROWS_LOOKED_UP_AT_ONCE = 1000
+# Matching rows looked up in one query (see matching_rows).
+_FEWEST_LOOKED_UP, _MOST_LOOKED_UP = 100, 1000
 
 
 def _lowered(values: pl.Expr) -> pl.Expr:
@@ -141,9 +140,11 @@ def matching_rows(session: Session, upload_id: str, term: str, *, only_errors: b
     for numbers, text in _blocks_with(session, upload_id, term, last):
         lines = text.split(ROW_END)
         candidates += [int(n) for n, line in zip(numbers.split(" "), lines, strict=True) if term in line]
-        if len(candidates) >= _ROWS_LOOKED_UP_AT_ONCE:
-            found += still_matching(candidates)
-            candidates = []
+        # As many as are still wanted (a common term: 1,000 then ~100, not 2,000), but no fewer
+        # than _FEWEST_LOOKED_UP (a term in few rows of each block: one query for many blocks).
+        while len(candidates) >= (size := min(max(wanted - len(found), _FEWEST_LOOKED_UP), _MOST_LOOKED_UP)):
+            found += still_matching(candidates[:size])
+            candidates = candidates[size:]
             if len(found) >= wanted:
                 return found[:wanted]
     if candidates:
