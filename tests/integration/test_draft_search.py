@@ -178,6 +178,17 @@ def test_a_draft_staged_before_its_text_was_kept_is_searched_row_by_row(engine, 
         assert_same(engine, demo_company, upload_id, term)
 
 
+def test_rows_numbered_with_gaps_are_found_by_their_numbers(engine, demo_company):
+    """Blank lines are not rows but keep their numbers: a block's rows are then not consecutive."""
+    data = users_csv([person(1), person(2), person(3)]).replace(b"\n", b"\n\n", 2)
+    upload_id = uploads.draft_from_file(
+        engine, company_id=demo_company, admin_user_id=None, file_name="g.csv", data=data, limits=ReadLimits()
+    )
+    assert found(engine, demo_company, upload_id, "example") == ([3, 5, 6], 3)
+    assert found(engine, demo_company, upload_id, "person2") == ([5], 1)
+    assert_same(engine, demo_company, upload_id, "first")
+
+
 def test_a_term_holding_a_separator_of_the_text_is_searched_row_by_row(engine, demo_company):
     upload_id = draft(engine, demo_company, UNUSUAL)
     for separator in search.SEPARATORS:
