@@ -112,7 +112,7 @@ def forget(session: Session, upload_id: str) -> None:
 
 def matching_rows(session: Session, upload_id: str, term: str, *, only_errors: bool, wanted: int) -> list[int] | None:
     """The ids of the first `wanted` rows of the draft containing `term` (`can_search`), in file order;
-    None when the draft has no text (staged before 0019, or no rows): search it row by row.
+    None when the draft has no text (staged before 0021_row_text, or no rows): search it row by row.
 
     Only blocks holding the term come back from the database; the database's string search and
     Python's `in` agree (both compare the same characters), so a block's lines are matched here.

@@ -3,8 +3,8 @@ million-row draft reads about a thousand block rows instead of every staged row.
 
 Drafts staged before this revision have no blocks; their searches read the rows as before.
 
-Revision ID: 0019_row_text
-Revises: 0018_requeue
+Revision ID: 0021_row_text
+Revises: 0020_row_user_index
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019_row_text"
-down_revision: str | None = "0018_requeue"
+revision: str = "0021_row_text"
+down_revision: str | None = "0020_row_user_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
