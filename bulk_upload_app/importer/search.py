@@ -58,11 +58,12 @@ def _lines(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def add_rows(session: Session, upload_id: str, frame: pl.DataFrame) -> None:
-    """Store the text of newly staged rows (`row` + the five columns, none of them staged before)."""
+    """Store the text of newly staged rows (a frame with `row` and the five columns; none of its
+    rows staged before)."""
     if frame.height == 0:
         return
     blocks = (
-        _lines(frame.sort("row"))
+        _lines(frame.select("row", *COLUMN_NAMES).sort("row"))
         .with_row_index("i")
         .group_by(pl.col("i") // BLOCK_ROWS, maintain_order=True)
         .agg(

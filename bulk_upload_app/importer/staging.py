@@ -169,7 +169,7 @@ def _copy_staged(session: Session, upload_id: str, validation: Validation) -> No
             for values in staged.iter_rows()
         ],
     )
-    search.add_rows(session, upload_id, staged)
+    search.add_rows(session, upload_id, validation.frame)
 
 
 # Fewer rows than this in a draft leave the planner's figures good enough (ANALYZE reads ~30,000 rows).
