@@ -178,6 +178,23 @@ def test_a_draft_staged_before_its_text_was_kept_is_searched_row_by_row(engine, 
         assert_same(engine, demo_company, upload_id, term)
 
 
+def test_a_draft_whose_first_rows_were_staged_without_text_is_searched_row_by_row(engine, demo_company, monkeypatch):
+    """A worker from before 0021_row_text staged its first chunks, a newer one the rest (a deploy
+    while the file was being judged): the text of the later blocks alone would miss rows."""
+    monkeypatch.setattr(search, "BLOCK_ROWS", 3)
+    upload_id = draft(engine, demo_company, UNUSUAL)
+    with session_scope(engine) as session:
+        blocks = session.exec(select(RowTextBlock.first_row).where(RowTextBlock.upload_id == upload_id)).scalars().all()
+        assert len(blocks) > 1
+        session.execute(
+            delete(RowTextBlock.__table__).where(
+                RowTextBlock.upload_id == upload_id, RowTextBlock.first_row == min(blocks)
+            )
+        )
+    for term in ("lovelace", "%", "a_b", "\\", "+44", "person1@example.com", "e"):  # ASCII: SQLite's lower()
+        assert_same(engine, demo_company, upload_id, term)
+
+
 def test_rows_numbered_with_gaps_are_found_by_their_numbers(engine, demo_company):
     """Blank lines are not rows but keep their numbers: a block's rows are then not consecutive."""
     data = users_csv([person(1), person(2), person(3)]).replace(b"\n", b"\n\n", 2)
