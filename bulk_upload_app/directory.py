@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from .importer import accounts
-from .models import Company, Group, GroupMember, User
+from .importer import accounts, membership
+from .models import Company, Group, User
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,11 @@ def list_users(session: Session, company_id: int, *, offset: int = 0, limit: int
     ids = [u.id for u in users]
     groups: dict[int, list[str]] = {}
     if ids:
+        links = membership.group_links(ids)
         for user_id, name in session.exec(
-            select(GroupMember.user_id, Group.name)
-            .join(Group, Group.id == GroupMember.group_id)
-            .where(GroupMember.user_id.in_(ids), Group.company_id == company_id)
+            select(links.c.user_id, Group.name)
+            .join(Group, Group.id == links.c.group_id)
+            .where(Group.company_id == company_id)
             .order_by(Group.name)
         ).all():
             groups.setdefault(user_id, []).append(name)

@@ -158,7 +158,7 @@ def settings_of_user(
     session: Session, company_id: int, *, user_id: int | None = None, email: str | None = None
 ) -> BatchSpec:
     """An existing user's settings as a batch to start from ("Load existing")."""
-    from ..models import GroupMember, UserOutboundNumber, UserSkill
+    from .membership import group_links, number_links, skill_links
 
     query = select(User).where(User.company_id == company_id)
     query = (
@@ -169,13 +169,11 @@ def settings_of_user(
     user = session.exec(query).scalars().first()
     if user is None:
         raise BatchProblem("There is no such user in this company.")
-    groups = session.exec(select(GroupMember.group_id).where(GroupMember.user_id == user.id)).scalars().all()
-    numbers = (
-        session.exec(select(UserOutboundNumber.outbound_number_id).where(UserOutboundNumber.user_id == user.id))
-        .scalars()
-        .all()
-    )
-    skill_rows = session.exec(select(UserSkill.skill_id, UserSkill.level).where(UserSkill.user_id == user.id)).all()
+    assert user.id is not None  # read from the database
+    groups = session.exec(select(group_links([user.id]).c.group_id)).scalars().all()
+    numbers = session.exec(select(number_links([user.id]).c.outbound_number_id)).scalars().all()
+    skills = skill_links([user.id])
+    skill_rows = session.exec(select(skills.c.skill_id, skills.c.level)).all()
     return BatchSpec(
         user_type=user.user_type,
         settings=dict(user.settings) if user.settings is not None else None,

@@ -49,7 +49,8 @@ from .errors import (
     message_for,
 )
 from .leases import CreateCancelled, LeaseLost, claim, count_outcome, heartbeat, reserve_seats
-from .linking import MAX_EXTENSION, link_batch, next_extension
+from .linking import MAX_EXTENSION, next_extension
+from .membership import give_batch
 from .records import (
     actor_of,
     company_seats,
@@ -121,6 +122,8 @@ def create_users(
             )
             # Checked again: a group, number or skill may have been deleted since it was chosen.
             spec = checked_batch(session, company_id, BatchSpec.from_json(upload.batch))
+            # What every user of the batch will have, stored once for the upload (not per user).
+            give_batch(session, company_id, upload_id, spec)
             bounds = (
                 session.exec(
                     select(BulkUploadRow.row_number)
@@ -373,6 +376,7 @@ def _create_chunk(
             null() if spec.settings is None else literal(spec.settings, JSON),
             literal(True),
             literal(upload_id),
+            literal(True),
             literal(now, User.__table__.c.created_at.type),
             literal(now, User.__table__.c.updated_at.type),
         )
@@ -395,6 +399,7 @@ def _create_chunk(
                 "settings",
                 "is_active",
                 "bulk_upload_id",
+                "batch_membership",  # the batch's groups, numbers and skills (importer/membership.py)
                 "created_at",
                 "updated_at",  # equal to created_at: "not changed since" (importer/undo.py)
             ],
@@ -408,8 +413,6 @@ def _create_chunk(
         .where(in_chunk, user.email == row.email_norm, user.bulk_upload_id == upload_id)
         .values(outcome="created", user_id=user.id)
     ).rowcount
-    if created:
-        link_batch(session, company_id, upload_id, spec, low, high)
     # Still pending: the email was taken (before, or by a concurrent batch), or no seat was left.
     lost = session.exec(select(row.id, row.email_norm).where(in_chunk, taken)).all()
     if lost:

@@ -22,16 +22,13 @@ from sqlmodel import Session
 from ..models import (
     BulkUpload,
     BulkUploadRow,
-    GroupMember,
     ScimIdentity,
     ScimSettings,
     User,
-    UserOutboundNumber,
-    UserSkill,
     utcnow,
 )
 from ..statuses import RowOutcome, UploadSource, UploadStatus
-from . import audit
+from . import audit, membership
 from .batch import BatchProblem, BatchSpec, checked_batch
 from .errors import ErrorCode, FileProblem, RowError, message_for
 from .intake import ParsedFile
@@ -488,8 +485,8 @@ def remove(session: Session, company_id: int, user_id: int, *, actor: str) -> No
     user = session.exec(select(User.id).where(User.id == user_id, User.company_id == company_id)).scalar_one_or_none()
     if user is None:
         raise UserNotFound(user_id)
-    for link in (GroupMember, UserOutboundNumber, UserSkill):
-        session.execute(delete(link).where(link.user_id == user_id))
+    # Its batch's links stay with its upload (other users may have them; undo drops them).
+    membership.unlink_users(session, [user_id])
     session.execute(
         update(BulkUploadRow).where(BulkUploadRow.user_id == user_id).values(outcome=RowOutcome.REMOVED, user_id=None)
     )

@@ -39,7 +39,7 @@ from ..models import (
 )
 from ..settings import get_settings
 from ..statuses import RowOutcome, UploadStatus
-from . import audit
+from . import audit, membership
 from .batch import BatchSpec
 from .errors import ErrorCode, UndoRefused
 from .records import get_upload, is_stale, locked_upload
@@ -105,7 +105,10 @@ def refusal(upload: BulkUpload, now: datetime | None = None) -> UndoRefused | No
 
 
 def changed_conditions(session: Session, company_id: int, spec: BatchSpec) -> tuple[ColumnElement, ColumnElement]:
-    """(edited, linked_since): SQL conditions on app_user, true for a user changed since creation."""
+    """(edited, linked_since): SQL conditions on app_user, true for a user changed since creation.
+
+    Only a user's own links are compared with the batch: its batch links (importer/membership.py)
+    are the batch's by definition; a user whose links were made its own has them as own links."""
     user = User.__table__.c
     edited = func.coalesce(user.updated_at, user.created_at) > user.created_at
     gm, un, us = GroupMember.__table__.c, UserOutboundNumber.__table__.c, UserSkill.__table__.c
@@ -177,14 +180,15 @@ def undo(
     user, row = User.__table__.c, BulkUploadRow.__table__.c
     for start in range(0, len(removable), _CHUNK):
         ids = removable[start : start + _CHUNK]
-        for link in (GroupMember, UserOutboundNumber, UserSkill):
-            session.execute(delete(link.__table__).where(link.__table__.c.user_id.in_(ids)))
+        membership.unlink_users(session, ids)
         session.execute(
             update(BulkUploadRow.__table__)
             .where(row.upload_id == upload.id, row.user_id.in_(ids))
             .values(outcome=RowOutcome.UNDONE, user_id=None)
         )
         session.execute(delete(User.__table__).where(user.id.in_(ids), user.company_id == company_id))
+    # The batch's groups, numbers and skills go too unless users kept still have them.
+    membership.drop_batch(session, upload.id)
     now = utcnow()
     status = UploadStatus.PARTLY_UNDONE if kept else UploadStatus.UNDONE
     upload.status = status
