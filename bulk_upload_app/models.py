@@ -49,7 +49,7 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     bulk_upload_id: Optional[str] = Field(default=None, foreign_key="bulk_upload.id", index=True, max_length=32)
     # True: besides its own links (group_member, ...) the user has its upload's batch links
-    # (bulk_upload_group, ...); False once its links are its own (importer/membership.py, 0021).
+    # (bulk_upload_group, ...); False once its links are its own (importer/membership.py, 0022).
     batch_membership: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow)
     # Set with created_at when the user is created and bumped on every change (the ORM's and Core's
@@ -61,7 +61,7 @@ class Group(SQLModel, table=True):
     __tablename__ = "user_group"
     __table_args__ = (
         UniqueConstraint("company_id", "name", name="uq_user_group_company_name"),
-        # What a batch link refers to: a group AND its company (bulk_upload_group, 0021).
+        # What a batch link refers to: a group AND its company (bulk_upload_group, 0022).
         Index("uq_user_group_id_company", "id", "company_id", unique=True),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -183,7 +183,7 @@ class BulkUpload(SQLModel, table=True):
     ask_columns: bool = False
 
 
-# Batch membership (0021): what a bulk upload gives every user it creates, stored once per upload
+# Batch membership (0022): what a bulk upload gives every user it creates, stored once per upload
 # instead of one link row per user. A user with `batch_membership` has these besides its own links;
 # importer/membership.py is the one place that reads the two together. Each row names the upload
 # and the group (number, skill) together with their company, through composite foreign keys, so

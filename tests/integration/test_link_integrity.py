@@ -3,8 +3,8 @@ company; every user to its company and upload: SQLite by its foreign keys and tr
 by the statement-level checks of migrations 0010 and 0015 (locks included).
 
 A user's own links (group_member, ...) are tested on users whose batch links were made their own
-(importer/membership.own_links), as users from before 0021 have them; the batch links (bulk_upload_group,
-..., stored once per upload) by their composite foreign keys (0021), on both databases."""
+(importer/membership.own_links), as users from before 0022 have them; the batch links (bulk_upload_group,
+..., stored once per upload) by their composite foreign keys (0022), on both databases."""
 
 from __future__ import annotations
 

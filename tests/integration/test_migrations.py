@@ -20,7 +20,7 @@ def test_migrated_schema_matches_the_models(db_url):
         assert schema_drift(connection) == []
 
 
-# ---------------------------------------------------------------- 0021: batch membership
+# ---------------------------------------------------------------- 0022: batch membership
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -52,7 +52,7 @@ def _links(connection) -> list[tuple]:
     ]
 
 
-def test_0021_keeps_the_links_written_before_it_as_each_users_own_and_downgrading_keeps_the_batchs(bare_url):
+def test_0022_keeps_the_links_written_before_it_as_each_users_own_and_downgrading_keeps_the_batchs(bare_url):
     _migrate(bare_url, "0019_fast_create")
     engine = get_engine(bare_url)
     with engine.begin() as connection:
@@ -94,13 +94,13 @@ def test_0021_keeps_the_links_written_before_it_as_each_users_own_and_downgradin
         groups, skills = membership.group_links([1]), membership.skill_links([1])
         assert session.execute(select(groups.c.group_id)).scalars().all() == [1]
         assert [tuple(r) for r in session.execute(select(skills.c.skill_id, skills.c.level)).all()] == [(1, 3)]
-    with engine.begin() as connection:  # after 0021: a user of a batch that gives Support
+    with engine.begin() as connection:  # after 0022: a user of a batch that gives Support
         connection.execute(
             text("INSERT INTO bulk_upload_group (bulk_upload_id, group_id, company_id) VALUES ('u1', 2, 1)")
         )
         connection.execute(text("UPDATE app_user SET batch_membership = true WHERE id = 1"))
         assert schema_drift(connection) == []
-    _migrate(bare_url, "0020_row_user_index", down=True)
+    _migrate(bare_url, "0021_row_text", down=True)
     with engine.connect() as connection:
         assert sorted(_links(connection)) == [("g", 1, 1, 0), ("g", 1, 2, 0), ("s", 1, 1, 3)]
     _migrate(bare_url, "head")

@@ -19,8 +19,8 @@ Existing data: every link row written before stays a direct link; existing users
 batch_membership false and no upload gets batch rows, so nothing is rewritten. Downgrading first
 writes each member's batch links as its own links, so no one loses a group.
 
-Revision ID: 0021_batch_membership
-Revises: 0020_row_user_index
+Revision ID: 0022_batch_membership
+Revises: 0021_row_text
 """
 
 from collections.abc import Sequence
@@ -29,8 +29,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0021_batch_membership"
-down_revision: str | None = "0020_row_user_index"
+revision: str = "0022_batch_membership"
+down_revision: str | None = "0021_row_text"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
