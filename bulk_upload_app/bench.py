@@ -224,6 +224,18 @@ def main(argv: list[str] | None = None) -> int:
         "--search", action="store_true", help="the Review grid's searches and page turns (see bench_search)"
     )
     parser.add_argument("--repeat", type=int, default=5, help="--search: runs of each query (median)")
+    parser.add_argument(
+        "--process",
+        type=int,
+        metavar="ROWS",
+        help="time each phase of judging one ROWS-row file by the job function (bench_processing)",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="--process: how many times, databases alternating")
+    parser.add_argument("--poll", action="store_true", help="--process: a reader polls the counts as the page does")
+    parser.add_argument(
+        "--worker", action="store_true", help="--process: queue the job for a real `bulk-upload worker` (Redis)"
+    )
+    parser.add_argument("--process-one", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--one", nargs=3, metavar=("PATH", "DB_URL", "VALIDATE_ONLY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -236,6 +248,19 @@ def main(argv: list[str] | None = None) -> int:
 
         sizes = [int(s) for s in (args.sizes or "100000,1000000").split(",") if s]
         return search_bench(sizes, [d for d in args.databases.split(",") if d], args.pg_url, args.repeat)
+    if args.process_one:
+        from .bench_processing import process_one
+
+        print(json.dumps(process_one(args.process_one, via_worker=args.worker)))
+        return 0
+    if args.process:
+        from .bench_processing import process_bench
+
+        databases = [d for d in args.databases.split(",") if d]
+        return process_bench(
+            args.process, databases, args.pg_url, runs=args.runs, poll=args.poll, via_worker=args.worker
+        )
+
     if args.versus_django:
         from .bench_versus_django import versus_django
 

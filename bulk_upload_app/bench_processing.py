@@ -1,0 +1,242 @@
+"""Where a big file's processing time goes: `python -m bulk_upload_app.bench --process 1000000`.
+
+For each database, in a fresh process on a fresh database: the file is received as the wizard
+receives it (`uploads.receive`: the bytes stored for the workers), then judged by the real job
+function (`jobs._process_file`, what a `bulk-upload worker` runs), with no browser and no queue.
+Each phase's time is summed by wrapping the functions that do it, in this process only; "first
+chunk" is when the first rows were committed (what the first grid page waits for), "judged" when
+the upload became a draft. Writes bench-results/processing.json.
+
+`--poll` adds what the wizard's page does while a file is judged: another process reads the
+upload's counts and first page twice a second (the web worker's progress poll), so the worker's
+SQLite writes share the database with a reader as they do in the app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .settings import PROJECT_ROOT
+
+# (module, attribute, phase): the functions whose time is a phase of processing a file.
+_PHASES = [
+    ("bulk_upload_app.importer.processing", "read_raw", "read"),
+    ("bulk_upload_app.importer.processing", "_parse", "match columns"),
+    ("bulk_upload_app.importer.processing", "_same_start", "compare head"),
+    ("bulk_upload_app.importer.processing", "validate_rows", "validate"),
+    ("bulk_upload_app.importer.staging", "check_against_account", "account check"),
+    ("bulk_upload_app.importer.staging", "_copy_staged", "insert rows"),
+    ("bulk_upload_app.importer.processing", "_beat", "lease + counts"),
+    ("bulk_upload_app.importer.processing", "record_staged", "audit"),
+]
+
+
+@contextmanager
+def _timed(phases: list[tuple[str, str, str]], totals: dict[str, float]):
+    """Sum the time of each listed function into `totals` (nested phases are not subtracted)."""
+    import importlib
+
+    from sqlmodel import Session
+
+    saved: list[tuple[Any, str, Any]] = []
+
+    def wrap(fn: Callable, phase: str) -> Callable:
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                totals[phase] += time.perf_counter() - start
+
+        return timed
+
+    for module_name, attribute, phase in phases:
+        module = importlib.import_module(module_name)
+        if hasattr(module, attribute):
+            saved.append((module, attribute, getattr(module, attribute)))
+            setattr(module, attribute, wrap(getattr(module, attribute), phase))
+    saved.append((Session, "commit", Session.commit))
+    Session.commit = wrap(Session.commit, "commit")  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for owner, attribute, original in reversed(saved):
+            setattr(owner, attribute, original)
+
+
+def process_one(path: str, *, via_worker: bool = False) -> dict:
+    """One measured run in this process, on the database of REFLEX_DB_URL (already migrated);
+    `via_worker`: the job is queued for a `bulk-upload worker` started here (BULK_UPLOAD_QUEUE_URL),
+    as the wizard queues it, and only the times the database shows are measured."""
+    from . import jobs
+    from .db import get_engine, session_scope
+    from .importer import processing, uploads
+    from .models import BulkUpload, Company
+    from .seed import seed_demo
+
+    engine = get_engine()
+    with session_scope(engine) as session:
+        company_id = seed_demo(session)
+        company = session.get(Company, company_id)
+        assert company is not None
+        company.seats = 10_000_000
+    processing.warm_up()  # as the worker does when it starts
+
+    start = time.perf_counter()
+    data = Path(path).read_bytes()
+    upload_id = uploads.receive(
+        engine,
+        company_id=company_id,
+        admin_user_id=None,
+        file_name=Path(path).name,
+        data=data,
+        user_type="agent",
+        actor="bench",
+    )
+    received = time.perf_counter() - start
+
+    if via_worker:
+        return {"receive_s": round(received, 2), **_through_worker(engine, upload_id)}
+    totals: dict[str, float] = defaultdict(float)
+    first_chunk: list[float] = []
+    stage = processing._Staging.stage
+
+    def stage_noting_first(self, parsed, *, stop):
+        stage(self, parsed, stop=stop)
+        if not first_chunk and self.staged:
+            first_chunk.append(time.perf_counter())
+
+    processing._Staging.stage = stage_noting_first  # type: ignore[method-assign]
+    cpu = time.process_time()
+    start = time.perf_counter()
+    with _timed(_PHASES, totals):
+        jobs._process_file(upload_id)
+    judged = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    processing._Staging.stage = stage  # type: ignore[method-assign]
+    with session_scope(engine, read_only=True) as session:
+        upload = session.get(BulkUpload, upload_id)
+        assert upload is not None
+        counts = {"status": upload.status, "rows": upload.total_rows, "valid": upload.valid_rows}
+    return {
+        **counts,
+        "receive_s": round(received, 2),
+        "first_chunk_s": round(first_chunk[0] - start, 2) if first_chunk else None,
+        "judged_s": round(judged, 2),
+        "cpu_s": round(cpu, 2),
+        "phases_s": {phase: round(seconds, 2) for phase, seconds in sorted(totals.items(), key=lambda kv: -kv[1])},
+    }
+
+
+def _through_worker(engine, upload_id: str) -> dict:
+    """Queue the received upload for a real worker process and follow it as the page does."""
+    from sqlalchemy import select
+
+    from . import jobs
+    from .db import session_scope
+    from .models import BulkUpload
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bulk_upload_app", "worker"], cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stderr is not None
+        for line in worker.stderr:  # its threads are up (dramatiq logs it): the wizard's worker is always running
+            if "is ready for action" in line:
+                break
+        start = time.perf_counter()
+        jobs.enqueue_processing(upload_id)
+        first = None
+        while True:
+            with session_scope(engine, read_only=True) as session:
+                status, rows = session.execute(
+                    select(BulkUpload.status, BulkUpload.total_rows).where(BulkUpload.id == upload_id)
+                ).one()
+            now = time.perf_counter() - start
+            if first is None and rows:
+                first = now
+            if status != "processing":
+                return {"status": status, "first_chunk_s": round(first or now, 2), "judged_s": round(now, 2)}
+            time.sleep(0.1)
+    finally:
+        worker.terminate()
+        worker.wait()
+
+
+def _poll(db_url: str, stop: Path) -> subprocess.Popen:
+    """Another process reading what the wizard's page polls, until `stop` exists."""
+    code = f"""
+import time
+from pathlib import Path
+from sqlalchemy import select
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.models import BulkUpload, BulkUploadRow
+engine = get_engine({db_url!r})
+while not Path({str(stop)!r}).exists():
+    with session_scope(engine, read_only=True) as session:
+        upload = session.execute(select(BulkUpload).order_by(BulkUpload.created_at.desc()).limit(1)).scalar()
+        if upload is not None:
+            session.execute(
+                select(BulkUploadRow).where(BulkUploadRow.upload_id == upload.id).order_by(BulkUploadRow.row_number).limit(50)
+            ).all()
+    time.sleep(0.5)
+"""
+    return subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=os.environ.copy())
+
+
+def process_bench(
+    rows: int, databases: list[str], pg_url: str, *, runs: int = 1, poll: bool = False, via_worker: bool = False
+) -> int:
+    from .bench import _fresh_db, generate
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        file = workdir / f"users-{rows}.csv"
+        generate(file, rows, 0.05)
+        for _ in range(runs):
+            for db in databases:
+                url, cleanup = _fresh_db(db, workdir, pg_url)
+                stop = workdir / "stop-poll"
+                stop.unlink(missing_ok=True)
+                poller = _poll(url, stop) if poll else None
+                try:
+                    out = subprocess.run(
+                        [sys.executable, "-m", "bulk_upload_app.bench", "--process-one", str(file)]
+                        + (["--worker"] if via_worker else []),
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                        cwd=PROJECT_ROOT,
+                        env={**os.environ, "REFLEX_DB_URL": url},
+                    )
+                finally:
+                    if poller is not None:
+                        stop.touch()
+                        poller.wait()
+                    cleanup()
+                result = {
+                    "rows": rows,
+                    "db": db,
+                    "file_mb": round(file.stat().st_size / 2**20, 1),
+                    "poll": poll,
+                    "via_worker": via_worker,
+                    "load_avg": round(os.getloadavg()[0], 2),
+                    **json.loads(out.stdout.strip().splitlines()[-1]),
+                }
+                results.append(result)
+                print(json.dumps(result), flush=True)
+    out_dir = PROJECT_ROOT / "bench-results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "processing.json").write_text(json.dumps(results, indent=2))
+    return 0
