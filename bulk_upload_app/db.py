@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+import polars as pl
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -98,3 +99,21 @@ def copy_rows(session: Session, table: str, columns: list[str], rows: list[tuple
         marks = ", ".join("?" for _ in columns)
         names = ", ".join(f'"{c}"' for c in columns)
         raw.cursor().executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+
+
+def copy_frame(session: Session, table: str, frame: pl.DataFrame) -> None:
+    """Insert a frame's rows (its columns named as the table's) inside the session's transaction.
+
+    PostgreSQL gets COPY of the frame written as CSV by polars: no Python object per value (an
+    empty string is written quoted, a null unquoted, as COPY's CSV format tells them apart).
+    SQLite gets its driver's executemany over the frame's rows, made as they are inserted.
+    """
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    names = ", ".join(f'"{c}"' for c in frame.columns)
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT csv)') as copy:
+            copy.write(frame.write_csv(include_header=False))
+    else:
+        marks = ", ".join("?" for _ in frame.columns)
+        raw.cursor().executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', frame.iter_rows())

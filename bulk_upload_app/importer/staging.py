@@ -12,7 +12,7 @@ import polars as pl
 from sqlalchemy import delete, text
 from sqlmodel import Session
 
-from ..db import copy_rows
+from ..db import copy_frame
 from ..models import BulkUpload, BulkUploadRow, utcnow
 from ..statuses import RowOutcome, UploadSource, UploadStatus
 from . import accounts, audit, search
@@ -147,28 +147,30 @@ def stage_chunk(session: Session, company_id: int, upload_id: str, validation: V
     return StagedChunk(validation.rows, validation.valid, validation.invalid)
 
 
+STAGED_COLUMNS = ["row", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid"]
+
+
 def _copy_staged(session: Session, upload_id: str, validation: Validation) -> None:
+    """The judged rows inserted as one frame: the errors' JSON is made for the rows that have
+    errors only, and no Python object is made per value where the database can read the frame
+    whole (PostgreSQL's COPY of polars' CSV)."""
     errors = validation.errors_by_row()
-    staged = validation.frame.select("row", *COLUMN_NAMES, "email_norm", "prefix_norm", "phone_e164", "is_valid")
-    copy_rows(
-        session,
-        BulkUploadRow.__tablename__,
-        [
-            "upload_id",
-            "row_number",
-            *COLUMN_NAMES,
-            "email_norm",
-            "prefix_norm",
-            "phone_e164",
-            "is_valid",
-            "errors",
-            "outcome",
-        ],
-        [
-            (upload_id, *values, _errors_json(errors[values[0]]) if values[0] in errors else "[]", RowOutcome.PENDING)
-            for values in staged.iter_rows()
-        ],
+    errors_json = pl.DataFrame(
+        {"row": list(errors), "errors": [_errors_json(found) for found in errors.values()]},
+        schema={"row": pl.Int64, "errors": pl.String},
     )
+    staged = (
+        validation.frame.select(STAGED_COLUMNS)
+        .join(errors_json, on="row", how="left", maintain_order="left")
+        .select(
+            pl.lit(upload_id, pl.String).alias("upload_id"),
+            pl.col("row").alias("row_number"),
+            *STAGED_COLUMNS[1:],
+            pl.col("errors").fill_null("[]"),
+            pl.lit(str(RowOutcome.PENDING), pl.String).alias("outcome"),
+        )
+    )
+    copy_frame(session, BulkUploadRow.__tablename__, staged)
     search.add_rows(session, upload_id, validation.frame)
 
 
