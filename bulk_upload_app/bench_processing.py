@@ -131,6 +131,9 @@ def process_one(path: str, *, via_worker: bool = False) -> dict:
         upload = session.get(BulkUpload, upload_id)
         assert upload is not None
         counts = {"status": upload.status, "rows": upload.total_rows, "valid": upload.valid_rows}
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and Path(f"{database}-wal").exists():
+        counts["wal_mb"] = round(Path(f"{database}-wal").stat().st_size / 2**20)
     return {
         **counts,
         "receive_s": round(received, 2),
@@ -185,6 +188,7 @@ from sqlalchemy import select
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import BulkUpload, BulkUploadRow
 engine = get_engine({db_url!r})
+print("ready", flush=True)
 while not Path({str(stop)!r}).exists():
     with session_scope(engine, read_only=True) as session:
         upload = session.execute(select(BulkUpload).order_by(BulkUpload.created_at.desc()).limit(1)).scalar()
@@ -194,7 +198,12 @@ while not Path({str(stop)!r}).exists():
             ).all()
     time.sleep(0.5)
 """
-    return subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=os.environ.copy())
+    poller = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, text=True
+    )
+    assert poller.stdout is not None
+    poller.stdout.readline()  # its imports done: they are not the worker's to wait for
+    return poller
 
 
 def process_bench(

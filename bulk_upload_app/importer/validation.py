@@ -51,6 +51,15 @@ class Validation:
     def invalid(self) -> int:
         return self.rows - self.valid
 
+    def slice(self, offset: int, length: int) -> Validation:
+        """Rows offset to offset + length (in file order) with their errors."""
+        frame = self.frame.slice(offset, length)
+        if frame.height == 0:
+            return Validation(frame=frame, errors=[], account_checked=self.account_checked)
+        first, last = frame["row"][0], frame["row"][-1]
+        errors = [e for e in self.errors if first <= e.row <= last]
+        return Validation(frame=frame, errors=errors, account_checked=self.account_checked)
+
     def errors_by_row(self) -> dict[int, list[RowError]]:
         result: dict[int, list[RowError]] = {}
         for error in self.errors:

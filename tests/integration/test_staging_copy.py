@@ -1,5 +1,6 @@
 """Judged rows are staged as one frame (COPY of polars' CSV on PostgreSQL, executemany on SQLite),
-judged a chunk ahead of the one being written on PostgreSQL: every value comes back as it was
+judged a chunk ahead of the one being written on PostgreSQL, written in transactions smaller than
+the chunks judged: every value comes back as it was
 judged, taken emails are refused in every chunk, and a cancel between chunks keeps nothing."""
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def test_every_staged_value_is_the_judged_one(engine, values):
             json.dumps(text)
 
 
-def test_an_email_taken_in_the_account_is_refused_in_every_chunk(engine):
+def test_an_email_taken_in_the_account_is_refused_in_every_chunk(engine, monkeypatch):
+    monkeypatch.setattr(processing, "WRITE_ROWS", 3)  # each judged chunk of 7 written 3, 3 and 1 rows at a time
     company = new_company(engine, seats=1000)
     rows = [person(i) for i in range(30)]
     taken = {rows[1]["email"], rows[17]["email"], rows[29]["email"]}
@@ -98,6 +100,7 @@ def test_an_email_taken_in_the_account_is_refused_in_every_chunk(engine):
     staged = _staged(engine, upload_id)
     refused = {r.email for r in staged if any(e["code"] == ErrorCode.EMAIL_ALREADY_EXISTS.value for e in r.errors)}
     assert refused == taken
+    assert [r.row_number for r in staged] == list(range(2, 32))
     with session_scope(engine, read_only=True) as session:
         upload = session.get(BulkUpload, upload_id)
         assert (upload.total_rows, upload.valid_rows, upload.invalid_rows) == (30, 27, 3)
@@ -124,6 +127,7 @@ def test_a_file_cancelled_between_chunks_keeps_no_row(engine, monkeypatch):
         return judge(part, *args, **kwargs)
 
     monkeypatch.setattr(processing, "validate_rows", judge_then_cancel)
+    monkeypatch.setattr(processing, "WRITE_ROWS", 2)
     assert processing.process(engine, upload_id, limits=ReadLimits(), first_chunk=5, chunk=5) == UploadStatus.CANCELLED
     assert len(judged) < 8  # stopped at the first chunk written after the cancel
     assert _staged(engine, upload_id) == []
