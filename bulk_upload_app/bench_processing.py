@@ -144,6 +144,22 @@ def process_one(path: str, *, via_worker: bool = False) -> dict:
     }
 
 
+def _cpu_seconds_of_tree(pid: int) -> float:
+    """CPU seconds used so far by a process and its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _through_worker(engine, upload_id: str) -> dict:
     """Queue the received upload for a real worker process and follow it as the page does."""
     from sqlalchemy import select
@@ -160,6 +176,7 @@ def _through_worker(engine, upload_id: str) -> dict:
         for line in worker.stderr:  # its threads are up (dramatiq logs it): the wizard's worker is always running
             if "is ready for action" in line:
                 break
+        cpu = _cpu_seconds_of_tree(worker.pid)
         start = time.perf_counter()
         jobs.enqueue_processing(upload_id)
         first = None
@@ -172,7 +189,12 @@ def _through_worker(engine, upload_id: str) -> dict:
             if first is None and rows:
                 first = now
             if status != "processing":
-                return {"status": status, "first_chunk_s": round(first or now, 2), "judged_s": round(now, 2)}
+                return {
+                    "status": status,
+                    "first_chunk_s": round(first or now, 2),
+                    "judged_s": round(now, 2),
+                    "worker_cpu_s": round(_cpu_seconds_of_tree(worker.pid) - cpu, 2),
+                }
             time.sleep(0.1)
     finally:
         worker.terminate()

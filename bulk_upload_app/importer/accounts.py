@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import polars as pl
 from sqlalchemy import ARRAY, String, any_, func, literal, select
 from sqlmodel import Session
 
@@ -17,13 +18,15 @@ _CHUNK = 5000  # well under every database's bound-parameter limit
 _LIST_CHUNK = 50_000  # emails in one array or JSON parameter: bounds one query's memory, not its parameters
 
 
-def existing_emails(session: Session, emails: Iterable[str]) -> set[str]:
+def existing_emails(session: Session, emails: Iterable[str] | pl.Series) -> set[str]:
     """Which of these (normalised) emails already belong to a user, in any company.
 
     The list goes to the database as one value — an array on PostgreSQL, JSON on SQLite — joined
     on the unique email index: an IN list of 5,000 bound parameters cost more to compile in
-    SQLAlchemy (~50 ms a chunk, 1 s for 100,000 emails) than the database took to answer."""
-    pending = sorted(set(emails))
+    SQLAlchemy (~50 ms a chunk, 1 s for 100,000 emails) than the database took to answer. A
+    polars Series (a file's chunk) is deduplicated and sorted by polars: Python's set and sort of
+    a million strings cost ~0.5 s."""
+    pending = emails.drop_nulls().unique().sort().to_list() if isinstance(emails, pl.Series) else sorted(set(emails))
     found: set[str] = set()
     postgres = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(pending), _LIST_CHUNK):

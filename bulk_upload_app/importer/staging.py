@@ -41,7 +41,7 @@ def check_against_account(session: Session, validation: Validation) -> Validatio
     if validation.account_checked:
         return validation
     candidates = validation.frame.filter(pl.col("email_norm").is_not_null())
-    taken = accounts.existing_emails(session, candidates["email_norm"].to_list())
+    taken = accounts.existing_emails(session, candidates["email_norm"])
     if not taken:
         return dataclasses.replace(validation, account_checked=True)
     hits = candidates.filter(pl.col("email_norm").is_in(list(taken))).select("row", "email_norm")
