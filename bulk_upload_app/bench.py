@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1, help="--process: how many times, databases alternating")
     parser.add_argument("--poll", action="store_true", help="--process: a reader polls the counts as the page does")
     parser.add_argument(
-        "--worker", action="store_true", help="--process: queue the job for a real `bulk-upload worker` (Redis)"
+        "--worker",
+        action="store_true",
+        help="--process: queue the job for a real `bulk-upload worker` (BULK_UPLOAD_QUEUE_URL)",
     )
     parser.add_argument("--process-one", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--one", nargs=3, metavar=("PATH", "DB_URL", "VALIDATE_ONLY"), help=argparse.SUPPRESS)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,7 @@ def process_one(path: str, *, via_worker: bool = False) -> dict:
         "first_chunk_s": round(first_chunk[0] - start, 2) if first_chunk else None,
         "judged_s": round(judged, 2),
         "cpu_s": round(cpu, 2),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "phases_s": {phase: round(seconds, 2) for phase, seconds in sorted(totals.items(), key=lambda kv: -kv[1])},
     }
 
