@@ -21,7 +21,8 @@ from .test_wizard import open_upload_step, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-BIG = 200_000  # big enough that judging it takes a few seconds on this machine
+LONG = 1_000_000  # long enough to kill its worker, or cancel it, while it is judged
+BIG = 600_000  # big enough that judging it takes a few seconds on this machine (200,000 rows: ~1.5 s since 2026-12-01)
 
 
 def big_file(tmp_path, rows: int = BIG, bad_every: int = 1000):
@@ -93,7 +94,7 @@ def test_a_job_whose_worker_is_killed_is_finished_by_another_worker(page, app_se
     spare = app_server.start_job_worker()  # the one that takes over
     try:
         open_upload_step(page)
-        upload(page, big_file(tmp_path, rows=300_000))
+        upload(page, big_file(tmp_path, rows=LONG))
         expect(page.get_by_role("status").filter(has_text="rows checked")).to_be_visible(timeout=60_000)
         upload_id = upload_id_of(page)
         owner = processing_owner(app_server.db_url, upload_id)
@@ -101,7 +102,7 @@ def test_a_job_whose_worker_is_killed_is_finished_by_another_worker(page, app_se
         pid = int(owner.split(":")[-2])
         victim = next(w for w in app_server.job_workers if pid in group_pids(w.pid))
         app_server.kill_job_worker(victim)
-        expect(page.get_by_text("All rows: 300000")).to_be_visible(timeout=240_000)
+        expect(page.get_by_text(f"All rows: {LONG}")).to_be_visible(timeout=240_000)
         expect(page.get_by_role("button", name="Continue")).to_be_enabled()
         with session_scope(get_engine(app_server.db_url), read_only=True) as session:
             staged, distinct = session.execute(
@@ -110,7 +111,7 @@ def test_a_job_whose_worker_is_killed_is_finished_by_another_worker(page, app_se
                 )
             ).one()
             taken_over_by = session.get(BulkUpload, upload_id)
-        assert staged == distinct == 300_000  # every row once: nothing lost, nothing twice
+        assert staged == distinct == LONG  # every row once: nothing lost, nothing twice
         assert taken_over_by.status == "draft"
     finally:
         if spare in app_server.job_workers and len(app_server.job_workers) > app_server.mode.job_workers:
@@ -121,7 +122,7 @@ def test_a_job_whose_worker_is_killed_is_finished_by_another_worker(page, app_se
 
 def test_processing_can_be_cancelled(page, app_server, tmp_path):
     open_upload_step(page)
-    upload(page, big_file(tmp_path, rows=400_000))
+    upload(page, big_file(tmp_path, rows=LONG))
     expect(page.get_by_role("status").filter(has_text="rows checked")).to_be_visible(timeout=60_000)
     upload_id = upload_id_of(page)
     page.get_by_role("button", name="Cancel processing").click()
