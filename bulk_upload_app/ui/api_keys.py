@@ -25,8 +25,13 @@ def _when(moment) -> str:
 
 
 def _focus(element_id: str):
-    # After the next render: the new key's field does not exist until the state delta lands.
-    return rx.call_script(f"setTimeout(() => document.getElementById('{element_id}')?.focus(), 50)")
+    # The new key's field does not exist until the state delta is rendered, which on a busy
+    # machine takes longer than any fixed delay (50 ms left the focus on the name field): look
+    # for it on each animation frame, for up to ~2 s.
+    return rx.call_script(
+        "(function focus(frames) { const field = document.getElementById('" + element_id + "');"
+        " if (field) field.focus(); else if (frames > 0) requestAnimationFrame(() => focus(frames - 1)); })(120)"
+    )
 
 
 class ApiKeysState(SessionState):
