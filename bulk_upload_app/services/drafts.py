@@ -272,8 +272,7 @@ def confirm_columns(
 
 
 def rows_page(company_id: int, upload_id: str, *, only_errors: bool, search: str, offset: int, limit: int) -> RowsPage:
-    with session_scope(read_only=True) as session:
-        uploads.get_upload(session, company_id, upload_id)
+    with session_scope(read_only=True) as session:  # page() finds the upload within the company, or refuses
         views, total = drafts.page(
             session, company_id, upload_id, only_errors=only_errors, search=search, offset=offset, limit=limit
         )
