@@ -16,19 +16,8 @@ from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.models import BulkUploadRow, RowTextBlock
 from bulk_upload_app.statuses import RowOutcome
 from tests.integration.conftest import postgres_only
+from tests.integration.test_drafts import draft, row_id
 from tests.support.builders import person, users_csv
-
-
-def draft(engine, company, rows, **kwargs) -> str:
-    return uploads.draft_from_file(
-        engine,
-        company_id=company,
-        admin_user_id=None,
-        file_name="u.csv",
-        data=users_csv(rows),
-        limits=ReadLimits(),
-        **kwargs,
-    )
 
 
 def expected(engine, upload_id, term: str, *, only_errors: bool = False) -> list[int]:
@@ -59,13 +48,6 @@ def assert_same(engine, company, upload_id, term, *, only_errors=False):
     want = expected(engine, upload_id, term, only_errors=only_errors)
     got, total = found(engine, company, upload_id, term, only_errors=only_errors, limit=10_000)
     assert (got, total) == (want, min(len(want), drafts.SEARCH_COUNT_LIMIT + 1)), term
-
-
-def row_id(engine, upload_id, number) -> int:
-    with session_scope(engine, read_only=True) as session:
-        return session.exec(
-            select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.row_number == number)
-        ).scalar_one()
 
 
 UNUSUAL = [
