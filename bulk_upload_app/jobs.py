@@ -39,8 +39,8 @@ from sqlmodel import col
 from .db import get_engine, session_scope
 from .importer import api_imports, capacity, outbox, uploads
 from .importer.batch import BatchProblem
+from .importer.create_lease import CreateRunning
 from .importer.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
-from .importer.leases import CreateRunning
 from .importer.reading import ReadLimits
 from .models import BulkUpload, UploadFile, utcnow
 from .settings import get_settings

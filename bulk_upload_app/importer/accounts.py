@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from ..models import BulkUpload, Company, User
 from ..statuses import UploadStatus
+from .leases import CREATING
 
 _CHUNK = 5000  # well under every database's bound-parameter limit
 _LIST_CHUNK = 50_000  # emails in one array or JSON parameter: bounds one query's memory, not its parameters
@@ -88,7 +89,7 @@ def seats(
         held = select(func.coalesce(func.sum(BulkUpload.seats_reserved), 0)).where(
             BulkUpload.company_id == company_id,
             BulkUpload.status == UploadStatus.CREATING,
-            BulkUpload.creating_heartbeat >= reservations_alive_since,
+            ~CREATING.stale(reservations_alive_since),  # its create's worker is alive
         )
         if excluding_upload is not None:
             held = held.where(BulkUpload.id != excluding_upload)

@@ -9,7 +9,6 @@ loses at most a chunk's work in progress, never a committed one.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,13 +41,14 @@ from ..settings import get_settings
 from ..statuses import RowOutcome, UploadStatus
 from . import audit, outbox
 from .batch import BatchSpec, checked_batch
+from .create_lease import CreateCancelled, LeaseLost, claim, count_outcome, heartbeat, reserve_seats
 from .errors import (
     ErrorCode,
     FileProblem,
     UploadNotFound,
     message_for,
 )
-from .leases import CreateCancelled, LeaseLost, claim, count_outcome, heartbeat, reserve_seats
+from .leases import CREATING, new_owner
 from .linking import MAX_EXTENSION, next_extension
 from .membership import give_batch
 from .records import (
@@ -100,7 +100,7 @@ def create_users(
     settled by the caller before it returns False, and the upload finishes as done.
     """
     lease = lease_seconds() if lease is None else lease
-    owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
+    owner = new_owner()
     who = actor or (actor_of(admin_user_id) if admin_user_id is not None else None)
     try:
         with session_scope(engine) as session:
@@ -202,7 +202,7 @@ def create_users(
             upload.created_count = created
             upload.failed_count = rows_failed(failed)
             upload.status = UploadStatus.DONE
-            upload.creating_owner = None
+            CREATING.release(session, upload_id, owner)
             upload.seats_reserved = 0
             upload.finished_at = utcnow()
             upload.version += 1
@@ -247,20 +247,18 @@ def _cancelled(
     with session_scope(engine) as session:
         failed = failed_rows(session, upload_id)
         created = count_outcome(session, upload_id, RowOutcome.CREATED)
-        session.execute(
-            update(BulkUpload.__table__)
-            .where(up.id == upload_id, up.creating_owner == owner)
-            .values(
-                status=UploadStatus.CANCELLED,
-                creating_owner=None,
-                seats_reserved=0,
-                cancel_requested=False,
-                created_count=created,
-                failed_count=rows_failed(failed),
-                finished_at=utcnow(),
-                version=up.version + 1,
-                updated_at=utcnow(),
-            )
+        CREATING.release(
+            session,
+            upload_id,
+            owner,
+            status=UploadStatus.CANCELLED,
+            seats_reserved=0,
+            cancel_requested=False,
+            created_count=created,
+            failed_count=rows_failed(failed),
+            finished_at=utcnow(),
+            version=up.version + 1,
+            updated_at=utcnow(),
         )
         audit.record(
             session,
@@ -282,18 +280,17 @@ def _cancelled(
 def _interrupted(engine: Engine, upload_id: str, owner: str, facts: dict[str, Any], exc: BaseException) -> None:
     up = BulkUpload.__table__.c
     with session_scope(engine) as session:
-        stopped = session.execute(
-            update(BulkUpload.__table__)
-            .where(up.id == upload_id, up.status == UploadStatus.CREATING, up.creating_owner == owner)
-            .values(
-                status=UploadStatus.INTERRUPTED,
-                creating_owner=None,
-                seats_reserved=0,
-                version=up.version + 1,
-                updated_at=utcnow(),
-            )
-        ).rowcount
-        if stopped:
+        stopped = CREATING.release(
+            session,
+            upload_id,
+            owner,
+            when=up.status == UploadStatus.CREATING,
+            status=UploadStatus.INTERRUPTED,
+            seats_reserved=0,
+            version=up.version + 1,
+            updated_at=utcnow(),
+        )
+        if stopped is not None:
             audit.record(
                 session,
                 audit.INTERRUPTED,

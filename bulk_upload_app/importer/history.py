@@ -13,7 +13,7 @@ from sqlmodel import Session
 from ..models import BulkUpload, BulkUploadAudit, utcnow
 from ..statuses import STATUS_LABELS, UploadStatus, shown_status
 from . import audit, outbox
-from .leases import stale_condition
+from .create_lease import stale_condition
 from .records import is_stale, lease_seconds
 
 

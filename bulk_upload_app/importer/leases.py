@@ -1,230 +1,166 @@
-"""The create lease: one worker at a time creates an upload's users, proves it is alive at every
-chunk (heartbeat), holds the batch's seats while it runs, and is taken for dead when silent
-longer than the lease; `recover_stale` marks such uploads interrupted (resumable)."""
+"""Leases: one worker at a time acts on a row — an upload whose file is processed (PROCESSING), an
+upload whose users are created (CREATING, rules in importer/create_lease.py), an outbox message
+being delivered (outbox.DELIVERY).
+
+A lease is two columns of the leased row: its owner, and a clock that is either the owner's last
+heartbeat (stale once older than the lease) or the moment the lease ends (stale once passed).
+
+- `claim`: one conditional UPDATE (compare-and-set) that takes the row when it is free or its
+  holder is stale. Two claimants never both win: on SQLite writers take turns, on PostgreSQL the
+  second UPDATE re-reads the row after the first commits and no longer matches.
+- `renew`: the heartbeat, by the owner only, in the transaction of the work it vouches for; a
+  holder that was replaced renews nothing, so it commits nothing more.
+- `release`: the owner gives the row up (a heartbeat stays as the last sign of life it gave).
+- `stale` / `is_stale`: the same question as SQL (for claims and lists) and in Python.
+
+What else a claim, renewal or release writes (a status, counts) is the caller's, passed as
+`values` and `when`: the lease itself only decides who holds the row.
+
+An owner is `<worker id>/<hold>`: the worker id names the process (host, pid and a tag drawn when
+it started, since pids repeat across containers), so leases can be tied to the liveness of the
+worker that holds them; the hold tells two holds of one process apart (two threads, or a process
+resuming its own stale work), so a holder that was replaced never passes for its successor.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import (
-    and_,
-    exists,
-    func,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.engine import Engine
+from sqlalchemy import Column, ColumnElement, Row, Table, or_, update
 from sqlmodel import Session
 
-from ..db import session_scope
-from ..models import (
-    BulkUpload,
-    BulkUploadRow,
-    User,
-    utcnow,
-)
-from ..statuses import RowOutcome, UploadStatus
-from . import accounts, audit, outbox
-from .errors import (
-    UploadBusy,
-    UploadNotFound,
-)
-from .records import (
-    company_seats,
-    lease_seconds,
-    seat_problem,
-)
+from ..models import BulkUpload, utcnow
+
+_worker_ids: dict[int, str] = {}
 
 
-class CreateRunning(UploadBusy):
-    """Another worker holds a fresh lease on this create."""
+def worker_id() -> str:
+    """This process, as lease owners name it: "host:pid:tag" (a forked worker gets its own)."""
+    pid = os.getpid()
+    if pid not in _worker_ids:
+        _worker_ids[pid] = f"{socket.gethostname()[:40]}:{pid}:{secrets.token_hex(3)}"
+    return _worker_ids[pid]
 
 
-class LeaseLost(UploadBusy):
-    """This worker's lease on the upload expired and was taken over; it must stop at once."""
+def new_owner() -> str:
+    """An owner for one hold of a lease by this process (fits the 80-character owner columns)."""
+    return f"{worker_id()}/{secrets.token_hex(4)}"
 
 
-def stale_condition(cutoff: datetime):
-    up = BulkUpload.__table__.c
-    return and_(
-        up.status == UploadStatus.CREATING, or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff)
-    )
+def worker_of(owner: str) -> str:
+    """The worker id of an owner (owners written before worker ids are returned whole)."""
+    return owner.rsplit("/", 1)[0]
 
 
-def recover_stale(
-    session_or_engine: Session | Engine,
-    now: datetime | None = None,
-    *,
-    lease: float | None = None,
-    company_id: int | None = None,
-) -> list[str]:
-    """Mark every "creating" upload whose worker's lease expired as "interrupted"; their ids.
+@dataclass(frozen=True)
+class Lease:
+    """Where one kind of lease lives: the leased table (keyed by `id`), its owner column and its clock."""
 
-    Safe to run anywhere, any time, by any number of processes: each upload is switched by one
-    conditional UPDATE, so a live worker (fresh heartbeat) is never touched and each recovery is
-    audited once. With a Session, the changes join its transaction; with an Engine, they commit.
-    """
-    if not isinstance(session_or_engine, Session):
-        with session_scope(session_or_engine) as session:
-            return recover_stale(session, now, lease=lease, company_id=company_id)
-    session = session_or_engine
-    now = now or utcnow()
-    cutoff = now - timedelta(seconds=lease_seconds() if lease is None else lease)
-    up = BulkUpload.__table__.c
-    query = select(
-        up.id,
-        up.company_id,
-        up.admin_user_id,
-        up.file_name,
-        up.file_sha256,
-        up.creating_owner,
-        up.creating_heartbeat,
-        up.create_attempts,
-    ).where(stale_condition(cutoff))
-    if company_id is not None:
-        query = query.where(up.company_id == company_id)
-    recovered = []
-    for found in session.execute(query).all():
-        switched = session.execute(
-            update(BulkUpload.__table__)
-            .where(
-                up.id == found.id,
-                up.creating_owner.is_not_distinct_from(found.creating_owner),
-                stale_condition(cutoff),
-            )
-            .values(
-                status=UploadStatus.INTERRUPTED,
-                creating_owner=None,
-                seats_reserved=0,
-                version=up.version + 1,
-                updated_at=now,
-            )
-        ).rowcount
-        if switched != 1:
-            continue  # resumed or recovered by someone else meanwhile
-        created = count_outcome(session, found.id, RowOutcome.CREATED)
-        beat = found.creating_heartbeat.isoformat() if found.creating_heartbeat else "never"
-        audit.record(
-            session,
-            audit.INTERRUPTED,
-            upload_id=found.id,
-            company_id=found.company_id,
-            admin_user_id=found.admin_user_id,
-            actor="recovery",
-            file_name=found.file_name,
-            file_sha256=found.file_sha256,
-            created=created,
-            outcome="interrupted",
-            reason=f"worker stopped: no heartbeat from {found.creating_owner or 'its worker'} since {beat}",
-            details={
-                "attempt": found.create_attempts,
-                "dead_worker": found.creating_owner,
-                "last_heartbeat": beat,
-                "lease_seconds": (now - cutoff).total_seconds(),
-            },
+    table: Table
+    owner: Column
+    clock: Column
+    deadline: bool = False  # the clock holds when the lease ends, not the last heartbeat
+
+    def stale(self, now: datetime, seconds: float = 0.0) -> ColumnElement[bool]:
+        """Rows whose holder, if any, is taken for dead at `now` with a lease of `seconds`."""
+        if self.deadline:
+            return or_(self.clock.is_(None), self.clock < now)
+        return or_(self.clock.is_(None), self.clock < now - timedelta(seconds=seconds))
+
+    def free_or_stale(self, now: datetime, seconds: float) -> ColumnElement[bool]:
+        return or_(self.owner.is_(None), self.stale(now, seconds))
+
+    def is_stale(self, clock: datetime | None, now: datetime | None = None, seconds: float = 0.0) -> bool:
+        """`stale` for a clock value read from the row."""
+        if clock is None:
+            return True
+        if clock.tzinfo is None:
+            clock = clock.replace(tzinfo=UTC)
+        now = now or utcnow()
+        return clock < (now if self.deadline else now - timedelta(seconds=seconds))
+
+    def _clock_at(self, now: datetime, seconds: float) -> datetime:
+        return now + timedelta(seconds=seconds) if self.deadline else now
+
+    def claim(
+        self,
+        session: Session,
+        key: Any,
+        owner: str,
+        now: datetime,
+        seconds: float,
+        *,
+        when: ColumnElement[bool] | None = None,
+        **values: Any,
+    ) -> bool:
+        """Take the row for `owner` if it is free or its holder stale (and `when` holds), writing
+        `values` with it; whether it was taken."""
+        where = [self.table.c.id == key, self.free_or_stale(now, seconds)]
+        if when is not None:
+            where.append(when)
+        taken = session.execute(
+            update(self.table)
+            .where(*where)
+            .values({self.owner.name: owner, self.clock.name: self._clock_at(now, seconds), **values})
         )
-        outbox.enqueue_batch_finished(
-            session, found.id, created=created, reason="the worker creating the users stopped", now=now
-        )
-        recovered.append(found.id)
-    session.flush()
-    return recovered
+        return taken.rowcount == 1
+
+    def renew(
+        self,
+        session: Session,
+        key: Any,
+        owner: str,
+        *,
+        now: datetime | None = None,
+        seconds: float = 0.0,
+        when: ColumnElement[bool] | None = None,
+        returning: tuple[Column, ...] = (),
+        **values: Any,
+    ) -> Row | None:
+        """The heartbeat: `owner` still holds the row (and `when` holds), proved with `values` in
+        the same UPDATE; the row's `returning` columns, or None when `owner` lost it."""
+        clock = self._clock_at(now or utcnow(), seconds)
+        return self._as_owner(session, key, owner, when, returning, {self.clock.name: clock, **values})
+
+    def release(
+        self,
+        session: Session,
+        key: Any,
+        owner: str | None,
+        *,
+        when: ColumnElement[bool] | None = None,
+        returning: tuple[Column, ...] = (),
+        **values: Any,
+    ) -> Row | None:
+        """Give the row up, writing `values` with it; as `renew`, None when `owner` had lost it.
+        (A recovery releases for a dead owner, which may be None: a stale row nobody claimed.)"""
+        cleared = {self.owner.name: None, **({self.clock.name: None} if self.deadline else {})}
+        return self._as_owner(session, key, owner, when, returning, {**cleared, **values})
+
+    def _as_owner(
+        self,
+        session: Session,
+        key: Any,
+        owner: str | None,
+        when: ColumnElement[bool] | None,
+        returning: tuple[Column, ...],
+        values: dict[str, Any],
+    ) -> Row | None:
+        where = [self.table.c.id == key, self.owner.is_(None) if owner is None else self.owner == owner]
+        if when is not None:
+            where.append(when)
+        return session.execute(
+            update(self.table).where(*where).values(values).returning(self.table.c.id, *returning)
+        ).first()
 
 
-def count_outcome(session: Session, upload_id: str, outcome: str) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(BulkUploadRow)
-        .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome == outcome)
-    ).scalar_one()
-
-
-def claim(session: Session, company_id: int, upload_id: str, owner: str, now: datetime, lease: float) -> str | None:
-    """Take the upload for this worker, atomically; the status it was resumed from, or UploadBusy."""
-    up = BulkUpload.__table__.c
-    before = session.execute(
-        select(up.status, up.creating_heartbeat, up.creating_owner).where(
-            up.id == str(upload_id), up.company_id == company_id
-        )
-    ).first()
-    if before is None:
-        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
-    cutoff = now - timedelta(seconds=lease)
-    claimed = session.execute(
-        update(BulkUpload.__table__)
-        .where(
-            up.id == str(upload_id),
-            up.company_id == company_id,
-            or_(up.status.in_((UploadStatus.DRAFT, UploadStatus.INTERRUPTED)), stale_condition(cutoff)),
-        )
-        .values(
-            status=UploadStatus.CREATING,
-            creating_owner=owner,
-            creating_heartbeat=now,
-            create_attempts=up.create_attempts + 1,
-            version=up.version + 1,
-            updated_at=now,
-        )
-    ).rowcount
-    if claimed == 1:
-        if before.status == UploadStatus.CREATING:
-            beat = before.creating_heartbeat.isoformat() if before.creating_heartbeat else "never"
-            return f"creating (worker {before.creating_owner} silent since {beat})"
-        return None if before.status == UploadStatus.DRAFT else before.status
-    status = session.execute(select(up.status).where(up.id == str(upload_id))).scalar_one()
-    if status == UploadStatus.CREATING:
-        raise CreateRunning("These users are being created right now, in another tab or by another admin.")
-    if status == UploadStatus.ABANDONED:
-        raise UploadBusy(
-            "Creating these users stopped long ago and was not resumed, so their rows were deleted. "
-            "The users added before it stopped are kept; upload the file again for the rest."
-        )
-    raise UploadBusy("This bulk upload has already been created.")
-
-
-def reserve_seats(
-    session: Session, company_id: int, upload_id: str, lease: float, legacy_dashboard_url: str
-) -> accounts.Seats:
-    """Hold the seats of every row still to create, or refuse the whole batch with SEATS_EXCEEDED.
-
-    Runs in the claim's transaction under the company lock, so two creates never both count
-    the same free seats; on refusal the caller rolls the claim back and the upload stays as it was.
-    """
-    seats = company_seats(session, company_id, lock=True, excluding_upload=upload_id, lease=lease)
-    row, user = BulkUploadRow.__table__.c, User.__table__.c
-    # Rows whose email got taken meanwhile will fail, not take a seat.
-    needed = session.exec(
-        select(func.count()).where(
-            row.upload_id == upload_id,
-            row.is_valid.is_(True),
-            row.outcome == RowOutcome.PENDING,
-            ~exists(select(user.id).where(user.email == row.email_norm)),
-        )
-    ).scalar_one()
-    problem = seat_problem(session, company_id, needed, legacy_dashboard_url, seats=seats)
-    if problem is not None:
-        raise problem
-    up = BulkUpload.__table__.c
-    session.execute(update(BulkUpload.__table__).where(up.id == upload_id).values(seats_reserved=needed))
-    return seats
-
-
-class CreateCancelled(Exception):
-    """The admin cancelled the create: this worker stops before its next chunk."""
-
-
-def heartbeat(session: Session, upload_id: str, owner: str, **values) -> None:
-    """Renew the lease inside the chunk's transaction (with `values`, e.g. the progress): a worker
-    that lost it commits nothing more; one whose admin cancelled stops (CreateCancelled)."""
-    up = BulkUpload.__table__.c
-    renewed = session.execute(
-        update(BulkUpload.__table__)
-        .where(up.id == upload_id, up.status == UploadStatus.CREATING, up.creating_owner == owner)
-        .values(creating_heartbeat=utcnow(), **values)
-        .returning(up.cancel_requested)
-    ).first()
-    if renewed is None:
-        raise LeaseLost("Another worker took over creating these users; this one stops.")
-    if renewed.cancel_requested:
-        raise CreateCancelled("The admin cancelled creating these users.")
+_upload = BulkUpload.__table__
+# A worker reading, judging and staging a received file (importer/processing.py).
+PROCESSING = Lease(_upload, _upload.c.processing_owner, _upload.c.processing_heartbeat)
+# A worker creating an upload's users (importer/create_lease.py, importer/creating.py).
+CREATING = Lease(_upload, _upload.c.creating_owner, _upload.c.creating_heartbeat)

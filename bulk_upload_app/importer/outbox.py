@@ -12,9 +12,8 @@ Exactly once, as far as it can go:
   CONFLICT DO NOTHING, so the same finish can never queue a second message. `finish_number` is
   the upload's create attempt that ended: a batch interrupted (one email) and later resumed to
   its end (a second email, with the final counts) finishes twice, each time once.
-- a row is claimed by one conditional UPDATE (status and lease in its WHERE): two deliverers
-  never both own a row, on SQLite (writers take turns) or PostgreSQL (the second UPDATE re-reads
-  the row after the first commits and matches nothing).
+- a row is claimed with a lease (`DELIVERY`, importer/leases.py: one conditional UPDATE), so
+  two deliverers never both own a row.
 - the one gap is the SMTP boundary: a deliverer that dies (or loses its database) after the
   server accepted the message and before "sent" is committed leaves the row claimed; once the
   lease ends another deliverer sends it again. At-least-once there, by design (the message's
@@ -29,14 +28,13 @@ from __future__ import annotations
 
 import logging
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, and_, delete, func, or_, select, update
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel
@@ -46,6 +44,7 @@ from ..models import AdminHistorySeen, BulkUpload, BulkUploadRow, utcnow
 from ..settings import Settings, get_settings
 from ..statuses import STATUS_LABELS, RowOutcome, UploadStatus, shown_status
 from . import audit, webhooks
+from .leases import Lease, new_owner
 
 logger = logging.getLogger("bulk_upload")
 
@@ -104,6 +103,11 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: Optional[datetime] = None  # noqa: UP045
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # noqa: UP045
 
+
+# A deliverer sending a row: `claimed_by` until `lease_until` (a deadline: sending is one call, with
+# no chunks to renew the lease between).
+_outbox = OutboxMessage.__table__
+DELIVERY = Lease(_outbox, _outbox.c.claimed_by, _outbox.c.lease_until, deadline=True)
 
 FINAL_STATUSES = (OutboxStatus.SENT, OutboxStatus.SKIPPED, OutboxStatus.NOT_SENT, OutboxStatus.FAILED)
 
@@ -248,7 +252,7 @@ def _due(now: datetime):
     ob = OutboxMessage.__table__.c
     return or_(
         and_(ob.status == OutboxStatus.PENDING, ob.next_attempt_at <= now),
-        and_(ob.status == OutboxStatus.SENDING, ob.lease_until < now),  # its deliverer died mid-send
+        and_(ob.status == OutboxStatus.SENDING, DELIVERY.stale(now)),  # its deliverer died mid-send
     )
 
 
@@ -256,17 +260,10 @@ def claim(engine: Engine, outbox_id: int, owner: str, now: datetime, lease: floa
     """Take one due row for `owner`, atomically; None when it is not due or someone else has it."""
     ob = OutboxMessage.__table__.c
     with session_scope(engine) as session:
-        taken = session.execute(
-            update(OutboxMessage.__table__)
-            .where(ob.id == outbox_id, _due(now))
-            .values(
-                status=OutboxStatus.SENDING,
-                claimed_by=owner,
-                lease_until=now + timedelta(seconds=lease),
-                attempts=ob.attempts + 1,
-            )
-        ).rowcount
-        if taken != 1:
+        taken = DELIVERY.claim(
+            session, outbox_id, owner, now, lease, when=_due(now), status=OutboxStatus.SENDING, attempts=ob.attempts + 1
+        )
+        if not taken:
             return None
         row = session.execute(
             select(ob.id, ob.kind, ob.upload_id, ob.company_id, ob.recipients, ob.payload, ob.attempts).where(
@@ -307,7 +304,7 @@ def deliver_due(
         query = query.where(ob.upload_id == upload_id)
     with session_scope(engine, read_only=True) as session:
         ids = list(session.execute(query.order_by(ob.next_attempt_at).limit(limit)).scalars())
-    owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
+    owner = new_owner()
     sent = 0
     for outbox_id in ids:
         claimed = claim(engine, outbox_id, owner, clock(), lease)
@@ -332,18 +329,16 @@ def _settle(engine: Engine, claimed: Claimed, now: datetime, status: OutboxStatu
     """Record the claimed row's end; False when the lease was lost meanwhile (nothing written)."""
     ob = OutboxMessage.__table__.c
     with session_scope(engine) as session:
-        done = session.execute(
-            update(OutboxMessage.__table__)
-            .where(ob.id == claimed.id, ob.status == OutboxStatus.SENDING, ob.claimed_by == claimed.owner)
-            .values(
-                status=status,
-                sent_at=now if status == OutboxStatus.SENT else None,
-                lease_until=None,
-                claimed_by=None,
-                last_error=error,
-            )
-        ).rowcount
-        if done != 1:
+        done = DELIVERY.release(
+            session,
+            claimed.id,
+            claimed.owner,
+            when=ob.status == OutboxStatus.SENDING,
+            status=status,
+            sent_at=now if status == OutboxStatus.SENT else None,
+            last_error=error,
+        )
+        if done is None:
             logger.warning("outbox %s: lease lost before the outcome (%s) was recorded", claimed.id, status)
             return False
         audit.record(
@@ -366,16 +361,14 @@ def _failed(engine: Engine, claimed: Claimed, now: datetime, error: str, *, perm
         return
     ob = OutboxMessage.__table__.c
     with session_scope(engine) as session:
-        session.execute(
-            update(OutboxMessage.__table__)
-            .where(ob.id == claimed.id, ob.status == OutboxStatus.SENDING, ob.claimed_by == claimed.owner)
-            .values(
-                status=OutboxStatus.PENDING,
-                next_attempt_at=now + timedelta(seconds=retry_delay(claimed.attempts)),
-                lease_until=None,
-                claimed_by=None,
-                last_error=f"attempt {claimed.attempts} failed: {error}"[:2000],
-            )
+        DELIVERY.release(
+            session,
+            claimed.id,
+            claimed.owner,
+            when=ob.status == OutboxStatus.SENDING,
+            status=OutboxStatus.PENDING,
+            next_attempt_at=now + timedelta(seconds=retry_delay(claimed.attempts)),
+            last_error=f"attempt {claimed.attempts} failed: {error}"[:2000],
         )
     logger.info("outbox %s: attempt %s failed, retrying later: %s", claimed.id, claimed.attempts, error)
 

@@ -4,7 +4,7 @@ are still being judged.
 
 A row's verdict depends only on the rows before it and the account (the first copy of an email is
 kept, later ones are duplicates), so each chunk's verdicts are final when it is committed: the
-counts grow, they never change. The worker holds a lease on the upload (`processing_owner`,
+counts grow, they never change. The worker holds a lease on the upload (`leases.PROCESSING`,
 renewed with each chunk) like the create lease: a worker that died is replaced once its lease
 lapsed, and the replacement stages the file again from its first row. The admin may cancel
 between two chunks.
@@ -13,7 +13,6 @@ between two chunks.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +29,7 @@ from . import audit, capacity, pending
 from .batch import BatchSpec
 from .errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound
 from .intake import ParsedFile, parse_table, read_raw, template_match
+from .leases import PROCESSING, new_owner
 from .reading import ReadLimits
 from .records import actor_of, lease_seconds, locked_draft
 from .staging import analyze_rows, check_against_account, delete_rows, record_staged, stage_chunk
@@ -122,21 +122,10 @@ def receive(
 def _claim(engine: Engine, upload_id: str, owner: str, lease: float) -> BulkUpload | None:
     """Take the upload for this worker; None when there is nothing (more) to do."""
     up = BulkUpload.__table__.c
-    now = utcnow()
     with session_scope(engine) as session:
-        claimed = session.execute(
-            update(BulkUpload.__table__)
-            .where(
-                up.id == upload_id,
-                up.status == UploadStatus.PROCESSING,
-                or_(
-                    up.processing_owner.is_(None),
-                    up.processing_heartbeat.is_(None),
-                    up.processing_heartbeat < now - timedelta(seconds=lease),
-                ),
-            )
-            .values(processing_owner=owner, processing_heartbeat=now, queued_at=None)
-        ).rowcount
+        claimed = PROCESSING.claim(
+            session, upload_id, owner, utcnow(), lease, when=up.status == UploadStatus.PROCESSING, queued_at=None
+        )
         upload = session.get(BulkUpload, upload_id)
         if upload is None or upload.status != UploadStatus.PROCESSING:
             return None  # cancelled, or finished by the worker this one replaces
@@ -146,15 +135,14 @@ def _claim(engine: Engine, upload_id: str, owner: str, lease: float) -> BulkUplo
         return upload
 
 
-def _beat(session: Session, upload_id: str, owner: str, **values) -> None:
-    """Renew the lease in the chunk's transaction; stop when lost or when the admin cancelled."""
+def _beat(session: Session, upload_id: str, owner: str, *, release: bool = False, **values) -> None:
+    """Renew the lease in the chunk's transaction (`release`: the last chunk gives it up); stop
+    when lost or when the admin cancelled."""
     up = BulkUpload.__table__.c
-    row = session.execute(
-        update(BulkUpload.__table__)
-        .where(up.id == upload_id, up.status == UploadStatus.PROCESSING, up.processing_owner == owner)
-        .values(processing_heartbeat=utcnow(), **values)
-        .returning(up.cancel_requested)
-    ).first()
+    held = up.status == UploadStatus.PROCESSING
+    row = (PROCESSING.release if release else PROCESSING.renew)(
+        session, upload_id, owner, when=held, returning=(up.cancel_requested,), **values
+    )
     if row is None:
         raise ProcessingLost("Another worker took over processing this file, or it was cancelled.")
     if row.cancel_requested:
@@ -180,7 +168,7 @@ def process(
     TryLater when another worker's lease is still fresh or no file slot is free.
     """
     lease = lease_seconds() if lease is None else lease
-    owner = f"{audit.worker_name()}:{uuid.uuid4().hex[:8]}"[:80]
+    owner = new_owner()
     upload = _claim(engine, upload_id, owner, lease)
     if upload is None:
         return _status(engine, upload_id)
@@ -422,8 +410,8 @@ class _Staging:
         with session_scope(self.engine) as session:
             self._beat(
                 session,
+                release=True,
                 status=UploadStatus.DRAFT,
-                processing_owner=None,
                 file_rows=self.staged,
                 version=BulkUpload.__table__.c.version + 1,
             )
@@ -445,8 +433,8 @@ def _hold_for_matching(engine: Engine, upload: BulkUpload, owner: str, raw) -> s
             session,
             upload.id,
             owner,
+            release=True,
             status=UploadStatus.DRAFT,
-            processing_owner=None,
             file_format=raw.file_format,
             sheet_name=raw.sheet_name,
             pending_table=pending.table_to_json(raw),
@@ -466,8 +454,8 @@ def _reject(engine: Engine, upload: BulkUpload, owner: str, problem: FileProblem
             session,
             upload.id,
             owner,
+            release=True,
             status=UploadStatus.DRAFT if replacing else UploadStatus.REJECTED,
-            processing_owner=None,
             problem=f"{problem.code.value}: {problem.message}"[:1000],
             updated_at=utcnow(),
             **forget,
@@ -494,12 +482,16 @@ def _cancelled(engine: Engine, upload: BulkUpload, owner: str) -> None:
     """The admin cancelled while this worker held the upload: the file and its rows are dropped."""
     up = BulkUpload.__table__.c
     with session_scope(engine) as session:
-        stopped = session.execute(
-            update(BulkUpload.__table__)
-            .where(up.id == upload.id, up.processing_owner == owner, up.cancel_requested.is_(True))
-            .values(status=UploadStatus.CANCELLED, processing_owner=None, finished_at=utcnow(), version=up.version + 1)
-        ).rowcount
-        if not stopped:
+        stopped = PROCESSING.release(
+            session,
+            upload.id,
+            owner,
+            when=up.cancel_requested.is_(True),
+            status=UploadStatus.CANCELLED,
+            finished_at=utcnow(),
+            version=up.version + 1,
+        )
+        if stopped is None:
             return  # another worker took over: it owns the upload now
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
         delete_rows(session, upload.id)
@@ -571,13 +563,8 @@ def _give_up(engine: Engine, upload_id: str, *, replacing: bool) -> None:
 
 
 def _release(engine: Engine, upload_id: str, owner: str) -> None:
-    up = BulkUpload.__table__.c
     with session_scope(engine) as session:
-        session.execute(
-            update(BulkUpload.__table__)
-            .where(up.id == upload_id, up.processing_owner == owner)
-            .values(processing_owner=None, queued_at=utcnow())
-        )
+        PROCESSING.release(session, upload_id, owner, queued_at=utcnow())
 
 
 def _status(engine: Engine, upload_id: str) -> str:

@@ -6,7 +6,7 @@ company's upload looks exactly like one that does not exist.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -23,6 +23,7 @@ from .errors import (
     UploadBusy,
     UploadNotFound,
 )
+from .leases import CREATING
 from .schema import COLUMN_NAMES
 
 
@@ -51,12 +52,7 @@ def is_stale(upload: BulkUpload, now: datetime | None = None, lease: float | Non
     """True for a "creating" upload whose worker has not shown a sign of life within the lease."""
     if upload.status != UploadStatus.CREATING:
         return False
-    beat = upload.creating_heartbeat
-    if beat is None:
-        return True
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=UTC)
-    return beat < (now or utcnow()) - timedelta(seconds=lease_seconds() if lease is None else lease)
+    return CREATING.is_stale(upload.creating_heartbeat, now, lease_seconds() if lease is None else lease)
 
 
 def company_seats(

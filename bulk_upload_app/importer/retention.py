@@ -40,6 +40,7 @@ from ..statuses import RowOutcome, UploadStatus
 from ..uploaded_files import is_upload_file
 from . import audit, outbox
 from .api_imports import purge_idempotency
+from .leases import CREATING
 from .staging import delete_rows
 
 DEFAULT_DRAFT_DAYS = 14
@@ -217,7 +218,7 @@ def _rows_due(cutoff: datetime):
     # A heartbeat older than the whole retention period is far past any lease: that worker is gone.
     dead = and_(
         up.status == UploadStatus.CREATING,
-        or_(up.creating_heartbeat.is_(None), up.creating_heartbeat < cutoff),
+        CREATING.stale(cutoff),
         up.updated_at < cutoff,
     )
     return and_(up.rows_purged_at.is_(None), or_(finished, abandoned, dead))

@@ -1,9 +1,9 @@
 """The engine's bulk upload API in one name, for its callers: a file staged as a draft
 (staging.py), looked up within its company (records.py), its users created (creating.py)."""
 
+from .create_lease import LeaseLost, recover_stale
 from .creating import CREATE_CHUNK, CreateResult, create_users
 from .errors import UploadBusy, UploadNotFound
-from .leases import LeaseLost, recover_stale
 from .processing import TryLater, draft_from_file, process, receive
 from .records import (
     company_exists,
