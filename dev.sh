@@ -262,15 +262,19 @@ stop_children() { [ ${#CHILD_PIDS[@]} -eq 0 ] || kill -TERM "${CHILD_PIDS[@]}" 2
 trap stop_children EXIT
 trap 'exit 130' INT TERM
 
-# ---------------------------------------------------------------- job worker
-# `bulk-upload worker` beside the app, in the same process group (Ctrl-C, or a signal to the
-# group, stops both); stopped with the app otherwise; its log in .var/.
+# ---------------------------------------------------------------- job workers
+# A `bulk-upload worker` per job lane (jobs.py) beside the app, in the same process group (Ctrl-C,
+# or a signal to the group, stops them all); stopped with the app otherwise; their logs in .var/.
+# The small lane (small files and creates; BULK_UPLOAD_WORKER_THREADS) never waits for the big one
+# (BULK_UPLOAD_WORKER_BIG_THREADS): each has its own process.
 start_worker() {
     mkdir -p "$ROOT/.var"
-    python -m bulk_upload_app worker >"$ROOT/.var/worker.log" 2>&1 </dev/null &
-    WORKER_PID=$!
-    CHILD_PIDS+=("$WORKER_PID")
-    log "job worker started (pid $WORKER_PID, log .var/worker.log, queue $BULK_UPLOAD_QUEUE_URL)"
+    python -m bulk_upload_app worker --queues files creates >"$ROOT/.var/worker.log" 2>&1 </dev/null &
+    CHILD_PIDS+=("$!")
+    log "job worker, small lane, started (pid $!, log .var/worker.log, queue $BULK_UPLOAD_QUEUE_URL)"
+    python -m bulk_upload_app worker --queues files-big creates-big >"$ROOT/.var/worker-big.log" 2>&1 </dev/null &
+    CHILD_PIDS+=("$!")
+    log "job worker, big lane, started (pid $!, log .var/worker-big.log)"
 }
 
 # ---------------------------------------------------------------- demo mail
@@ -331,7 +335,7 @@ case "$cmd" in
         python -m bulk_upload_app db upgrade
         python -m bulk_upload_app demo-seed
         # The job queue: the Redis on 127.0.0.1:6379 (started, or installed, when none answers)
-        # and one worker beside the app; the same code as production, on the same SQLite file.
+        # and a worker per job lane beside the app; the same code as production, on the same SQLite file.
         export BULK_UPLOAD_TEST_REDIS_URL="${BULK_UPLOAD_TEST_REDIS_URL:-$DEFAULT_REDIS_URL}"
         export BULK_UPLOAD_QUEUE_URL="${BULK_UPLOAD_QUEUE_URL:-$DEFAULT_REDIS_URL}"
         export BULK_UPLOAD_QUEUE_NAMESPACE="${BULK_UPLOAD_QUEUE_NAMESPACE:-bulk-upload-dev}"
@@ -341,7 +345,7 @@ case "$cmd" in
         start_mail_catcher
         start_worker
         log "starting the app: http://localhost:3000"
-        # Not exec: the worker and the mail catcher started above stop when the app stops.
+        # Not exec: the workers and the mail catcher started above stop when the app stops.
         reflex run "$@"
         ;;
     prod)

@@ -212,8 +212,12 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from .services import operations
 
-    operations.run_worker(processes=args.processes, threads=args.threads)  # replaces this process
-    return 0
+    try:
+        operations.run_worker(processes=args.processes, threads=args.threads, queues=args.queues or ())
+    except ValueError as wrong:  # a queue that does not exist
+        print(f"bulk-upload worker: {wrong}", file=sys.stderr)
+        return 2
+    return 0  # not reached: the worker replaced this process
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -488,10 +492,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--processes", type=int, help="worker processes (default BULK_UPLOAD_WORKER_PROCESSES, 1)")
     worker.add_argument(
+        "--queues",
+        nargs="+",
+        metavar="QUEUE",
+        help="the queues it takes jobs from (default: all). A lane's pool is a worker on the lane's queues "
+        "(jobs.py): small files and creates on `files creates`, big ones on `files-big creates-big`",
+    )
+    worker.add_argument(
         "--threads",
         type=int,
-        help="small-lane jobs at once per process (default BULK_UPLOAD_WORKER_THREADS, 2); each process also "
-        "runs BULK_UPLOAD_WORKER_BIG_THREADS (1) big-lane threads",
+        help="jobs at once per process (default BULK_UPLOAD_WORKER_BIG_THREADS, 1, on the big lane's queues "
+        "only; else BULK_UPLOAD_WORKER_THREADS, 2)",
     )
     worker.set_defaults(func=cmd_worker)
 

@@ -5,20 +5,20 @@ Why dramatiq: its Redis broker keeps a message in the consuming worker's in-prog
 the job ends, and every worker process proves it is alive with a heartbeat; when one is killed,
 another worker puts its messages back on the queue (`heartbeat_timeout`), so a job survives the
 death of its worker with nothing to do by hand. The jobs themselves are safe to run twice: the
-processing lease and the create lease (importer/processing.py, importer/leases.py) let only one
+processing lease and the create lease (importer/leases.py) let only one
 worker at a time act on an upload, and a redelivered job resumes (create) or restarts (processing)
 where the database says it is. What a job did is in the database (status, counts, progress), so
 any web worker, tab or browser shows it live.
 
 Two lanes, so a big job can never hold every worker: files of BULK_UPLOAD_BIG_FILE_MB or more
 and creates of BULK_UPLOAD_BIG_CREATE_ROWS or more go to the big lane's queues (BIG_LANE), everything
-else to the small lane's (SMALL_LANE). Each worker process runs BULK_UPLOAD_WORKER_THREADS threads on
-the small lane and BULK_UPLOAD_WORKER_BIG_THREADS threads of its own on the big lane (`BigJobLane`),
-so an admin's 1,000-row file is judged at once however many million-row files are being read, and
-a burst of big files waits for the big lane instead of taking the threads small files need.
+else to the small lane's (SMALL_LANE). A lane's workers are simply `bulk-upload worker --queues ...`
+processes consuming its queues (dramatiq's own pools; `./dev.sh run` and compose start one pool per
+lane), so an admin's 1,000-row file is judged at once however many million-row files are being read,
+and a burst of big files waits for the big lane instead of taking the threads small files need.
 
-The same code runs on a single machine with SQLite: `./dev.sh run` starts a Redis server and one
-worker beside the app; the worker reads the same database file.
+The same code runs on a single machine with SQLite: `./dev.sh run` starts a Redis server and a
+worker per lane beside the app; the workers read the same database file.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import Middleware
 from sqlalchemy import func, select
 from sqlmodel import col
 
@@ -93,37 +92,6 @@ def configure(url: str | None = None, namespace: str | None = None) -> dramatiq.
         actor.broker = broker
         broker.declare_actor(actor)
     return broker
-
-
-class BigJobLane(Middleware):
-    """The big lane of a worker process: when the process's own worker (the small lane, consuming
-    SMALL_LANE) boots, a second dramatiq worker with `threads` threads of its own starts on
-    BIG_LANE, and it stops with the first. Its threads are the only ones that take big jobs, and
-    they take nothing else, so neither lane can hold the other up. Both share the process's broker
-    connection and heartbeat: a killed process's jobs of either lane go back to the queue.
-    (dramatiq logs a warning that its worker middleware is added twice: once per lane.)"""
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self.lane: dramatiq.Worker | None = None
-
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        if self.lane is not None:
-            return  # the big lane's own boot (or a second small-lane worker: one big lane per process)
-        self.lane = dramatiq.Worker(
-            broker, queues=set(BIG_LANE), worker_threads=self.threads, worker_timeout=IDLE_POLL_MS
-        )
-        # Take no more big jobs than there are threads to run them (dramatiq fetches twice as
-        # many): a second big file waiting in this process would wait for the first to end while
-        # another process's big lane stands idle.
-        self.lane.queue_prefetch = self.threads
-        self.lane.start()
-        logger.info("big-job lane: %d thread(s) on %s", self.threads, ", ".join(BIG_LANE))
-
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        if self.lane is not None and worker is not self.lane:
-            lane, self.lane = self.lane, None
-            lane.stop()  # lets its running jobs end, as the small lane's stop does
 
 
 # Actors bind to the broker that is current when they are declared. Importing this module reads
@@ -261,13 +229,27 @@ def enqueue_create(company_id: int, upload_id: str, *, admin_user_id: int | None
     _send(create_big_batch if big else create_users, company_id, upload_id, admin_user_id, actor)
 
 
-def run_worker(processes: int | None = None, threads: int | None = None) -> None:
+QUEUES = (*SMALL_LANE, *BIG_LANE)
+
+
+def worker_threads(queues: Sequence[str] = ()) -> int:
+    """Jobs at once per process of a worker on `queues` (default: every queue): a big-lane
+    worker's BULK_UPLOAD_WORKER_BIG_THREADS, any other's BULK_UPLOAD_WORKER_THREADS."""
+    settings = get_settings()
+    return settings.worker_big_threads if queues and set(queues) <= set(BIG_LANE) else settings.worker_threads
+
+
+def run_worker(processes: int | None = None, threads: int | None = None, queues: Sequence[str] = ()) -> None:
     """`bulk-upload worker`: dramatiq's own worker runner (processes, threads, signals, restarts)
-    on the small lane's queues, each process with its big lane beside (worker.py, `BigJobLane`);
-    replaces the current process."""
+    on `queues` (default: every queue, both lanes); replaces the current process. A lane's pool
+    is one such worker on its queues."""
     settings = get_settings()
     if not settings.queue_url:
         raise QueueMissing("No job queue is configured: set BULK_UPLOAD_QUEUE_URL to a Redis server.")
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown:  # dramatiq would wait on them for ever
+        raise ValueError(f"No such queue: {', '.join(unknown)} (the queues are {', '.join(QUEUES)}).")
+    threads = threads or worker_threads(queues)
     argv = [
         sys.executable,
         "-m",
@@ -276,9 +258,13 @@ def run_worker(processes: int | None = None, threads: int | None = None) -> None
         "--processes",
         str(processes or settings.worker_processes),
         "--threads",
-        str(threads or settings.worker_threads),
+        str(threads),
         "--queues",
-        *SMALL_LANE,
+        *(queues or QUEUES),
     ]
-    os.environ.setdefault("dramatiq_worker_timeout", str(IDLE_POLL_MS))  # read by dramatiq's own runner
+    # Read by dramatiq's own runner. A worker takes no more jobs than it has threads to run (by
+    # default it fetches twice as many): a job waiting behind a long one in this process would
+    # wait while another process of the pool stands idle.
+    os.environ.setdefault("dramatiq_worker_timeout", str(IDLE_POLL_MS))
+    os.environ.setdefault("dramatiq_queue_prefetch", str(threads))
     os.execv(sys.executable, argv)

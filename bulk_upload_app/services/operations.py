@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..db import get_engine, session_scope
 from ..importer import audit, uploads
 from ..importer.settings_catalogue import default_settings
@@ -35,8 +37,8 @@ def upload_story(upload_id: str) -> list[str]:
         return audit.story(session, upload_id)
 
 
-def run_worker(*, processes: int | None = None, threads: int | None = None) -> None:
-    """Become a job worker (jobs.py): processes files and creates users until stopped."""
+def run_worker(*, processes: int | None = None, threads: int | None = None, queues: Sequence[str] = ()) -> None:
+    """Become a job worker (jobs.py) on `queues` (default: all): processes files and creates users until stopped."""
     from .. import jobs
 
-    jobs.run_worker(processes, threads)
+    jobs.run_worker(processes, threads, queues)

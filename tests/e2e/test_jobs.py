@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.importer.leases import worker_of
 from bulk_upload_app.models import BulkUpload, BulkUploadRow
 from tests.support.browser import screenshot
 from tests.support.processes import group_pids
@@ -91,7 +92,7 @@ def test_leaving_and_coming_back_shows_the_running_job(page, app_server, tmp_pat
 
 
 def test_a_job_whose_worker_is_killed_is_finished_by_another_worker(page, app_server, tmp_path):
-    spare = app_server.start_job_worker()  # the one that takes over
+    app_server.start_job_worker("big")  # the one that takes over (a long file is on the big lane)
     try:
         open_upload_step(page)
         upload(page, big_file(tmp_path, rows=LONG))
@@ -99,7 +100,7 @@ def test_a_job_whose_worker_is_killed_is_finished_by_another_worker(page, app_se
         upload_id = upload_id_of(page)
         owner = processing_owner(app_server.db_url, upload_id)
         assert owner, "a worker holds the job"
-        pid = int(owner.split(":")[-2])
+        pid = int(worker_of(owner).split(":")[-2])  # host:pid:tag
         victim = next(w for w in app_server.job_workers if pid in group_pids(w.pid))
         app_server.kill_job_worker(victim)
         expect(page.get_by_text(f"All rows: {LONG}")).to_be_visible(timeout=240_000)
@@ -114,10 +115,7 @@ def test_a_job_whose_worker_is_killed_is_finished_by_another_worker(page, app_se
         assert staged == distinct == LONG  # every row once: nothing lost, nothing twice
         assert taken_over_by.status == "draft"
     finally:
-        if spare in app_server.job_workers and len(app_server.job_workers) > app_server.mode.job_workers:
-            app_server.kill_job_worker(spare)
-        while len(app_server.job_workers) < app_server.mode.job_workers:
-            app_server.start_job_worker()
+        app_server.restore_job_workers()
 
 
 def test_processing_can_be_cancelled(page, app_server, tmp_path):

@@ -69,17 +69,22 @@ def queue(db_url, monkeypatch):
 
 @pytest.fixture
 def lanes(db_url, monkeypatch):
-    """A worker process as `bulk-upload worker` runs it, with one thread per lane: dramatiq's worker
-    on the small lane, and the big lane (jobs.BigJobLane) it boots. Files of 10 KB or more are big."""
+    """A worker per lane, one thread each, as `bulk-upload worker --queues <the lane's queues>` runs
+    them (taking no more jobs than it has threads). Files of 10 KB or more are big."""
     monkeypatch.setenv("BULK_UPLOAD_BIG_FILE_MB", "0.01")
     with _redis_jobs(db_url, monkeypatch) as broker:
-        broker.add_middleware(jobs.BigJobLane(threads=1))
-        worker = dramatiq.Worker(broker, queues=set(jobs.SMALL_LANE), worker_threads=1, worker_timeout=100)
-        worker.start()
+        workers = [
+            dramatiq.Worker(broker, queues=set(lane), worker_threads=1, worker_timeout=100)
+            for lane in (jobs.SMALL_LANE, jobs.BIG_LANE)
+        ]
+        for worker in workers:
+            worker.queue_prefetch = 1  # what run_worker sets (dramatiq_queue_prefetch)
+            worker.start()
         try:
             yield broker
         finally:
-            worker.stop()  # the big lane too
+            for worker in workers:
+                worker.stop()
 
 
 def wait_for(engine, upload_id: str, done, seconds: float = 60.0) -> BulkUpload:

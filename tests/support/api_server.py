@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .app_server import Mode, StartFailed, prepare_database, server_env, start_job_worker
+from .app_server import Mode, StartFailed, prepare_database, server_env, start_job_workers
 from .paths import REPO
 from .processes import die_with_parent, free_port, http_status, log_line, log_tail, stop_process_group
 
@@ -54,7 +54,7 @@ def api_server(tmp: Path, mode: Mode, **extra_env: str) -> Iterator[ApiServer]:
         "127.0.0.1",
     ]
     log_line(log_path, f"starting {' '.join(command[1:])} (mode {mode.name})")
-    job_workers = [start_job_worker(env, log_path) for _ in range(mode.job_workers)]
+    job_workers = start_job_workers(env, log_path, mode.job_workers)
     with log_path.open("a") as log:
         process = subprocess.Popen(
             command,

@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bulk_upload_app.jobs import BIG_LANE, SMALL_LANE
+
 from .dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, PRODUCTION_SEAT_SHOP
 from .paths import REPO
 from .processes import die_with_parent, free_port, group_pids, http_status, log_line, log_tail, stop_process_group
@@ -83,7 +85,7 @@ class Mode:
     redis_url: str | None = None  # None: UI state in memory
     workers: int = 1
     demo: bool = True  # BULK_UPLOAD_DEMO=1: demo sign-in and the demo seat shop; False: production
-    job_workers: int = 1  # `bulk-upload worker` processes beside the app (jobs.py)
+    job_workers: int = 1  # `bulk-upload worker` processes per lane beside the app (jobs.py)
 
 
 @dataclass
@@ -106,12 +108,21 @@ class AppServer:
     def workers(self) -> int:
         return self.mode.workers
 
-    def start_job_worker(self) -> subprocess.Popen:
-        """One more `bulk-upload worker` on the server's queue and database."""
+    def start_job_worker(self, lane: str) -> subprocess.Popen:
+        """One more `bulk-upload worker` on a lane's queues ("small" or "big"), the server's queue and database."""
         assert self.tmp is not None
-        worker = start_job_worker(server_env(self.tmp, self.port, self.mode), self.log_path)
+        worker = start_job_worker(server_env(self.tmp, self.port, self.mode), self.log_path, lane)
         self.job_workers.append(worker)
         return worker
+
+    def restore_job_workers(self) -> None:
+        """Back to the mode's workers per lane: the extra ones stopped, the missing ones started."""
+        for lane in LANES:
+            on_lane = [w for w in self.job_workers if lane_of(w) == lane]
+            for extra in on_lane[self.mode.job_workers :]:
+                self.kill_job_worker(extra)
+            for _ in range(self.mode.job_workers - len(on_lane)):
+                self.start_job_worker(lane)
 
     def kill_job_worker(self, worker: subprocess.Popen) -> None:
         """SIGKILL a worker's whole process group, as a crash or an OOM kill would."""
@@ -279,7 +290,7 @@ def start_server(
         f"web dir {env['REFLEX_WEB_WORKDIR']})",
     )
     started = time.monotonic()
-    job_workers = [start_job_worker(env, log_path) for _ in range(mode.job_workers)]
+    job_workers = start_job_workers(env, log_path, mode.job_workers)
     with log_path.open("a") as log:
         process = subprocess.Popen(
             command,
@@ -340,13 +351,27 @@ def start_server(
     )
 
 
-def start_job_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """`python -m bulk_upload_app worker` (one process: two small-lane threads and a big-lane one) in its
-    own process group."""
-    log_line(log_path, "starting python -m bulk_upload_app worker --processes 1")
+# The job lanes (jobs.py): each has workers of its own, as ./dev.sh and compose start them.
+LANES = {"small": SMALL_LANE, "big": BIG_LANE}
+
+
+def start_job_workers(env: dict[str, str], log_path: Path, per_lane: int) -> list[subprocess.Popen]:
+    """`per_lane` workers on each lane's queues."""
+    return [start_job_worker(env, log_path, lane) for lane in LANES for _ in range(per_lane)]
+
+
+def lane_of(worker: subprocess.Popen) -> str:
+    return next(lane for lane, queues in LANES.items() if list(queues) == list(worker.args)[-len(queues) :])
+
+
+def start_job_worker(env: dict[str, str], log_path: Path, lane: str) -> subprocess.Popen:
+    """`python -m bulk_upload_app worker --queues <the lane's>` (one process, the lane's default
+    threads: 2 on the small lane, 1 on the big one) in its own process group."""
+    command = [sys.executable, "-m", "bulk_upload_app", "worker", "--processes", "1", "--queues", *LANES[lane]]
+    log_line(log_path, f"starting {' '.join(command[1:])}")
     with log_path.open("a") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "bulk_upload_app", "worker", "--processes", "1", "--threads", "2"],
+            command,
             cwd=REPO,
             env=env,
             stdout=log,
