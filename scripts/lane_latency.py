@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, select, text
 REPO = _bootstrap.REPO
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_QUEUE = "redis://127.0.0.1:6379/0"
-LANE_WORKERS = ["worker --lane small", "worker --lane big"]  # what ./dev.sh run starts
+LANE_WORKERS = ["worker --queues files creates", "worker --queues files-big creates-big"]  # as ./dev.sh starts them
 
 
 def write_users(path: Path, rows: int, run: str) -> None:
