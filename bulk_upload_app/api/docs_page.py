@@ -8,6 +8,7 @@ import html
 import json
 from typing import Any
 
+from .. import routes
 from ..importer.errors import catalogue
 
 _STYLE = """
@@ -86,7 +87,7 @@ def docs_html(doc: dict[str, Any]) -> str:
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head><body>'
         f"<main><h1>{_e(info.get('title', 'API'))} (v{_e(info.get('version', ''))})</h1>"
         f"<p>{_e(info.get('description', ''))}</p>"
-        '<p>Machine-readable: <a href="/api/v1/openapi.json">OpenAPI 3.1 document</a>.</p>'
+        f'<p>Machine-readable: <a href="{routes.API_OPENAPI}">OpenAPI 3.1 document</a>.</p>'
         "<h2>Authentication</h2><p>Every call but this page and the OpenAPI document needs "
         "<code>Authorization: Bearer &lt;key&gt;</code>. Admins create keys on the API keys page, or "
         "<code>bulk-upload api-key create --company ID --name NAME --json</code>.</p>"

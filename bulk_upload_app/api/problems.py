@@ -16,13 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from .. import routes
 from ..importer.batch import BatchProblem
 from ..importer.errors import ErrorCode, FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound, message_for
 from ..importer.webhooks import WebhookNotFound, WebhookProblem
 from ..services.api_imports import BadCursor
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "/api/v1/docs#problem-"  # a relative URI (RFC 9457 §3.1.1): the docs page explains each code
+TYPE_BASE = f"{routes.API_DOCS}#problem-"  # a relative URI (RFC 9457 §3.1.1): the docs page explains each code
 _log = logging.getLogger("bulk_upload.api")
 
 # File-level codes and the status each answers with.

@@ -135,7 +135,11 @@ def _level(code: ErrorCode) -> str:
 
 
 class UploadNotFound(LookupError):
-    """No such upload in this company (also what another company's upload looks like)."""
+    """No such upload in this company (also what another company's upload looks like): raised
+    without a message, it says so in the catalogue's words (UPLOAD_NOT_FOUND)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or message_for(ErrorCode.UPLOAD_NOT_FOUND))
 
 
 class UploadBusy(RuntimeError):

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import routes
 from ..http_auth import bearer_caller
 from ..services import scim as provisioning
 from ..services.api_keys import ApiCaller
@@ -45,7 +46,7 @@ from .resources import (
 )
 
 Handler = Callable[[Request, ApiCaller, bytes], Response]
-PREFIX = "/scim/v2"
+PREFIX = routes.SCIM
 
 
 def base_url(request: Request) -> str:
