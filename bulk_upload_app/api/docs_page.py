@@ -8,8 +8,14 @@ import html
 import json
 from typing import Any
 
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse
+
 from .. import routes
 from ..importer.errors import catalogue
+
+router = APIRouter()
+
 
 _STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
@@ -100,3 +106,8 @@ def docs_html(doc: dict[str, Any]) -> str:
         f"<h2>Error codes</h2><table><tr><th>code</th><th>level</th><th>message</th></tr>{codes}</table>"
         "</main></body></html>"
     )
+
+
+@router.get(routes.API_DOCS, include_in_schema=False, response_class=HTMLResponse)
+def docs(request: Request) -> HTMLResponse:
+    return HTMLResponse(docs_html(request.app.openapi()))

@@ -72,6 +72,21 @@ def invalid(reason: str) -> Problem:
     return Problem(422, ErrorCode.INVALID_REQUEST, reason=reason)
 
 
+# Our exceptions a handler may raise: each is answered as its problem (as_problem), whether it
+# escapes the handler or is caught to be stored as an Idempotency-Key's answer.
+OUR_PROBLEMS: tuple[type[Exception], ...] = (
+    Problem,
+    UploadNotFound,
+    UploadBusy,
+    FileProblem,
+    UndoRefused,
+    BatchProblem,
+    BadCursor,
+    WebhookProblem,
+    WebhookNotFound,
+)
+
+
 def as_problem(exc: BaseException) -> Problem:
     """The problem an exception of ours (or of the framework) answers with; 500 for the unexpected."""
     if isinstance(exc, Problem):
