@@ -144,7 +144,7 @@ def claim(session: Session, company_id: int, upload_id: str, owner: str, now: da
         )
     ).first()
     if before is None:
-        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+        raise UploadNotFound()
     # Free: a draft, or an interrupted create; stale: a "creating" whose worker went silent.
     claimable = up.status.in_((UploadStatus.DRAFT, UploadStatus.INTERRUPTED, UploadStatus.CREATING))
     claimed = CREATING.claim(

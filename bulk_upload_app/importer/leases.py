@@ -1,6 +1,6 @@
 """Leases: one worker at a time acts on a row — an upload whose file is processed (PROCESSING), an
 upload whose users are created (CREATING, rules in importer/create_lease.py), an outbox message
-being delivered (outbox.DELIVERY).
+being delivered (DELIVERY, importer/outbox.py).
 
 A lease is two columns of the leased row: its owner, and a clock that is either the owner's last
 heartbeat (stale once older than the lease) or the moment the lease ends (stale once passed).
@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Row, Table, or_, update
 from sqlmodel import Session
 
-from ..models import BulkUpload, utcnow
+from ..models import BulkUpload, OutboxMessage, utcnow
 
 _worker_ids: dict[int, str] = {}
 
@@ -164,3 +164,7 @@ _upload = BulkUpload.__table__
 PROCESSING = Lease(_upload, _upload.c.processing_owner, _upload.c.processing_heartbeat)
 # A worker creating an upload's users (importer/create_lease.py, importer/creating.py).
 CREATING = Lease(_upload, _upload.c.creating_owner, _upload.c.creating_heartbeat)
+_outbox = OutboxMessage.__table__
+# A deliverer sending an outbox message (importer/outbox.py): a deadline, since sending is one
+# call with no chunks between which to renew.
+DELIVERY = Lease(_outbox, _outbox.c.claimed_by, _outbox.c.lease_until, deadline=True)

@@ -7,9 +7,8 @@ from datetime import timedelta
 
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import leases
-from bulk_upload_app.importer.leases import PROCESSING
-from bulk_upload_app.importer.outbox import DELIVERY, OutboxMessage
-from bulk_upload_app.models import BulkUpload, utcnow
+from bulk_upload_app.importer.leases import DELIVERY, PROCESSING
+from bulk_upload_app.models import BulkUpload, OutboxMessage, utcnow
 from bulk_upload_app.statuses import UploadStatus
 
 LEASE = 30.0
