@@ -161,7 +161,7 @@ def test_a_draft_staged_before_its_text_was_kept_is_searched_row_by_row(engine, 
 
 
 def test_a_draft_whose_first_rows_were_staged_without_text_is_searched_row_by_row(engine, demo_company, monkeypatch):
-    """A worker from before 0021_row_text staged its first chunks, a newer one the rest (a deploy
+    """A worker from before migration 0020_row_text staged its first chunks, a newer one the rest (a deploy
     while the file was being judged): the text of the later blocks alone would miss rows."""
     monkeypatch.setattr(search, "BLOCK_ROWS", 3)
     upload_id = draft(engine, demo_company, UNUSUAL)

@@ -97,7 +97,7 @@ def test_dev_signin_never_signs_in_as_that_email_in_another_company(monkeypatch,
         other = Company(name="Demo Company", seats=5)  # even one with the demo company's name
         session.add(other)
         session.flush()
-        # Users never move between companies (migration 0015): the demo company's admin steps
+        # Users never move between companies (migration 0016_fast_links): the demo company's admin steps
         # aside and the other company gets a user with that email.
         session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(email=parked))
         session.add(
