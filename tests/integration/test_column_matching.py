@@ -10,8 +10,8 @@ from bulk_upload_app.importer import audit, pending, uploads
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem, UploadBusy
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.services import drafts as draft_service
-from tests.support.builders import users_csv
 from tests.support.exports import MICROSOFT_365_HEADER, google_workspace_csv, microsoft_365_csv, okta_csv
+from tests.support.factories import users_csv
 
 
 def stage(engine, company, data: bytes, **kwargs) -> str:

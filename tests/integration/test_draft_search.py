@@ -15,9 +15,8 @@ from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.models import BulkUploadRow, RowTextBlock
 from bulk_upload_app.statuses import RowOutcome
-from tests.integration.conftest import postgres_only
-from tests.integration.test_drafts import draft, row_id
-from tests.support.builders import person, users_csv
+from tests.support.factories import draft, person, row_id, users_csv
+from tests.support.services import postgres_only
 
 
 def expected(engine, upload_id, term: str, *, only_errors: bool = False) -> list[int]:

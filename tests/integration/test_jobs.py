@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import dramatiq
@@ -23,48 +21,10 @@ from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.importer.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, utcnow
 from bulk_upload_app.statuses import UploadStatus
-from tests.support.builders import person, users_csv
-from tests.support.services import REDIS_URL, ServiceMissing, left_out
-
-from .test_create import new_company
+from tests.support.factories import new_company, person, users_csv
+from tests.support.services import redis_jobs
 
 pytestmark = pytest.mark.redis
-
-
-@contextlib.contextmanager
-def _redis_jobs(db_url, monkeypatch):
-    """The jobs pointed at the test Redis under a namespace of this test, against `db_url`."""
-    import redis
-
-    left_out("redis")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:
-        pytest.fail(f"{ServiceMissing.__name__}: Redis at {REDIS_URL}: {exc}", pytrace=False)
-    monkeypatch.setenv("REFLEX_DB_URL", db_url)
-    monkeypatch.setenv("BULK_UPLOAD_QUEUE_URL", REDIS_URL)
-    monkeypatch.setenv("BULK_UPLOAD_CREATE_LEASE_SECONDS", "2")
-    broker = jobs.configure(REDIS_URL, f"bulk-upload-it-{uuid.uuid4().hex[:12]}")
-    try:
-        yield broker
-    finally:
-        for name in broker.get_declared_queues():
-            broker.flush(name)
-        with contextlib.suppress(Exception):
-            broker.client.close()
-        jobs.configure("")  # back to no queue
-
-
-@pytest.fixture
-def queue(db_url, monkeypatch):
-    """A worker (2 threads, every queue) in this process consuming the jobs."""
-    with _redis_jobs(db_url, monkeypatch) as broker:
-        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
-        worker.start()
-        try:
-            yield broker
-        finally:
-            worker.stop()
 
 
 @pytest.fixture
@@ -72,7 +32,7 @@ def lanes(db_url, monkeypatch):
     """A worker process as `bulk-upload worker` runs it, with one thread per lane: dramatiq's worker
     on the small lane, and the big lane (jobs.BigJobLane) it boots. Files of 10 KB or more are big."""
     monkeypatch.setenv("BULK_UPLOAD_BIG_FILE_MB", "0.01")
-    with _redis_jobs(db_url, monkeypatch) as broker:
+    with redis_jobs(db_url, monkeypatch) as broker:
         broker.add_middleware(jobs.BigJobLane(threads=1))
         worker = dramatiq.Worker(broker, queues=set(jobs.SMALL_LANE), worker_threads=1, worker_timeout=100)
         worker.start()

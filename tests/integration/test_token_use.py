@@ -10,8 +10,9 @@ import pytest
 
 from bulk_upload_app import auth
 from bulk_upload_app.db import session_scope
+from tests.support.factories import TOKEN_ISSUER as ISSUER
+from tests.support.factories import TOKEN_SECRET as SECRET
 from tests.support.services import left_out
-from tests.unit.test_tokens import ISSUER, SECRET
 
 
 @pytest.fixture(autouse=True)
