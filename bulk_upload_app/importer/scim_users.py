@@ -27,8 +27,8 @@ from ..models import (
     User,
     utcnow,
 )
-from ..statuses import RowOutcome, UploadSource, UploadStatus
-from . import audit, membership
+from ..statuses import RowOutcome, UploadSource, WizardStep
+from . import audit, lifecycle, membership
 from .batch import BatchProblem, BatchSpec, checked_batch
 from .errors import ErrorCode, FileProblem, RowError, message_for
 from .intake import ParsedFile
@@ -247,7 +247,7 @@ def stage(
         source=UploadSource.SCIM,
     )
     upload.batch = checked_batch(session, company_id, chosen.spec).to_json()
-    upload.wizard_step = "create"
+    lifecycle.set_step(upload, WizardStep.CREATING)
     session.add(upload)
     return upload
 
@@ -346,25 +346,6 @@ def stop_rows(session: Session, upload_id: str, from_row: int, errors: int) -> N
             outcome_code=ErrorCode.BULK_STOPPED.value,
             outcome_message=message_for(ErrorCode.BULK_STOPPED, errors=errors),
         )
-    )
-
-
-def close_refused(session: Session, company_id: int, upload_id: str, reason: str) -> None:
-    """An upload whose create could not start (no valid rows, seats short): cancelled, not a
-    draft left for an admin to wonder about. Its rows and audit stay in the history."""
-    session.execute(
-        update(BulkUpload)
-        .where(BulkUpload.id == upload_id, BulkUpload.status == UploadStatus.DRAFT)
-        .values(status=UploadStatus.CANCELLED, finished_at=utcnow(), updated_at=utcnow())
-    )
-    audit.record(
-        session,
-        "bulk_upload.cancelled",
-        upload_id=upload_id,
-        company_id=company_id,
-        actor="scim",
-        outcome="cancelled",
-        reason=reason,
     )
 
 

@@ -10,13 +10,13 @@ from sqlmodel import Session
 
 from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import capacity, drafts, matching, pending, processing, uploads
+from ..importer import capacity, drafts, lifecycle, matching, pending, uploads
 from ..importer.reading import ReadLimits
 from ..importer.report import report_csv, report_xlsx
 from ..importer.schema import REQUIRED_COLUMNS
 from ..models import BulkUpload
 from ..settings import get_settings
-from ..statuses import PAST_DRAFT, UploadSource, UploadStatus
+from ..statuses import PAST_DRAFT, UploadSource, UploadStatus, WizardStep
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -110,9 +110,9 @@ def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
     counts = drafts.stored_counts(upload)
     seats = uploads.company_seats(session, upload.company_id)
     if upload.status in PAST_DRAFT:
-        step = "creating" if upload.status == UploadStatus.CREATING else "result"
+        step: str = WizardStep.CREATING if upload.status == UploadStatus.CREATING else WizardStep.RESULT
     else:
-        step = upload.wizard_step or "review"
+        step = upload.wizard_step or WizardStep.REVIEW
     return DraftSummary(
         id=upload.id,
         file_name=upload.file_name,
@@ -239,7 +239,7 @@ def receive_file(
 def cancel(company_id: int, upload_id: str, *, actor: str) -> DraftSummary:
     """Stop the upload's running job (processing its file, or creating its users)."""
     with session_scope() as session:
-        processing.cancel(session, company_id, upload_id, actor)
+        lifecycle.cancel(session, company_id, upload_id, actor=actor)
     return open_draft(company_id, upload_id)
 
 
