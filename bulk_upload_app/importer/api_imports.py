@@ -36,7 +36,7 @@ def accept(
     create_when_judged: bool,
     notify: list[str],
 ) -> None:
-    """What an API caller asked for with a received file (processing.receive made its upload): the
+    """What an API caller asked for with a received file (pipeline.receive made its upload): the
     batch (checked against the company) and the API's options. Before the file is queued, so the
     worker that judges it finds them."""
     upload = get_upload(session, company_id, upload_id)

@@ -1,6 +1,7 @@
 """An upload's life: the one module that writes where an upload is — its status, its wizard step,
 its outcome counts, when it finished, whether a cancel was asked — and the table of the moves
-allowed between statuses.
+allowed between statuses. Longer than 400 lines on purpose: "what can happen to an upload, and
+where is it done?" is answered by this one file.
 
 `MOVES` is the truth: (status before, event) → status after; `None` before means "no upload yet".
 Each move is one function below, with its guard (the table, and for moves made by a worker a

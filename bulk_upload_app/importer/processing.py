@@ -1,6 +1,6 @@
-"""A received file is processed as a job: kept in the database (`receive`), then read, judged and
-staged chunk by chunk by a worker (`process`), so the first rows can be reviewed while the rest
-are still being judged.
+"""A received file (kept in the database by `pipeline.receive`) is read, judged and staged chunk
+by chunk by a worker (`process`), so the first rows can be reviewed while the rest are still
+being judged.
 
 A row's verdict depends only on the rows before it and the account (the first copy of an email is
 kept, later ones are duplicates), so each chunk's verdicts are final when it is committed: the
@@ -12,7 +12,6 @@ between two chunks.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,12 +24,12 @@ from sqlmodel import Session
 
 from ..db import is_sqlite, session_scope
 from ..models import BulkUpload, UploadFile, utcnow
-from ..statuses import UploadSource, UploadStatus
+from ..statuses import UploadStatus
 from . import audit, capacity, lifecycle, pending
 from .errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound
 from .intake import ParsedFile, parse_table, read_raw, template_match
 from .reading import ReadLimits
-from .records import actor_of, lease_seconds, locked_draft
+from .records import actor_of, lease_seconds
 from .staging import analyze_rows, check_against_account, delete_rows, stage_chunk
 from .validation import Validation, validate_rows
 
@@ -50,65 +49,6 @@ class TryLater(Exception):
 
 class ProcessingLost(UploadBusy):
     """This worker's lease on the upload was taken over (or the upload cancelled); it stops."""
-
-
-@dataclass(frozen=True)
-class Received:
-    upload_id: str
-    ask_columns: bool
-
-
-def receive(
-    engine: Engine,
-    *,
-    company_id: int,
-    admin_user_id: int | None,
-    file_name: str,
-    data: bytes,
-    user_type: str,
-    replace_upload_id: str | None = None,
-    capacity_limits: capacity.Limits | None = None,
-    source: str = UploadSource.WIZARD,
-    actor: str | None = None,
-    ask_columns: bool = False,
-) -> str:
-    """Keep a received file for a worker: a new upload in "processing" (or the draft whose file it
-    replaces, put in "processing"), the bytes beside it; the upload's id. Nothing is read yet."""
-    if capacity_limits is not None and not replace_upload_id:
-        capacity.check_open_drafts(engine, company_id, capacity_limits)
-    with session_scope(engine) as session:
-        if replace_upload_id:
-            upload = locked_draft(session, company_id, replace_upload_id)
-            lifecycle.receive(upload)
-        else:
-            upload = lifecycle.new_upload(
-                company_id=company_id, admin_user_id=admin_user_id, user_type=user_type, source=source
-            )
-        upload.file_name = file_name[-255:]
-        upload.file_sha256 = hashlib.sha256(data).hexdigest()
-        upload.problem = ""
-        upload.ask_columns = ask_columns
-        upload.file_rows = 0
-        upload.queued_at = utcnow()
-        upload.updated_at = utcnow()
-        session.add(upload)
-        session.flush()
-        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
-        session.add(UploadFile(upload_id=upload.id, data=data))
-        if actor:
-            audit.record(
-                session,
-                audit.RECEIVED,
-                upload_id=upload.id,
-                company_id=company_id,
-                admin_user_id=admin_user_id,
-                actor=actor,
-                file_name=upload.file_name,
-                file_sha256=upload.file_sha256,
-                outcome="queued",
-                details={"bytes": len(data), "replaces_file": bool(replace_upload_id)},
-            )
-        return upload.id
 
 
 def _claim(engine: Engine, upload_id: str, owner: str, lease: float) -> BulkUpload | None:
@@ -487,56 +427,6 @@ def _cancelled(engine: Engine, upload: BulkUpload, owner: str) -> None:
             return  # another worker took over: it owns the upload now
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
         delete_rows(session, upload.id)
-
-
-def draft_from_file(
-    engine: Engine,
-    *,
-    company_id: int,
-    admin_user_id: int | None,
-    file_name: str,
-    data: bytes,
-    limits: ReadLimits,
-    user_type: str = "agent",
-    replace_upload_id: str | None = None,
-    capacity_limits: capacity.Limits | None = None,
-    ask_columns: bool = False,
-    source: str = UploadSource.WIZARD,
-) -> str:
-    """Receive and process a file here and now, as a worker would (the CLI, scripts and tests);
-    the draft's id, or FileProblem when the file can't be used."""
-    upload_id = receive(
-        engine,
-        company_id=company_id,
-        admin_user_id=admin_user_id,
-        file_name=file_name,
-        data=data,
-        user_type=user_type,
-        replace_upload_id=replace_upload_id,
-        capacity_limits=capacity_limits,
-        source=source,
-        ask_columns=ask_columns,
-    )
-    try:
-        process(
-            engine, upload_id, limits=limits, ask_columns=ask_columns, capacity_limits=capacity_limits, slot_wait=20.0
-        )
-    except TryLater as busy:
-        _give_up(engine, upload_id, replacing=bool(replace_upload_id))
-        if isinstance(busy.__cause__, FileProblem):
-            raise busy.__cause__ from None
-        raise
-    return upload_id
-
-
-def _give_up(engine: Engine, upload_id: str, *, replacing: bool) -> None:
-    """Undo `receive` when the file could not be processed at all (no slot)."""
-    with session_scope(engine) as session:
-        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload_id))
-        if replacing:
-            lifecycle.keep_draft(session, upload_id, also={"processing_owner": None, "queued_at": None})
-        else:
-            session.execute(delete(BulkUpload.__table__).where(BulkUpload.__table__.c.id == upload_id))
 
 
 def _release(engine: Engine, upload_id: str, owner: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import api_imports, capacity, lifecycle, uploads
+from ..importer import api_imports, capacity, lifecycle, pipeline, uploads
 from ..importer.api_imports import ROW_RESULTS, RowResult, StoredAnswer
 from ..importer.batch import BatchProblem, BatchSpec, batch_from_names, checked_batch
 from ..importer.errors import ErrorCode, UploadBusy
@@ -129,7 +129,7 @@ def accept_file(
     TOO_MANY_OPEN_DRAFTS is checked now, so a script learns at once rather than after reading."""
     settings = get_settings()
     engine = get_engine()
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine,
         company_id=company_id,
         admin_user_id=None,

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, leases, lifecycle, processing, uploads
+from bulk_upload_app.importer import audit, leases, lifecycle, pending, pipeline, processing, uploads
+from bulk_upload_app.importer.batch import BatchSpec
 from bulk_upload_app.importer.errors import FileProblem, UploadBusy
+from bulk_upload_app.importer.intake import parse_file, validate_file
 from bulk_upload_app.importer.lifecycle import IllegalMove
 from bulk_upload_app.importer.outbox import OutboxMessage
 from bulk_upload_app.importer.reading import ReadLimits
@@ -19,7 +21,7 @@ from bulk_upload_app.importer.retention import purge_finished_rows
 from bulk_upload_app.importer.undo import undo
 from bulk_upload_app.models import BulkUpload, Company, utcnow
 from bulk_upload_app.seed import default_settings
-from bulk_upload_app.statuses import UploadStatus, WizardStep
+from bulk_upload_app.statuses import UploadSource, UploadStatus, WizardStep
 from tests.support.builders import person, users_csv
 
 LIMITS = ReadLimits(max_bytes=10_000_000, max_rows=100_000)
@@ -43,7 +45,7 @@ def _draft(engine, company_id, rows=3, **kwargs) -> str:
 
 
 def _received(engine, company_id) -> str:
-    return processing.receive(
+    return pipeline.receive(
         engine,
         company_id=company_id,
         admin_user_id=7,
@@ -272,3 +274,68 @@ def test_undo_and_abandon(engine, company):
     assert abandoned.rows_purged_at is not None
     with session_scope(engine) as session:  # an ended upload is not abandoned again
         assert not lifecycle.abandon(session, stopped, created=1, failed=1, also={})
+
+
+def test_stage_a_judged_batch_and_restage_a_matched_file(engine, company):
+    data = users_csv([person(i) for i in range(2)])
+    parsed = parse_file(data, "cli.csv")
+    with session_scope(engine) as session:
+        staged = pipeline.stage_batch(
+            session,
+            company_id=company,
+            file_name="cli.csv",
+            parsed=parsed,
+            validation=validate_file(parsed),
+            spec=BatchSpec(user_type="agent"),
+            source=UploadSource.CLI,
+            actor="cli",
+            notify=["ops@example.com"],
+        )
+        staged_id = staged.id
+    made = _upload(engine, staged_id)
+    assert (made.status, made.wizard_step, made.source, made.notify_emails) == (
+        "draft",
+        "review",
+        "cli",
+        ["ops@example.com"],
+    )
+    assert _events(engine, staged_id) == [audit.STAGED]
+
+    held_data = users_csv(
+        [("Ada", "Lovelace", "ada@ex.example.com", "+44")], header=["Vorname", "Nachname", "Mail", "Tel"]
+    )
+    held = uploads.draft_from_file(
+        engine, company_id=company, admin_user_id=None, file_name="x.csv", data=held_data, limits=LIMITS
+    )
+    with session_scope(engine) as session:
+        pending.confirm(session, company, None, held, {0: "firstname", 1: "lastname", 2: "email", 3: "countryprefix"})
+    restaged = _upload(engine, held)
+    assert (restaged.status, restaged.wizard_step, restaged.pending_table, restaged.total_rows) == (
+        "draft",
+        "review",
+        None,
+        1,
+    )
+    assert _events(engine, held)[-1] == audit.STAGED
+
+
+def test_a_queued_create_cancelled_before_a_worker_took_it_is_forgotten(engine, company):
+    draft_id = _draft(engine, company)
+    with session_scope(engine) as session:
+        upload = uploads.locked_draft(session, company, draft_id)
+        lifecycle.queue_create(upload)
+        session.add(upload)
+    with session_scope(engine) as session:
+        lifecycle.cancel(session, company, draft_id, actor="admin:7")
+    asked = _upload(engine, draft_id)
+    assert (asked.status, asked.cancel_requested, asked.queued_at, asked.wizard_step) == (
+        "draft",
+        True,
+        None,
+        "settings",
+    )
+    with session_scope(engine) as session:
+        upload = session.get(BulkUpload, draft_id)
+        assert lifecycle.forget_cancel(upload)
+        session.add(upload)
+    assert not _upload(engine, draft_id).cancel_requested
