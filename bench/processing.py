@@ -43,7 +43,7 @@ _PHASES = [
     ("bulk_upload_app.importer.processing", "check_against_account", "account check"),
     ("bulk_upload_app.importer.staging", "_copy_staged", "insert rows"),
     ("bulk_upload_app.importer.processing", "_beat", "lease + counts"),
-    ("bulk_upload_app.importer.processing", "record_staged", "audit"),
+    ("bulk_upload_app.importer.lifecycle", "record_staged", "audit"),
 ]
 
 

@@ -1,7 +1,7 @@
 """Benchmark of a draft's Review grid queries: `python -m bench --search`.
 
 For each database and size, stages a generated file (5% errors) as the worker does
-(processing.draft_from_file, ANALYZE included), edits one row in the middle --repeat times (the
+(pipeline.draft_from_file, ANALYZE included), edits one row in the middle --repeat times (the
 last edit gives it a rare first name), then times drafts.page() — the query behind the grid — for searches and page turns:
 median of --repeat runs, each in its own read-only session as the web worker's. Also times
 staging and deleting the draft's rows (staging.delete_rows, as cancel, a replaced
@@ -42,7 +42,7 @@ def measure(db: str, size: int, file: Path, workdir: Path, pg_url: str, repeat: 
     from sqlalchemy import select
 
     from bulk_upload_app.db import get_engine, session_scope
-    from bulk_upload_app.importer import drafts, processing, staging
+    from bulk_upload_app.importer import drafts, pipeline, staging
     from bulk_upload_app.importer.reading import ReadLimits
     from bulk_upload_app.models import BulkUploadRow, Company
     from bulk_upload_app.seed import seed_demo
@@ -54,7 +54,7 @@ def measure(db: str, size: int, file: Path, workdir: Path, pg_url: str, repeat: 
             company_id = seed_demo(session)
             session.get(Company, company_id).seats = 10_000_000
         start = time.perf_counter()
-        upload_id = processing.draft_from_file(
+        upload_id = pipeline.draft_from_file(
             engine,
             company_id=company_id,
             admin_user_id=None,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bulk_upload_app import jobs
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import processing, uploads
+from bulk_upload_app.importer import lifecycle, processing, uploads
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.importer.validation import validate_rows
@@ -149,7 +149,7 @@ def test_a_queued_create_cancelled_before_a_worker_took_it_creates_nobody(engine
         upload.queued_at, upload.wizard_step = utcnow(), "creating"
         session.add(upload)
     with session_scope(engine) as session:
-        processing.cancel(session, company, upload_id, "test")
+        lifecycle.cancel(session, company, upload_id, actor="test")
     jobs.enqueue_create(company, upload_id, admin_user_id=None, actor="test")
     time.sleep(1.0)
     with session_scope(engine, read_only=True) as session:
