@@ -38,7 +38,7 @@ class User(SQLModel, table=True):
     __tablename__ = "app_user"
     __table_args__ = (UniqueConstraint("company_id", "extension", name="uq_app_user_company_extension"),)
     id: Optional[int] = Field(default=None, primary_key=True)
-    # No index of its own: uq_app_user_company_extension begins with company_id (0019).
+    # No index of its own: uq_app_user_company_extension begins with company_id (migration 0018_fast_create).
     company_id: int = Field(foreign_key="company.id")
     firstname: str = Field(max_length=100)
     lastname: str = Field(max_length=100)
@@ -52,7 +52,7 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     bulk_upload_id: Optional[str] = Field(default=None, foreign_key="bulk_upload.id", index=True, max_length=32)
     # True: besides its own links (group_member, ...) the user has its upload's batch links
-    # (bulk_upload_group, ...); False once its links are its own (importer/membership.py, 0022).
+    # (bulk_upload_group, ...); False once its links are its own (importer/membership.py, migration 0021_batch_membership).
     batch_membership: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow)
     # Set with created_at when the user is created and bumped on every change (the ORM's and Core's
@@ -64,7 +64,7 @@ class Group(SQLModel, table=True):
     __tablename__ = "user_group"
     __table_args__ = (
         UniqueConstraint("company_id", "name", name="uq_user_group_company_name"),
-        # What a batch link refers to: a group AND its company (bulk_upload_group, 0022).
+        # What a batch link refers to: a group AND its company (bulk_upload_group, migration 0021_batch_membership).
         Index("uq_user_group_id_company", "id", "company_id", unique=True),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -186,7 +186,7 @@ class BulkUpload(SQLModel, table=True):
     ask_columns: bool = False
 
 
-# Batch membership (0022): what a bulk upload gives every user it creates, stored once per upload
+# Batch membership (migration 0021_batch_membership): what a bulk upload gives every user it creates, stored once per upload
 # instead of one link row per user. A user with `batch_membership` has these besides its own links;
 # importer/membership.py is the one place that reads the two together. Each row names the upload
 # and the group (number, skill) together with their company, through composite foreign keys, so
@@ -289,7 +289,7 @@ class BulkUploadRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("upload_id", "row_number", name="uq_bulk_upload_row_number"),
         Index("ix_bulk_upload_row_upload_email", "upload_id", "email_norm"),
-        # Deleting a user looks up the rows that refer to it (0020).
+        # Deleting a user looks up the rows that refer to it (migration 0019_row_user_index).
         Index(
             "ix_bulk_upload_row_user_id",
             "user_id",

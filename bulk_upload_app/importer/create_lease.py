@@ -24,7 +24,7 @@ from ..models import (
     utcnow,
 )
 from ..statuses import RowOutcome, UploadStatus
-from . import accounts, audit, outbox
+from . import accounts, lifecycle
 from .errors import (
     UploadBusy,
     UploadNotFound,
@@ -84,44 +84,33 @@ def recover_stale(
         query = query.where(up.company_id == company_id)
     recovered = []
     for found in session.execute(query).all():
-        # Released for the silent owner, if it is still the owner and still silent (not resumed meanwhile).
-        switched = CREATING.release(
+        beat = found.creating_heartbeat.isoformat() if found.creating_heartbeat else "never"
+        switched = lifecycle.interrupt(
             session,
             found.id,
-            found.creating_owner,
-            when=stale_condition(cutoff),
-            # the status part of the recovery
-            status=UploadStatus.INTERRUPTED,
-            seats_reserved=0,
-            version=up.version + 1,
-            updated_at=now,
-        )
-        if switched is None:
-            continue  # resumed or recovered by someone else meanwhile
-        created = count_outcome(session, found.id, RowOutcome.CREATED)
-        beat = found.creating_heartbeat.isoformat() if found.creating_heartbeat else "never"
-        audit.record(
-            session,
-            audit.INTERRUPTED,
-            upload_id=found.id,
-            company_id=found.company_id,
-            admin_user_id=found.admin_user_id,
-            actor="recovery",
-            file_name=found.file_name,
-            file_sha256=found.file_sha256,
-            created=created,
-            outcome="interrupted",
-            reason=f"worker stopped: no heartbeat from {found.creating_owner or 'its worker'} since {beat}",
-            details={
-                "attempt": found.create_attempts,
-                "dead_worker": found.creating_owner,
-                "last_heartbeat": beat,
-                "lease_seconds": (now - cutoff).total_seconds(),
+            # released for the silent owner, if still it and still silent (not resumed meanwhile)
+            lease=and_(CREATING.held_by(found.creating_owner), stale_condition(cutoff)),
+            now=now,
+            also={**CREATING.released(), "seats_reserved": 0},
+            created=count_outcome(session, found.id, RowOutcome.CREATED),
+            audit_fields={
+                "company_id": found.company_id,
+                "admin_user_id": found.admin_user_id,
+                "actor": "recovery",
+                "file_name": found.file_name,
+                "file_sha256": found.file_sha256,
+                "details": {
+                    "attempt": found.create_attempts,
+                    "dead_worker": found.creating_owner,
+                    "last_heartbeat": beat,
+                    "lease_seconds": (now - cutoff).total_seconds(),
+                },
             },
+            reason=f"worker stopped: no heartbeat from {found.creating_owner or 'its worker'} since {beat}",
+            tell_reason="the worker creating the users stopped",
         )
-        outbox.enqueue_batch_finished(
-            session, found.id, created=created, reason="the worker creating the users stopped", now=now
-        )
+        if not switched:
+            continue  # resumed or recovered by someone else meanwhile
         recovered.append(found.id)
     session.flush()
     return recovered
@@ -145,20 +134,14 @@ def claim(session: Session, company_id: int, upload_id: str, owner: str, now: da
     ).first()
     if before is None:
         raise UploadNotFound()
-    # Free: a draft, or an interrupted create; stale: a "creating" whose worker went silent.
-    claimable = up.status.in_((UploadStatus.DRAFT, UploadStatus.INTERRUPTED, UploadStatus.CREATING))
-    claimed = CREATING.claim(
+    cutoff = now - timedelta(seconds=lease)
+    claimed = lifecycle.start_create(
         session,
-        str(upload_id),
-        owner,
-        now,
-        lease,
-        when=and_(up.company_id == company_id, claimable),
-        # the status part of the claim
-        status=UploadStatus.CREATING,
-        create_attempts=up.create_attempts + 1,
-        version=up.version + 1,
-        updated_at=now,
+        company_id,
+        upload_id,
+        lease_lapsed=stale_condition(cutoff),
+        now=now,
+        also={**CREATING.taken_by(owner, now, lease), "create_attempts": up.create_attempts + 1},
     )
     if claimed:
         if before.status == UploadStatus.CREATING:

@@ -14,7 +14,9 @@ heartbeat (stale once older than the lease) or the moment the lease ends (stale 
 - `stale` / `is_stale`: the same question as SQL (for claims and lists) and in Python.
 
 What else a claim, renewal or release writes (a status, counts) is the caller's, passed as
-`values` and `when`: the lease itself only decides who holds the row.
+`values` and `when`: the lease itself only decides who holds the row. A move of an upload's
+status is importer/lifecycle.py's UPDATE; the lease gives it its parts instead (`held_by`,
+`taken_by`, `released`), so the status and the lease still change in one statement.
 
 An owner is `<worker id>/<hold>`: the worker id names the process (host, pid and a tag drawn when
 it started, since pids repeat across containers), so leases can be tied to the liveness of the
@@ -84,6 +86,18 @@ class Lease:
         now = now or utcnow()
         return clock < (now if self.deadline else now - timedelta(seconds=seconds))
 
+    def held_by(self, owner: str | None) -> ColumnElement[bool]:
+        """Rows `owner` holds (None: rows nobody holds)."""
+        return self.owner.is_(None) if owner is None else self.owner == owner
+
+    def taken_by(self, owner: str, now: datetime, seconds: float) -> dict[str, Any]:
+        """The values of a claim by `owner` (the row must be free or stale: `free_or_stale`)."""
+        return {self.owner.name: owner, self.clock.name: self._clock_at(now, seconds)}
+
+    def released(self) -> dict[str, Any]:
+        """The values of a release (a heartbeat stays as the last sign of life; a deadline goes)."""
+        return {self.owner.name: None, **({self.clock.name: None} if self.deadline else {})}
+
     def _clock_at(self, now: datetime, seconds: float) -> datetime:
         return now + timedelta(seconds=seconds) if self.deadline else now
 
@@ -104,9 +118,7 @@ class Lease:
         if when is not None:
             where.append(when)
         taken = session.execute(
-            update(self.table)
-            .where(*where)
-            .values({self.owner.name: owner, self.clock.name: self._clock_at(now, seconds), **values})
+            update(self.table).where(*where).values({**self.taken_by(owner, now, seconds), **values})
         )
         return taken.rowcount == 1
 
@@ -139,8 +151,7 @@ class Lease:
     ) -> Row | None:
         """Give the row up, writing `values` with it; as `renew`, None when `owner` had lost it.
         (A recovery releases for a dead owner, which may be None: a stale row nobody claimed.)"""
-        cleared = {self.owner.name: None, **({self.clock.name: None} if self.deadline else {})}
-        return self._as_owner(session, key, owner, when, returning, {**cleared, **values})
+        return self._as_owner(session, key, owner, when, returning, {**self.released(), **values})
 
     def _as_owner(
         self,
@@ -151,7 +162,7 @@ class Lease:
         returning: tuple[Column, ...],
         values: dict[str, Any],
     ) -> Row | None:
-        where = [self.table.c.id == key, self.owner.is_(None) if owner is None else self.owner == owner]
+        where = [self.table.c.id == key, self.held_by(owner)]
         if when is not None:
             where.append(when)
         return session.execute(

@@ -1,8 +1,8 @@
 """A user's groups, outbound numbers and skills, read and written in one place.
 
-A user has two kinds of links (migration 0022):
+A user has two kinds of links (migration 0021_batch_membership):
 - its own: group_member, user_outbound_number, user_skill rows, one per user and group (number,
-  skill): the seed's users, users from before 0022, and users whose links were made their own;
+  skill): the seed's users, users from before migration 0021_batch_membership, and users whose links were made their own;
 - its batch's: a user created by a bulk upload has `app_user.batch_membership` and, through it, the
   groups, numbers and skills (with levels) its upload gave, stored once per upload in
   bulk_upload_group, bulk_upload_number, bulk_upload_skill. Creating 100,000 users writes 7 rows

@@ -1,10 +1,10 @@
 """Every group, number and skill link refers to a user, group, number and skill that exist, of ONE
 company; every user to its company and upload: SQLite by its foreign keys and triggers, PostgreSQL
-by the statement-level checks of migrations 0010 and 0015 (locks included).
+by the statement-level checks of migrations 0009_link_checks and 0016_fast_links (locks included).
 
 A user's own links (group_member, ...) are tested on users whose batch links were made their own
-(importer/membership.own_links), as users from before 0022 have them; the batch links (bulk_upload_group,
-..., stored once per upload) by their composite foreign keys (0022), on both databases."""
+(importer/membership.own_links), as users from before migration 0021_batch_membership have them; the batch links (bulk_upload_group,
+..., stored once per upload) by their composite foreign keys (migration 0021_batch_membership), on both databases."""
 
 from __future__ import annotations
 
@@ -29,9 +29,8 @@ from bulk_upload_app.models import (
     UserSkill,
     utcnow,
 )
-from tests.integration.conftest import postgres_only
-
-from .test_create import new_company, stage
+from tests.support.factories import new_company, stage
+from tests.support.services import postgres_only
 
 REFUSED = (IntegrityError, DBAPIError)
 
@@ -429,7 +428,7 @@ def test_a_group_deleted_while_a_batch_link_to_it_is_written_waits_then_is_refus
 
 
 def test_a_link_to_a_user_this_transaction_wrote_then_deleted_is_refused(engine, batch):
-    """Users of the inserting transaction are not locked (0019): they are still counted."""
+    """Users of the inserting transaction are not locked (migration 0018_fast_create): they are still counted."""
     company, group_id, _number, _skill = batch
     with pytest.raises(REFUSED, match=r"does not exist|FOREIGN KEY"), session_scope(engine) as session:
         user = User(

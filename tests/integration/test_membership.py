@@ -1,4 +1,4 @@
-"""Batch membership (importer/membership.py, 0022): a created user has its batch's groups, numbers
+"""Batch membership (importer/membership.py, migration 0021_batch_membership): a created user has its batch's groups, numbers
 and skills wherever they are read, without a link row of its own; changing one user's links
 later makes them its own and leaves the rest of the batch as they were; undo leaves no link or
 batch row behind that no user has."""
@@ -24,9 +24,7 @@ from bulk_upload_app.models import (
     UserOutboundNumber,
     UserSkill,
 )
-from tests.support.builders import person
-
-from .test_create import new_company, stage
+from tests.support.factories import new_company, person, stage
 
 OWN = (GroupMember, UserOutboundNumber, UserSkill)
 GIVEN = (BulkUploadGroup, BulkUploadNumber, BulkUploadSkill)

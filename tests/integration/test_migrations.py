@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
 from alembic import command
@@ -20,7 +22,7 @@ def test_migrated_schema_matches_the_models(db_url):
         assert schema_drift(connection) == []
 
 
-# ---------------------------------------------------------------- 0022: batch membership
+# ---------------------------------------------------------------- step by step
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -35,10 +37,39 @@ def bare_url(request, tmp_path):
 
 
 def _migrate(url: str, revision: str, *, down: bool = False) -> None:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config = _alembic_config()
     config.attributes["url"] = url
     (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _alembic_config() -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    return config
+
+
+def _current(url: str) -> set[str]:
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+# The head when the migration files were renumbered by their place in the chain: a database
+# already there stores this revision id, which must still be found (ids never change with names).
+HEAD_AT_RENUMBERING = "0022_batch_membership"
+
+
+def test_a_database_made_at_the_head_of_the_renumbering_upgrades_to_head(bare_url):
+    _migrate(bare_url, HEAD_AT_RENUMBERING)
+    assert _current(bare_url) == {HEAD_AT_RENUMBERING}
+    _migrate(bare_url, "head")
+    assert _current(bare_url) == set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    with get_engine(bare_url).connect() as connection:
+        assert schema_drift(connection) == []
+    get_engine(bare_url).dispose()
+
+
+# ---------------------------------------------------------------- 0021_batch_membership
 
 
 def _links(connection) -> list[tuple]:
@@ -94,7 +125,7 @@ def test_0022_keeps_the_links_written_before_it_as_each_users_own_and_downgradin
         groups, skills = membership.group_links([1]), membership.skill_links([1])
         assert session.execute(select(groups.c.group_id)).scalars().all() == [1]
         assert [tuple(r) for r in session.execute(select(skills.c.skill_id, skills.c.level)).all()] == [(1, 3)]
-    with engine.begin() as connection:  # after 0022: a user of a batch that gives Support
+    with engine.begin() as connection:  # after 0021_batch_membership: a user of a batch that gives Support
         connection.execute(
             text("INSERT INTO bulk_upload_group (bulk_upload_id, group_id, company_id) VALUES ('u1', 2, 1)")
         )
