@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, leases, lifecycle, pending, pipeline, processing, uploads
+from bulk_upload_app.importer import audit, create_lease, lifecycle, pending, pipeline, processing, uploads
 from bulk_upload_app.importer.batch import BatchSpec
 from bulk_upload_app.importer.errors import FileProblem, UploadBusy
 from bulk_upload_app.importer.intake import parse_file, validate_file
@@ -184,12 +184,12 @@ def test_interrupt_by_recovery_then_resume(engine, company):
             now=long_ago,
             also={"creating_owner": "dead:1", "creating_heartbeat": long_ago},
         )
-    assert leases.recover_stale(engine, lease=60) == [draft_id]
+    assert create_lease.recover_stale(engine, lease=60) == [draft_id]
     stopped = _upload(engine, draft_id)
     assert (stopped.status, stopped.creating_owner, stopped.finished_at) == ("interrupted", None, None)
     assert _events(engine, draft_id)[-1] == audit.INTERRUPTED
     assert [m["status"] for m in _messages(engine, draft_id)] == ["interrupted"]
-    assert leases.recover_stale(engine, lease=60) == []  # once
+    assert create_lease.recover_stale(engine, lease=60) == []  # once
     uploads.create_users(engine, company, draft_id)
     assert _upload(engine, draft_id).status == UploadStatus.DONE
 
