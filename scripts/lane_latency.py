@@ -118,12 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         run = uuid.uuid4().hex[:8]
         url, drop = fresh_database(args.db, workdir, args.pg_url)
         # The workers and this process read the same settings (settings.py reads the environment).
-        os.environ.update(
-            REFLEX_DB_URL=url,
-            BULK_UPLOAD_QUEUE_URL=args.queue_url,
-            BULK_UPLOAD_QUEUE_NAMESPACE=f"lanes-{run}",
-            BULK_UPLOAD_DEMO="1",
-        )
+        for name, value in {
+            "REFLEX_DB_URL": url,
+            "BULK_UPLOAD_QUEUE_URL": args.queue_url,
+            "BULK_UPLOAD_QUEUE_NAMESPACE": f"lanes-{run}",
+            "BULK_UPLOAD_DEMO": "1",
+        }.items():
+            os.environ[name] = value
         workers: list[subprocess.Popen] = []
         try:
             from bulk_upload_app import jobs
