@@ -40,8 +40,8 @@ from ..models import (
 )
 from ..settings import get_settings
 from ..statuses import RowOutcome, UploadStatus
-from . import audit, outbox
-from .batch import BatchSpec, checked_batch
+from . import audit, membership, outbox
+from .batch import BatchSpec, checked_batch, given_links
 from .errors import (
     ErrorCode,
     FileProblem,
@@ -50,7 +50,6 @@ from .errors import (
 )
 from .leases import CreateCancelled, LeaseLost, claim, count_outcome, heartbeat, reserve_seats
 from .linking import MAX_EXTENSION, next_extension
-from .membership import give_batch
 from .records import (
     actor_of,
     company_seats,
@@ -122,8 +121,8 @@ def create_users(
             )
             # Checked again: a group, number or skill may have been deleted since it was chosen.
             spec = checked_batch(session, company_id, BatchSpec.from_json(upload.batch))
-            # What every user of the batch will have, stored once for the upload (not per user).
-            give_batch(session, company_id, upload_id, spec)
+            # Each user's groups, numbers and skills, with the skills the batch names new made now.
+            links = given_links(session, company_id, spec)
             bounds = (
                 session.exec(
                     select(BulkUploadRow.row_number)
@@ -189,7 +188,7 @@ def create_users(
             with session_scope(engine) as session:
                 heartbeat(session, upload_id, owner)
                 done += _create_chunk(
-                    session, company_id, upload_id, upload_user_type, spec, (low, high, pending), lease
+                    session, company_id, upload_id, upload_user_type, spec, links, (low, high, pending), lease
                 )
                 heartbeat(session, upload_id, owner, create_done=done)
             if on_progress:
@@ -334,6 +333,7 @@ def _create_chunk(
     upload_id: str,
     user_type: str,
     spec: BatchSpec,
+    links: membership.Links,
     chunk: tuple[int, int, int],
     lease: float,
 ) -> int:
@@ -376,7 +376,6 @@ def _create_chunk(
             null() if spec.settings is None else literal(spec.settings, JSON),
             literal(True),
             literal(upload_id),
-            literal(True),
             literal(now, User.__table__.c.created_at.type),
             literal(now, User.__table__.c.updated_at.type),
         )
@@ -399,7 +398,6 @@ def _create_chunk(
                 "settings",
                 "is_active",
                 "bulk_upload_id",
-                "batch_membership",  # the batch's groups, numbers and skills (importer/membership.py)
                 "created_at",
                 "updated_at",  # equal to created_at: "not changed since" (importer/undo.py)
             ],
@@ -413,6 +411,13 @@ def _create_chunk(
         .where(in_chunk, user.email == row.email_norm, user.bulk_upload_id == upload_id)
         .values(outcome="created", user_id=user.id)
     ).rowcount
+    if created:
+        # The rows just marked: a chunk's range holds no row an earlier attempt created, as
+        # every chunk commits whole and the next attempt's chunks start after the last one.
+        chunk_users = select(row.user_id).where(
+            row.upload_id == upload_id, row.row_number.between(low, high), row.outcome == RowOutcome.CREATED
+        )
+        membership.link_users(session, chunk_users, links)
     # Still pending: the email was taken (before, or by a concurrent batch), or no seat was left.
     lost = session.exec(select(row.id, row.email_norm).where(in_chunk, taken)).all()
     if lost:
