@@ -383,7 +383,7 @@ def _create_chunk(
         .where(true())
     )
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
+    made = session.execute(
         dialect_insert(User.__table__)
         .from_select(
             [
@@ -404,20 +404,16 @@ def _create_chunk(
             source,
         )
         .on_conflict_do_nothing(index_elements=["email"])
-    )
+        .returning(user.id)
+    ).scalars()
+    # Exactly the users this statement inserted (an email taken meanwhile inserted nothing).
+    membership.link_users(session, list(made), links)
     # UPDATE ... FROM: one join instead of two subqueries per row.
     created = session.execute(
         update(rows_table)
         .where(in_chunk, user.email == row.email_norm, user.bulk_upload_id == upload_id)
         .values(outcome="created", user_id=user.id)
     ).rowcount
-    if created:
-        # The rows just marked: a chunk's range holds no row an earlier attempt created, as
-        # every chunk commits whole and the next attempt's chunks start after the last one.
-        chunk_users = select(row.user_id).where(
-            row.upload_id == upload_id, row.row_number.between(low, high), row.outcome == RowOutcome.CREATED
-        )
-        membership.link_users(session, chunk_users, links)
     # Still pending: the email was taken (before, or by a concurrent batch), or no seat was left.
     lost = session.exec(select(row.id, row.email_norm).where(in_chunk, taken)).all()
     if lost:

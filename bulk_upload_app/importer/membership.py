@@ -8,22 +8,25 @@ kept a bulk upload's links once per upload instead, which only readers of this m
 
 Integrity is the link tables' own: foreign keys and same-company triggers on SQLite; on
 PostgreSQL statement-level checks that lock what they refer to set-wise (migrations 0010, 0015,
-0019). A create gives a chunk's users their links with one INSERT ... SELECT per table.
+0019). A create gives a chunk's users their links with one INSERT ... SELECT per table
+(`link_users`), from the ids its insert of the users returned.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Integer,
-    Select,
     delete,
     exists,
     false,
+    func,
     insert,
     literal,
     or_,
@@ -115,12 +118,19 @@ def of_users(session: Session, company_id: int, user_ids: Iterable[int]) -> dict
     }
 
 
-def link_users(session: Session, users: Select, links: Links) -> None:
-    """Give every user that `users` (a select of one column, user ids) names these links: one
-    INSERT ... SELECT a link table, the users crossed with the table's targets, in the users' order
-    then the targets' (new users' ids ascend, so each index is written at its end)."""
-    picked = users.subquery("users")
-    user_id = next(iter(picked.c))
+def link_users(session: Session, user_ids: Sequence[int], links: Links) -> None:
+    """Give these users these links: one INSERT ... SELECT a link table, the ids (sent as one
+    array, or JSON on SQLite) crossed with the table's targets, each user's rows together in
+    ascending ids (new users' ids ascend, so each index is written at its end)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        users = func.unnest(literal(ids, ARRAY(Integer))).table_valued("user_id").render_derived(name="users")
+        user_id = users.c.user_id
+    else:
+        users = func.json_each(json.dumps(ids)).table_valued("value", name="users")
+        user_id = users.c.value
     chosen_by_table: list[list[tuple[int, ...]]] = [
         [(g,) for g in links.group_ids],
         [(n,) for n in links.outbound_number_ids],
@@ -136,7 +146,7 @@ def link_users(session: Session, users: Select, links: Links) -> None:
         ).subquery("chosen")
         source = (
             select(user_id, *(chosen.c[c] for c in columns))
-            .select_from(picked.join(chosen, true()))
+            .select_from(users.join(chosen, true()))
             .order_by(user_id, chosen.c[target])
         )
         session.execute(insert(table).from_select(["user_id", *columns], source))
