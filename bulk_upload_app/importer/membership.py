@@ -125,7 +125,8 @@ def link_users(session: Session, user_ids: Sequence[int], links: Links) -> None:
     ids = sorted(set(user_ids))
     if not ids:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
         users = func.unnest(literal(ids, ARRAY(Integer))).table_valued("user_id").render_derived(name="users")
         user_id = users.c.user_id
     else:
@@ -144,11 +145,10 @@ def link_users(session: Session, user_ids: Sequence[int], links: Links) -> None:
         chosen = union_all(
             *(select(*(literal(v, Integer).label(c) for c, v in zip(columns, value, strict=True))) for value in values)
         ).subquery("chosen")
-        source = (
-            select(user_id, *(chosen.c[c] for c in columns))
-            .select_from(users.join(chosen, true()))
-            .order_by(user_id, chosen.c[target])
-        )
+        source = select(user_id, *(chosen.c[c] for c in columns)).select_from(users.join(chosen, true()))
+        # PostgreSQL loops over the ids outside (the targets are a few rows it keeps), in their
+        # order, so it needs no sort; SQLite's planner loops over the targets outside instead.
+        source = source if postgres else source.order_by(user_id, chosen.c[target])
         session.execute(insert(table).from_select(["user_id", *columns], source))
 
 
