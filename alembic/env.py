@@ -1,9 +1,8 @@
 from sqlmodel import SQLModel
 
 from alembic import context
-from bulk_upload_app import auth, models  # noqa: F401  (registers the tables)
+from bulk_upload_app import models  # noqa: F401  (registers every table)
 from bulk_upload_app.db import get_engine
-from bulk_upload_app.importer import outbox  # noqa: F401  (and the outbox table)
 
 target_metadata = SQLModel.metadata
 

@@ -21,11 +21,11 @@ from typing import Any
 import jwt
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Session
 
 from .importer.errors import MESSAGES, TokenRefused
 from .importer.validation import check_email
-from .models import Company, User
+from .models import Company, UsedToken, User
 from .seed import DEMO_ADMIN_EMAIL
 from .settings import JWT_AUDIENCE, get_settings
 
@@ -46,14 +46,6 @@ class SignedInAdmin:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
-
-
-class UsedToken(SQLModel, table=True):
-    """A token id already accepted (replay guard); kept until the token has expired."""
-
-    __tablename__ = "used_token"
-    jti: str = Field(primary_key=True, max_length=128)
-    expires_at: datetime = Field(index=True)  # expired ids are deleted by this
 
 
 def _refuse(code: str) -> TokenRefused:

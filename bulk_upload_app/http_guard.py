@@ -8,9 +8,8 @@ frontend is served by the same backend in production), so no route can forget it
   `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (a sign-in token in an
   address never leaves in a Referer), and `Strict-Transport-Security` when served over HTTPS.
 - An upload request (`/_upload`) larger than the file limit plus room for the form's other
-  fields is cut off: a declared `Content-Length` over it is refused before a byte is read, and
-  a body that grows past it stops being read at once; either way the answer is 413 and the
-  connection is closed, so a client cannot make the server read 500 MB under a 1 MB limit.
+  fields (request_size.upload_request_limit) is cut off as request_size enforces every limit;
+  the answer is 413 and the connection is closed.
 - With BULK_UPLOAD_WORKER_HEADER=1 (the e2e tests only: it tells clients a process id) every
   response also carries `X-Bulk-Upload-Worker: <pid of the serving worker>`.
 """
@@ -22,6 +21,7 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from .request_size import BodyCounter, TooLarge, file_limit_words, upload_request_limit
 from .settings import Settings, get_settings
 
 Scope = MutableMapping[str, Any]
@@ -31,8 +31,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UPLOAD_PATH_SUFFIX = "/_upload"
-# Multipart boundaries, part headers and the handler's bound arguments, beside the file itself.
-FORM_OVERHEAD_BYTES = 1024 * 1024
 _OURS = {b"content-security-policy", b"x-content-type-options", b"referrer-policy", b"strict-transport-security"}
 
 
@@ -52,22 +50,15 @@ def security_headers(settings: Settings, scheme: str) -> list[tuple[bytes, bytes
     return headers
 
 
-def upload_request_limit(settings: Settings) -> int:
-    return settings.max_file_bytes + FORM_OVERHEAD_BYTES
-
-
-def _declared_length(scope: Scope) -> int | None:
+def _declared_length(scope: Scope) -> bytes | None:
     for name, value in scope.get("headers", []):
         if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+            return value
     return None
 
 
-async def _too_large(send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -> None:
-    body = json.dumps({"detail": f"The file is too large: uploads are limited to {limit // (1024 * 1024)} MB."})
+async def _too_large(send: Send, limit_words: str, extra: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"detail": f"The file is too large: uploads are limited to {limit_words}."})
     await send(
         {
             "type": "http.response.start",
@@ -85,7 +76,7 @@ async def _too_large(send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -
 
 def http_guard(app: ASGIApp) -> ASGIApp:
     settings = get_settings()
-    limit = upload_request_limit(settings)
+    limit, limit_words = upload_request_limit(settings), file_limit_words(settings)
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,33 +93,42 @@ def http_guard(app: ASGIApp) -> ASGIApp:
 
         if not scope.get("path", "").endswith(UPLOAD_PATH_SUFFIX):
             return await app(scope, receive, send_with_headers)
-        declared = _declared_length(scope)
-        if declared is not None and declared > limit:
-            return await _too_large(send, limit, ours)
-        await _limited_upload(app, scope, receive, send_with_headers, limit, ours)
+        body = BodyCounter(limit)
+        try:
+            body.check_declared(_declared_length(scope))
+        except TooLarge:
+            return await _too_large(send, limit_words, ours)
+        await _limited_upload(app, scope, receive, send_with_headers, body, limit_words, ours)
 
     return guarded
 
 
 async def _limited_upload(
-    app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int, extra: list[tuple[bytes, bytes]]
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    body: BodyCounter,
+    limit_words: str,
+    extra: list[tuple[bytes, bytes]],
 ) -> None:
-    """Run an upload request, reading no more than `limit` body bytes.
+    """Run an upload request, reading no more than its limit of body bytes.
 
     Past the limit the app is told the client went away (it stops parsing and cancels the
     upload's handler), its own answer is dropped, and the client gets 413 with the connection
     closed, so the rest of the body is never read.
     """
-    received, over, answered = 0, False, False
+    over, answered = False, False
 
     async def counted() -> Message:
-        nonlocal received, over
+        nonlocal over
         if over:
             return {"type": "http.disconnect"}
         message = await receive()
         if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
+            try:
+                body.add(len(message.get("body", b"")))
+            except TooLarge:
                 over = True
                 return {"type": "http.disconnect"}
         return message
@@ -142,4 +142,4 @@ async def _limited_upload(
 
     await app(scope, counted, send_unless_over)
     if over and not answered:
-        await _too_large(send, limit, extra)
+        await _too_large(send, limit_words, extra)

@@ -186,8 +186,9 @@ def _create_users(company_id: int, upload_id: str, admin_user_id: int | None, ac
     """Create the valid rows' users of an upload (importer/creating.py), resuming one whose worker died."""
     engine = get_engine()
     with session_scope(engine) as session:
-        upload = session.get(BulkUpload, upload_id)
-        if upload is None or upload.company_id != company_id:
+        try:
+            upload = uploads.get_upload(session, company_id, upload_id)
+        except UploadNotFound:
             return
         if upload.cancel_requested and upload.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED):
             upload.cancel_requested, upload.queued_at = False, None  # cancelled before a worker took it
@@ -202,7 +203,7 @@ def _create_users(company_id: int, upload_id: str, admin_user_id: int | None, ac
     except (FileProblem, BatchProblem) as refused:
         # Seats taken by another batch, or a group deleted, since the admin confirmed: nothing
         # was created; the draft says why.
-        _record_problem(upload_id, refused.message if isinstance(refused, FileProblem) else str(refused))
+        _record_problem(company_id, upload_id, refused.message if isinstance(refused, FileProblem) else str(refused))
     except Exception:
         logger.exception("upload %s: creating users stopped; it can be resumed", upload_id)
     _send_notifications(engine)
@@ -220,14 +221,16 @@ def _send_notifications(engine) -> None:
         logger.exception("sending notifications failed; the app's periodic delivery retries them")
 
 
-def _record_problem(upload_id: str, problem: str) -> None:
+def _record_problem(company_id: int, upload_id: str, problem: str) -> None:
     with session_scope() as session:
-        upload = session.get(BulkUpload, upload_id)
-        if upload is not None:
-            upload.problem, upload.queued_at, upload.updated_at = problem[:1000], None, utcnow()
-            if upload.status == UploadStatus.DRAFT:
-                upload.wizard_step = "settings"  # back where the admin chose the batch
-            session.add(upload)
+        try:
+            upload = uploads.get_upload(session, company_id, upload_id)
+        except UploadNotFound:
+            return
+        upload.problem, upload.queued_at, upload.updated_at = problem[:1000], None, utcnow()
+        if upload.status == UploadStatus.DRAFT:
+            upload.wizard_step = "settings"  # back where the admin chose the batch
+        session.add(upload)
 
 
 def _send(actor: Any, *args: Any) -> None:
@@ -241,6 +244,8 @@ def _send(actor: Any, *args: Any) -> None:
 def enqueue_processing(upload_id: str, *, ask_columns: bool = False) -> None:
     """Queue the received file on its lane: the big one from BULK_UPLOAD_BIG_FILE_MB on (the rows
     are not counted yet; bytes are what the upload stored)."""
+    # By id alone, not records.get_upload: the id is the one `receive` made a moment ago in
+    # this process, never one from outside, and the file's size is all that is read.
     with session_scope(read_only=True) as session:
         size = session.execute(
             select(func.length(col(UploadFile.data))).where(col(UploadFile.upload_id) == upload_id)
@@ -251,6 +256,8 @@ def enqueue_processing(upload_id: str, *, ask_columns: bool = False) -> None:
 
 def enqueue_create(company_id: int, upload_id: str, *, admin_user_id: int | None, actor: str) -> None:
     """Queue a batch's create on its lane: the big one from BULK_UPLOAD_BIG_CREATE_ROWS valid rows on."""
+    # One column within the company, not records.get_upload: a gone upload still gets its job
+    # (on the small lane), which finds nothing and ends, as the callers expect of a queue.
     with session_scope(read_only=True) as session:
         rows = session.execute(
             select(col(BulkUpload.valid_rows)).where(

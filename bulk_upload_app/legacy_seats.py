@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from . import routes
 from .models import Company
 from .settings import get_settings
 
@@ -18,8 +19,8 @@ MIN_SEATS_TO_ADD = 1
 MAX_SEATS_TO_ADD = 1000
 
 # Where the bulk upload page lives; the only place the back link may point to besides FALLBACK_RETURN.
-RETURN_PREFIX = "/users/bulk-upload"
-FALLBACK_RETURN = "/users"
+RETURN_PREFIX = routes.BULK_UPLOAD
+FALLBACK_RETURN = routes.USERS
 _MAX_RETURN_LENGTH = 2000
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # controls, spaces and backslashes (browsers read "\" as "/")
 

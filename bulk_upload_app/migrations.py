@@ -39,8 +39,7 @@ def schema_drift(connection: Connection) -> list:
     """How the database's schema differs from the models (empty: the migrations built them)."""
     import sqlmodel
 
-    from . import auth, models  # noqa: F401 - every table registered in the metadata
-    from .importer import outbox  # noqa: F401 - its table too
+    from . import models  # noqa: F401 - every table registered in the metadata
 
     drift = compare_metadata(MigrationContext.configure(connection), sqlmodel.SQLModel.metadata)
     if connection.dialect.name != "postgresql":

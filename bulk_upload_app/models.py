@@ -1,4 +1,7 @@
-"""Tables. Emails are stored lowercase, so the unique index makes them unique case-insensitively."""
+"""Every table of the app, in one module so that the whole schema (and what alembic compares the
+migrations with) is read in one place; split it by area into a package if it grows past ~500 lines.
+
+Emails are stored lowercase, so the unique index makes them unique case-insensitively."""
 
 from __future__ import annotations
 
@@ -6,10 +9,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from .statuses import RowOutcome, UploadStatus
+from .statuses import OutboxStatus, RowOutcome, UploadStatus
 
 
 def utcnow() -> datetime:
@@ -274,6 +277,43 @@ class AdminHistorySeen(SQLModel, table=True):
     company_id: int = Field(foreign_key="company.id", primary_key=True)
     admin_user_id: int = Field(primary_key=True)  # no foreign key: the dashboard's admins may have no row here
     seen_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to deliver about one finish of one upload (importer/outbox.py delivers it)."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        UniqueConstraint("upload_id", "kind", "target", "event", "finish_number", name="uq_notification_outbox_once"),
+        Index("ix_notification_outbox_due", "status", "next_attempt_at"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # "email" ("webhook" later)
+    event: str = Field(max_length=40)  # "batch-finished"
+    # No foreign keys, as the audit: what was sent about an upload outlives the upload's rows.
+    upload_id: str = Field(max_length=32, index=True)
+    company_id: int = Field(index=True)
+    target: str = Field(default="", max_length=500)  # email: "uploader"; a webhook: its endpoint
+    finish_number: int = 1  # the upload's create attempt that ended
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # What the finish was, frozen when it happened: status key, counts, file name.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    lease_until: Optional[datetime] = None
+    claimed_by: Optional[str] = Field(default=None, max_length=80)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    sent_at: Optional[datetime] = None
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class UsedToken(SQLModel, table=True):
+    """A sign-in token id already accepted (replay guard, auth.py); kept until the token has expired."""
+
+    __tablename__ = "used_token"
+    jti: str = Field(primary_key=True, max_length=128)
+    expires_at: datetime = Field(index=True)  # expired ids are deleted by this
 
 
 class FileProcessingSlot(SQLModel, table=True):

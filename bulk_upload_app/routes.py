@@ -13,3 +13,13 @@ def draft(upload_id: str) -> str:
 HISTORY = "/users/bulk-uploads"  # every bulk upload of the company
 DEMO_MAIL = "/demo/mail"  # the mail the demo's local SMTP catcher caught (demo mode only)
 API_KEYS = "/users/api-keys"  # the company's keys for the HTTP API and SCIM
+
+API = "/api/v1"  # the HTTP API (api/), mounted in front of Reflex by api.mount_api
+API_OPENAPI = f"{API}/openapi.json"
+API_DOCS = f"{API}/docs"
+SCIM = "/scim/v2"  # SCIM 2.0 (scim/), mounted by scim.mount_scim
+
+
+def api_import(upload_id: str) -> str:
+    """An upload as the HTTP API shows it (also the `self` link of its webhook event)."""
+    return f"{API}/user-imports/{upload_id}"

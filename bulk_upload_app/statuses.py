@@ -1,4 +1,4 @@
-"""The values an upload's status and a staged row's outcome take, written once."""
+"""The values an upload's status, a staged row's outcome and an outbox message's status take, written once."""
 
 from enum import StrEnum
 
@@ -75,3 +75,14 @@ class RowOutcome(StrEnum):
     FAILED = "failed"
     REMOVED = "removed"
     UNDONE = "undone"  # created, then removed by undoing the upload
+
+
+class OutboxStatus(StrEnum):
+    """Where a message of the outbox is (importer/outbox.py)."""
+
+    PENDING = "pending"  # due at next_attempt_at
+    SENDING = "sending"  # claimed by claimed_by until lease_until
+    SENT = "sent"
+    SKIPPED = "skipped"  # nothing to send: no address (last_error says why)
+    NOT_SENT = "not_sent"  # could not even try: no mail server configured
+    FAILED = "failed"  # gave up: refused for good, or MAX_ATTEMPTS reached (last_error says why)

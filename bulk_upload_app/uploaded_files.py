@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .importer.errors import ErrorCode, FileProblem
+from .request_size import MB, BodyCounter, TooLarge
 
 # The names new_upload_path makes, and the only files the retention purge may delete from the
 # storage dir: an operator may point BULK_UPLOAD_STORAGE_DIR at a folder holding other things.
@@ -35,13 +36,14 @@ async def receive_to_disk(chunks: AsyncIterator[Any], path: Path, max_bytes: int
     request stops being read (Reflex answers the upload request as soon as its handler is
     done) instead of a 500 MB body being read under a 1 MB limit. No file is EMPTY_FILE.
     """
-    file_name, size = "", 0
+    file_name, size = "", BodyCounter(max_bytes)
     with path.open("wb") as out:
         async for chunk in chunks:
             file_name = file_name or (getattr(chunk, "filename", "") or "upload")
-            size += len(chunk.data)
-            if size > max_bytes:
-                raise FileProblem(ErrorCode.FILE_TOO_LARGE, reason=f"it is over {max_bytes // (1024 * 1024)} MB")
+            try:
+                size.add(len(chunk.data))
+            except TooLarge:
+                raise FileProblem(ErrorCode.FILE_TOO_LARGE, reason=f"it is over {max_bytes // MB} MB") from None
             out.write(chunk.data)
     if not file_name:
         raise FileProblem(ErrorCode.EMPTY_FILE)

@@ -8,7 +8,14 @@ import html
 import json
 from typing import Any
 
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse
+
+from .. import routes
 from ..importer.errors import catalogue
+
+router = APIRouter()
+
 
 _STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
@@ -86,7 +93,7 @@ def docs_html(doc: dict[str, Any]) -> str:
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head><body>'
         f"<main><h1>{_e(info.get('title', 'API'))} (v{_e(info.get('version', ''))})</h1>"
         f"<p>{_e(info.get('description', ''))}</p>"
-        '<p>Machine-readable: <a href="/api/v1/openapi.json">OpenAPI 3.1 document</a>.</p>'
+        f'<p>Machine-readable: <a href="{routes.API_OPENAPI}">OpenAPI 3.1 document</a>.</p>'
         "<h2>Authentication</h2><p>Every call but this page and the OpenAPI document needs "
         "<code>Authorization: Bearer &lt;key&gt;</code>. Admins create keys on the API keys page, or "
         "<code>bulk-upload api-key create --company ID --name NAME --json</code>.</p>"
@@ -99,3 +106,8 @@ def docs_html(doc: dict[str, Any]) -> str:
         f"<h2>Error codes</h2><table><tr><th>code</th><th>level</th><th>message</th></tr>{codes}</table>"
         "</main></body></html>"
     )
+
+
+@router.get(routes.API_DOCS, include_in_schema=False, response_class=HTMLResponse)
+def docs(request: Request) -> HTMLResponse:
+    return HTMLResponse(docs_html(request.app.openapi()))

@@ -16,13 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from .. import routes
 from ..importer.batch import BatchProblem
 from ..importer.errors import ErrorCode, FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound, message_for
 from ..importer.webhooks import WebhookNotFound, WebhookProblem
 from ..services.api_imports import BadCursor
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "/api/v1/docs#problem-"  # a relative URI (RFC 9457 §3.1.1): the docs page explains each code
+TYPE_BASE = f"{routes.API_DOCS}#problem-"  # a relative URI (RFC 9457 §3.1.1): the docs page explains each code
 _log = logging.getLogger("bulk_upload.api")
 
 # File-level codes and the status each answers with.
@@ -69,6 +70,21 @@ class Problem(Exception):
 
 def invalid(reason: str) -> Problem:
     return Problem(422, ErrorCode.INVALID_REQUEST, reason=reason)
+
+
+# Our exceptions a handler may raise: each is answered as its problem (as_problem), whether it
+# escapes the handler or is caught to be stored as an Idempotency-Key's answer.
+OUR_PROBLEMS: tuple[type[Exception], ...] = (
+    Problem,
+    UploadNotFound,
+    UploadBusy,
+    FileProblem,
+    UndoRefused,
+    BatchProblem,
+    BadCursor,
+    WebhookProblem,
+    WebhookNotFound,
+)
 
 
 def as_problem(exc: BaseException) -> Problem:

@@ -3,8 +3,8 @@ fresh file in the storage dir (uploaded_files.new_upload_path), its SHA-256 take
 size limit enforced while it streams. Nothing is held whole in memory, and no temporary copy is
 made beside ours (a framework's form parser would spool the file once more).
 
-Past the limit the request stops being read at once: a declared Content-Length over it is
-refused before a byte is read, a body that grows past it is cut off.
+Past the limit the request stops being read at once, as request_size enforces every limit: the
+file against the file limit, the whole body against the file limit plus the form around it.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ..importer.errors import ErrorCode
+from ..request_size import BodyCounter, TooLarge, file_limit, file_limit_words, upload_request_limit
 from ..settings import get_settings
 from ..uploaded_files import new_upload_path
 from .problems import Problem, invalid
 
 FIELD_BYTES = 64 * 1024  # a form field other than the file (settings JSON, emails)
 MAX_PARTS = 32
-FORM_OVERHEAD_BYTES = 1024 * 1024  # boundaries, part headers and the other fields
 
 
 @dataclass
@@ -40,11 +40,11 @@ class Received:
         return values[0] if values else None
 
 
-def _too_large(limit: int) -> Problem:
+def _too_large() -> Problem:
     return Problem(
         413,
         ErrorCode.FILE_TOO_LARGE,
-        reason=f"uploads are limited to {limit // (1024 * 1024)} MB",
+        reason=f"uploads are limited to {file_limit_words(get_settings())}",
         headers={"Connection": "close"},
     )
 
@@ -52,7 +52,6 @@ def _too_large(limit: int) -> Problem:
 async def receive_upload(request: Request) -> Received:
     """The form's file on disk and its other fields; a Problem for anything we won't take."""
     settings = get_settings()
-    limit = settings.max_file_bytes
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not options.get(b"boundary"):
         raise Problem(
@@ -60,12 +59,14 @@ async def receive_upload(request: Request) -> Received:
             ErrorCode.INVALID_REQUEST,
             reason="send the file as multipart/form-data with a part named file.",
         )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
-        raise _too_large(limit)
+    body = BodyCounter(upload_request_limit(settings))
+    try:
+        body.check_declared(request.headers.get("content-length"))
+    except TooLarge:
+        raise _too_large() from None
     received = Received(path=new_upload_path(settings.storage_dir))
     try:
-        await _parse(request, options[b"boundary"], received, limit)
+        await _parse(request, options[b"boundary"], received, body, BodyCounter(file_limit(settings)))
     except BaseException:
         received.path.unlink(missing_ok=True)
         raise
@@ -87,7 +88,7 @@ class _Part:
     headers: dict[bytes, bytes] = field(default_factory=dict)
 
 
-async def _parse(request: Request, boundary: bytes, received: Received, limit: int) -> None:
+async def _parse(request: Request, boundary: bytes, received: Received, body: BodyCounter, file: BodyCounter) -> None:
     digest = hashlib.sha256()
     pending: list[bytes] = []  # file bytes parsed from the last chunk, written off the event loop
     part = _Part()
@@ -123,9 +124,11 @@ async def _parse(request: Request, boundary: bytes, received: Received, limit: i
     def on_part_data(data: bytes, start: int, end: int) -> None:
         piece = data[start:end]
         if part.name == "file":
-            received.size += len(piece)
-            if received.size > limit:
-                raise _too_large(limit)
+            try:
+                file.add(len(piece))
+            except TooLarge:
+                raise _too_large() from None
+            received.size = file.received
             digest.update(piece)
             pending.append(piece)
         else:
@@ -149,12 +152,12 @@ async def _parse(request: Request, boundary: bytes, received: Received, limit: i
             "on_headers_finished": on_headers_finished,
         },
     )
-    body = 0
     with received.path.open("wb") as out:
         async for chunk in request.stream():
-            body += len(chunk)
-            if body > limit + FORM_OVERHEAD_BYTES:
-                raise _too_large(limit)
+            try:
+                body.add(len(chunk))
+            except TooLarge:
+                raise _too_large() from None
             try:
                 parser.write(chunk)
             except Problem:

@@ -18,7 +18,7 @@ from ..models import BulkUpload, BulkUploadRow, utcnow
 from ..statuses import RowOutcome
 from . import accounts
 from .errors import ErrorCode, UploadNotFound, message_for
-from .records import locked_draft
+from .records import get_upload, locked_draft
 from .schema import COLUMN_NAMES
 from .search import can_search, matching_rows, search_term, update_rows
 from .validation import validate_rows
@@ -72,13 +72,7 @@ def page(
     limit: int = 50,
 ) -> tuple[list[RowView], int]:
     """One page of the draft's rows in file order, and how many rows match in all."""
-    upload = (
-        session.exec(select(BulkUpload).where(BulkUpload.id == str(upload_id), BulkUpload.company_id == company_id))
-        .scalars()
-        .first()
-    )
-    if upload is None:
-        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+    upload = get_upload(session, company_id, upload_id)
     term = search_term(search)
     # Counted up to SEARCH_COUNT_LIMIT + 1 only: a common term in a million rows would otherwise
     # be looked for in them all for a number nobody pages through ("1,000+" is shown). One pass

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .. import routes
+
 
 class ErrorCode(StrEnum):
     # File-level: the step stops until the admin provides another file.
@@ -108,7 +110,7 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.UNDO_WINDOW_PASSED: "This upload finished on {finished} and can be undone only within {days} days of that. Remove its users one by one instead.",
     ErrorCode.UNDO_NOT_AVAILABLE: "This upload can't be undone: {reason}.",
     ErrorCode.UNAUTHORIZED: "{reason} Create a key on the API keys page (or with `bulk-upload api-key create`) and send it as Authorization: Bearer <key>.",
-    ErrorCode.NOT_FOUND: "There is nothing at this address. The API's paths are listed at /api/v1/docs.",
+    ErrorCode.NOT_FOUND: f"There is nothing at this address. The API's paths are listed at {routes.API_DOCS}.",
     ErrorCode.INVALID_REQUEST: "The request can't be used: {reason}",
     ErrorCode.INVALID_SETTINGS: "The settings can't be used: {reason}",
     ErrorCode.UPLOAD_BUSY: "{reason}",
@@ -135,7 +137,11 @@ def _level(code: ErrorCode) -> str:
 
 
 class UploadNotFound(LookupError):
-    """No such upload in this company (also what another company's upload looks like)."""
+    """No such upload in this company (also what another company's upload looks like): raised
+    without a message, it says so in the catalogue's words (UPLOAD_NOT_FOUND)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or message_for(ErrorCode.UPLOAD_NOT_FOUND))
 
 
 class UploadBusy(RuntimeError):

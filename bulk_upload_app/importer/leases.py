@@ -149,7 +149,7 @@ def claim(session: Session, company_id: int, upload_id: str, owner: str, now: da
         )
     ).first()
     if before is None:
-        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+        raise UploadNotFound()
     cutoff = now - timedelta(seconds=lease)
     claimed = session.execute(
         update(BulkUpload.__table__)

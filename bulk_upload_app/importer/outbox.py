@@ -33,18 +33,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, Optional
+from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Session
 
 from ..db import session_scope
-from ..models import AdminHistorySeen, BulkUpload, BulkUploadRow, utcnow
+from ..models import AdminHistorySeen, BulkUpload, BulkUploadRow, OutboxMessage, utcnow
 from ..settings import Settings, get_settings
-from ..statuses import STATUS_LABELS, RowOutcome, UploadStatus, shown_status
+from ..statuses import STATUS_LABELS, OutboxStatus, RowOutcome, UploadStatus, shown_status
 from . import audit, webhooks
 
 logger = logging.getLogger("bulk_upload")
@@ -65,44 +64,6 @@ NO_MAIL_SERVER = "not sent: no mail server configured"
 
 # The upload statuses after which the uploader is told (the "creating" lease's ends).
 FINISHED = (UploadStatus.DONE, UploadStatus.INTERRUPTED, UploadStatus.CANCELLED)
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"  # due at next_attempt_at
-    SENDING = "sending"  # claimed by claimed_by until lease_until
-    SENT = "sent"
-    SKIPPED = "skipped"  # nothing to send: no address (last_error says why)
-    NOT_SENT = "not_sent"  # could not even try: no mail server configured
-    FAILED = "failed"  # gave up: refused for good, or MAX_ATTEMPTS reached (last_error says why)
-
-
-class OutboxMessage(SQLModel, table=True):
-    """One message to deliver about one finish of one upload."""
-
-    __tablename__ = "notification_outbox"
-    __table_args__ = (
-        UniqueConstraint("upload_id", "kind", "target", "event", "finish_number", name="uq_notification_outbox_once"),
-        Index("ix_notification_outbox_due", "status", "next_attempt_at"),
-    )
-    id: Optional[int] = Field(default=None, primary_key=True)  # noqa: UP045 (SQLModel field)
-    kind: str = Field(max_length=20)  # "email" ("webhook" later)
-    event: str = Field(max_length=40)  # "batch-finished"
-    # No foreign keys, as the audit: what was sent about an upload outlives the upload's rows.
-    upload_id: str = Field(max_length=32, index=True)
-    company_id: int = Field(index=True)
-    target: str = Field(default="", max_length=500)  # email: "uploader"; a webhook: its endpoint
-    finish_number: int = 1  # the upload's create attempt that ended
-    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # What the finish was, frozen when it happened: status key, counts, file name.
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default=OutboxStatus.PENDING, max_length=20)
-    attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow)
-    lease_until: Optional[datetime] = None  # noqa: UP045
-    claimed_by: Optional[str] = Field(default=None, max_length=80)  # noqa: UP045
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    sent_at: Optional[datetime] = None  # noqa: UP045
-    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # noqa: UP045
 
 
 FINAL_STATUSES = (OutboxStatus.SENT, OutboxStatus.SKIPPED, OutboxStatus.NOT_SENT, OutboxStatus.FAILED)

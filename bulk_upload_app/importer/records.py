@@ -39,7 +39,7 @@ def get_upload(session: Session, company_id: int, upload_id: str) -> BulkUpload:
         .first()
     )
     if upload is None:
-        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+        raise UploadNotFound()
     if is_stale(upload):
         # Its worker died: show it as interrupted (resumable) without writing in a read. The
         # database keeps "creating" until recover_stale or the next create_users claims it.
@@ -161,7 +161,7 @@ def locked_upload(session: Session, company_id: int, upload_id: str) -> BulkUplo
         query = query.with_for_update()
     upload = session.exec(query).scalars().first()
     if upload is None:
-        raise UploadNotFound("This bulk upload does not exist or belongs to another account.")
+        raise UploadNotFound()
     return upload
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from .. import routes
 from ..db import session_scope
 from ..models import WebhookEndpoint, utcnow
 from ..settings import Settings
@@ -141,7 +142,7 @@ def event_body(delivery_id: int, upload_id: str, payload: dict[str, Any]) -> byt
                 "failed": payload.get("failed"),
             },
             "reason": payload.get("reason") or None,
-            "links": {"self": f"/api/v1/user-imports/{upload_id}"},
+            "links": {"self": routes.api_import(upload_id)},
         },
     }
     return json.dumps(document, separators=(",", ":")).encode()

@@ -26,13 +26,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import routes
 from ..http_auth import bearer_caller
+from ..request_size import SCIM_BODY_BYTES, BodyCounter, TooLarge
 from ..services import scim as provisioning
 from ..services.api_keys import ApiCaller
 from . import filters
 from .errors import ScimProblem, as_problem, error_response, row_problem, scim_json
 from .resources import (
-    MAX_PAYLOAD_BYTES,
     MAX_RESULTS,
     USER_SCHEMA,
     User,
@@ -45,7 +46,7 @@ from .resources import (
 )
 
 Handler = Callable[[Request, ApiCaller, bytes], Response]
-PREFIX = "/scim/v2"
+PREFIX = routes.SCIM
 
 
 def base_url(request: Request) -> str:
@@ -53,22 +54,22 @@ def base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}".rstrip("/")
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ScimProblem(413, f"The request is larger than the {limit} bytes this service accepts.")
-    received = bytearray()
-    async for chunk in request.stream():
-        received += chunk
-        if len(received) > limit:
-            raise ScimProblem(413, f"The request is larger than the {limit} bytes this service accepts.")
+async def _body(request: Request) -> bytes:
+    counter, received = BodyCounter(SCIM_BODY_BYTES), bytearray()
+    try:
+        counter.check_declared(request.headers.get("content-length"))
+        async for chunk in request.stream():
+            counter.add(len(chunk))
+            received += chunk
+    except TooLarge as over:
+        raise ScimProblem(413, f"The request is larger than the {over.limit} bytes this service accepts.") from None
     return bytes(received)
 
 
 def endpoint(handler: Handler, *, reads_body: bool = False) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         try:
-            body = await _body(request, MAX_PAYLOAD_BYTES) if reads_body else b""
+            body = await _body(request) if reads_body else b""
             try:
                 caller = await run_in_threadpool(bearer_caller, request)
             except HTTPException as refused:

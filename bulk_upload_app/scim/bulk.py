@@ -20,7 +20,7 @@ from scim2_models import Context, PatchOp
 from ..services import scim as provisioning
 from ..services.api_keys import ApiCaller
 from .errors import ScimProblem, as_problem, row_problem
-from .resources import MAX_OPERATIONS, MAX_PAYLOAD_BYTES, User, dump, to_person, to_resource
+from .resources import MAX_OPERATIONS, User, dump, to_person, to_resource
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -84,8 +84,7 @@ def parse_request(document: Any) -> tuple[list[Operation], int | None]:
 
 
 def run_bulk(caller: ApiCaller, document: Any, body: bytes, base: str) -> dict[str, Any]:
-    if len(body) > MAX_PAYLOAD_BYTES:
-        raise ScimProblem(413, f"The Bulk request is larger than {MAX_PAYLOAD_BYTES} bytes.")
+    """A Bulk request; `body` (read within request_size.SCIM_BODY_BYTES by the endpoint) names its upload."""
     operations, fail_on_errors = parse_request(document)
     run = Run(caller, base, operations, fail_on_errors)
     posts = _prepare_posts(run)

@@ -34,10 +34,10 @@ from scim2_models import (
 )
 
 from ..importer.scim_users import Person, Provisioned
+from ..request_size import SCIM_BODY_BYTES
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 MAX_OPERATIONS = 1000
-MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_RESULTS = 200  # a page of /Users holds at most this many (count is capped to it)
 
 
@@ -135,7 +135,7 @@ def to_person(resource: User) -> Person:
 def service_provider_config(base_url: str) -> ServiceProviderConfig:
     return ServiceProviderConfig(
         patch=Patch(supported=True),
-        bulk=Bulk(supported=True, max_operations=MAX_OPERATIONS, max_payload_size=MAX_PAYLOAD_BYTES),
+        bulk=Bulk(supported=True, max_operations=MAX_OPERATIONS, max_payload_size=SCIM_BODY_BYTES),
         filter=Filter(supported=True, max_results=MAX_RESULTS),
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=False),

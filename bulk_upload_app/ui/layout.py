@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from .. import routes
 from ..settings import get_settings
 from .session import SessionState
 
@@ -42,9 +43,9 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
         rx.cond(SessionState.checked, rx.el.span(id="sign-in-checked", hidden=True)),
         rx.el.header(
             rx.hstack(
-                rx.link(rx.heading("Contact Center", size="4"), href="/users", underline="none"),
+                rx.link(rx.heading("Contact Center", size="4"), href=routes.USERS, underline="none"),
                 rx.spacer(),
-                rx.link("Users", href="/users"),
+                rx.link("Users", href=routes.USERS),
                 width="100%",
                 align="center",
                 padding_x="1.5em",

@@ -240,7 +240,7 @@ def test_the_host_renews_the_sign_in_by_posting_a_fresh_token(host_page, app_ser
     configured parent is spent as a new sign-in (its jti is recorded), and the frame keeps working."""
     import jwt
 
-    from bulk_upload_app.auth import UsedToken
+    from bulk_upload_app.models import UsedToken
 
     host_page.goto(hosts[0])
     frame = app_frame(host_page)

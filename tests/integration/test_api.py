@@ -27,8 +27,17 @@ from bulk_upload_app.api import create_api
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.http_guard import http_guard
 from bulk_upload_app.importer import outbox
-from bulk_upload_app.importer.outbox import OutboxMessage
-from bulk_upload_app.models import ApiIdempotency, BulkUpload, Group, GroupMember, Skill, User, UserSkill, utcnow
+from bulk_upload_app.models import (
+    ApiIdempotency,
+    BulkUpload,
+    Group,
+    GroupMember,
+    OutboxMessage,
+    Skill,
+    User,
+    UserSkill,
+    utcnow,
+)
 from bulk_upload_app.services import api_keys, history
 from tests.integration.test_create import count_users, new_company
 from tests.integration.test_jobs import queue  # noqa: F401 (the fixture: a worker on the test Redis)

@@ -10,9 +10,8 @@ from sqlalchemy import select, update
 
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, history, outbox, records, uploads
-from bulk_upload_app.importer.outbox import OutboxMessage
 from bulk_upload_app.importer.report import REPORT_HEADER, report_rows
-from bulk_upload_app.models import BulkUpload, BulkUploadAudit, utcnow
+from bulk_upload_app.models import BulkUpload, BulkUploadAudit, OutboxMessage, utcnow
 from bulk_upload_app.settings import load_settings
 from bulk_upload_app.statuses import UploadStatus
 from tests.integration.test_create import new_company, stage

@@ -145,7 +145,8 @@ def test_a_done_uploads_rows_go_after_retention_days_its_counts_users_and_audit_
 
 
 def test_notifications_are_forgotten_after_retention_days_unless_still_to_be_sent(engine, tmp_path):
-    from bulk_upload_app.importer.outbox import OutboxMessage, OutboxStatus
+    from bulk_upload_app.models import OutboxMessage
+    from bulk_upload_app.statuses import OutboxStatus
 
     company = new_company(engine)
     ended, waiting = done_upload(engine, company), done_upload(engine, company, domain="wait.example.com")

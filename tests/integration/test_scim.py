@@ -17,7 +17,8 @@ from bulk_upload_app.importer import api_keys, audit
 from bulk_upload_app.importer.batch import batch_from_names
 from bulk_upload_app.importer.scim_users import save_defaults
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, Group, GroupMember, ScimIdentity, User
-from bulk_upload_app.scim.resources import MAX_OPERATIONS, MAX_PAYLOAD_BYTES
+from bulk_upload_app.request_size import SCIM_BODY_BYTES
+from bulk_upload_app.scim.resources import MAX_OPERATIONS
 from bulk_upload_app.services import history
 from tests.support.scim_server import scim_server
 
@@ -95,7 +96,7 @@ def patch(*operations: dict) -> dict:
 
 def test_discovery_advertises_bulk_filter_and_patch(scim):
     config = scim.a.get("/ServiceProviderConfig").json()
-    assert config["bulk"] == {"supported": True, "maxOperations": MAX_OPERATIONS, "maxPayloadSize": MAX_PAYLOAD_BYTES}
+    assert config["bulk"] == {"supported": True, "maxOperations": MAX_OPERATIONS, "maxPayloadSize": SCIM_BODY_BYTES}
     assert config["filter"]["supported"] is True and config["patch"]["supported"] is True
     assert config["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     types = scim.a.get("/ResourceTypes").json()
@@ -339,7 +340,7 @@ def test_bulk_posts_beyond_the_seats_are_refused_whole(scim):
 def test_bulk_past_its_limits_is_413(scim):
     too_many = [{"method": "DELETE", "path": "/Users/1"}] * (MAX_OPERATIONS + 1)
     error_of(scim.a.post("/Bulk", json={"schemas": [BULK], "Operations": too_many}), 413)
-    padding = "x" * MAX_PAYLOAD_BYTES
+    padding = "x" * SCIM_BODY_BYTES
     big = json.dumps({"schemas": [BULK], "Operations": [], "padding": padding})
     error_of(scim.a.post("/Bulk", content=big, headers={"content-type": "application/scim+json"}), 413)
 

@@ -8,7 +8,7 @@ import uuid
 import jwt
 import pytest
 
-from bulk_upload_app import auth
+from bulk_upload_app import auth, models
 from bulk_upload_app.db import session_scope
 from tests.support.services import left_out
 from tests.unit.test_tokens import ISSUER, SECRET
@@ -46,8 +46,8 @@ def test_expired_jtis_are_forgotten(engine, demo_company):
         assert auth.remember_jti(session, old_jti, int(time.time() - 3600))
     with session_scope(engine) as session:
         assert auth.remember_jti(session, new_jti, int(time.time()) + 60)
-        assert session.get(auth.UsedToken, old_jti) is None
-        assert session.get(auth.UsedToken, new_jti) is not None
+        assert session.get(models.UsedToken, old_jti) is None
+        assert session.get(models.UsedToken, new_jti) is not None
 
 
 @pytest.mark.redis
@@ -72,7 +72,7 @@ def test_a_spent_token_stays_spent_when_redis_is_restarted(monkeypatch, engine, 
     assert refused.value.code == "replayed"
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     with session_scope(engine) as session:
-        assert session.get(auth.UsedToken, jti) is not None
+        assert session.get(models.UsedToken, jti) is not None
 
 
 def test_dev_signin_is_on_in_demo_mode_only(monkeypatch, engine, demo_company):

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_upload_app.api import ratelimit
-from bulk_upload_app.api.app import ReportFormat, RowResult, create_api
+from bulk_upload_app.api import create_api, ratelimit
 from bulk_upload_app.api.docs_page import docs_html
+from bulk_upload_app.api.imports import ReportFormat, RowResult
 from bulk_upload_app.api.problems import PROBLEM_JSON, as_problem
 from bulk_upload_app.importer.batch import BatchProblem
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound, catalogue

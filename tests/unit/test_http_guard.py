@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bulk_upload_app.http_guard import FORM_OVERHEAD_BYTES, http_guard
+from bulk_upload_app.http_guard import http_guard
+from bulk_upload_app.request_size import FORM_OVERHEAD_BYTES
 
 MB = 1024 * 1024
 

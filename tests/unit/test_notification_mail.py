@@ -147,7 +147,8 @@ def test_one_line_has_no_line_breaks_and_keeps_to_its_limit(text):
 
 
 def test_an_email_being_sent_is_described_as_being_sent_not_as_waiting_to_be_tried_again():
-    from bulk_upload_app.importer.outbox import OutboxStatus, describe
+    from bulk_upload_app.importer.outbox import describe
+    from bulk_upload_app.statuses import OutboxStatus
 
     assert describe(OutboxStatus.SENDING, ["a@example.com"], 1, None) == "Sending the email to a@example.com"
     assert (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ...importer.errors import ErrorCode, message_for
 from ..layout import admins_only, loading, page_frame
 from .create import creating_step, result_step
 from .draft import DraftState, stepper
@@ -20,7 +21,7 @@ def draft_page() -> rx.Component:
             rx.cond(
                 DraftState.not_found,
                 rx.callout(
-                    "This bulk upload does not exist or belongs to another account.",
+                    message_for(ErrorCode.UPLOAD_NOT_FOUND),
                     icon="circle-x",
                     color_scheme="red",
                     role="alert",
