@@ -4,7 +4,7 @@
 #   ./dev.sh run                 app at http://localhost:3000 (SQLite + demo data)
 #   ./dev.sh test [pytest args]  whole test suite (PostgreSQL, Redis, Chromium ensured)
 #   ./dev.sh prod [reflex args]  production mode: PostgreSQL, Redis, 2 workers, migrations first
-#   ./dev.sh bench [args]        python -m bulk_upload_app.bench
+#   ./dev.sh bench [args]        python -m bench (the benchmarks in bench/)
 #   ./dev.sh load-test [args]    scripts/load_test.py: 20 admins (+2 with 1M rows) at once on PostgreSQL + Redis + 2 workers
 #
 # Safe to run again: every step is skipped when already done. Works with no stdin (CI=true).
@@ -41,7 +41,8 @@ usage: ./dev.sh run | test [pytest args...] | prod | bench [args...] | bench-ui 
   run    install (venv, Node >= 22.22), migrate + seed SQLite, start a local mail catcher (read its
          mail on /demo/mail) and the app on http://localhost:3000
   test   install as above + Chromium, ensure PostgreSQL and Redis, run python -m pytest
-  bench  install as above, run python -m bulk_upload_app.bench (engine: read, validate, stage, create)
+  bench  install as above, run python -m bench (bench/: engine by default; --api, --search,
+         --process ROWS, --versus-django; python -m bench --help)
   prod   install as above, ensure PostgreSQL + Redis, migrate, run the production build
          (one port, GRANIAN_WORKERS=2 workers sharing state in Redis; see README "Production")
   bench-ui  install as above + Chromium, time the wizard on a big file (scripts/bench_ui.py)
@@ -411,7 +412,7 @@ case "$cmd" in
     bench)
         setup
         ensure_postgres
-        exec python -m bulk_upload_app.bench "$@"
+        exec python -m bench "$@"
         ;;
     bench-ui)
         setup

@@ -37,12 +37,12 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from .db import get_engine, session_scope
-from .importer import api_imports, capacity, outbox, uploads
+from .importer import api_imports, capacity, lifecycle, outbox, uploads
 from .importer.batch import BatchProblem
 from .importer.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
 from .importer.leases import CreateRunning
 from .importer.reading import ReadLimits
-from .models import BulkUpload, UploadFile, utcnow
+from .models import BulkUpload, UploadFile
 from .settings import get_settings
 from .statuses import UploadStatus
 
@@ -190,8 +190,7 @@ def _create_users(company_id: int, upload_id: str, admin_user_id: int | None, ac
             upload = uploads.get_upload(session, company_id, upload_id)
         except UploadNotFound:
             return
-        if upload.cancel_requested and upload.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED):
-            upload.cancel_requested, upload.queued_at = False, None  # cancelled before a worker took it
+        if lifecycle.forget_cancel(upload):  # cancelled before a worker took it
             return
     uploads.recover_stale(engine, company_id=company_id)
     try:
@@ -227,9 +226,7 @@ def _record_problem(company_id: int, upload_id: str, problem: str) -> None:
             upload = uploads.get_upload(session, company_id, upload_id)
         except UploadNotFound:
             return
-        upload.problem, upload.queued_at, upload.updated_at = problem[:1000], None, utcnow()
-        if upload.status == UploadStatus.DRAFT:
-            upload.wizard_step = "settings"  # back where the admin chose the batch
+        lifecycle.create_refused(upload, problem)
         session.add(upload)
 
 

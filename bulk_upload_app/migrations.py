@@ -19,7 +19,7 @@ def upgrade(url: str | None = None) -> None:
     command.upgrade(alembic_config, "head")
 
 
-# On PostgreSQL these foreign keys are statement-level checks (migrations 0010 and 0015); the
+# On PostgreSQL these foreign keys are statement-level checks (migrations 0009_link_checks and 0016_fast_links); the
 # models keep declaring them, which is what SQLite builds.
 CHECKED_BY_TRIGGERS = frozenset(
     {

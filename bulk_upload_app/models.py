@@ -38,7 +38,7 @@ class User(SQLModel, table=True):
     __tablename__ = "app_user"
     __table_args__ = (UniqueConstraint("company_id", "extension", name="uq_app_user_company_extension"),)
     id: Optional[int] = Field(default=None, primary_key=True)
-    # No index of its own: uq_app_user_company_extension begins with company_id (0019).
+    # No index of its own: uq_app_user_company_extension begins with company_id (migration 0018_fast_create).
     company_id: int = Field(foreign_key="company.id")
     firstname: str = Field(max_length=100)
     lastname: str = Field(max_length=100)
@@ -229,7 +229,7 @@ class BulkUploadRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("upload_id", "row_number", name="uq_bulk_upload_row_number"),
         Index("ix_bulk_upload_row_upload_email", "upload_id", "email_norm"),
-        # Deleting a user looks up the rows that refer to it (0020).
+        # Deleting a user looks up the rows that refer to it (migration 0019_row_user_index).
         Index(
             "ix_bulk_upload_row_user_id",
             "user_id",

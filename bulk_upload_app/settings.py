@@ -353,3 +353,49 @@ def require_safe_start() -> Settings:
             print(f"bulk-upload: refusing to start: {problem}", file=sys.stderr)
         raise SystemExit(2)
     return settings
+
+
+# ---------------------------------------------------------------- what runs beside the app
+# The benchmarks (bench/), scripts/ and the tests' harness (tests/support/) read their part of the
+# environment here too, so that this module stays the one reader of it. None of it is a setting
+# of the app: these are the services and tools the harness itself uses (`./dev.sh` exports them).
+
+DEFAULT_TEST_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    pg_url: str  # BULK_UPLOAD_TEST_PG_URL: a database whose schemas the harness creates and drops
+    redis_url: str  # BULK_UPLOAD_TEST_REDIS_URL: a server whose databases 1..15 the tests claim
+    without: frozenset[str]  # BULK_UPLOAD_WITHOUT: parts left out of a test run (postgres, redis, browser)
+    chromium_path: str  # CHROMIUM_PATH
+    e2e_web_dir: Path | None  # BULK_UPLOAD_E2E_WEB_DIR: the browser tests' frontend build dir
+    e2e_start_timeout: float | None  # BULK_UPLOAD_E2E_START_TIMEOUT: seconds to wait for the app
+    xdist_worker: str  # PYTEST_XDIST_WORKER (pytest-xdist's): "gw1"..., "" outside xdist
+    corpus_dir: Path | None  # BULK_UPLOAD_CORPUS: the shared edge-case corpus
+    screenshots_for_docs: bool  # BULK_UPLOAD_SCREENSHOTS=1: screenshots go to docs/screenshots
+
+
+def harness_settings(env: Mapping[str, str] | None = None) -> HarnessSettings:
+    """What the benchmarks, scripts and tests read from `env` (default: the process environment)."""
+    read = _Reader(os.environ if env is None else env)
+    web_dir, corpus = read.text("BULK_UPLOAD_E2E_WEB_DIR"), read.text("BULK_UPLOAD_CORPUS")
+    start_timeout = read.text("BULK_UPLOAD_E2E_START_TIMEOUT")
+    return HarnessSettings(
+        pg_url=read.text("BULK_UPLOAD_TEST_PG_URL", DEFAULT_TEST_PG_URL),
+        redis_url=read.text("BULK_UPLOAD_TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL),
+        without=frozenset(p.strip() for p in read.text("BULK_UPLOAD_WITHOUT").split(",") if p.strip()),
+        chromium_path=read.text("CHROMIUM_PATH", "/usr/bin/chromium"),
+        e2e_web_dir=Path(web_dir) if web_dir else None,
+        e2e_start_timeout=read.number("BULK_UPLOAD_E2E_START_TIMEOUT", 0, whole=False) if start_timeout else None,
+        xdist_worker=read.text("PYTEST_XDIST_WORKER"),
+        corpus_dir=Path(corpus) if corpus else None,
+        screenshots_for_docs=read.text("BULK_UPLOAD_SCREENSHOTS") == "1",
+    )
+
+
+def environment(prefix: str = "") -> dict[str, str]:
+    """A copy of this process's environment (only the variables starting with `prefix`): what a
+    process we start inherits, with the caller's changes on top, or what a report records."""
+    return {name: value for name, value in os.environ.items() if name.startswith(prefix)}

@@ -4,9 +4,10 @@ from enum import StrEnum
 
 
 class UploadStatus(StrEnum):
-    """Where a bulk upload is in its life. "creating" is a lease: it holds only while
-    creating_heartbeat is fresh (importer/creating.py); a stale one counts as interrupted.
-    "abandoned": interrupted, never resumed, its rows purged (importer/retention.py)."""
+    """Where a bulk upload is in its life; the moves between them: importer/lifecycle.py.
+    "creating" is a lease: it holds only while creating_heartbeat is fresh (importer/leases.py);
+    a stale one counts as interrupted. "abandoned": interrupted, never resumed, its rows purged
+    (importer/retention.py)."""
 
     PROCESSING = "processing"  # a worker reads and judges the file; its rows appear as they are judged
     REJECTED = "rejected"  # the file could not be used (its `problem` says why); nothing was staged
@@ -14,11 +15,29 @@ class UploadStatus(StrEnum):
     CREATING = "creating"
     INTERRUPTED = "interrupted"
     DONE = "done"
-    FAILED = "failed"
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"
     UNDONE = "undone"  # every user it created was removed again (importer/undo.py)
     PARTLY_UNDONE = "partly_undone"  # removed, but for users that changed since they were created
+
+
+# An early version marked a create that stopped "failed"; none does now (it is "interrupted" and
+# resumes). Rows that still hold it read as expired and are purged as finished.
+RETIRED_FAILED = "failed"
+
+
+class WizardStep(StrEnum):
+    """The wizard's steps. An upload stores where the admin comes back to (`wizard_step`: match,
+    review, settings, creating); template and upload come before there is an upload, result is
+    shown for any upload past creating."""
+
+    TEMPLATE = "template"
+    UPLOAD = "upload"
+    MATCH = "match"  # the file's titles are not ours: the admin matches its columns (importer/pending.py)
+    REVIEW = "review"
+    SETTINGS = "settings"  # the batch: user type, settings, groups, numbers, skills
+    CREATING = "creating"
+    RESULT = "result"
 
 
 # Past the draft: the wizard shows these on the Create users step (progress or result).
@@ -59,10 +78,11 @@ STATUS_LABELS = {
 
 
 def shown_status(status: str, failed_count: int) -> str:
-    """The STATUS_LABELS key of an upload: "done" splits in two, "failed"/"abandoned" read expired."""
+    """The STATUS_LABELS key of an upload: "done" splits in two, "abandoned" (and the retired
+    "failed") read expired."""
     if status == UploadStatus.DONE:
         return "created_with_failures" if failed_count else "created"
-    if status in (UploadStatus.ABANDONED, UploadStatus.FAILED):
+    if status in (UploadStatus.ABANDONED, RETIRED_FAILED):
         return "expired"
     return status if status in STATUS_LABELS else "expired"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from _bootstrap import REPO
 from playwright.sync_api import expect, sync_playwright
 
-from bulk_upload_app.bench import generate
+from bench.files import generate
 from tests.support.app_server import Mode, prepare_database, production_mode, server_env, start_server
 from tests.support.browser import CHROMIUM_ARGS, CHROMIUM_PATH, sign_in_with_token
 

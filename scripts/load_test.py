@@ -5,7 +5,7 @@ workers: the e2e harness's `production_mode`, see tests/support/app_server.py) w
 sign-in OFF, creates one company per admin (2,000 seats each) and signs each admin in with a
 token of their own (`make_token`, the shared BULK_UPLOAD_JWT_SECRET). Then, in one Chromium
 with one browser context per admin, all admins at the same time: open the wizard with
-?token=..., Continue, upload their own generated CSV (bulk_upload_app.bench.generate, 0% errors,
+?token=..., Continue, upload their own generated CSV (bench.files.generate, 0% errors,
 a distinct seed and run id), Continue, Create users, Confirm, wait for "N users added".
 
 At the same moment, `--big-admins` more admins (default 2) each upload a `--big-rows` file
@@ -39,7 +39,8 @@ from pathlib import Path
 
 from _bootstrap import REPO
 
-from bulk_upload_app.bench import generate
+from bench.files import generate
+from bulk_upload_app.settings import environment, harness_settings
 from tests.support.app_server import prepare_database, production_mode, server_env, start_server
 from tests.support.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from tests.support.dashboard import E2E_JWT_SECRET, e2e_token
@@ -306,8 +307,8 @@ def big_file(rows: int, index: int) -> Path:
 
 def web_dir() -> Path:
     """A frontend build dir of its own (seeded from the e2e one), so a parallel e2e run is not disturbed."""
-    if configured := os.environ.get("BULK_UPLOAD_E2E_WEB_DIR"):
-        return Path(configured)
+    if configured := harness_settings().e2e_web_dir:
+        return configured
     path = REPO / ".web-e2e-load"  # .gitignore has .web-e2e*/
     if not path.exists() and (REPO / ".web-e2e" / "node_modules").exists():
         shutil.copytree(REPO / ".web-e2e", path, symlinks=True)
@@ -388,7 +389,7 @@ def main() -> int:
         "workers": args.workers,
         "big_admins": args.big_admins,
         "rows_per_big_admin": args.big_rows,
-        "job_settings": {k: v for k, v in sorted(os.environ.items()) if k.startswith("BULK_UPLOAD_WORKER")},
+        "job_settings": dict(sorted(environment("BULK_UPLOAD_WORKER").items())),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "succeeded": len(ok),
         "big_succeeded": len(big_ok),

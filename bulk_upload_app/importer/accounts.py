@@ -14,7 +14,6 @@ from sqlmodel import Session
 from ..models import BulkUpload, Company, User
 from ..statuses import UploadStatus
 
-_CHUNK = 5000  # well under every database's bound-parameter limit
 _LIST_CHUNK = 50_000  # emails in one array or JSON parameter: bounds one query's memory, not its parameters
 
 
@@ -37,18 +36,6 @@ def existing_emails(session: Session, emails: Iterable[str] | pl.Series) -> set[
             listed = func.json_each(literal(json.dumps(chunk))).table_valued("value")
             query = select(User.email).join_from(listed, User, User.email == listed.c.value)
         found.update(session.execute(query).scalars())
-    return found
-
-
-def emails_of_other_companies(session: Session, company_id: int, emails: Iterable[str]) -> set[str]:
-    """Which of these emails belong to a user of another company (for counts only: never shown)."""
-    pending = sorted(set(emails))
-    found: set[str] = set()
-    for start in range(0, len(pending), _CHUNK):
-        chunk = pending[start : start + _CHUNK]
-        found.update(
-            session.exec(select(User.email).where(User.email.in_(chunk), User.company_id != company_id)).scalars()
-        )
     return found
 
 

@@ -16,18 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ..models import ApiIdempotency, ApiImport, BulkUpload, BulkUploadRow, utcnow
-from ..statuses import RowOutcome, UploadStatus
-from . import audit
+from ..statuses import RowOutcome, UploadStatus, WizardStep
+from . import lifecycle
 from .batch import BatchSpec, checked_batch
-from .errors import UploadBusy
 from .records import get_upload, locked_upload, pending_valid_rows, seat_problem
 from .schema import COLUMN_NAMES
 
 IDEMPOTENCY_HOURS = 24
-CANCELLED = "bulk_upload.cancelled"
 ROW_RESULTS = ("invalid", "failed", "created")
-# A draft no job runs for may be dropped; after users were created, only undo removes them.
-CANCELLABLE = (UploadStatus.DRAFT, UploadStatus.INTERRUPTED, UploadStatus.REJECTED)
 
 
 def accept(
@@ -40,7 +36,7 @@ def accept(
     create_when_judged: bool,
     notify: list[str],
 ) -> None:
-    """What an API caller asked for with a received file (processing.receive made its upload): the
+    """What an API caller asked for with a received file (pipeline.receive made its upload): the
     batch (checked against the company) and the API's options. Before the file is queued, so the
     worker that judges it finds them."""
     upload = get_upload(session, company_id, upload_id)
@@ -88,43 +84,18 @@ def queue_create_if_asked(session: Session, upload_id: str, legacy_dashboard_url
     upload = locked_upload(session, options.company_id, upload_id)
     if upload.status != UploadStatus.DRAFT or upload.queued_at is not None:
         return None
-    if upload.wizard_step == "match":
+    if upload.wizard_step == WizardStep.MATCH:
         upload.problem = "The file's columns must be matched in the wizard before its users can be created."
     elif (needed := pending_valid_rows(session, upload_id)) == 0:
         upload.problem = "There are no valid rows to create. Fix the rows with errors first."
     elif (problem := seat_problem(session, upload.company_id, needed, legacy_dashboard_url)) is not None:
         upload.problem = f"{problem.code.value}: {problem.message}"[:1000]
     else:
-        upload.queued_at, upload.problem, upload.cancel_requested = utcnow(), "", False
-        upload.wizard_step = "creating"
+        lifecycle.queue_create(upload)
         session.add(upload)
         return options.company_id, f"api_key:{options.key_id}"
     session.add(upload)
     return None
-
-
-def cancel(session: Session, company_id: int, upload_id: str, *, actor: str) -> BulkUpload:
-    """Drop a draft no user was created from and no job is running for (UploadBusy otherwise)."""
-    upload = locked_upload(session, company_id, upload_id)
-    if upload.status == UploadStatus.CANCELLED:
-        return upload
-    if upload.status not in CANCELLABLE or count_rows(session, upload.id, RowOutcome.CREATED):
-        raise UploadBusy("Users of this upload are being created or were created; undo it instead.")
-    upload.status = UploadStatus.CANCELLED
-    upload.finished_at = upload.updated_at = utcnow()
-    upload.pending_table = None
-    upload.version += 1
-    session.add(upload)
-    audit.record(
-        session,
-        CANCELLED,
-        upload_id=upload.id,
-        company_id=company_id,
-        actor=actor,
-        file_name=upload.file_name,
-        outcome="cancelled",
-    )
-    return upload
 
 
 def count_rows(session: Session, upload_id: str, outcome: str) -> int:

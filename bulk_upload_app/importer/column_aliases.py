@@ -209,13 +209,7 @@ def keys_for(role: str) -> list[str]:
     return [key for key, alias in _ALIASES.items() if alias.role == role]
 
 
-TEMPLATE_KEYS: dict[str, str] = {key: alias.role for key, alias in TEMPLATE}
 ALL_KEYS: tuple[str, ...] = tuple(_ALIASES)
-
-
-def template_field(title: str) -> str | None:
-    """The template column a title means as a near miss of our own titles, or None."""
-    return TEMPLATE_KEYS.get(normalise_title(title))
 
 
 def alias_for(title: str) -> Alias | None:

@@ -39,8 +39,8 @@ from ..models import (
     utcnow,
 )
 from ..settings import get_settings
-from ..statuses import RowOutcome, UploadStatus
-from . import audit, membership, outbox
+from ..statuses import RowOutcome
+from . import audit, lifecycle, membership
 from .batch import BatchSpec, checked_batch, given_links
 from .errors import (
     ErrorCode,
@@ -56,8 +56,6 @@ from .records import (
     failed_rows,
     get_upload,
     lease_seconds,
-    rows_failed,
-    rows_with_email_of_other_company,
 )
 
 CREATE_CHUNK = 5000
@@ -198,34 +196,16 @@ def create_users(
             upload = get_upload(session, company_id, upload_id)
             failed = failed_rows(session, upload_id)
             created = count_outcome(session, upload_id, RowOutcome.CREATED)
-            upload.created_count = created
-            upload.failed_count = rows_failed(failed)
-            upload.status = UploadStatus.DONE
-            upload.creating_owner = None
-            upload.seats_reserved = 0
-            upload.finished_at = utcnow()
-            upload.version += 1
-            by_code: dict[str, int] = {}
-            for item in failed:
-                by_code[item["code"]] = by_code.get(item["code"], 0) + 1
-            audit.record(
+            lifecycle.finish_create(
                 session,
-                audit.CREATED,
-                upload_id=upload_id,
-                outcome="done",
+                upload_id,
                 created=created,
-                failed=len(failed),
+                failed=failed,
+                facts=facts,
                 total_rows=upload.total_rows,
-                **facts,
-                details={
-                    "failed_by_code": by_code,
-                    "attempt": upload.create_attempts,
-                    "processed_this_attempt": done,
-                    "email_in_other_company": rows_with_email_of_other_company(session, company_id, upload_id),
-                },
+                details={"attempt": upload.create_attempts, "processed_this_attempt": done},
+                also={"creating_owner": None, "seats_reserved": 0},
             )
-            # In the same transaction as "done": the uploader's email is queued exactly when it ends.
-            outbox.enqueue_batch_finished(session, upload_id, created=created, failed=len({f["row"] for f in failed}))
     except LeaseLost:
         raise  # the new lease holder owns the upload and its audit now
     except CreateCancelled:
@@ -242,68 +222,32 @@ def _cancelled(
 ) -> CreateResult:
     """Stop where the admin cancelled: the users created so far stay, the seats held for the rest
     are freed, the upload is "cancelled" (a finished batch, counted like one)."""
-    up = BulkUpload.__table__.c
     with session_scope(engine) as session:
         failed = failed_rows(session, upload_id)
         created = count_outcome(session, upload_id, RowOutcome.CREATED)
-        session.execute(
-            update(BulkUpload.__table__)
-            .where(up.id == upload_id, up.creating_owner == owner)
-            .values(
-                status=UploadStatus.CANCELLED,
-                creating_owner=None,
-                seats_reserved=0,
-                cancel_requested=False,
-                created_count=created,
-                failed_count=rows_failed(failed),
-                finished_at=utcnow(),
-                version=up.version + 1,
-                updated_at=utcnow(),
-            )
-        )
-        audit.record(
+        lifecycle.create_cancelled(
             session,
-            audit.CANCELLED,
-            upload_id=upload_id,
-            outcome="cancelled",
+            upload_id,
+            lease=BulkUpload.__table__.c.creating_owner == owner,
             created=created,
-            failed=len(failed),
-            details={"while": "creating", "processed_this_attempt": done, "owner": owner},
-            **facts,
-        )
-        # A cancelled batch has ended too: its uploader is told, with what was created before.
-        outbox.enqueue_batch_finished(
-            session, upload_id, created=created, failed=len({f["row"] for f in failed}), reason="cancelled by an admin"
+            failed=failed,
+            facts=facts,
+            details={"processed_this_attempt": done, "owner": owner},
+            also={"creating_owner": None, "seats_reserved": 0},
         )
     return CreateResult(upload_id=upload_id, created=created, failed=failed)
 
 
 def _interrupted(engine: Engine, upload_id: str, owner: str, facts: dict[str, Any], exc: BaseException) -> None:
-    up = BulkUpload.__table__.c
     with session_scope(engine) as session:
-        stopped = session.execute(
-            update(BulkUpload.__table__)
-            .where(up.id == upload_id, up.status == UploadStatus.CREATING, up.creating_owner == owner)
-            .values(
-                status=UploadStatus.INTERRUPTED,
-                creating_owner=None,
-                seats_reserved=0,
-                version=up.version + 1,
-                updated_at=utcnow(),
-            )
-        ).rowcount
-        if stopped:
-            audit.record(
-                session,
-                audit.INTERRUPTED,
-                upload_id=upload_id,
-                outcome="interrupted",
-                created=count_outcome(session, upload_id, RowOutcome.CREATED),
-                reason=audit.describe_error(exc),
-                details={"error_class": type(exc).__name__, "owner": owner},
-                **facts,
-            )
-            outbox.enqueue_batch_finished(session, upload_id, reason=audit.describe_error(exc))
+        lifecycle.interrupt(
+            session,
+            upload_id,
+            lease=BulkUpload.__table__.c.creating_owner == owner,
+            also={"creating_owner": None, "seats_reserved": 0},
+            audit_fields={**facts, "details": {"error_class": type(exc).__name__, "owner": owner}},
+            reason=audit.describe_error(exc),
+        )
 
 
 def _refused(engine: Engine, company_id: int, upload_id: str, who: str | None, exc: BaseException) -> None:

@@ -15,8 +15,8 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from ..models import BulkUpload, BulkUploadRow, utcnow
-from ..statuses import RowOutcome
-from . import accounts
+from ..statuses import RowOutcome, WizardStep
+from . import accounts, lifecycle
 from .errors import ErrorCode, UploadNotFound, message_for
 from .records import get_upload, locked_draft
 from .schema import COLUMN_NAMES
@@ -272,7 +272,8 @@ def _touch(session: Session, upload: BulkUpload, *, valid_delta: int | None = No
     session.flush()
 
 
-WIZARD_STEPS = ("review", "settings")
+# The steps an admin moves between in a draft; the others follow from what happens to it.
+WIZARD_STEPS = (WizardStep.REVIEW, WizardStep.SETTINGS)
 
 
 def set_step(session: Session, company_id: int, upload_id: str, step: str) -> None:
@@ -281,5 +282,5 @@ def set_step(session: Session, company_id: int, upload_id: str, step: str) -> No
     upload = locked_draft(session, company_id, upload_id)
     if upload.pending_table is not None:
         raise ValueError("Match the file's columns first.")
-    upload.wizard_step = step
+    lifecycle.set_step(upload, WizardStep(step))
     session.add(upload)

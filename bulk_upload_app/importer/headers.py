@@ -32,12 +32,6 @@ def column_for(title: str) -> str | None:
     return _KEY_TO_COLUMN.get(_key(title))
 
 
-def looks_like_template_header(cells: list[str]) -> bool:
-    """A row is the header when it names at least two required columns (incl. email)."""
-    found = {column_for(c) for c in cells if c}
-    return "email" in found and len(found & set(REQUIRED_COLUMNS)) >= 2
-
-
 @dataclass
 class HeaderMapping:
     positions: dict[str, int]  # template column -> index of the file's column

@@ -11,7 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from ..models import BulkUpload, BulkUploadAudit, utcnow
-from ..statuses import STATUS_LABELS, UploadStatus, shown_status
+from ..statuses import RETIRED_FAILED, STATUS_LABELS, UploadStatus, shown_status
 from . import audit, outbox
 from .leases import stale_condition
 from .records import is_stale, lease_seconds
@@ -46,7 +46,7 @@ def _status_condition(key: str) -> ColumnElement:
     if key == "created_with_failures":
         return and_(up.status == UploadStatus.DONE, up.failed_count > 0)
     if key == "expired":
-        return up.status.in_((UploadStatus.ABANDONED, UploadStatus.FAILED))
+        return up.status.in_((UploadStatus.ABANDONED, RETIRED_FAILED))
     if key == "interrupted":  # also a "creating" whose worker died (records.is_stale)
         cutoff = utcnow() - timedelta(seconds=lease_seconds())
         return or_(up.status == UploadStatus.INTERRUPTED, stale_condition(cutoff))

@@ -25,7 +25,7 @@ from ..models import (
     utcnow,
 )
 from ..statuses import RowOutcome, UploadStatus
-from . import accounts, audit, outbox
+from . import accounts, lifecycle
 from .errors import (
     UploadBusy,
     UploadNotFound,
@@ -86,47 +86,32 @@ def recover_stale(
         query = query.where(up.company_id == company_id)
     recovered = []
     for found in session.execute(query).all():
-        switched = session.execute(
-            update(BulkUpload.__table__)
-            .where(
-                up.id == found.id,
-                up.creating_owner.is_not_distinct_from(found.creating_owner),
-                stale_condition(cutoff),
-            )
-            .values(
-                status=UploadStatus.INTERRUPTED,
-                creating_owner=None,
-                seats_reserved=0,
-                version=up.version + 1,
-                updated_at=now,
-            )
-        ).rowcount
-        if switched != 1:
-            continue  # resumed or recovered by someone else meanwhile
-        created = count_outcome(session, found.id, RowOutcome.CREATED)
         beat = found.creating_heartbeat.isoformat() if found.creating_heartbeat else "never"
-        audit.record(
+        switched = lifecycle.interrupt(
             session,
-            audit.INTERRUPTED,
-            upload_id=found.id,
-            company_id=found.company_id,
-            admin_user_id=found.admin_user_id,
-            actor="recovery",
-            file_name=found.file_name,
-            file_sha256=found.file_sha256,
-            created=created,
-            outcome="interrupted",
-            reason=f"worker stopped: no heartbeat from {found.creating_owner or 'its worker'} since {beat}",
-            details={
-                "attempt": found.create_attempts,
-                "dead_worker": found.creating_owner,
-                "last_heartbeat": beat,
-                "lease_seconds": (now - cutoff).total_seconds(),
+            found.id,
+            lease=and_(up.creating_owner.is_not_distinct_from(found.creating_owner), stale_condition(cutoff)),
+            now=now,
+            also={"creating_owner": None, "seats_reserved": 0},
+            created=count_outcome(session, found.id, RowOutcome.CREATED),
+            audit_fields={
+                "company_id": found.company_id,
+                "admin_user_id": found.admin_user_id,
+                "actor": "recovery",
+                "file_name": found.file_name,
+                "file_sha256": found.file_sha256,
+                "details": {
+                    "attempt": found.create_attempts,
+                    "dead_worker": found.creating_owner,
+                    "last_heartbeat": beat,
+                    "lease_seconds": (now - cutoff).total_seconds(),
+                },
             },
+            reason=f"worker stopped: no heartbeat from {found.creating_owner or 'its worker'} since {beat}",
+            tell_reason="the worker creating the users stopped",
         )
-        outbox.enqueue_batch_finished(
-            session, found.id, created=created, reason="the worker creating the users stopped", now=now
-        )
+        if not switched:
+            continue  # resumed or recovered by someone else meanwhile
         recovered.append(found.id)
     session.flush()
     return recovered
@@ -151,23 +136,15 @@ def claim(session: Session, company_id: int, upload_id: str, owner: str, now: da
     if before is None:
         raise UploadNotFound()
     cutoff = now - timedelta(seconds=lease)
-    claimed = session.execute(
-        update(BulkUpload.__table__)
-        .where(
-            up.id == str(upload_id),
-            up.company_id == company_id,
-            or_(up.status.in_((UploadStatus.DRAFT, UploadStatus.INTERRUPTED)), stale_condition(cutoff)),
-        )
-        .values(
-            status=UploadStatus.CREATING,
-            creating_owner=owner,
-            creating_heartbeat=now,
-            create_attempts=up.create_attempts + 1,
-            version=up.version + 1,
-            updated_at=now,
-        )
-    ).rowcount
-    if claimed == 1:
+    claimed = lifecycle.start_create(
+        session,
+        company_id,
+        upload_id,
+        lease_lapsed=stale_condition(cutoff),
+        now=now,
+        also={"creating_owner": owner, "creating_heartbeat": now, "create_attempts": up.create_attempts + 1},
+    )
+    if claimed:
         if before.status == UploadStatus.CREATING:
             beat = before.creating_heartbeat.isoformat() if before.creating_heartbeat else "never"
             return f"creating (worker {before.creating_owner} silent since {beat})"

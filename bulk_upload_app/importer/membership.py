@@ -3,13 +3,14 @@
 They are the per-user link tables and nothing else: group_member, user_outbound_number and
 user_skill (with the skill's level), one row per user and group, number or skill, whoever made
 the user (the seed, a bulk upload, SCIM). So anyone reading those tables (the company dashboard,
-call routing, reports) sees every user's membership. Migration 0023 made it so again: 0022 had
-kept a bulk upload's links once per upload instead, which only readers of this module saw.
+call routing, reports) sees every user's membership. Migration 0023_per_user_links made it so
+again: 0022_batch_membership had kept a bulk upload's links once per upload instead, which only
+readers of this module saw.
 
 Integrity is the link tables' own: foreign keys and same-company triggers on SQLite; on
-PostgreSQL statement-level checks that lock what they refer to set-wise (migrations 0010, 0015,
-0019). A create gives a chunk's users their links with one INSERT ... SELECT per table
-(`link_users`), from the ids its insert of the users returned.
+PostgreSQL statement-level checks that lock what they refer to set-wise (migrations 0010,
+0015_fast_links, 0019_fast_create). A create gives a chunk's users their links with one
+INSERT ... SELECT per table (`link_users`), from the ids its insert of the users returned.
 """
 
 from __future__ import annotations

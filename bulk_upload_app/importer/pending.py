@@ -23,8 +23,6 @@ from .matching import MatchPlan, check_mapping, derivation_roles, guess
 from .reading import RawTable
 from .records import get_upload, locked_draft
 
-MATCH_STEP = "match"
-
 
 def table_to_json(raw: RawTable) -> dict[str, Any]:
     return {

@@ -1,6 +1,6 @@
-"""A received file is processed as a job: kept in the database (`receive`), then read, judged and
-staged chunk by chunk by a worker (`process`), so the first rows can be reviewed while the rest
-are still being judged.
+"""A received file (kept in the database by `pipeline.receive`) is read, judged and staged chunk
+by chunk by a worker (`process`), so the first rows can be reviewed while the rest are still
+being judged.
 
 A row's verdict depends only on the rows before it and the account (the first copy of an email is
 kept, later ones are duplicates), so each chunk's verdicts are final when it is committed: the
@@ -12,7 +12,6 @@ between two chunks.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,14 +24,13 @@ from sqlmodel import Session
 
 from ..db import is_sqlite, session_scope
 from ..models import BulkUpload, UploadFile, utcnow
-from ..statuses import UploadSource, UploadStatus
-from . import audit, capacity, pending
-from .batch import BatchSpec
+from ..statuses import UploadStatus
+from . import audit, capacity, lifecycle, pending
 from .errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound
 from .intake import ParsedFile, parse_table, read_raw, template_match
 from .reading import ReadLimits
-from .records import actor_of, lease_seconds, locked_draft
-from .staging import analyze_rows, check_against_account, delete_rows, record_staged, stage_chunk
+from .records import actor_of, lease_seconds
+from .staging import analyze_rows, check_against_account, delete_rows, stage_chunk
 from .validation import Validation, validate_rows
 
 FIRST_CHUNK_ROWS = 2_000  # small, so the first grid page shows within a moment
@@ -42,7 +40,6 @@ CHUNK_ROWS = 200_000
 # ... but written in smaller transactions: on SQLite a write transaction holds the database's only
 # write lock, which every web request that writes waits for (~0.5 s for 50,000 rows).
 WRITE_ROWS = 50_000
-MATCH_STEP = pending.MATCH_STEP
 
 
 class TryLater(Exception):
@@ -52,71 +49,6 @@ class TryLater(Exception):
 
 class ProcessingLost(UploadBusy):
     """This worker's lease on the upload was taken over (or the upload cancelled); it stops."""
-
-
-@dataclass(frozen=True)
-class Received:
-    upload_id: str
-    ask_columns: bool
-
-
-def receive(
-    engine: Engine,
-    *,
-    company_id: int,
-    admin_user_id: int | None,
-    file_name: str,
-    data: bytes,
-    user_type: str,
-    replace_upload_id: str | None = None,
-    capacity_limits: capacity.Limits | None = None,
-    source: str = UploadSource.WIZARD,
-    actor: str | None = None,
-    ask_columns: bool = False,
-) -> str:
-    """Keep a received file for a worker: a new upload in "processing" (or the draft whose file it
-    replaces, put in "processing"), the bytes beside it; the upload's id. Nothing is read yet."""
-    if capacity_limits is not None and not replace_upload_id:
-        capacity.check_open_drafts(engine, company_id, capacity_limits)
-    with session_scope(engine) as session:
-        if replace_upload_id:
-            upload = locked_draft(session, company_id, replace_upload_id)
-            upload.version += 1
-        else:
-            upload = BulkUpload(
-                company_id=company_id,
-                admin_user_id=admin_user_id,
-                user_type=user_type,
-                batch=BatchSpec(user_type=user_type).to_json(),
-                source=str(source),
-            )
-        upload.status = UploadStatus.PROCESSING
-        upload.file_name = file_name[-255:]
-        upload.file_sha256 = hashlib.sha256(data).hexdigest()
-        upload.problem = ""
-        upload.cancel_requested = False
-        upload.ask_columns = ask_columns
-        upload.file_rows = 0
-        upload.queued_at = utcnow()
-        upload.updated_at = utcnow()
-        session.add(upload)
-        session.flush()
-        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
-        session.add(UploadFile(upload_id=upload.id, data=data))
-        if actor:
-            audit.record(
-                session,
-                audit.RECEIVED,
-                upload_id=upload.id,
-                company_id=company_id,
-                admin_user_id=admin_user_id,
-                actor=actor,
-                file_name=upload.file_name,
-                file_sha256=upload.file_sha256,
-                outcome="queued",
-                details={"bytes": len(data), "replaces_file": bool(replace_upload_id)},
-            )
-        return upload.id
 
 
 def _claim(engine: Engine, upload_id: str, owner: str, lease: float) -> BulkUpload | None:
@@ -311,7 +243,8 @@ class _Staging:
     def begin(self, parsed: ParsedFile, *, file_rows: int) -> None:
         """Start (or start again) from the file's first row."""
         with session_scope(self.engine) as session:
-            self._beat(session, total_rows=0, valid_rows=0, invalid_rows=0, pending_table=None, wizard_step="review")
+            self._beat(session, total_rows=0, valid_rows=0, invalid_rows=0, pending_table=None)
+            lifecycle.judging(session, self.upload.id)
             self._describe(session, parsed, file_rows)
             delete_rows(session, self.upload.id)
         self.staged = self.judged = 0
@@ -420,17 +353,15 @@ class _Staging:
     def finish(self) -> None:
         upload = self.upload
         with session_scope(self.engine) as session:
-            self._beat(
+            self._beat(session)
+            lifecycle.judged(
                 session,
-                status=UploadStatus.DRAFT,
-                processing_owner=None,
-                file_rows=self.staged,
-                version=BulkUpload.__table__.c.version + 1,
+                upload.id,
+                actor=actor_of(upload.admin_user_id),
+                processed_by=self.owner,
+                also={"processing_owner": None, "file_rows": self.staged},
             )
             session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
-            done = session.get(BulkUpload, upload.id)
-            assert done is not None
-            record_staged(session, done, actor=actor_of(upload.admin_user_id), processed_by=self.owner)
         with session_scope(self.engine) as session:  # after the draft is shown: it waits for no ANALYZE
             analyze_rows(session, self.staged)
 
@@ -441,18 +372,18 @@ class _Staging:
 def _hold_for_matching(engine: Engine, upload: BulkUpload, owner: str, raw) -> str:
     """The titles are not ours: keep the table on the draft for the Match columns step."""
     with session_scope(engine) as session:
-        _beat(
+        _beat(session, upload.id, owner)
+        lifecycle.hold_for_matching(
             session,
             upload.id,
-            owner,
-            status=UploadStatus.DRAFT,
-            processing_owner=None,
-            file_format=raw.file_format,
-            sheet_name=raw.sheet_name,
-            pending_table=pending.table_to_json(raw),
-            file_rows=raw.data.height,
-            wizard_step=MATCH_STEP,
-            updated_at=utcnow(),
+            also={
+                "processing_owner": None,
+                "file_format": raw.file_format,
+                "sheet_name": raw.sheet_name,
+                "pending_table": pending.table_to_json(raw),
+                "file_rows": raw.data.height,
+                "updated_at": utcnow(),
+            },
         )
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
     return UploadStatus.DRAFT
@@ -462,112 +393,40 @@ def _reject(engine: Engine, upload: BulkUpload, owner: str, problem: FileProblem
     # A new upload forgets the rows staged from its head; a replaced draft keeps its old rows.
     forget = {} if replacing else {"total_rows": 0, "valid_rows": 0, "invalid_rows": 0, "file_rows": 0}
     with session_scope(engine) as session:
-        _beat(
+        _beat(session, upload.id, owner)
+        lifecycle.reject(
             session,
-            upload.id,
-            owner,
-            status=UploadStatus.DRAFT if replacing else UploadStatus.REJECTED,
-            processing_owner=None,
-            problem=f"{problem.code.value}: {problem.message}"[:1000],
-            updated_at=utcnow(),
-            **forget,
+            upload,
+            code=problem.code.value,
+            reason=problem.message,
+            size=size,
+            replacing=replacing,
+            also={
+                "processing_owner": None,
+                "problem": f"{problem.code.value}: {problem.message}"[:1000],
+                "updated_at": utcnow(),
+                **forget,
+            },
         )
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
         if not replacing:
             delete_rows(session, upload.id)
-        audit.record(
-            session,
-            audit.REJECTED,
-            upload_id=upload.id,
-            company_id=upload.company_id,
-            admin_user_id=upload.admin_user_id,
-            actor=actor_of(upload.admin_user_id),
-            file_name=upload.file_name,
-            file_sha256=upload.file_sha256,
-            outcome="rejected",
-            reason=problem.message,
-            details={"code": problem.code.value, "bytes": size, "replacing": replacing},
-        )
 
 
 def _cancelled(engine: Engine, upload: BulkUpload, owner: str) -> None:
     """The admin cancelled while this worker held the upload: the file and its rows are dropped."""
-    up = BulkUpload.__table__.c
     with session_scope(engine) as session:
-        stopped = session.execute(
-            update(BulkUpload.__table__)
-            .where(up.id == upload.id, up.processing_owner == owner, up.cancel_requested.is_(True))
-            .values(status=UploadStatus.CANCELLED, processing_owner=None, finished_at=utcnow(), version=up.version + 1)
-        ).rowcount
+        stopped = lifecycle.processing_cancelled(
+            session,
+            upload,
+            lease=BulkUpload.__table__.c.processing_owner == owner,
+            owner=owner,
+            also={"processing_owner": None},
+        )
         if not stopped:
             return  # another worker took over: it owns the upload now
         session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
         delete_rows(session, upload.id)
-        audit.record(
-            session,
-            audit.CANCELLED,
-            upload_id=upload.id,
-            company_id=upload.company_id,
-            admin_user_id=upload.admin_user_id,
-            actor=actor_of(upload.admin_user_id),
-            file_name=upload.file_name,
-            outcome="cancelled",
-            details={"while": "processing", "owner": owner},
-        )
-
-
-def draft_from_file(
-    engine: Engine,
-    *,
-    company_id: int,
-    admin_user_id: int | None,
-    file_name: str,
-    data: bytes,
-    limits: ReadLimits,
-    user_type: str = "agent",
-    replace_upload_id: str | None = None,
-    capacity_limits: capacity.Limits | None = None,
-    ask_columns: bool = False,
-    source: str = UploadSource.WIZARD,
-) -> str:
-    """Receive and process a file here and now, as a worker would (the CLI, scripts and tests);
-    the draft's id, or FileProblem when the file can't be used."""
-    upload_id = receive(
-        engine,
-        company_id=company_id,
-        admin_user_id=admin_user_id,
-        file_name=file_name,
-        data=data,
-        user_type=user_type,
-        replace_upload_id=replace_upload_id,
-        capacity_limits=capacity_limits,
-        source=source,
-        ask_columns=ask_columns,
-    )
-    try:
-        process(
-            engine, upload_id, limits=limits, ask_columns=ask_columns, capacity_limits=capacity_limits, slot_wait=20.0
-        )
-    except TryLater as busy:
-        _give_up(engine, upload_id, replacing=bool(replace_upload_id))
-        if isinstance(busy.__cause__, FileProblem):
-            raise busy.__cause__ from None
-        raise
-    return upload_id
-
-
-def _give_up(engine: Engine, upload_id: str, *, replacing: bool) -> None:
-    """Undo `receive` when the file could not be processed at all (no slot)."""
-    with session_scope(engine) as session:
-        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload_id))
-        if replacing:
-            session.execute(
-                update(BulkUpload.__table__)
-                .where(BulkUpload.__table__.c.id == upload_id)
-                .values(status=UploadStatus.DRAFT, processing_owner=None, queued_at=None)
-            )
-        else:
-            session.execute(delete(BulkUpload.__table__).where(BulkUpload.__table__.c.id == upload_id))
 
 
 def _release(engine: Engine, upload_id: str, owner: str) -> None:
@@ -586,38 +445,6 @@ def _status(engine: Engine, upload_id: str) -> str:
     if status is None:
         raise UploadNotFound("This bulk upload does not exist.")
     return status
-
-
-def cancel(session: Session, company_id: int, upload_id: str, actor: str) -> str:
-    """Ask the running job of an upload to stop (processing: the file is dropped; creating: the
-    users created so far stay); the status it has now. A job not yet started stops at once."""
-    from .records import get_upload
-
-    upload = get_upload(session, company_id, upload_id)
-    if upload.status not in (UploadStatus.PROCESSING, UploadStatus.CREATING) and upload.queued_at is None:
-        raise UploadBusy("This bulk upload is not running: there is nothing to cancel.")
-    upload.cancel_requested = True
-    if upload.status == UploadStatus.PROCESSING and upload.processing_owner is None:
-        upload.status = UploadStatus.CANCELLED
-        session.execute(delete(UploadFile).where(UploadFile.upload_id == upload.id))
-    elif upload.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED) and upload.queued_at is not None:
-        # A create asked for but not started: the draft stays as it was; the queued job, when a
-        # worker takes it, sees cancel_requested and does nothing.
-        upload.queued_at = None
-        upload.wizard_step = "settings" if upload.status == UploadStatus.DRAFT else upload.wizard_step
-    upload.version += 1
-    upload.updated_at = utcnow()
-    session.add(upload)
-    audit.record(
-        session,
-        audit.CANCEL_REQUESTED,
-        upload_id=upload.id,
-        company_id=company_id,
-        actor=actor,
-        file_name=upload.file_name,
-        outcome=upload.status,
-    )
-    return upload.status
 
 
 def warm_up() -> None:

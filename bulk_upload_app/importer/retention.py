@@ -3,8 +3,8 @@
 - A draft untouched (`updated_at`) for `draft_days` is deleted with its staged rows.
 - A finished upload keeps its `bulk_upload` row (counts, file name and hash) and its audit trail,
   but its staged rows (names, emails, phones, errors) are deleted `retention_days` after it
-  finished, and `rows_purged_at` says when. Finished means: "done" (with or without failed rows;
-  also "failed"/"cancelled", should those statuses come to be used), counted from `finished_at`;
+  finished, and `rows_purged_at` says when. Finished means: done (with or without failed rows),
+  cancelled, undone (`lifecycle.FINISHED`, and the retired "failed"), counted from `finished_at`;
   or interrupted and never resumed, counted from when it stopped (`updated_at`), which becomes
   "abandoned" (it cannot be resumed without its rows); or left "creating" by a worker that has
   not beaten its heartbeat for the whole retention period. A "creating" upload whose lease is
@@ -36,9 +36,9 @@ from sqlmodel import Session
 
 from ..db import session_scope
 from ..models import ApiImport, BulkUpload, BulkUploadRow, UploadFile, utcnow
-from ..statuses import RowOutcome, UploadStatus
+from ..statuses import RETIRED_FAILED, RowOutcome, UploadStatus
 from ..uploaded_files import is_upload_file
-from . import audit, outbox
+from . import audit, lifecycle, outbox
 from .api_imports import purge_idempotency
 from .staging import delete_rows
 
@@ -48,8 +48,7 @@ DEFAULT_RETENTION_DAYS = 30
 # untouched for an hour belongs to no request any more.
 ORPHAN_FILE_SECONDS = 3600
 
-FINISHED_STATUSES = ("done", "failed", "cancelled", "undone", "partly_undone")
-ABANDONED = "abandoned"
+FINISHED_STATUSES = (*lifecycle.FINISHED, RETIRED_FAILED)
 ACTOR = "retention"
 
 
@@ -229,13 +228,14 @@ def purge_finished_rows(engine: Engine, *, now: datetime, days: int) -> tuple[li
 
     def purge_one(session: Session, found: Any) -> int:
         upload_id = found.id
-        values: dict[str, Any] = {"rows_purged_at": now}
-        if found.status not in FINISHED_STATUSES:
+        status, counts = found.status, {"created": found.created_count, "failed": found.failed_count}
+        if found.status in FINISHED_STATUSES:
+            session.execute(update(BulkUpload.__table__).where(up.id == upload_id).values(rows_purged_at=now))
+        else:
             # Never finished, so its counts were never stored: keep them before the rows go.
-            values.update(
-                status=ABANDONED, creating_owner=None, version=up.version + 1, **_final_counts(session, upload_id)
-            )
-        session.execute(update(BulkUpload.__table__).where(up.id == upload_id).values(**values))
+            counts = _final_counts(session, upload_id)
+            lifecycle.abandon(session, upload_id, **counts, also={"rows_purged_at": now, "creating_owner": None})
+            status = UploadStatus.ABANDONED
         count = delete_rows(session, upload_id)
         audit.record(
             session,
@@ -247,14 +247,14 @@ def purge_finished_rows(engine: Engine, *, now: datetime, days: int) -> tuple[li
             file_name=found.file_name,
             file_sha256=found.file_sha256,
             total_rows=found.total_rows,
-            created=values.get("created_count", found.created_count),
-            failed=values.get("failed_count", found.failed_count),
+            created=counts["created"],
+            failed=counts["failed"],
             outcome="purged",
             reason=f"rows kept {days} days after the upload ended (BULK_UPLOAD_RETENTION_DAYS)",
             details={
                 "rows_deleted": count,
                 "status_was": found.status,
-                "status": values.get("status", found.status),
+                "status": status,
                 "ended": _iso(found.finished_at or found.updated_at),
                 "retention_days": days,
             },
@@ -288,7 +288,7 @@ def _final_counts(session: Session, upload_id: str) -> dict[str, int]:
             ),
         ).where(row.upload_id == upload_id)
     ).one()
-    return {"created_count": int(created), "failed_count": int(failed)}
+    return {"created": int(created), "failed": int(failed)}
 
 
 # ---------------------------------------------------------------- files

@@ -27,15 +27,15 @@ from ..models import (
     User,
     utcnow,
 )
-from ..statuses import RowOutcome, UploadSource, UploadStatus
+from ..statuses import RowOutcome, UploadSource, WizardStep
 from . import audit, membership
 from .batch import BatchProblem, BatchSpec, checked_batch
 from .errors import ErrorCode, FileProblem, RowError, message_for
 from .intake import ParsedFile
+from .pipeline import stage_batch
 from .reading import RawTable
 from .records import company_seats, seat_problem
 from .schema import COLUMN_NAMES, DEFAULT_USER_TYPE, USER_TYPES
-from .staging import stage_upload
 from .validation import VALID_CALLING_CODES, Validation, validate_rows
 
 USER_UPDATED = "scim.user_updated"
@@ -235,21 +235,17 @@ def stage(
         delimiter=None,
     )
     parsed = ParsedFile(frame=validation.frame, raw=raw, sha256=sha256, matched_by="scim")
-    upload = stage_upload(
+    return stage_batch(
         session,
         company_id=company_id,
-        admin_user_id=None,
         file_name=label,
         parsed=parsed,
         validation=validation,
-        user_type=chosen.user_type,
-        actor=actor,
+        spec=chosen.spec,
         source=UploadSource.SCIM,
+        actor=actor,
+        step=WizardStep.CREATING,
     )
-    upload.batch = checked_batch(session, company_id, chosen.spec).to_json()
-    upload.wizard_step = "create"
-    session.add(upload)
-    return upload
 
 
 def row_errors(session: Session, upload_id: str, first: int, last: int) -> dict[int, list[dict[str, Any]]]:
@@ -346,25 +342,6 @@ def stop_rows(session: Session, upload_id: str, from_row: int, errors: int) -> N
             outcome_code=ErrorCode.BULK_STOPPED.value,
             outcome_message=message_for(ErrorCode.BULK_STOPPED, errors=errors),
         )
-    )
-
-
-def close_refused(session: Session, company_id: int, upload_id: str, reason: str) -> None:
-    """An upload whose create could not start (no valid rows, seats short): cancelled, not a
-    draft left for an admin to wonder about. Its rows and audit stay in the history."""
-    session.execute(
-        update(BulkUpload)
-        .where(BulkUpload.id == upload_id, BulkUpload.status == UploadStatus.DRAFT)
-        .values(status=UploadStatus.CANCELLED, finished_at=utcnow(), updated_at=utcnow())
-    )
-    audit.record(
-        session,
-        "bulk_upload.cancelled",
-        upload_id=upload_id,
-        company_id=company_id,
-        actor="scim",
-        outcome="cancelled",
-        reason=reason,
     )
 
 

@@ -114,7 +114,7 @@ def forget(session: Session, upload_id: str) -> None:
 def matching_rows(session: Session, upload_id: str, term: str, *, only_errors: bool, wanted: int) -> list[int] | None:
     """The ids of the first `wanted` rows of the draft containing `term` (`can_search`), in file order;
     None when the draft has no text for its first rows (staged, at least in part, before
-    0021_row_text; or no rows): search it row by row.
+    migration 0020_row_text; or no rows): search it row by row.
 
     Only blocks holding the term come back from the database; the database's string search and
     Python's `in` agree (both compare the same characters), so a block's lines are matched here.
@@ -142,7 +142,7 @@ def matching_rows(session: Session, upload_id: str, term: str, *, only_errors: b
         select(func.min(BulkUploadRow.row_number)).where(BulkUploadRow.upload_id == upload_id)
     ).scalar_one()
     if last is None or first != first_staged:
-        # No text, or none for its first rows: staged (in part) by a worker from before 0021_row_text.
+        # No text, or none for its first rows: staged (in part) by a worker from before migration 0020_row_text.
         return None
     found: list[int] = []
     candidates: list[int] = []  # row numbers of matching lines, not yet looked up

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 from sqlalchemy import delete, text
@@ -15,7 +14,7 @@ from sqlmodel import Session
 from ..db import copy_frame
 from ..models import BulkUpload, BulkUploadRow, utcnow
 from ..statuses import RowOutcome, UploadSource, UploadStatus
-from . import accounts, audit, search
+from . import accounts, lifecycle, search
 from .batch import BatchSpec, checked_batch
 from .errors import (
     ErrorCode,
@@ -24,10 +23,10 @@ from .errors import (
     message_for,
 )
 from .intake import ParsedFile
+from .lifecycle import Event
 from .records import (
     actor_of,
     get_upload,
-    rows_with_email_of_other_company,
 )
 from .schema import COLUMN_NAMES
 from .validation import Validation
@@ -76,19 +75,12 @@ def stage_upload(
     """
     validation = check_against_account(session, validation)
     if into is None:
-        upload = BulkUpload(
-            company_id=company_id,
-            admin_user_id=admin_user_id,
-            user_type=user_type,
-            batch=BatchSpec(user_type=user_type).to_json(),
-            source=str(source),
+        upload = lifecycle.new_upload(
+            company_id=company_id, admin_user_id=admin_user_id, user_type=user_type, source=source, event=Event.STAGE
         )
     else:
         upload = into
         delete_rows(session, upload.id)
-        upload.version += 1
-        upload.wizard_step = "review"
-        upload.updated_at = utcnow()
     upload.file_name = file_name[:255]
     upload.file_sha256 = parsed.sha256
     upload.file_format = parsed.raw.file_format
@@ -99,38 +91,8 @@ def stage_upload(
     session.add(upload)
     session.flush()
     _copy_staged(session, upload.id, validation)
-    record_staged(
-        session,
-        upload,
-        actor=actor or actor_of(admin_user_id),
-        replaced_file=into is not None,
-    )
+    lifecycle.staged(session, upload, actor=actor or actor_of(admin_user_id), replaced_file=into is not None)
     return upload
-
-
-def record_staged(session: Session, upload: BulkUpload, *, actor: str, **details: Any) -> None:
-    """The audit of a file staged whole as a draft: its counts, how it was read, and `details`."""
-    audit.record(
-        session,
-        audit.STAGED,
-        upload_id=upload.id,
-        company_id=upload.company_id,
-        admin_user_id=upload.admin_user_id,
-        actor=actor,
-        file_name=upload.file_name,
-        file_sha256=upload.file_sha256,
-        total_rows=upload.total_rows,
-        valid_rows=upload.valid_rows,
-        invalid_rows=upload.invalid_rows,
-        outcome="staged",
-        details={
-            "file_format": upload.file_format,
-            "notices": list(upload.notices),
-            "columns": upload.column_mapping,
-            **details,
-            "email_in_other_company": rows_with_email_of_other_company(session, upload.company_id, upload.id),
-        },
-    )
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from ..models import (
 )
 from ..settings import get_settings
 from ..statuses import RowOutcome, UploadStatus
-from . import audit, membership
+from . import audit, lifecycle, membership
 from .batch import BatchSpec
 from .errors import ErrorCode, UndoRefused
 from .records import get_upload, is_stale, locked_upload
@@ -176,29 +176,14 @@ def undo(
             .values(outcome=RowOutcome.UNDONE, user_id=None)
         )
         session.execute(delete(User.__table__).where(user.id.in_(ids), user.company_id == company_id))
-    now = utcnow()
-    status = UploadStatus.PARTLY_UNDONE if kept else UploadStatus.UNDONE
-    upload.status = status
-    upload.undone_at, upload.undone_by, upload.undone_count = now, actor[:120], len(removable)
-    upload.version += 1
-    upload.updated_at = now
-    session.add(upload)
-    audit.record(
+    status = lifecycle.undo(
         session,
-        UNDONE,
-        upload_id=upload.id,
-        company_id=company_id,
-        admin_user_id=admin_user_id if admin_user_id is not None else upload.admin_user_id,
+        upload,
         actor=actor,
-        file_name=upload.file_name,
-        file_sha256=upload.file_sha256,
-        created=upload.created_count,
-        outcome=status,
-        details={
-            "removed": len(removable),
-            "removed_user_ids": removable[:_CHUNK],
-            "kept": [{"user_id": k.user_id, "reason": k.reason} for k in kept],
-        },
+        admin_user_id=admin_user_id,
+        removed=removable,
+        kept=[{"user_id": k.user_id, "reason": k.reason} for k in kept],
+        details_limit=_CHUNK,
     )
     return UndoPlan(upload.id, len(removable), kept, status, done=True)
 

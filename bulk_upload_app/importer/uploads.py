@@ -1,19 +1,19 @@
-"""The engine's bulk upload API in one name, for its callers: a file staged as a draft
-(staging.py), looked up within its company (records.py), its users created (creating.py)."""
+"""The engine's bulk upload API in one name, for its callers: a file received and staged as a
+draft (pipeline.py, processing.py, staging.py), looked up within its company (records.py), its
+users created (creating.py)."""
 
 from .creating import CREATE_CHUNK, CreateResult, create_users
 from .errors import UploadBusy, UploadNotFound
 from .leases import LeaseLost, recover_stale
-from .processing import TryLater, draft_from_file, process, receive
+from .pipeline import draft_from_file, receive, stage_batch
+from .processing import TryLater, process
 from .records import (
     company_exists,
     company_seats,
     failed_rows,
     get_upload,
     is_stale,
-    lease_seconds,
     locked_draft,
-    rows_with_email_of_other_company,
     seat_problem,
 )
 from .staging import (
@@ -38,12 +38,11 @@ __all__ = [
     "failed_rows",
     "get_upload",
     "is_stale",
-    "lease_seconds",
     "locked_draft",
     "process",
     "receive",
     "recover_stale",
-    "rows_with_email_of_other_company",
     "seat_problem",
+    "stage_batch",
     "stage_upload",
 ]

@@ -17,13 +17,13 @@ from typing import Any
 
 from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import api_imports, capacity, processing, uploads
+from ..importer import api_imports, capacity, lifecycle, pipeline, uploads
 from ..importer.api_imports import ROW_RESULTS, RowResult, StoredAnswer
 from ..importer.batch import BatchProblem, BatchSpec, batch_from_names, checked_batch
 from ..importer.errors import ErrorCode, UploadBusy
 from ..models import BulkUpload
 from ..settings import get_settings
-from ..statuses import RowOutcome, UploadSource, UploadStatus
+from ..statuses import RowOutcome, UploadSource, UploadStatus, WizardStep
 from . import creating
 
 
@@ -129,7 +129,7 @@ def accept_file(
     TOO_MANY_OPEN_DRAFTS is checked now, so a script learns at once rather than after reading."""
     settings = get_settings()
     engine = get_engine()
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine,
         company_id=company_id,
         admin_user_id=None,
@@ -161,7 +161,7 @@ def start_create(company_id: int, upload_id: str, *, key_id: str, actor: str) ->
         upload = uploads.get_upload(session, company_id, upload_id)
         if upload.status == UploadStatus.PROCESSING:
             raise UploadBusy("The file is still being read; create its users once its status is draft.")
-        if upload.status == UploadStatus.DRAFT and upload.wizard_step == "match":
+        if upload.status == UploadStatus.DRAFT and upload.wizard_step == WizardStep.MATCH:
             raise UploadBusy("The file's columns must be matched first: open this upload in the wizard.")
     creating.start_create(company_id, upload_id, admin_user_id=None, actor=actor)
     with session_scope() as session:
@@ -173,11 +173,7 @@ def cancel(company_id: int, upload_id: str, *, actor: str) -> ImportStatus:
     """Stop the upload's running job (its file being read: dropped; its users being created: those
     made so far stay), or drop a draft no job runs for; UploadBusy once it is finished."""
     with session_scope() as session:
-        upload = uploads.get_upload(session, company_id, upload_id)
-        if upload.status in (UploadStatus.PROCESSING, UploadStatus.CREATING) or upload.queued_at is not None:
-            processing.cancel(session, company_id, upload_id, actor)
-        else:
-            api_imports.cancel(session, company_id, upload_id, actor=actor)
+        lifecycle.cancel(session, company_id, upload_id, actor=actor, idle_too=True)
         api_imports.forget_create(session, upload_id)
     return import_status(company_id, upload_id)
 
@@ -198,12 +194,13 @@ def _status_of(session, upload: BulkUpload) -> ImportStatus:
         failed = api_imports.count_rows(session, upload.id, RowOutcome.FAILED)
     else:
         created, failed = upload.created_count, 0
+    step: str
     if status in (UploadStatus.CREATING, UploadStatus.INTERRUPTED):
-        step = "creating"
+        step = WizardStep.CREATING
     elif status in (UploadStatus.DONE, UploadStatus.UNDONE, UploadStatus.PARTLY_UNDONE):
-        step = "result"
+        step = WizardStep.RESULT
     else:
-        step = upload.wizard_step or "review"
+        step = upload.wizard_step or WizardStep.REVIEW
     waiting = status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED) and upload.queued_at is not None
     # Asked with create=true: while the file is judged, and between the verdict and the create
     # being queued (or refused with a problem).

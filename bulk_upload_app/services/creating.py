@@ -8,8 +8,8 @@ from typing import Any
 
 from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import records, uploads
-from ..models import BulkUpload, utcnow
+from ..importer import lifecycle, records, uploads
+from ..models import BulkUpload
 from ..settings import get_settings
 from ..statuses import UploadStatus
 from .drafts import DraftSummary, summary_of
@@ -55,8 +55,7 @@ def start_create(company_id: int, upload_id: str, *, admin_user_id: int | None, 
             problem = records.seat_problem(session, company_id, needed, get_settings().legacy_dashboard_url)
             if problem is not None:
                 raise problem
-            upload.queued_at, upload.problem, upload.cancel_requested = utcnow(), "", False
-            upload.wizard_step = "creating"
+            lifecycle.queue_create(upload)
             session.add(upload)
             queue_it = True
         else:

@@ -10,13 +10,12 @@ from sqlmodel import Session
 
 from .. import jobs
 from ..db import get_engine, session_scope
-from ..importer import capacity, drafts, matching, pending, processing, uploads
-from ..importer.reading import ReadLimits
+from ..importer import capacity, drafts, lifecycle, matching, pending, pipeline, uploads
 from ..importer.report import report_csv, report_xlsx
 from ..importer.schema import REQUIRED_COLUMNS
 from ..models import BulkUpload
 from ..settings import get_settings
-from ..statuses import PAST_DRAFT, UploadSource, UploadStatus
+from ..statuses import PAST_DRAFT, UploadSource, UploadStatus, WizardStep
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -110,9 +109,9 @@ def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
     counts = drafts.stored_counts(upload)
     seats = uploads.company_seats(session, upload.company_id)
     if upload.status in PAST_DRAFT:
-        step = "creating" if upload.status == UploadStatus.CREATING else "result"
+        step: str = WizardStep.CREATING if upload.status == UploadStatus.CREATING else WizardStep.RESULT
     else:
-        step = upload.wizard_step or "review"
+        step = upload.wizard_step or WizardStep.REVIEW
     return DraftSummary(
         id=upload.id,
         file_name=upload.file_name,
@@ -173,37 +172,6 @@ def replaceable_draft(company_id: int, upload_id: str) -> DraftSummary | None:
     return summary if summary.status == UploadStatus.DRAFT else None
 
 
-def file_to_draft(
-    company_id: int,
-    admin_user_id: int | None,
-    *,
-    path: Path,
-    file_name: str,
-    user_type: str,
-    replace_upload_id: str | None = None,
-    ask_columns: bool = False,
-    source: str = UploadSource.WIZARD,
-) -> str:
-    """Read, check and stage a received file as a draft here and now (CLI, scripts); its id.
-
-    A file whose titles are not the template's waits at the Match columns step (the draft's step
-    is "match"), as does any file with `ask_columns`."""
-    settings = get_settings()
-    return uploads.draft_from_file(
-        get_engine(),
-        company_id=company_id,
-        admin_user_id=admin_user_id,
-        file_name=file_name[-255:],
-        data=path.read_bytes(),
-        limits=ReadLimits(max_bytes=settings.max_file_bytes, max_rows=settings.max_rows),
-        user_type=user_type,
-        replace_upload_id=replace_upload_id,
-        capacity_limits=capacity.Limits.from_settings(settings),
-        ask_columns=ask_columns,
-        source=source,
-    )
-
-
 def receive_file(
     company_id: int,
     admin_user_id: int | None,
@@ -219,7 +187,7 @@ def receive_file(
     """Keep a received file and queue it for a worker (jobs.py); the draft's id at once. Its rows
     appear on the draft as the worker judges them (status "processing", then "draft")."""
     settings = get_settings()
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         get_engine(),
         company_id=company_id,
         admin_user_id=admin_user_id,
@@ -239,7 +207,7 @@ def receive_file(
 def cancel(company_id: int, upload_id: str, *, actor: str) -> DraftSummary:
     """Stop the upload's running job (processing its file, or creating its users)."""
     with session_scope() as session:
-        processing.cancel(session, company_id, upload_id, actor)
+        lifecycle.cancel(session, company_id, upload_id, actor=actor)
     return open_draft(company_id, upload_id)
 
 

@@ -112,20 +112,17 @@ def import_file(
         problem = uploads.seat_problem(session, company_id, validation.valid, settings.legacy_dashboard_url)
         if problem is not None:
             raise problem
-        upload = uploads.stage_upload(
+        upload_id = uploads.stage_batch(
             session,
             company_id=company_id,
-            admin_user_id=None,
             file_name=path.name,
             parsed=parsed,
             validation=validation,
-            user_type=spec.user_type,
+            spec=spec,
             source=UploadSource.CLI,
             actor=actor,
-        )
-        uploads.configure_batch(session, company_id, upload.id, spec)
-        upload.notify_emails = list(notify or [])
-        upload_id = upload.id
+            notify=notify,
+        ).id
     result = uploads.create_users(
         get_engine(),
         company_id,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..db import get_engine, session_scope
-from ..importer import scim_users, uploads
+from ..importer import lifecycle, scim_users, uploads
 from ..importer.batch import BatchProblem, batch_from_names
 from ..importer.errors import ErrorCode, FileProblem
 from ..importer.scim_users import Conflict, Defaults, Invalid, NoSeat, Person, Provisioned, UserNotFound
@@ -134,7 +134,8 @@ def create_users(
             raise
         refused = NoSeat(problem)
         with session_scope() as session:
-            scim_users.close_refused(session, company_id, upload_id, problem.message)
+            # Not a draft left for an admin to wonder about: its rows and audit stay in the history.
+            lifecycle.cancel(session, company_id, upload_id, actor="scim", idle_too=True, reason=problem.message)
     with session_scope() as session:
         scim_users.attach_identities(session, company_id, upload_id, people)
         results = _results(session, company_id, upload_id, range(1, len(people) + 1), refused)

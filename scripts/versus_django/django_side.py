@@ -1,4 +1,4 @@
-"""The Django side of `python -m bulk_upload_app.bench --versus-django`; run by the separate
+"""The Django side of `python -m bench --versus-django`; run by the separate
 virtualenv's Python (Django, django-import-export, phonenumbers, psycopg), never by ours.
 
 Copies the minimal project beside this file into a temp dir, creates its tables in the database it

@@ -37,7 +37,10 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, select, update
 
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.models import BulkUploadRow, Company, GroupMember, User, UserOutboundNumber, UserSkill
 from tests.support.app_server import (
     MODES,
     PRODUCTION_MODE,
@@ -45,6 +48,7 @@ from tests.support.app_server import (
     AppServer,
     Mode,
     StartFailed,
+    demo_admin_ids,
     prepare_database,
     production_mode,
     server_env,
@@ -213,3 +217,21 @@ def page(browser, app_server, request):
             if problems:
                 print("\n".join(problems))
         context.close()
+
+
+@pytest.fixture
+def demo_put_back(app_server):
+    """Tests share the demo company: its seats and users are as they were after each test here."""
+    engine = get_engine(app_server.db_url)
+    company, _admin = demo_admin_ids(app_server)
+    with session_scope(engine, read_only=True) as session:
+        seats = session.get(Company, company).seats
+        users = set(session.exec(select(User.id).where(User.company_id == company)).scalars())
+    yield
+    with session_scope(engine) as session:
+        added = [u for u in session.exec(select(User.id).where(User.company_id == company)).scalars() if u not in users]
+        for link in (GroupMember, UserOutboundNumber, UserSkill):
+            session.execute(delete(link).where(link.user_id.in_(added)))
+        session.execute(update(BulkUploadRow).where(BulkUploadRow.user_id.in_(added)).values(user_id=None))
+        session.execute(delete(User).where(User.id.in_(added)))
+        session.execute(update(Company).where(Company.id == company).values(seats=seats))

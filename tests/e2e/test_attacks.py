@@ -31,35 +31,11 @@ from bulk_upload_app.importer.batch import BatchSpec
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.uploads import draft_from_file
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, Group, User
-from tests.support.browser import wait_connected
+from tests.support.browser import REWRITER, record_frames, wait_connected
+from tests.support.factories import unique
+from tests.support.wizard_page import REFUSAL
 
 pytestmark = pytest.mark.browser
-REFUSAL = "This bulk upload does not exist or belongs to another account."
-
-REWRITER = """
-(() => {
-  window.__sent = [];
-  window.__rewrites = [];
-  const install = () => {
-    const hooks = window.__reflex_otel;
-    if (!hooks || hooks.__rewriter) return;
-    const before = hooks.onEventSend;
-    hooks.onEventSend = function (event) {
-      const r = window.__rewrites.shift();
-      if (r) { event.name = r.name; event.payload = r.payload; }
-      window.__sent.push({ name: event.name, payload: event.payload });
-      return before?.apply(this, arguments);
-    };
-    hooks.__rewriter = true;
-  };
-  install();
-  setInterval(install, 50);
-})();
-"""
-
-
-def unique(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -129,12 +105,6 @@ def b_snapshot(db_url: str, b: dict) -> list:
             (upload.status, upload.version, upload.batch, upload.total_rows),
             (user.firstname, user.settings),
         ]
-
-
-def record_frames(page) -> list[str]:
-    frames: list[str] = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
-    return frames
 
 
 def test_guessed_draft_url_finds_nothing(page):

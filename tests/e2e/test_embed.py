@@ -6,60 +6,41 @@ E2E_JWT_SECRET with the example host, which signs a fresh token on every page lo
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bulk_upload_app.db import get_engine, session_scope
-from bulk_upload_app.importer.settings_catalogue import default_settings
-from bulk_upload_app.models import Company, User
+from bulk_upload_app.models import User
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
+from bulk_upload_app.settings import environment
 from tests.support.app_server import EMBED_HOST_PORT, seat_shop_url
 from tests.support.dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, e2e_token
+from tests.support.factories import new_company, unique, users_file
 from tests.support.paths import REPO
-from tests.support.processes import free_port
-
-from .test_wizard import counts, unique, users_file
+from tests.support.processes import StartFailed, free_port, launch, stop_process_group, wait_for_urls
+from tests.support.wizard_page import counts
 
 pytestmark = pytest.mark.browser
 
 
-def _serve_host(port: int, app_url: str, company: int, user: int):
-    env = {**os.environ, "BULK_UPLOAD_JWT_SECRET": E2E_JWT_SECRET, "BULK_UPLOAD_JWT_ISSUER": E2E_JWT_ISSUER}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "examples" / "host" / "serve.py"),
-            "--port",
-            str(port),
-            "--app-url",
-            app_url,
-            "--company",
-            str(company),
-            "--user",
-            str(user),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def _serve_host(port: int, app_url: str, company: int, user: int, log: Path):
+    env = {**environment(), "BULK_UPLOAD_JWT_SECRET": E2E_JWT_SECRET, "BULK_UPLOAD_JWT_ISSUER": E2E_JWT_ISSUER}
+    command = [sys.executable, str(REPO / "examples" / "host" / "serve.py"), "--port", str(port)]
+    command += ["--app-url", app_url, "--company", str(company), "--user", str(user)]
+    process = launch(command, log, env=env)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"the example host did not start on {url}")
+    try:
+        wait_for_urls(process, [url], what="the example host", timeout=20, log_path=log, interval=0.1)
+    except StartFailed as exc:
+        stop_process_group(process, log)
+        pytest.fail(str(exc))
+    return process, url
 
 
 @pytest.fixture(scope="module")
@@ -70,27 +51,18 @@ def demo_admin(app_server):
 
 
 @pytest.fixture(scope="module")
-def hosts(app_server, demo_admin):
+def hosts(app_server, demo_admin, tmp_path_factory):
     """The allowed example dashboard and the same page on a foreign origin (another port)."""
+    log = tmp_path_factory.mktemp("hosts") / "hosts.log"
     started = [
-        _serve_host(EMBED_HOST_PORT, app_server.base_url, *demo_admin),
-        _serve_host(free_port(), app_server.base_url, *demo_admin),
+        _serve_host(EMBED_HOST_PORT, app_server.base_url, *demo_admin, log),
+        _serve_host(free_port(), app_server.base_url, *demo_admin, log),
     ]
     try:
         yield started[0][1], started[1][1]
     finally:
         for process, _ in started:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(10)
-
-
-def new_company(db_url: str, seats: int) -> int:
-    """A company of its own (the demo company's data is shared with the other browser tests)."""
-    with session_scope(get_engine(db_url)) as session:
-        company = Company(name=unique("Embed Co"), seats=seats, default_settings=default_settings())
-        session.add(company)
-        session.flush()
-        return company.id
+            stop_process_group(process, log)
 
 
 @pytest.fixture
@@ -122,7 +94,7 @@ def test_the_app_sends_frame_ancestors_and_cors_for_the_dashboard_only(app_serve
 
 
 def test_the_wizard_works_inside_the_dashboard(host_page, app_server, hosts, tmp_path):
-    company = new_company(app_server.db_url, 50)
+    company = new_company(app_server.db_url, 50, name=unique("Embed Co"))
     tag = unique("embed")
     rows = [(f"Emb{i}", "Framed", f"emb{i}.{tag}@example.com", "+44", f"07400 22345{i}") for i in range(2)]
     host_page.goto(f"{hosts[0]}/?company={company}")

@@ -11,24 +11,20 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.importer import uploads
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.models import (
     BulkUpload,
-    BulkUploadRow,
     Company,
-    GroupMember,
     User,
-    UserOutboundNumber,
-    UserSkill,
 )
 from bulk_upload_app.seed import DEMO_COMPANY
-from tests.e2e.test_attacks import REFUSAL, REWRITER, record_frames
-from tests.e2e.test_wizard import counts, create_and_confirm, open_upload_step, set_free_seats, upload, users_file
-from tests.support.browser import axe_violations, screenshot, wait_connected
+from tests.support.browser import REWRITER, axe_violations, record_frames, screenshot, wait_connected
+from tests.support.factories import users_file
+from tests.support.wizard_page import REFUSAL, counts, create_and_confirm, open_upload_step, set_free_seats, upload
 
 pytestmark = pytest.mark.browser
 
@@ -41,24 +37,6 @@ def demo_company_id(db_url: str) -> int:
 def user_count(db_url: str, company_id: int) -> int:
     with session_scope(get_engine(db_url), read_only=True) as session:
         return session.exec(select(func.count()).select_from(User).where(User.company_id == company_id)).scalar_one()
-
-
-@pytest.fixture
-def demo_put_back(app_server):
-    """Tests share the demo company: its seats and users are as they were after each test here."""
-    engine = get_engine(app_server.db_url)
-    company = demo_company_id(app_server.db_url)
-    with session_scope(engine, read_only=True) as session:
-        seats = session.get(Company, company).seats
-        users = set(session.exec(select(User.id).where(User.company_id == company)).scalars())
-    yield
-    with session_scope(engine) as session:
-        added = [u for u in session.exec(select(User.id).where(User.company_id == company)).scalars() if u not in users]
-        for link in (GroupMember, UserOutboundNumber, UserSkill):
-            session.execute(delete(link).where(link.user_id.in_(added)))
-        session.execute(update(BulkUploadRow).where(BulkUploadRow.user_id.in_(added)).values(user_id=None))
-        session.execute(delete(User).where(User.id.in_(added)))
-        session.execute(update(Company).where(Company.id == company).values(seats=seats))
 
 
 def test_upload_with_failures_then_history_results_file_and_undo(page, app_server, tmp_path, demo_put_back):

@@ -16,8 +16,7 @@ from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import BulkUpload, BulkUploadRow
 from tests.support.browser import screenshot
 from tests.support.processes import group_pids
-
-from .test_wizard import open_upload_step, upload
+from tests.support.wizard_page import open_upload_step, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import Company
 from bulk_upload_app.seed import DEMO_COMPANY
-from tests.e2e.test_wizard import counts, open_upload_step, set_free_seats, upload
 from tests.support.browser import wait_connected
 from tests.support.exports import google_workspace_csv, microsoft_365_csv, okta_csv
+from tests.support.wizard_page import counts, open_upload_step, set_free_seats, upload
 
 pytestmark = pytest.mark.browser
 

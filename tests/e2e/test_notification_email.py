@@ -15,11 +15,11 @@ from bulk_upload_app.importer import outbox
 from bulk_upload_app.importer.report import REPORT_HEADER
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
 from bulk_upload_app.settings import load_settings
-from tests.e2e.test_history import demo_put_back  # noqa: F401 (fixture)
-from tests.e2e.test_wizard import counts, create_and_confirm, open_upload_step, set_free_seats, upload, users_file
 from tests.support.app_server import demo_admin_ids, server_env
 from tests.support.browser import axe_violations, screenshot, wait_connected
 from tests.support.dashboard import e2e_token
+from tests.support.factories import users_file
+from tests.support.wizard_page import counts, create_and_confirm, open_upload_step, set_free_seats, upload
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +53,7 @@ def test_a_batch_with_failures_emails_its_uploader_and_the_app_shows_it_finished
     app_server,
     mail_inbox,
     tmp_path,
-    demo_put_back,  # noqa: F811
+    demo_put_back,
 ):
     tag = uuid.uuid4().hex[:8]
     if app_server.mode.demo:

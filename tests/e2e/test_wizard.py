@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 
 import openpyxl
 import pytest
@@ -23,62 +22,12 @@ from bulk_upload_app.models import (
     UserOutboundNumber,
     UserSkill,
 )
-from bulk_upload_app.seed import DEMO_COMPANY
 from tests.support.app_server import seat_shop_url
 from tests.support.browser import screenshot, wait_connected
+from tests.support.factories import unique, users_file
+from tests.support.wizard_page import cell, counts, create_and_confirm, open_upload_step, set_free_seats, upload
 
 pytestmark = pytest.mark.browser
-
-
-def users_file(tmp_path, rows, name="users.csv", header="firstname,lastname,email,countryprefix,phone"):
-    path = tmp_path / name
-    path.write_text(header + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
-    return path
-
-
-def unique(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex[:8]}"
-
-
-def set_free_seats(db_url: str, free: int) -> None:
-    with session_scope(get_engine(db_url)) as session:
-        company = session.exec(select(Company).where(Company.name == DEMO_COMPANY)).scalars().one()
-        used = len(session.exec(select(User.id).where(User.company_id == company.id)).all())
-        company.seats = used + free
-
-
-def open_upload_step(page) -> None:
-    page.goto("/users")
-    wait_connected(page)
-    page.get_by_role("link", name="Bulk user upload").click()
-    expect(page.get_by_role("heading", name="Download template")).to_be_visible()
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name="Upload files")).to_be_visible()
-
-
-def upload(page, path) -> None:
-    page.locator("#users_file input[type=file]").set_input_files(str(path))
-    expect(page.get_by_text(path.name)).to_be_visible()
-    page.get_by_role("button", name="Upload files").click()
-
-
-def counts(page, all_, valid, errors) -> None:
-    expect(page.get_by_text(f"All rows: {all_}")).to_be_visible()
-    expect(page.get_by_text(f"Valid: {valid}", exact=True)).to_be_visible()
-    expect(page.get_by_text(f"With errors: {errors}")).to_be_visible()
-
-
-def cell(page, column: str, row: int):
-    return page.get_by_role("textbox", name=f"{column} of row {row}", exact=True)
-
-
-def create_and_confirm(page, expected: int) -> None:
-    page.get_by_role("button", name="Create users").click()
-    dialog = page.get_by_role("alertdialog")
-    expect(dialog).to_contain_text(f"Create {expected} users?")
-    screenshot(page, "wizard-confirm")
-    dialog.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_text(f"{expected} users added")).to_be_visible(timeout=60_000)
 
 
 def test_happy_path_creates_exactly_these_users_with_these_settings(page, app_server, tmp_path):

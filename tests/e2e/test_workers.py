@@ -31,10 +31,9 @@ from bulk_upload_app.models import User
 from tests.support.app_server import demo_admin_ids
 from tests.support.browser import CONNECTION_PROBE, wait_connected
 from tests.support.dashboard import e2e_token
+from tests.support.factories import new_company, unique, users_file
 from tests.support.services import socket_owner
-
-from .test_embed import new_company
-from .test_wizard import cell, counts, set_free_seats, unique, upload, users_file
+from tests.support.wizard_page import cell, counts, set_free_seats, upload
 
 pytestmark = pytest.mark.browser
 PRODUCTION_ONLY = True  # conftest skips these tests in the sqlite-1-worker mode (before starting that server)
@@ -160,7 +159,7 @@ def _land_elsewhere(step, avoid: str) -> str:
 def test_a_draft_continues_on_another_worker(tabs, app_server, tmp_path):
     """Signed in by a token: a reload on the other worker keeps the sign-in (Redis state), and
     another browser, on the other worker, continues the same draft and creates its users."""
-    company = new_company(app_server.db_url, 50)
+    company = new_company(app_server.db_url, 50, name=unique("Embed Co"))
     tag = unique("workers")
     first = tabs()
     first_worker = first.goto(f"/users/bulk-upload?token={e2e_token(company, 7)}")

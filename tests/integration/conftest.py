@@ -3,7 +3,8 @@
 `db_url` (and `engine` over it) runs each test twice: on a fresh copy of a migrated SQLite file,
 and on one migrated PostgreSQL schema per session (BULK_UPLOAD_TEST_PG_URL), truncated before
 each test. PostgreSQL is left out (skipped) when BULK_UPLOAD_WITHOUT names it, and fails the
-tests when it does not answer.
+tests when it does not answer. `seeded`: the demo company made by the CLI; `queue`: a dramatiq
+worker in this process on the test Redis (tests.support.services.redis_jobs).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import contextlib
 import shutil
 from pathlib import Path
 
+import dramatiq
 import pytest
 from sqlalchemy import text
 
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.migrations import upgrade
-from tests.support.services import ServiceMissing, left_out, postgres_schema
+from tests.support.cli import cli
+from tests.support.services import ServiceMissing, left_out, postgres_schema, redis_jobs
 
 
 @pytest.fixture(scope="session")
@@ -69,9 +72,6 @@ _TABLES = (
 
 # For a test of what only PostgreSQL has (writers that meet mid-transaction: SQLite's take turns
 # from BEGIN on): generated for the postgres database only, never for SQLite and skipped.
-postgres_only = pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
@@ -95,3 +95,22 @@ def demo_company(engine) -> int:
 
     with session_scope(engine) as session:
         return seed_demo(session)
+
+
+@pytest.fixture
+def seeded(db_url):
+    code, doc, err = cli(db_url, "demo-seed", "--json")
+    assert code == 0, err
+    return db_url, doc["id"]
+
+
+@pytest.fixture
+def queue(db_url, monkeypatch):
+    """A worker (2 threads, every queue) in this process consuming the jobs."""
+    with redis_jobs(db_url, monkeypatch) as broker:
+        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+        worker.start()
+        try:
+            yield broker
+        finally:
+            worker.stop()

@@ -39,9 +39,7 @@ from bulk_upload_app.models import (
     utcnow,
 )
 from bulk_upload_app.services import api_keys, history
-from tests.integration.test_create import count_users, new_company
-from tests.integration.test_jobs import queue  # noqa: F401 (the fixture: a worker on the test Redis)
-from tests.support.builders import person, users_csv
+from tests.support.factories import count_users, new_company, person, users_csv
 
 # Files are judged and users created by a dramatiq worker on the test Redis, in this process.
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]

@@ -13,8 +13,7 @@ from bulk_upload_app.http_auth import bearer_caller
 from bulk_upload_app.importer.api_keys import KEY_CREATED, KEY_REVOKED, digest
 from bulk_upload_app.models import ApiKey, BulkUploadAudit, Company
 from bulk_upload_app.services import api_keys
-
-from .test_cli import cli
+from tests.support.cli import cli
 
 
 @pytest.fixture

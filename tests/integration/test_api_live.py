@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from bulk_upload_app.services import api_keys, operations
 from tests.support.api_server import api_server
 from tests.support.app_server import Mode, production_mode
-from tests.support.builders import person, users_csv
+from tests.support.factories import person, users_csv
 from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow

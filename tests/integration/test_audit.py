@@ -16,8 +16,7 @@ from bulk_upload_app.importer.batch import BatchProblem, BatchSpec
 from bulk_upload_app.importer.errors import FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, Group, GroupMember
-from tests.integration.test_create import new_company, stage
-from tests.support.builders import person, users_csv
+from tests.support.factories import new_company, person, stage, users_csv
 
 
 def audit_lines(caplog) -> list[dict]:

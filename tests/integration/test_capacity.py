@@ -13,7 +13,7 @@ from bulk_upload_app.importer import capacity, uploads
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.models import BulkUpload, Company, FileProcessingSlot, utcnow
-from tests.support.builders import person, users_csv
+from tests.support.factories import person, users_csv
 
 LIMITS = capacity.Limits(per_company=2, overall=3, open_drafts=2, draft_days=14)
 

@@ -12,27 +12,9 @@ import openpyxl
 import pytest
 
 from bulk_upload_app.importer.schema import COLUMN_NAMES
-from tests.support.builders import person, users_csv
+from tests.support.cli import cli
 from tests.support.exports import google_workspace_csv, microsoft_365_csv, okta_csv
-
-
-def cli(db_url: str, *args: str, demo: bool = True) -> tuple[int, dict | None, str]:
-    env = {**os.environ, "REFLEX_DB_URL": db_url}
-    env.pop("BULK_UPLOAD_DEMO", None)
-    if demo:  # the demo seed needs it; nothing else in the CLI looks at it
-        env["BULK_UPLOAD_DEMO"] = "1"
-    done = subprocess.run(
-        [sys.executable, "-m", "bulk_upload_app", *args], capture_output=True, text=True, env=env, timeout=120
-    )
-    document = json.loads(done.stdout) if "--json" in args and done.stdout.strip() else None
-    return done.returncode, document, done.stderr
-
-
-@pytest.fixture
-def seeded(db_url):
-    code, doc, err = cli(db_url, "demo-seed", "--json")
-    assert code == 0, err
-    return db_url, doc["id"]
+from tests.support.factories import person, users_csv
 
 
 def test_db_upgrade_and_demo_seed_are_repeatable(db_url):
@@ -189,8 +171,7 @@ def test_purge_removes_what_is_due_once_and_prints_no_personal_data(tmp_path, db
     from bulk_upload_app.db import get_engine, session_scope
     from bulk_upload_app.importer import uploads
     from bulk_upload_app.models import BulkUpload, utcnow
-
-    from .test_create import new_company, stage
+    from tests.support.factories import new_company, stage
 
     engine = get_engine(db_url)
     company = new_company(engine)
@@ -241,8 +222,7 @@ def test_purge_follows_the_configured_days_and_refuses_bad_ones(tmp_path, db_url
 
     from bulk_upload_app.db import get_engine, session_scope
     from bulk_upload_app.models import BulkUpload, utcnow
-
-    from .test_create import new_company, stage
+    from tests.support.factories import new_company, stage
 
     engine = get_engine(db_url)
     draft = stage(engine, new_company(engine), [person(1)])
@@ -264,8 +244,7 @@ def test_purge_follows_the_configured_days_and_refuses_bad_ones(tmp_path, db_url
 
 def test_import_counts_seats_a_running_create_holds_and_exits_3(tmp_path, seeded):
     from bulk_upload_app.db import get_engine
-
-    from .test_create import running_create
+    from tests.support.factories import running_create
 
     db_url, company = seeded  # 25 seats, 10 users
     running_create(get_engine(db_url), company, reserved=10)
@@ -286,8 +265,7 @@ def test_import_whose_seats_go_while_it_stages_exits_3_with_the_same_document(tm
     from bulk_upload_app.db import get_engine, session_scope
     from bulk_upload_app.importer import uploads
     from bulk_upload_app.models import BulkUpload, User
-
-    from .test_create import new_company, running_create
+    from tests.support.factories import new_company, running_create
 
     engine = get_engine(db_url)
     company = new_company(engine, seats=10)

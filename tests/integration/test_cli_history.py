@@ -8,8 +8,8 @@ from sqlalchemy import update
 
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import BulkUpload, utcnow
-from tests.integration.test_cli import cli, seeded  # noqa: F401  (the fixture)
-from tests.support.builders import person, users_csv
+from tests.support.cli import cli
+from tests.support.factories import person, users_csv
 
 
 def imported(tmp_path, db_url, company, rows, name="u.csv") -> str:
@@ -20,7 +20,7 @@ def imported(tmp_path, db_url, company, rows, name="u.csv") -> str:
     return doc["upload_id"]
 
 
-def test_history_lists_the_companys_uploads_newest_first_as_json(tmp_path, seeded):  # noqa: F811
+def test_history_lists_the_companys_uploads_newest_first_as_json(tmp_path, seeded):
     db_url, company = seeded
     first = imported(tmp_path, db_url, company, [person(1), person(2, countryprefix="+999")], "first.csv")
     with session_scope(get_engine(db_url)) as session:
@@ -53,7 +53,7 @@ def test_history_lists_the_companys_uploads_newest_first_as_json(tmp_path, seede
     assert cli(db_url, "history", "--company", str(other["id"]), "--json")[1] == []
 
 
-def test_undo_previews_removes_and_answers_the_same_when_repeated(tmp_path, seeded):  # noqa: F811
+def test_undo_previews_removes_and_answers_the_same_when_repeated(tmp_path, seeded):
     db_url, company = seeded
     upload_id = imported(tmp_path, db_url, company, [person(1), person(2)])
     code, preview, _ = cli(db_url, "undo", upload_id, "--company", str(company), "--dry-run", "--json")
@@ -67,7 +67,7 @@ def test_undo_previews_removes_and_answers_the_same_when_repeated(tmp_path, seed
     assert imported(tmp_path, db_url, company, [person(1), person(2)], "again.csv")
 
 
-def test_undo_of_another_companys_upload_or_past_the_window_exits_2_with_a_code(tmp_path, seeded):  # noqa: F811
+def test_undo_of_another_companys_upload_or_past_the_window_exits_2_with_a_code(tmp_path, seeded):
     db_url, company = seeded
     upload_id = imported(tmp_path, db_url, company, [person(1)])
     _, other, _ = cli(db_url, "company", "create", "--name", "Other", "--seats", "5", "--json")

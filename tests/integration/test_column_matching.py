@@ -10,8 +10,9 @@ from bulk_upload_app.importer import audit, pending, uploads
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem, UploadBusy
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.services import drafts as draft_service
-from tests.support.builders import users_csv
+from bulk_upload_app.statuses import WizardStep
 from tests.support.exports import MICROSOFT_365_HEADER, google_workspace_csv, microsoft_365_csv, okta_csv
+from tests.support.factories import users_csv
 
 
 def stage(engine, company, data: bytes, **kwargs) -> str:
@@ -30,7 +31,7 @@ def test_an_export_waits_at_the_match_step_then_stages_whole(engine, demo_compan
     data = build(domain=f"{request.node.callspec.id.replace('_', '-')}.example.com")
     upload_id = stage(engine, demo_company, data)
     upload = upload_of(engine, demo_company, upload_id)
-    assert upload.wizard_step == pending.MATCH_STEP and upload.pending_table is not None and upload.total_rows == 0
+    assert upload.wizard_step == WizardStep.MATCH and upload.pending_table is not None and upload.total_rows == 0
     with session_scope(engine, read_only=True) as session:
         plan = pending.plan_for(session, demo_company, upload_id)
     assert plan.confident
@@ -65,7 +66,7 @@ def test_a_corrected_guess_is_remembered_for_the_next_file_with_the_same_titles(
     assert "Mobile phone" not in upload.column_mapping["mapping"]
     assert any("matched them last time" in n for n in upload.notices)
     asked = stage(engine, demo_company, microsoft_365_csv(domain="asked.example.com"), ask_columns=True)
-    assert upload_of(engine, demo_company, asked).wizard_step == pending.MATCH_STEP
+    assert upload_of(engine, demo_company, asked).wizard_step == WizardStep.MATCH
 
 
 def test_required_fields_and_one_column_per_field_are_enforced(engine, demo_company):

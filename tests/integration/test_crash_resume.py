@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -21,8 +20,8 @@ from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, uploads
 from bulk_upload_app.importer.intake import parse_file, validate_file
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, User, utcnow
-from tests.support.builders import users_csv
-from tests.support.paths import REPO
+from tests.support.factories import users_csv
+from tests.support.processes import launch, log_tail
 
 ROWS = 30_000
 CHUNK = 1_000
@@ -60,15 +59,11 @@ def created_so_far(engine, upload_id) -> int:
         return session.exec(select(func.count()).select_from(User).where(User.bulk_upload_id == upload_id)).scalar_one()
 
 
-def test_a_killed_creator_is_recovered_and_resumed_without_duplicates_or_losses(engine, db_url):
+def test_a_killed_creator_is_recovered_and_resumed_without_duplicates_or_losses(engine, db_url, tmp_path):
     company_id, upload_id = stage_big(engine)
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.concurrency_workers", db_url, str(company_id), upload_id, str(CHUNK)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    log = tmp_path / "creator.log"
+    child = launch(
+        [sys.executable, "-m", "tests.support.concurrency_workers", db_url, str(company_id), upload_id, str(CHUNK)], log
     )
     try:
         deadline = time.monotonic() + 60
@@ -80,7 +75,7 @@ def test_a_killed_creator_is_recovered_and_resumed_without_duplicates_or_losses(
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == -signal.SIGKILL, child.stderr.read().decode()[-2000:]
+    assert child.returncode == -signal.SIGKILL, log_tail(log)
     at_kill = created_so_far(engine, upload_id)
     assert 3 * CHUNK <= at_kill < ROWS - 2, f"killed with {at_kill} users created"
     print(f"\n[{engine.dialect.name}] SIGKILL with {at_kill:,} of {ROWS - 2:,} users created")

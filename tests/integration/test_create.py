@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,8 +11,6 @@ from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, uploads
 from bulk_upload_app.importer.batch import BatchSpec, batch_from_names, settings_of_user
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.intake import parse_file, validate_file
-from bulk_upload_app.importer.settings_catalogue import default_settings
 from bulk_upload_app.models import (
     BulkUpload,
     BulkUploadRow,
@@ -25,39 +22,9 @@ from bulk_upload_app.models import (
     User,
     UserOutboundNumber,
     UserSkill,
-    utcnow,
 )
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL, seed_demo
-from tests.support.builders import person, users_csv
-
-
-def stage(engine, company_id, rows, spec: BatchSpec | None = None, name="users.csv") -> str:
-    parsed = parse_file(users_csv(rows), name)
-    with session_scope(engine) as session:
-        upload = uploads.stage_upload(
-            session,
-            company_id=company_id,
-            admin_user_id=None,
-            file_name=name,
-            parsed=parsed,
-            validation=validate_file(parsed),
-        )
-        if spec is not None:
-            uploads.configure_batch(session, company_id, upload.id, spec)
-        return upload.id
-
-
-def new_company(engine, seats=100, name="Acme") -> int:
-    with session_scope(engine) as session:
-        company = Company(name=name, seats=seats, default_settings=default_settings())
-        session.add(company)
-        session.flush()
-        return company.id
-
-
-def count_users(engine, company_id) -> int:
-    with session_scope(engine) as session:
-        return session.exec(select(func.count()).select_from(User).where(User.company_id == company_id)).scalar_one()
+from tests.support.factories import count_users, new_company, person, running_create, stage
 
 
 def test_users_are_created_with_the_batch_settings(engine, demo_company):
@@ -214,17 +181,6 @@ def test_seats_taken_meanwhile_refuse_the_whole_batch_and_keep_the_draft(engine)
     with session_scope(engine) as session:
         session.get(Company, company).seats = 4
     assert uploads.create_users(engine, company, upload_id).created == 3  # seats bought: the same draft goes through
-
-
-def running_create(engine, company_id, reserved, heartbeat_age=0.0) -> str:
-    """An upload another worker is creating right now (or was, `heartbeat_age` seconds ago)."""
-    upload_id = stage(engine, company_id, [person(500 + i, domain="elsewhere.example") for i in range(reserved)])
-    with session_scope(engine) as session:
-        upload = session.get(BulkUpload, upload_id)
-        upload.status, upload.creating_owner = "creating", "other-host:1:abcd"
-        upload.creating_heartbeat = utcnow() - timedelta(seconds=heartbeat_age)
-        upload.seats_reserved = reserved
-    return upload_id
 
 
 def test_seats_reserved_by_a_running_create_are_not_free(engine):

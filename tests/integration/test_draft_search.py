@@ -15,9 +15,8 @@ from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.models import BulkUploadRow, RowTextBlock
 from bulk_upload_app.statuses import RowOutcome
-from tests.integration.conftest import postgres_only
-from tests.integration.test_drafts import draft, row_id
-from tests.support.builders import person, users_csv
+from tests.support.factories import draft, person, row_id, users_csv
+from tests.support.services import postgres_only
 
 
 def expected(engine, upload_id, term: str, *, only_errors: bool = False) -> list[int]:
@@ -161,7 +160,7 @@ def test_a_draft_staged_before_its_text_was_kept_is_searched_row_by_row(engine, 
 
 
 def test_a_draft_whose_first_rows_were_staged_without_text_is_searched_row_by_row(engine, demo_company, monkeypatch):
-    """A worker from before 0021_row_text staged its first chunks, a newer one the rest (a deploy
+    """A worker from before migration 0020_row_text staged its first chunks, a newer one the rest (a deploy
     while the file was being judged): the text of the later blocks alone would miss rows."""
     monkeypatch.setattr(search, "BLOCK_ROWS", 3)
     upload_id = draft(engine, demo_company, UNUSUAL)

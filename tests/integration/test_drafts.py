@@ -5,33 +5,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import drafts, uploads
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.models import BulkUploadRow, Company, User
-from tests.support.builders import person, users_csv
-
-
-def draft(engine, company, rows, **kwargs) -> str:
-    return uploads.draft_from_file(
-        engine,
-        company_id=company,
-        admin_user_id=None,
-        file_name="u.csv",
-        data=users_csv(rows),
-        limits=ReadLimits(),
-        **kwargs,
-    )
-
-
-def row_id(engine, upload_id, number) -> int:
-    with session_scope(engine, read_only=True) as session:
-        return session.exec(
-            select(BulkUploadRow.id).where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.row_number == number)
-        ).scalar_one()
+from bulk_upload_app.models import Company, User
+from tests.support.factories import draft, person, row_id, users_csv
 
 
 def view(engine, company, upload_id, **kwargs):

@@ -28,8 +28,7 @@ from bulk_upload_app.models import (
     utcnow,
 )
 from bulk_upload_app.statuses import STATUS_LABELS, RowOutcome, UploadStatus
-from tests.integration.test_create import count_users, new_company, stage
-from tests.support.builders import person
+from tests.support.factories import count_users, new_company, person, stage
 
 
 def created_upload(engine, company_id, n=5, bad=1, spec=None, name="users.csv", start=0):
@@ -245,8 +244,8 @@ def test_outcomes_stay_consistent_with_the_statuses_module():
 
 
 def test_undo_processes_racing_on_one_upload_remove_each_user_once(engine, db_url, demo_company):
-    from tests.integration.test_races import run_racers
     from tests.support import concurrency_workers
+    from tests.support.concurrency_workers import run_racers
 
     spec = batch_spec(engine, demo_company)
     with session_scope(engine) as session:

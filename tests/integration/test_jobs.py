@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import dramatiq
@@ -17,54 +15,16 @@ from sqlalchemy import select
 
 from bulk_upload_app import jobs
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import processing, uploads
+from bulk_upload_app.importer import lifecycle, processing, uploads
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.importer.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, utcnow
 from bulk_upload_app.statuses import UploadStatus
-from tests.support.builders import person, users_csv
-from tests.support.services import REDIS_URL, ServiceMissing, left_out
-
-from .test_create import new_company
+from tests.support.factories import new_company, person, users_csv
+from tests.support.services import redis_jobs
 
 pytestmark = pytest.mark.redis
-
-
-@contextlib.contextmanager
-def _redis_jobs(db_url, monkeypatch):
-    """The jobs pointed at the test Redis under a namespace of this test, against `db_url`."""
-    import redis
-
-    left_out("redis")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:
-        pytest.fail(f"{ServiceMissing.__name__}: Redis at {REDIS_URL}: {exc}", pytrace=False)
-    monkeypatch.setenv("REFLEX_DB_URL", db_url)
-    monkeypatch.setenv("BULK_UPLOAD_QUEUE_URL", REDIS_URL)
-    monkeypatch.setenv("BULK_UPLOAD_CREATE_LEASE_SECONDS", "2")
-    broker = jobs.configure(REDIS_URL, f"bulk-upload-it-{uuid.uuid4().hex[:12]}")
-    try:
-        yield broker
-    finally:
-        for name in broker.get_declared_queues():
-            broker.flush(name)
-        with contextlib.suppress(Exception):
-            broker.client.close()
-        jobs.configure("")  # back to no queue
-
-
-@pytest.fixture
-def queue(db_url, monkeypatch):
-    """A worker (2 threads, every queue) in this process consuming the jobs."""
-    with _redis_jobs(db_url, monkeypatch) as broker:
-        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
-        worker.start()
-        try:
-            yield broker
-        finally:
-            worker.stop()
 
 
 @pytest.fixture
@@ -72,7 +32,7 @@ def lanes(db_url, monkeypatch):
     """A worker process as `bulk-upload worker` runs it, with one thread per lane: dramatiq's worker
     on the small lane, and the big lane (jobs.BigJobLane) it boots. Files of 10 KB or more are big."""
     monkeypatch.setenv("BULK_UPLOAD_BIG_FILE_MB", "0.01")
-    with _redis_jobs(db_url, monkeypatch) as broker:
+    with redis_jobs(db_url, monkeypatch) as broker:
         broker.add_middleware(jobs.BigJobLane(threads=1))
         worker = dramatiq.Worker(broker, queues=set(jobs.SMALL_LANE), worker_threads=1, worker_timeout=100)
         worker.start()
@@ -189,7 +149,7 @@ def test_a_queued_create_cancelled_before_a_worker_took_it_creates_nobody(engine
         upload.queued_at, upload.wizard_step = utcnow(), "creating"
         session.add(upload)
     with session_scope(engine) as session:
-        processing.cancel(session, company, upload_id, "test")
+        lifecycle.cancel(session, company, upload_id, actor="test")
     jobs.enqueue_create(company, upload_id, admin_user_id=None, actor="test")
     time.sleep(1.0)
     with session_scope(engine, read_only=True) as session:

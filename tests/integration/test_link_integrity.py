@@ -22,9 +22,8 @@ from bulk_upload_app.models import (
     UserSkill,
     utcnow,
 )
-from tests.integration.conftest import postgres_only
-
-from .test_create import new_company, stage
+from tests.support.factories import new_company, stage
+from tests.support.services import postgres_only
 
 REFUSED = (IntegrityError, DBAPIError)
 

@@ -21,9 +21,7 @@ from bulk_upload_app.models import (
     UserOutboundNumber,
     UserSkill,
 )
-from tests.support.builders import person
-
-from .test_create import new_company, stage
+from tests.support.factories import new_company, person, stage
 
 LINKS = (GroupMember, UserOutboundNumber, UserSkill)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +21,7 @@ def test_migrated_schema_matches_the_models(db_url):
         assert schema_drift(connection) == []
 
 
-# ---------------------------------------------------------------- 0022 and 0023: batch membership, and its end
+# ---------------------------------------------------------------- step by step
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -34,10 +36,39 @@ def bare_url(request, tmp_path):
 
 
 def _migrate(url: str, revision: str, *, down: bool = False) -> None:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config = _alembic_config()
     config.attributes["url"] = url
     (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _alembic_config() -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    return config
+
+
+def _current(url: str) -> set[str]:
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+# The head when the migration files were renumbered by their place in the chain: a database
+# already there stores this revision id, which must still be found (ids never change with names).
+HEAD_AT_RENUMBERING = "0022_batch_membership"
+
+
+def test_a_database_made_at_the_head_of_the_renumbering_upgrades_to_head(bare_url):
+    _migrate(bare_url, HEAD_AT_RENUMBERING)
+    assert _current(bare_url) == {HEAD_AT_RENUMBERING}
+    _migrate(bare_url, "head")
+    assert _current(bare_url) == set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    with get_engine(bare_url).connect() as connection:
+        assert schema_drift(connection) == []
+    get_engine(bare_url).dispose()
+
+
+# ---------------------------------------------------------------- 0021_batch_membership and 0022_per_user_links (revision ids 0022_batch_membership, 0023_per_user_links)
 
 
 def _links(connection) -> list[tuple]:

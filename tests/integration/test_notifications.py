@@ -14,8 +14,7 @@ from bulk_upload_app.importer.report import REPORT_HEADER, report_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, OutboxMessage, utcnow
 from bulk_upload_app.settings import load_settings
 from bulk_upload_app.statuses import UploadStatus
-from tests.integration.test_create import new_company, stage
-from tests.support.builders import person
+from tests.support.factories import new_company, person, stage
 from tests.support.mail_server import mail_server
 from tests.support.processes import free_port
 
@@ -264,8 +263,8 @@ def test_the_notice_lists_batches_finished_since_the_admin_last_looked_of_their_
 
 
 def test_two_deliverer_processes_at_once_send_each_message_once(engine, db_url, inbox):
-    from tests.integration.test_races import run_racers
     from tests.support import concurrency_workers
+    from tests.support.concurrency_workers import run_racers
 
     company = new_company(engine, seats=1000)
     ids = [finished_upload(engine, company, name=f"batch{k}.csv", start=k * 10, good=1) for k in range(10)]
@@ -286,8 +285,8 @@ def test_two_deliverer_processes_at_once_send_each_message_once(engine, db_url, 
 
 
 def test_cli_import_with_notify_emails_each_address_once_and_says_so(tmp_path, db_url, inbox):
-    from tests.integration.test_cli import cli
-    from tests.support.builders import users_csv
+    from tests.support.cli import cli
+    from tests.support.factories import users_csv
 
     code, seeded, err = cli(db_url, "demo-seed", "--json")
     assert code == 0, err
@@ -322,8 +321,8 @@ def test_cli_import_with_notify_emails_each_address_once_and_says_so(tmp_path, d
 
 
 def test_cli_import_refuses_a_bad_notify_address_before_doing_anything(tmp_path, db_url):
-    from tests.integration.test_cli import cli
-    from tests.support.builders import users_csv
+    from tests.support.cli import cli
+    from tests.support.factories import users_csv
 
     code, seeded, _ = cli(db_url, "demo-seed", "--json")
     path = tmp_path / "u.csv"
@@ -335,8 +334,8 @@ def test_cli_import_refuses_a_bad_notify_address_before_doing_anything(tmp_path,
 
 
 def test_cli_import_without_notify_records_no_address(tmp_path, db_url):
-    from tests.integration.test_cli import cli
-    from tests.support.builders import users_csv
+    from tests.support.cli import cli
+    from tests.support.factories import users_csv
 
     code, seeded, _ = cli(db_url, "demo-seed", "--json")
     path = tmp_path / "u.csv"
@@ -350,26 +349,19 @@ def test_cli_import_without_notify_records_no_address(tmp_path, db_url):
 
 
 def test_the_demo_mail_catcher_keeps_each_message_for_the_demo_mail_page(engine, tmp_path):
-    import os
     import signal
-    import subprocess
     import sys
     import time
 
     from bulk_upload_app.mail_catcher import caught
-    from tests.support.paths import REPO
+    from bulk_upload_app.settings import environment
+    from tests.support.processes import launch, log_tail, wait_for_port
 
-    port, folder = free_port(), tmp_path / "mail"
-    env = {**os.environ, "BULK_UPLOAD_DEMO": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bulk_upload_app", "mail-catcher", "--port", str(port), "--dir", str(folder)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    port, folder, log = free_port(), tmp_path / "mail", tmp_path / "mail-catcher.log"
+    command = [sys.executable, "-m", "bulk_upload_app", "mail-catcher", "--port", str(port), "--dir", str(folder)]
+    process = launch(command, log, env={**environment(), "BULK_UPLOAD_DEMO": "1"})
     try:
+        wait_for_port(process, port, what="the mail catcher", timeout=30, log_path=log)
         company = new_company(engine)
         upload_id = finished_upload(engine, company)
         settings = mail_settings(f"smtp://127.0.0.1:{port}")
@@ -382,7 +374,7 @@ def test_the_demo_mail_catcher_keeps_each_message_for_the_demo_mail_page(engine,
         assert f"/users/bulk-upload/{upload_id}" in mail.html and mail.attachments == ["failed-users-team.xlsx"]
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
+        assert process.wait(timeout=30) == 0, log_tail(log)
 
 
 def test_the_mail_catcher_is_refused_outside_demo_mode(tmp_path):

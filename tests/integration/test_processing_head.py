@@ -20,9 +20,7 @@ from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.models import BulkUpload, BulkUploadRow
-from tests.support.builders import person
-
-from .test_create import new_company
+from tests.support.factories import new_company, person
 
 _EMAILS = st.sampled_from(["a@example.com", "A@example.com", "b@example.org", "bad", ""])
 _NAMES = st.sampled_from(["Ada", "Grace Hopper", 'Line\nbreak "quoted"', "Zoë", "Ørsted, Hans", "=SUM(A1)"])

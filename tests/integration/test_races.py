@@ -19,26 +19,11 @@ from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.importer.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, User
-from tests.integration.test_create import new_company, stage
 from tests.support import concurrency_workers
-from tests.support.builders import person, users_csv
+from tests.support.concurrency_workers import run_racers
+from tests.support.factories import new_company, person, stage, users_csv
 
 SPAWN = multiprocessing.get_context("spawn")
-
-
-def run_racers(target, arg_lists: list[tuple], timeout: float = 120) -> list:
-    """Start one process per argument tuple; they start together at a barrier; their results."""
-    barrier, results = SPAWN.Barrier(len(arg_lists)), SPAWN.Queue()
-    processes = [SPAWN.Process(target=target, args=(*args, barrier, results)) for args in arg_lists]
-    [p.start() for p in processes]
-    try:
-        outcomes = [results.get(timeout=timeout) for _ in processes]
-    finally:
-        for p in processes:
-            p.join(30)
-            if p.is_alive():
-                p.kill()
-    return outcomes
 
 
 def test_three_creator_processes_for_two_and_a_half_batches_of_seats_create_two_whole_and_refuse_one(engine, db_url):

@@ -16,11 +16,10 @@ from bulk_upload_app.db import session_scope
 from bulk_upload_app.importer import audit, retention, uploads
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, User, utcnow
 from bulk_upload_app.settings import SettingsError, get_settings
-from tests.integration.conftest import postgres_only
-from tests.integration.test_create import new_company, stage
-from tests.integration.test_races import run_racers
 from tests.support import concurrency_workers
-from tests.support.builders import person
+from tests.support.concurrency_workers import run_racers
+from tests.support.factories import new_company, person, stage
+from tests.support.services import postgres_only
 
 DAY = timedelta(days=1)
 

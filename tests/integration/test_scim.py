@@ -20,9 +20,8 @@ from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, G
 from bulk_upload_app.request_size import SCIM_BODY_BYTES
 from bulk_upload_app.scim.resources import MAX_OPERATIONS
 from bulk_upload_app.services import history
+from tests.support.factories import new_company
 from tests.support.scim_server import scim_server
-
-from .test_create import new_company
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

@@ -21,9 +21,7 @@ from bulk_upload_app.importer.staging import stage_chunk
 from bulk_upload_app.importer.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, User
 from bulk_upload_app.statuses import UploadStatus
-from tests.support.builders import person, users_csv
-
-from .test_create import new_company
+from tests.support.factories import new_company, person, users_csv
 
 # What CSV writing and COPY's CSV reading must agree on: quotes, delimiters, line ends, empty
 # strings (never NULL), backslashes, COPY's end marker, spaces at the ends, non-ASCII text.

@@ -10,8 +10,9 @@ import pytest
 
 from bulk_upload_app import auth, models
 from bulk_upload_app.db import session_scope
+from tests.support.factories import TOKEN_ISSUER as ISSUER
+from tests.support.factories import TOKEN_SECRET as SECRET
 from tests.support.services import left_out
-from tests.unit.test_tokens import ISSUER, SECRET
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +98,7 @@ def test_dev_signin_never_signs_in_as_that_email_in_another_company(monkeypatch,
         other = Company(name="Demo Company", seats=5)  # even one with the demo company's name
         session.add(other)
         session.flush()
-        # Users never move between companies (migration 0015): the demo company's admin steps
+        # Users never move between companies (migration 0016_fast_links): the demo company's admin steps
         # aside and the other company gets a user with that email.
         session.execute(update(User).where(User.email == DEMO_ADMIN_EMAIL).values(email=parked))
         session.add(

@@ -10,16 +10,13 @@ for the jobs, database migrated and seeded.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .app_server import Mode, StartFailed, prepare_database, server_env, start_job_worker
-from .paths import REPO
-from .processes import die_with_parent, free_port, http_status, log_line, log_tail, stop_process_group
+from .app_server import Mode, prepare_database, server_env, start_job_worker
+from .processes import free_port, log_line, serving, stop_process_group
 
 START_TIMEOUT = 120.0
 
@@ -53,28 +50,15 @@ def api_server(tmp: Path, mode: Mode, **extra_env: str) -> Iterator[ApiServer]:
         "--backend-host",
         "127.0.0.1",
     ]
-    log_line(log_path, f"starting {' '.join(command[1:])} (mode {mode.name})")
+    log_line(log_path, f"mode {mode.name}")
     job_workers = [start_job_worker(env, log_path) for _ in range(mode.job_workers)]
-    with log_path.open("a") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent if sys.platform == "linux" else None,
-        )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while http_status(f"{base_url}/api/v1/openapi.json") != "200":
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise StartFailed(f"the API did not answer; log {log_path}:\n{log_tail(log_path, 80)}")
-            time.sleep(0.3)
-        yield ApiServer(base_url, env["REFLEX_DB_URL"], env, log_path)
+        with serving(
+            command, log_path, [f"{base_url}/api/v1/openapi.json"], what="the API", timeout=START_TIMEOUT, env=env,
+            interval=0.3,
+        ):  # fmt: skip
+            yield ApiServer(base_url, env["REFLEX_DB_URL"], env, log_path)
     finally:
         for worker in job_workers:
             stop_process_group(worker, log_path)
-        stop_process_group(process, log_path)

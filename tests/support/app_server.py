@@ -34,14 +34,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bulk_upload_app.settings import environment, harness_settings
+
 from .dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, PRODUCTION_SEAT_SHOP
 from .paths import REPO
-from .processes import die_with_parent, free_port, group_pids, http_status, log_line, log_tail, stop_process_group
+from .processes import (
+    StartFailed,
+    free_port,
+    group_pids,
+    launch,
+    log_line,
+    log_tail,
+    stop_process_group,
+    wait_for_urls,
+)
 from .services import REDIS_URL, postgres_schema, redis_database
 
 # Under pytest's own 600 s per-test timeout, which counts a fixture's set-up.
 DEFAULT_START_TIMEOUT = 540.0
-START_TIMEOUT = float(os.environ.get("BULK_UPLOAD_E2E_START_TIMEOUT", DEFAULT_START_TIMEOUT))
+START_TIMEOUT = harness_settings().e2e_start_timeout or DEFAULT_START_TIMEOUT
 SQLITE_MODE = "sqlite-1-worker"
 PRODUCTION_MODE = "postgres-redis-2-workers"
 MODES = (SQLITE_MODE, PRODUCTION_MODE)
@@ -68,10 +79,6 @@ REFLEX_ENV_DROPPED = (
     "BULK_UPLOAD_DEMO",
     "BULK_UPLOAD_LEGACY_DASHBOARD_URL",
 )
-
-
-class StartFailed(RuntimeError):
-    """The app (or its database preparation) did not come up; the message ends with the log's tail."""
 
 
 @dataclass(frozen=True)
@@ -169,9 +176,10 @@ def web_dir() -> Path:
     """The frontend build dir: BULK_UPLOAD_E2E_WEB_DIR, else .web-e2e, or .web-e2e-gwN in an xdist
     worker (each runs its own server, and a prod start rebuilds its web dir; the browser tests run
     beside the xdist ones, see dev.sh)."""
-    if configured := os.environ.get("BULK_UPLOAD_E2E_WEB_DIR"):
-        return Path(configured).resolve()
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    harness = harness_settings()
+    if harness.e2e_web_dir is not None:
+        return harness.e2e_web_dir.resolve()
+    worker = harness.xdist_worker
     return REPO / (f".web-e2e-{worker}" if worker else ".web-e2e")
 
 
@@ -179,7 +187,7 @@ def server_env(tmp: Path, port: int, mode: Mode | None = None) -> dict[str, str]
     """The environment of a server in `mode` on `port` (0 when only the database matters), its
     files under `tmp`: this process's environment minus REFLEX_ENV_DROPPED, plus the harness's."""
     mode = mode or Mode()
-    env = {k: v for k, v in os.environ.items() if k not in REFLEX_ENV_DROPPED}
+    env = {k: v for k, v in environment().items() if k not in REFLEX_ENV_DROPPED}
     node_bin = REPO / ".tools" / "node" / "node_modules" / ".bin"
     path = [str(Path(sys.executable).parent)]
     if (node_bin / "node").exists():
@@ -280,51 +288,20 @@ def start_server(
     )
     started = time.monotonic()
     job_workers = [start_job_worker(env, log_path) for _ in range(mode.job_workers)]
-    with log_path.open("a") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent if sys.platform == "linux" else None,
-        )
+    process = launch(command, log_path, env=env)
     try:
-        deadline, next_note = started + timeout, started + 15
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"`reflex run` exited with code {process.returncode} before the app answered")
-            front, ping = http_status(f"{base_url}/"), http_status(f"{base_url}/ping")
-            if front == "200" and ping == "200":
-                break
-            now = time.monotonic()
-            if now > deadline:
-                raise RuntimeError(f"the app did not answer within {timeout:.0f} s (/ -> {front}, /ping -> {ping})")
-            if now > next_note:
-                log_line(log_path, f"waiting {now - started:.0f} s: / -> {front}, /ping -> {ping}")
-                next_note = now + 15
-            time.sleep(0.5)
-    except RuntimeError as exc:
-        problem = str(exc)
-    except BaseException:
+        wait_for_urls(
+            process, [f"{base_url}/", f"{base_url}/ping"], what="`reflex run`", timeout=timeout, log_path=log_path,
+            interval=0.5,
+        )  # fmt: skip
+    except BaseException as exc:
         for worker in job_workers:
             stop_server(worker, log_path)
         stop_server(process, log_path)
+        if isinstance(exc, StartFailed):
+            raise StartFailed(f"{exc}\n(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)") from None
         raise
-    else:
-        problem = None
-    if problem is not None:
-        for worker in job_workers:
-            stop_server(worker, log_path)
-        stop_server(process, log_path)
-        raise StartFailed(
-            f"{problem}. Server log {log_path} ends with:\n{log_tail(log_path, 80)}\n"
-            "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)"
-        )
     elapsed = time.monotonic() - started
-    log_line(log_path, f"app answers at {base_url} after {elapsed:.1f} s")
     return process, AppServer(
         base_url,
         env["REFLEX_DB_URL"],
@@ -343,18 +320,9 @@ def start_server(
 def start_job_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """`python -m bulk_upload_app worker` (one process: two small-lane threads and a big-lane one) in its
     own process group."""
-    log_line(log_path, "starting python -m bulk_upload_app worker --processes 1")
-    with log_path.open("a") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bulk_upload_app", "worker", "--processes", "1", "--threads", "2"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent if sys.platform == "linux" else None,
-        )
+    return launch(
+        [sys.executable, "-m", "bulk_upload_app", "worker", "--processes", "1", "--threads", "2"], log_path, env=env
+    )
 
 
 def stop_server(process: subprocess.Popen, log_path: Path) -> None:

@@ -8,15 +8,16 @@ CHROMIUM_PATH (default /usr/bin/chromium) is the browser; BULK_UPLOAD_SCREENSHOT
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+
+from bulk_upload_app.settings import harness_settings
 
 from .app_server import AppServer, demo_admin_ids
 from .dashboard import e2e_token
 from .paths import SCREENSHOTS_DIR
 
-CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_PATH = harness_settings().chromium_path
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -98,7 +99,7 @@ def screenshot(page, name: str, *, full_page: bool = True, for_docs: bool | None
     """
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "screenshot"
     if for_docs is None:
-        for_docs = os.environ.get("BULK_UPLOAD_SCREENSHOTS", "").strip() == "1"
+        for_docs = harness_settings().screenshots_for_docs
     if for_docs:
         directory = SCREENSHOTS_DIR
     elif _screenshot_tmp_dir is not None:
@@ -136,3 +137,34 @@ def sign_in_with_token(page, server: AppServer, path: str = "/users") -> None:
     page.goto(f"{path}?token={e2e_token(*demo_admin_ids(server))}")
     page.locator("#sign-in-checked").wait_for(state="attached")
     page.wait_for_function("() => !new URLSearchParams(window.location.search).has('token')")
+
+
+# Installed by a page's init script: queue {name, payload} in window.__rewrites and the next event
+# the page sends goes out as that one, with the page's own token (tests/e2e/test_attacks.py).
+REWRITER = """
+(() => {
+  window.__sent = [];
+  window.__rewrites = [];
+  const install = () => {
+    const hooks = window.__reflex_otel;
+    if (!hooks || hooks.__rewriter) return;
+    const before = hooks.onEventSend;
+    hooks.onEventSend = function (event) {
+      const r = window.__rewrites.shift();
+      if (r) { event.name = r.name; event.payload = r.payload; }
+      window.__sent.push({ name: event.name, payload: event.payload });
+      return before?.apply(this, arguments);
+    };
+    hooks.__rewriter = true;
+  };
+  install();
+  setInterval(install, 50);
+})();
+"""
+
+
+def record_frames(page) -> list[str]:
+    """Every websocket frame the page receives from now on (a list that fills as they arrive)."""
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    return frames

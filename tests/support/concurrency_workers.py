@@ -6,9 +6,13 @@ Kept in a plain module (no pytest import) so `multiprocessing` with spawn and
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 import traceback
+
+# A fresh interpreter per racer: threads share one interpreter and hand each other the GIL.
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 def _engine(url: str):
@@ -122,3 +126,18 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def run_racers(target, arg_lists: list[tuple], timeout: float = 120) -> list:
+    """Start one process per argument tuple; they start together at a barrier; their results."""
+    barrier, results = _SPAWN.Barrier(len(arg_lists)), _SPAWN.Queue()
+    processes = [_SPAWN.Process(target=target, args=(*args, barrier, results)) for args in arg_lists]
+    [p.start() for p in processes]
+    try:
+        outcomes = [results.get(timeout=timeout) for _ in processes]
+    finally:
+        for p in processes:
+            p.join(30)
+            if p.is_alive():
+                p.kill()
+    return outcomes

@@ -24,9 +24,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .app_server import START_TIMEOUT, StartFailed
+from bulk_upload_app.settings import environment
+
+from .app_server import START_TIMEOUT
 from .paths import REPO
-from .processes import die_with_parent, free_port, group_pids, http_status, log_line, log_tail, stop_process_group
+from .processes import StartFailed, free_port, group_pids, log_line, serving
 
 # Granian, at debug level: "Changes detected, reloading workers..", "Modified: <path>", "Spawning worker-1 with PID: <pid>".
 RESTART_LINE = re.compile(r"changes detected|reloading workers|modified: |spawning worker", re.IGNORECASE)
@@ -108,7 +110,9 @@ def dev_env(web_dir: Path) -> dict[str, str]:
     """This process's environment without anything that would choose the database, the upload
     dir or the ports: dev.sh's defaults are what is under test."""
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("REFLEX_", "BULK_UPLOAD_", "GRANIAN_", "VIRTUAL_ENV"))
+        k: v
+        for k, v in environment().items()
+        if not k.startswith(("REFLEX_", "BULK_UPLOAD_", "GRANIAN_", "VIRTUAL_ENV"))
     }
     # The job queue's keys of its own: a `./dev.sh run` of a developer on the same Redis must not
     # take this server's jobs (its worker would read another database).
@@ -145,37 +149,13 @@ def run_dev_server(tmp: Path, timeout: float = START_TIMEOUT, web_dir: Path = DE
     log_line(log_path, f"starting {' '.join(command)} in {root}")
     frontend_url, backend_url = f"http://localhost:{frontend_port}", f"http://localhost:{backend_port}"
     started = time.monotonic()
-    with log_path.open("a") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=root,
-            env=dev_env(web_dir),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+    urls = [f"{frontend_url}/", f"{backend_url}/ping"]
     try:
-        problem = None
-        deadline = started + timeout
-        while True:
-            if process.poll() is not None:
-                problem = f"`./dev.sh run` exited with code {process.returncode} before the app answered"
-                break
-            front, ping = http_status(f"{frontend_url}/"), http_status(f"{backend_url}/ping")
-            if front == "200" and ping == "200":
-                break
-            if time.monotonic() > deadline:
-                problem = f"the dev server did not answer within {timeout:.0f} s (/ -> {front}, /ping -> {ping})"
-                break
-            time.sleep(0.5)
-        if problem:
-            raise StartFailed(
-                f"{problem}. Log {log_path} ends with:\n{log_tail(log_path, 80)}\n"
-                "(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)"
-            )
-        log_line(log_path, f"dev server answers after {time.monotonic() - started:.1f} s")
-        yield DevServer(root, frontend_url, backend_url, log_path, process)
-    finally:
-        stop_process_group(process, log_path)
+        with serving(
+            command, log_path, urls, what="`./dev.sh run`", timeout=timeout, env=dev_env(web_dir), cwd=root,
+            interval=0.5,
+        ) as process:  # fmt: skip
+            log_line(log_path, f"dev server answers after {time.monotonic() - started:.1f} s")
+            yield DevServer(root, frontend_url, backend_url, log_path, process)
+    except StartFailed as exc:
+        raise StartFailed(f"{exc}\n(Set BULK_UPLOAD_WITHOUT=browser to leave the browser tests out.)") from None

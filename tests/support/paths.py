@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from bulk_upload_app.settings import harness_settings
 
 REPO = Path(__file__).resolve().parents[2]
 # The corpus lives outside the repository (next to it); BULK_UPLOAD_CORPUS points elsewhere.
-CORPUS = Path(os.environ.get("BULK_UPLOAD_CORPUS") or REPO.parent / "shared" / "corpus")
+CORPUS = harness_settings().corpus_dir or REPO.parent / "shared" / "corpus"
 SCREENSHOTS_DIR = REPO / "docs" / "screenshots"

@@ -1,19 +1,33 @@
-"""The servers the tests start, as processes: ports, probes, logs, process groups, stopping.
+"""The one launcher of the servers and workers the tests, benchmarks and scripts start: start a
+process (`launch`), wait until it answers (`wait_for_urls`, `wait_for_port`), stop it
+(`stop_process_group`); `serving` does all three around a `with` block. Also free ports, HTTP
+probes and the harness's lines in a server's log.
 
 A server runs as its own process group (start_new_session=True), so stopping it stops
-everything it started (reflex, Granian supervisor and workers, node).
+everything it started (reflex, Granian supervisor and workers, node). What a server is started
+with (its command, its environment) is its module's: app_server, api_server, scim_server,
+dev_server, bench/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+
+from .paths import REPO
+
+
+class StartFailed(RuntimeError):
+    """A server (or its preparation) did not come up; the message ends with its log's tail."""
 
 
 def free_port() -> int:
@@ -98,3 +112,142 @@ def stop_process_group(process: subprocess.Popen, log_path: Path) -> None:
         log_line(log_path, f"WARNING: process group {pgid} still has members")
     except ProcessLookupError:
         log_line(log_path, f"server stopped (exit {process.returncode})")
+
+
+def launch(
+    command: Sequence[str], log_path: Path, *, env: Mapping[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.Popen:
+    """Start `command` as its own process group, its output appended to `log_path`, no stdin; on
+    Linux it gets SIGTERM if this process dies without stopping it. `env` None: this process's."""
+    log_line(log_path, f"starting {' '.join(str(part) for part in command)}")
+    with log_path.open("a") as log:
+        return subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
+
+
+def _wait(
+    process: subprocess.Popen,
+    probe: Callable[[], tuple[bool, str]],
+    *,
+    what: str,
+    timeout: float,
+    log_path: Path,
+    interval: float,
+    note_every: float,
+) -> float:
+    """Poll `probe` (ready?, what it saw) until ready; the seconds it took. StartFailed, with the
+    log's tail, when the process exits first or `timeout` passes (the process is left running)."""
+    started = time.monotonic()
+    next_note = started + note_every
+    while True:
+        if process.poll() is not None:
+            problem = f"{what} exited with code {process.returncode} before it answered"
+            break
+        ready, seen = probe()
+        now = time.monotonic()
+        if ready:
+            log_line(log_path, f"{what} answers after {now - started:.1f} s")
+            return now - started
+        if now > started + timeout:
+            problem = f"{what} did not answer within {timeout:.0f} s ({seen})"
+            break
+        if now > next_note:
+            log_line(log_path, f"waiting {now - started:.0f} s for {what}: {seen}")
+            next_note = now + note_every
+        time.sleep(interval)
+    raise StartFailed(f"{problem}. Log {log_path} ends with:\n{log_tail(log_path, 80)}")
+
+
+def wait_for_urls(
+    process: subprocess.Popen,
+    urls: Sequence[str],
+    *,
+    what: str,
+    timeout: float,
+    log_path: Path,
+    status: str = "200",
+    interval: float = 0.2,
+    note_every: float = 15.0,
+) -> float:
+    """Wait until a GET of every one of `urls` answers `status`; the seconds it took (see `_wait`)."""
+
+    def probe() -> tuple[bool, str]:
+        seen = {url: http_status(url) for url in urls}
+        return all(s == status for s in seen.values()), ", ".join(f"{u} -> {s}" for u, s in seen.items())
+
+    return _wait(
+        process, probe, what=what, timeout=timeout, log_path=log_path, interval=interval, note_every=note_every
+    )
+
+
+def wait_for_port(
+    process: subprocess.Popen,
+    port: int,
+    *,
+    what: str,
+    timeout: float,
+    log_path: Path,
+    interval: float = 0.1,
+) -> float:
+    """Wait until something accepts TCP connections on 127.0.0.1:`port` (a non-HTTP server)."""
+
+    def probe() -> tuple[bool, str]:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError as exc:
+            return False, f"port {port}: {type(exc).__name__}"
+        return True, f"port {port} open"
+
+    return _wait(process, probe, what=what, timeout=timeout, log_path=log_path, interval=interval, note_every=15.0)
+
+
+def wait_for_log_line(
+    process: subprocess.Popen,
+    needle: str,
+    *,
+    what: str,
+    timeout: float,
+    log_path: Path,
+    since: int = 0,
+    interval: float = 0.1,
+) -> float:
+    """Wait until `needle` appears in the process's log after byte `since` (a server without a
+    port, e.g. a worker that logs when its threads are up)."""
+
+    def probe() -> tuple[bool, str]:
+        with log_path.open("rb") as log:
+            log.seek(since)
+            return needle.encode() in log.read(), f"no {needle!r} in its log yet"
+
+    return _wait(process, probe, what=what, timeout=timeout, log_path=log_path, interval=interval, note_every=15.0)
+
+
+@contextlib.contextmanager
+def serving(
+    command: Sequence[str],
+    log_path: Path,
+    urls: Sequence[str],
+    *,
+    what: str,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = REPO,
+    status: str = "200",
+    interval: float = 0.2,
+) -> Iterator[subprocess.Popen]:
+    """`launch`, `wait_for_urls`, then the `with` block; the process group is stopped on the way
+    out, also when it did not start (StartFailed)."""
+    process = launch(command, log_path, env=env, cwd=cwd)
+    try:
+        wait_for_urls(process, urls, what=what, timeout=timeout, log_path=log_path, status=status, interval=interval)
+        yield process
+    finally:
+        stop_process_group(process, log_path)

@@ -12,14 +12,18 @@ leave that part out: BULK_UPLOAD_WITHOUT=postgres,redis,browser (comma-separated
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
-WITHOUT = frozenset(part.strip() for part in os.environ.get("BULK_UPLOAD_WITHOUT", "").split(",") if part.strip())
-PG_URL = os.environ.get("BULK_UPLOAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BULK_UPLOAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+import pytest
+
+from bulk_upload_app.settings import harness_settings
+
+_HARNESS = harness_settings()
+WITHOUT = _HARNESS.without
+PG_URL = _HARNESS.pg_url
+REDIS_URL = _HARNESS.redis_url
 CLAIM_KEY = "bulk_upload:test-claim"  # marks a Redis database as taken by a test run
 
 
@@ -32,8 +36,6 @@ def left_out(part: str) -> None:
     only skip in the suite, asked for by whoever runs it (`./dev.sh test` prints what it leaves out);
     without it a service that does not answer fails the test (ServiceMissing)."""
     if part in WITHOUT:
-        import pytest
-
         pytest.skip(f"{part} left out by BULK_UPLOAD_WITHOUT")
 
 
@@ -111,3 +113,33 @@ def socket_owner(redis_url: str, token: str) -> str | None:
     finally:
         client.close()
     return None if raw is None else pickle.loads(raw).instance_id
+
+
+@contextlib.contextmanager
+def redis_jobs(db_url, monkeypatch):
+    """The jobs pointed at the test Redis under a namespace of this test, against `db_url`."""
+    import redis
+
+    from bulk_upload_app import jobs
+
+    left_out("redis")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        pytest.fail(f"{ServiceMissing.__name__}: Redis at {REDIS_URL}: {exc}", pytrace=False)
+    monkeypatch.setenv("REFLEX_DB_URL", db_url)
+    monkeypatch.setenv("BULK_UPLOAD_QUEUE_URL", REDIS_URL)
+    monkeypatch.setenv("BULK_UPLOAD_CREATE_LEASE_SECONDS", "2")
+    broker = jobs.configure(REDIS_URL, f"bulk-upload-it-{uuid.uuid4().hex[:12]}")
+    try:
+        yield broker
+    finally:
+        for name in broker.get_declared_queues():
+            broker.flush(name)
+        with contextlib.suppress(Exception):
+            broker.client.close()
+        jobs.configure("")  # back to no queue
+
+
+# A `db_url` test (tests/integration) run on PostgreSQL only.
+postgres_only = pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

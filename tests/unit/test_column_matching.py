@@ -13,7 +13,6 @@ from bulk_upload_app.importer.column_aliases import MARK_WORDS, alias_for, norma
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
 from bulk_upload_app.importer.intake import parse_file, read_raw, template_match, validate_file
 from bulk_upload_app.importer.matching import guess
-from tests.support.builders import users_csv
 from tests.support.exports import (
     GOOGLE_WORKSPACE_HEADER,
     MICROSOFT_365_HEADER,
@@ -23,6 +22,7 @@ from tests.support.exports import (
     microsoft_365_csv,
     okta_csv,
 )
+from tests.support.factories import users_csv
 
 # ---------------------------------------------------------------- each source's documented header
 

@@ -31,7 +31,7 @@ from bulk_upload_app.importer.intake import parse_file, validate_file
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 from bulk_upload_app.importer.validation import validate_rows
-from tests.unit.test_reading import istr, raw_xlsx, xlsx
+from tests.support.factories import istr, raw_xlsx, xlsx
 
 LIMITS = ReadLimits(max_bytes=20_000, max_rows=200, max_columns=40, max_cell_chars=300)
 CI = dict(

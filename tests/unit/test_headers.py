@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.headers import column_for, looks_like_template_header, map_headers
+from bulk_upload_app.importer.headers import column_for, map_headers
 from bulk_upload_app.importer.schema import COLUMN_NAMES
 
 TEMPLATE = list(COLUMN_NAMES)
@@ -63,13 +63,6 @@ def test_two_headers_for_one_column_are_an_error():
         map_headers([*TEMPLATE, "E-mail"])
     assert caught.value.code is ErrorCode.DUPLICATE_COLUMN
     assert '"email", "E-mail"' in caught.value.message
-
-
-def test_header_detection():
-    assert looks_like_template_header(TEMPLATE)
-    assert looks_like_template_header(["First Name", "Last Name", "Email"])
-    assert not looks_like_template_header(["email"])
-    assert not looks_like_template_header(["id", "name", "age"])
 
 
 @given(st.sampled_from(TEMPLATE), st.lists(st.sampled_from([" ", "_", "-", "."]), max_size=3), st.booleans())

@@ -34,12 +34,11 @@ from bulk_upload_app.importer.intake import ParsedFile, parse_file, validate_fil
 from bulk_upload_app.importer.reading import ReadLimits
 from bulk_upload_app.importer.report import report_csv, report_xlsx
 from bulk_upload_app.importer.schema import COLUMN_NAMES
-from tests.support.paths import CORPUS, REPO
-from tests.unit.test_reading import (
-    _CT,
-    _RELS,
-    _WB,
-    _WB_RELS,
+from tests.support.factories import (
+    XLSX_CONTENT_TYPES,
+    XLSX_RELS,
+    XLSX_WORKBOOK,
+    XLSX_WORKBOOK_RELS,
     istr,
     make_zip,
     ods,
@@ -48,6 +47,7 @@ from tests.unit.test_reading import (
     raw_xlsx,
     xlsx,
 )
+from tests.support.paths import CORPUS, REPO
 
 HEADER = ",".join(COLUMN_NAMES)
 GOOD_ROW = "Ann,Lee,ann@example.com,+44,07911123456"
@@ -109,10 +109,10 @@ def local_headers_gone_xlsx() -> bytes:
 def not_xml_sheet() -> bytes:
     return make_zip(
         {
-            "[Content_Types].xml": _CT,
-            "_rels/.rels": _RELS,
-            "xl/workbook.xml": _WB,
-            "xl/_rels/workbook.xml.rels": _WB_RELS,
+            "[Content_Types].xml": XLSX_CONTENT_TYPES,
+            "_rels/.rels": XLSX_RELS,
+            "xl/workbook.xml": XLSX_WORKBOOK,
+            "xl/_rels/workbook.xml.rels": XLSX_WORKBOOK_RELS,
             "xl/worksheets/sheet1.xml": b"<worksheet><sheetData><row",
         }
     )
@@ -718,10 +718,10 @@ def _zip_with_raw_entry(
 
 
 _XLSX_PARTS = {
-    "[Content_Types].xml": _CT,
-    "_rels/.rels": _RELS,
-    "xl/workbook.xml": _WB,
-    "xl/_rels/workbook.xml.rels": _WB_RELS,
+    "[Content_Types].xml": XLSX_CONTENT_TYPES,
+    "_rels/.rels": XLSX_RELS,
+    "xl/workbook.xml": XLSX_WORKBOOK,
+    "xl/_rels/workbook.xml.rels": XLSX_WORKBOOK_RELS,
 }
 _ROW = b'<row><c t="inlineStr"><is><t>bomb</t></is></c></row>'
 

@@ -11,7 +11,7 @@ from bulk_upload_app import auth
 from bulk_upload_app.importer import outbox
 from bulk_upload_app.importer.notification_mail import BatchMail, CodeSummary, compose, one_line, summarise
 from bulk_upload_app.settings import SettingsError, SmtpServer, load_settings, parse_smtp_url, startup_problems
-from tests.unit.test_settings import PRODUCTION
+from tests.support.factories import PRODUCTION_SETTINGS as PRODUCTION
 
 
 @pytest.mark.parametrize(

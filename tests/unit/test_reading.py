@@ -16,11 +16,9 @@ import random
 import struct
 import subprocess
 import sys
-import zipfile
 
 import polars as pl
 import pytest
-import xlsxwriter
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +33,20 @@ from bulk_upload_app.importer.reading import (
     limits,
     read_table,
     reader,
+)
+from tests.support.factories import (
+    TWO_USERS_TABLE,
+    XLSX_CONTENT_TYPES,
+    XLSX_RELS,
+    XLSX_WORKBOOK,
+    XLSX_WORKBOOK_RELS,
+    istr,
+    make_zip,
+    ods,
+    ods_row,
+    patched_xlsx,
+    raw_xlsx,
+    xlsx,
 )
 
 TEMPLATE = ["firstname", "lastname", "email", "countryprefix", "phone"]
@@ -69,137 +81,13 @@ def rownums(table: RawTable) -> list[int]:
     return table.data["row"].to_list()
 
 
-def xlsx(sheets, *, hidden=(), formats=None) -> bytes:
-    """sheets: {name: [[cell, ...], ...]} (None = leave empty); or a list of rows for one sheet."""
-    if not isinstance(sheets, dict):
-        sheets = {"Sheet1": sheets}
-    buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
-    for name, rows in sheets.items():
-        sheet = book.add_worksheet(name)
-        if name in hidden:
-            sheet.hide()
-        for r, row in enumerate(rows or []):
-            for c, value in enumerate(row):
-                if value is None:
-                    continue
-                if isinstance(value, str):
-                    sheet.write_string(r, c, value)
-                elif isinstance(value, bool):
-                    sheet.write_boolean(r, c, value)
-                elif isinstance(value, (int, float)):
-                    sheet.write_number(r, c, value)
-                elif isinstance(value, (dt.datetime, dt.date)):
-                    fmt = "yyyy-mm-dd hh:mm:ss" if isinstance(value, dt.datetime) else "yyyy-mm-dd"
-                    sheet.write_datetime(r, c, value, book.add_format({"num_format": fmt}))
-                elif isinstance(value, tuple):  # ("=formula", cached value)
-                    sheet.write_formula(r, c, value[0], None, value[1])
-                else:
-                    raise TypeError(value)
-    if hidden and all(n in hidden for n in sheets):
-        raise ValueError("Excel needs a visible sheet")
-    book.close()
-    return buf.getvalue()
-
-
-def make_zip(entries: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as zf:
-        for name, data in entries.items():
-            zf.writestr(
-                zipfile.ZipInfo(name) if name != "mimetype" else name,
-                data,
-                compress_type=zipfile.ZIP_STORED if name == "mimetype" else method,
-            )
-    return buf.getvalue()
-
-
-_CT = (
-    b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    b'<Default Extension="xml" ContentType="application/xml"/>'
-    b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
-)
-_RELS = (
-    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-)
-_WB = (
-    b'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-    b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
-)
-_WB_RELS = (
-    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
-)
-
-
-def raw_xlsx(sheet_data: bytes, prolog: bytes = b"") -> bytes:
-    """A minimal hand-written xlsx whose one sheet has exactly this <sheetData> content."""
-    sheet = (
-        b'<?xml version="1.0" encoding="UTF-8"?>'
-        + prolog
-        + b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-        + sheet_data
-        + b"</sheetData></worksheet>"
-    )
-    return make_zip(
-        {
-            "[Content_Types].xml": _CT,
-            "_rels/.rels": _RELS,
-            "xl/workbook.xml": _WB,
-            "xl/_rels/workbook.xml.rels": _WB_RELS,
-            "xl/worksheets/sheet1.xml": sheet,
-        }
-    )
-
-
-def istr(ref: str, text: str) -> bytes:
-    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'.encode()
-
-
-def ods(table_xml: str, name: str = "Sheet1") -> bytes:
-    content = (
-        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-        f'<office:body><office:spreadsheet><table:table table:name="{name}">{table_xml}</table:table>'
-        "</office:spreadsheet></office:body></office:document-content>"
-    ).encode()
-    manifest = (
-        b'<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-        b'<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-        b'<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
-    )
-    return make_zip(
-        {
-            "mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
-            "META-INF/manifest.xml": manifest,
-            "content.xml": content,
-        }
-    )
-
-
-def ods_row(*cells: str, repeat: int = 1) -> str:
-    attr = f' table:number-rows-repeated="{repeat}"' if repeat > 1 else ""
-    body = "".join(
-        f'<table:table-cell office:value-type="string"><text:p>{c}</text:p></table:table-cell>'
-        if c
-        else "<table:table-cell/>"
-        for c in cells
-    )
-    return f"<table:table-row{attr}>{body}</table:table-row>"
-
-
 def csv_bytes(rows, delimiter=",", encoding="utf-8", lineterminator="\r\n") -> bytes:
     out = io.StringIO(newline="")
     csv.writer(out, delimiter=delimiter, lineterminator=lineterminator).writerows(rows)
     return out.getvalue().encode(encoding)
 
 
-USERS = [TEMPLATE, ["Ann", "Lee", "ann@example.com", "+44", "07911123456"], ["Bo", "Ek", "bo@example.com", "+46", ""]]
+USERS = TWO_USERS_TABLE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -797,7 +685,11 @@ def test_zip_declared_size_limit():
 
 def test_zip_bomb_ratio_is_refused_before_inflating():
     bomb = make_zip(
-        {"[Content_Types].xml": _CT, "xl/workbook.xml": _WB, "xl/worksheets/sheet1.xml": b"<" + b"a" * 300_000_000}
+        {
+            "[Content_Types].xml": XLSX_CONTENT_TYPES,
+            "xl/workbook.xml": XLSX_WORKBOOK,
+            "xl/worksheets/sheet1.xml": b"<" + b"a" * 300_000_000,
+        }
     )
     assert len(bomb) < 400_000
     p = refused(bomb, "u.xlsx", ErrorCode.FILE_TOO_LARGE)
@@ -821,10 +713,10 @@ def test_zip_entry_larger_than_declared_is_refused():
     sheet = b"<sheetData>" + b"<row/>" * 2_000_000 + b"</sheetData>"
     book = make_zip(
         {
-            "[Content_Types].xml": _CT,
-            "_rels/.rels": _RELS,
-            "xl/workbook.xml": _WB,
-            "xl/_rels/workbook.xml.rels": _WB_RELS,
+            "[Content_Types].xml": XLSX_CONTENT_TYPES,
+            "_rels/.rels": XLSX_RELS,
+            "xl/workbook.xml": XLSX_WORKBOOK,
+            "xl/_rels/workbook.xml.rels": XLSX_WORKBOOK_RELS,
             "xl/worksheets/sheet1.xml": sheet,
         }
     )
@@ -917,19 +809,6 @@ def test_ods_padding_rows_cost_nothing():
 
 
 # -- files that crash python-calamine itself: it runs in a sandboxed child process -------------------
-
-
-def patched_xlsx(part: str, old: bytes, new: bytes) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(xlsx(USERS)))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename == part:
-                assert old in data
-                data = data.replace(old, new)
-            zf.writestr(info.filename, data)
-    return out.getvalue()
 
 
 def test_count_bomb_that_aborts_calamine_is_contained():

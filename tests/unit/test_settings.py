@@ -14,19 +14,9 @@ from bulk_upload_app.settings import (
     load_settings,
     startup_problems,
 )
+from tests.support.factories import PRODUCTION_SETTINGS as PRODUCTION
+from tests.support.factories import QUEUE_SETTINGS as QUEUE
 from tests.support.paths import REPO
-
-GOOD_SECRET = "p" * 32
-QUEUE = {"BULK_UPLOAD_QUEUE_URL": "redis://127.0.0.1:6379/0"}
-PRODUCTION = {
-    **QUEUE,
-    "BULK_UPLOAD_JWT_SECRET": GOOD_SECRET,
-    "BULK_UPLOAD_JWT_ISSUER": "https://dashboard.example.com",
-    "BULK_UPLOAD_FRAME_ANCESTORS": "https://dashboard.example.com",
-    "BULK_UPLOAD_LEGACY_DASHBOARD_URL": "https://dashboard.example.com/billing/seats",
-    "REFLEX_DEPLOY_URL": "https://bulk-upload.example.com",
-    "REFLEX_API_URL": "https://bulk-upload.example.com",
-}
 
 
 def test_a_complete_production_configuration_starts():
@@ -158,3 +148,30 @@ def test_the_apps_origin_follows_reflex_run_ports_when_no_url_is_given():
     settings = load_settings({"BULK_UPLOAD_DEMO": "1", "REFLEX_FRONTEND_PORT": "3101", "REFLEX_BACKEND_PORT": "8101"})
     assert "http://localhost:3101" in settings.cors_allowed_origins()
     assert "http://127.0.0.1:8101" in settings.cors_allowed_origins()
+
+
+def test_the_harness_reads_its_services_and_tools_from_the_environment_it_is_given():
+    from bulk_upload_app.settings import DEFAULT_TEST_PG_URL, harness_settings
+
+    assert harness_settings({}).pg_url == DEFAULT_TEST_PG_URL
+    harness = harness_settings(
+        {
+            "BULK_UPLOAD_TEST_PG_URL": "postgresql+psycopg://bench@db:5432/b",
+            "BULK_UPLOAD_WITHOUT": " postgres, browser ,",
+            "BULK_UPLOAD_E2E_START_TIMEOUT": "30",
+            "BULK_UPLOAD_SCREENSHOTS": "1",
+        }
+    )
+    assert harness.pg_url == "postgresql+psycopg://bench@db:5432/b"
+    assert harness.without == {"postgres", "browser"}
+    assert (harness.e2e_start_timeout, harness.screenshots_for_docs, harness.e2e_web_dir) == (30, True, None)
+
+
+def test_environment_is_a_copy_of_the_process_environment_by_prefix(monkeypatch):
+    from bulk_upload_app.settings import environment
+
+    monkeypatch.setenv("BULK_UPLOAD_WORKER_TEST_ONLY", "3")
+    copy = environment("BULK_UPLOAD_WORKER_TEST")
+    assert copy == {"BULK_UPLOAD_WORKER_TEST_ONLY": "3"}
+    copy["BULK_UPLOAD_WORKER_TEST_ONLY"] = "4"
+    assert environment("BULK_UPLOAD_WORKER_TEST") == {"BULK_UPLOAD_WORKER_TEST_ONLY": "3"}

@@ -12,9 +12,8 @@ import jwt
 import pytest
 
 from bulk_upload_app import auth
-
-SECRET = "test-secret-" + "x" * 40
-ISSUER = "https://dashboard.example.com"
+from tests.support.factories import TOKEN_ISSUER as ISSUER
+from tests.support.factories import TOKEN_SECRET as SECRET
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from ... import embed, routes
 from ...importer.errors import FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound
 from ...services import batches, creating, history, notifications
 from ...settings import get_settings
-from ...statuses import UploadStatus, shown_status
+from ...statuses import UploadStatus, WizardStep, shown_status
 from ..layout import named_table
 from .draft import DraftState
 
@@ -100,7 +100,7 @@ class CreateState(DraftState):
             self.message = "Users can't be created right now. Please try again in a few minutes."
             return
         self._show_summary(summary)
-        self.creating, self.step = True, "creating"
+        self.creating, self.step = True, WizardStep.CREATING
         self.progress_done, self.progress_total = 0, self.count_valid
         return CreateState.watch_create
 
@@ -128,7 +128,7 @@ class CreateState(DraftState):
                 self._show_result(company_id, upload_id)
                 if self.status in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED) and self.problem:
                     self.message = self.problem  # refused by the worker (seats taken, a group deleted)
-                    self.step = "settings" if self.status == UploadStatus.DRAFT else self.step
+                    self.step = WizardStep.SETTINGS if self.status == UploadStatus.DRAFT else self.step
                 done = self.status == UploadStatus.DONE
                 finished = self._finished_message()
                 counts = {
@@ -171,7 +171,7 @@ class CreateState(DraftState):
         company_id = self._company_id()
         if company_id is None:
             return
-        was_creating = self.step == "creating" and not self.creating
+        was_creating = self.step == WizardStep.CREATING and not self.creating
         self._show_result(company_id, self.upload_id)
         finished = self._finished_message()
         if self.status == UploadStatus.CREATING or self.queued:
@@ -185,7 +185,7 @@ class CreateState(DraftState):
         found = creating.outcome(company_id, upload_id)
         self._show_summary(found.summary)
         running = found.summary.status == UploadStatus.CREATING or found.summary.queued
-        self.step = "creating" if running else found.summary.step
+        self.step = WizardStep.CREATING if running else found.summary.step
         self.created_count, self.failed, self.failed_total = found.created, found.failed, found.failed_total
         self.rows_purged_on = found.rows_purged_on
         self.notification = notifications.notification_of(company_id, upload_id)
@@ -394,7 +394,7 @@ def _kept_list() -> rx.Component:
 
 
 def _undo_section() -> rx.Component:
-    undone = (DraftState.status == "undone") | (DraftState.status == "partly_undone")
+    undone = (DraftState.status == UploadStatus.UNDONE) | (DraftState.status == UploadStatus.PARTLY_UNDONE)
     return rx.fragment(
         rx.cond(
             undone,
@@ -447,7 +447,7 @@ def _undo_section() -> rx.Component:
             ),
         ),
         rx.cond(
-            (DraftState.status == "done") & (CreateState.undo_refused != ""),
+            (DraftState.status == UploadStatus.DONE) & (CreateState.undo_refused != ""),
             rx.text(CreateState.undo_refused, color_scheme="gray", id="undo-refused"),
         ),
         undo_dialog(),
@@ -481,7 +481,7 @@ def _email_notice() -> rx.Component:
 def result_step() -> rx.Component:
     return rx.vstack(
         rx.cond(
-            DraftState.status == "interrupted",
+            DraftState.status == UploadStatus.INTERRUPTED,
             rx.callout.root(
                 rx.callout.icon(rx.icon("triangle-alert")),
                 rx.vstack(
@@ -497,7 +497,7 @@ def result_step() -> rx.Component:
             ),
         ),
         rx.cond(
-            DraftState.status == "abandoned",
+            DraftState.status == UploadStatus.ABANDONED,
             rx.callout(
                 "Creating users stopped and was not resumed, so the file's rows were deleted. The users added "
                 "before it stopped are kept; upload the file again to add the rest.",
@@ -508,7 +508,7 @@ def result_step() -> rx.Component:
             ),
         ),
         rx.cond(
-            DraftState.status == "cancelled",
+            DraftState.status == UploadStatus.CANCELLED,
             rx.callout(
                 rx.cond(
                     CreateState.created_count > 0,
@@ -644,7 +644,7 @@ def result_step() -> rx.Component:
             rx.button(rx.link("View users", href=routes.USERS), as_child=True, size="3"),
             rx.button(rx.link("All bulk uploads", href=routes.HISTORY), as_child=True, size="3", variant="soft"),
             rx.button(
-                rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step=upload"),
+                rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step={WizardStep.UPLOAD}"),
                 as_child=True,
                 size="3",
                 variant="soft",

@@ -16,6 +16,7 @@ from ...importer.schema import USER_TYPES
 from ...services import drafts as draft_service
 from ...services.drafts import DraftSummary, Report
 from ...settings import get_settings
+from ...statuses import WizardStep
 from ..session import SessionState
 
 
@@ -25,7 +26,7 @@ class DraftState(SessionState):
     file_name: str = ""
     user_type: str = "agent"
     status: str = ""
-    step: str = "review"
+    step: str = WizardStep.REVIEW
     notices: list[str] = []
     columns_used: list[str] = []  # how the file's columns were matched (not for template titles)
     count_all: int = 0
@@ -137,7 +138,9 @@ class DraftState(SessionState):
         from .settings import SettingsState
 
         scroll = rx.call_script("window.scrollTo(0, 0)")
-        return [scroll, SettingsState.load_settings] if step == "settings" else [scroll, ReviewState.reload_rows]
+        return (
+            [scroll, SettingsState.load_settings] if step == WizardStep.SETTINGS else [scroll, ReviewState.reload_rows]
+        )
 
     def _refresh_summary(self) -> DraftSummary | None:
         """The draft as it is now (a worker may be changing it); None when it is gone."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ...importer.errors import ErrorCode, message_for
+from ...statuses import WizardStep
 from ..layout import admins_only, loading, page_frame
 from .create import creating_step, result_step
 from .draft import DraftState, stepper
@@ -29,19 +30,19 @@ def draft_page() -> rx.Component:
                 rx.vstack(
                     rx.match(
                         DraftState.step,
-                        ("match", stepper(1)),
-                        ("review", stepper(2)),
-                        ("settings", stepper(3)),
+                        (WizardStep.MATCH, stepper(1)),
+                        (WizardStep.REVIEW, stepper(2)),
+                        (WizardStep.SETTINGS, stepper(3)),
                         stepper(4),
                     ),
                     rx.cond(DraftState.message != "", rx.callout(DraftState.message, icon="info", role="status")),
                     rx.match(
                         DraftState.step,
-                        ("match", match_step()),
-                        ("review", review_step()),
-                        ("settings", settings_step()),
-                        ("creating", creating_step()),
-                        ("result", result_step()),
+                        (WizardStep.MATCH, match_step()),
+                        (WizardStep.REVIEW, review_step()),
+                        (WizardStep.SETTINGS, settings_step()),
+                        (WizardStep.CREATING, creating_step()),
+                        (WizardStep.RESULT, result_step()),
                         loading(),
                     ),
                     width="100%",

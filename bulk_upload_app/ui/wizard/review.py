@@ -11,6 +11,7 @@ from ...importer import drafts
 from ...importer.errors import UploadNotFound
 from ...importer.schema import COLUMN_NAMES, COLUMNS
 from ...services import drafts as draft_service
+from ...statuses import UploadStatus, WizardStep
 from ..layout import named_table
 from ..pager import PagedMixin, pager
 from ..session import as_id
@@ -45,20 +46,20 @@ class ReviewState(PagedMixin, DraftState):
         if upload is None:
             return
         self.page_index, self.only_errors, self.search = 0, False, ""
-        if self.step == "match":
+        if self.step == WizardStep.MATCH:
             return MatchState.load_match
         self._load_page()
         if self.processing:
             return ReviewState.watch_processing
-        if self.step == "settings":
+        if self.step == WizardStep.SETTINGS:
             return SettingsState.load_settings
-        if self.step in ("result", "creating"):
+        if self.step in (WizardStep.RESULT, WizardStep.CREATING):
             return CreateState.load_result
 
     def preload(self, upload_id: str) -> None:
         """The draft's counts and first page, set before the browser moves to the draft's page so
         that page shows them at once (its on_load, `load`, then refreshes them)."""
-        if self._load_draft(upload_id) is not None and self.step == "review":
+        if self._load_draft(upload_id) is not None and self.step == WizardStep.REVIEW:
             self.page_index, self.only_errors, self.search = 0, False, ""
             self._load_page()
 
@@ -332,7 +333,7 @@ def rejected_callout() -> rx.Component:
             "This file could not be used: ",
             DraftState.problem,
             " ",
-            rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step=upload"),
+            rx.link("Upload another file", href=f"{routes.BULK_UPLOAD}?step={WizardStep.UPLOAD}"),
         ),
         color_scheme="red",
         role="alert",
@@ -369,7 +370,7 @@ def review_step() -> rx.Component:
         ),
         rx.foreach(DraftState.notices, lambda n: rx.callout(n, icon="info", size="1", width="100%")),
         rx.cond(DraftState.processing, processing_progress()),
-        rx.cond(DraftState.status == "rejected", rejected_callout()),
+        rx.cond(DraftState.status == UploadStatus.REJECTED, rejected_callout()),
         counts_bar(),
         seats_banner(),
         review_grid(),
@@ -382,7 +383,7 @@ def review_step() -> rx.Component:
             rx.button(
                 "Continue",
                 size="3",
-                on_click=DraftState.go_to("settings"),
+                on_click=DraftState.go_to(WizardStep.SETTINGS),
                 disabled=(DraftState.count_valid == 0) | DraftState.processing,
             ),
             width="100%",

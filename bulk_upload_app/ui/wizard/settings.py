@@ -19,6 +19,7 @@ from ...importer.settings_catalogue import (
     SKILL_LEVELS,
 )
 from ...services import batches
+from ...statuses import WizardStep
 from ..layout import named_table
 from ..session import as_id
 from .create import CreateState, confirm_dialog
@@ -415,7 +416,7 @@ def settings_step() -> rx.Component:
         ),
         seats_banner(),
         rx.hstack(
-            rx.button("Back", variant="soft", on_click=DraftState.go_to("review")),
+            rx.button("Back", variant="soft", on_click=DraftState.go_to(WizardStep.REVIEW)),
             rx.spacer(),
             rx.button(
                 "Create users",

@@ -20,7 +20,7 @@ from ...importer.schema import COLUMNS, DEFAULT_USER_TYPE, USER_TYPES
 from ...importer.template import template_bytes
 from ...services import drafts as draft_service
 from ...settings import get_settings
-from ...statuses import UploadStatus
+from ...statuses import UploadStatus, WizardStep
 from ...uploaded_files import new_upload_path, receive_to_disk
 from ..layout import admins_only, named_table, page_frame
 from ..session import SessionState
@@ -35,7 +35,7 @@ ACCEPTED = ".csv, .tsv, .txt, .xlsx, .xls, .ods"
 
 
 class UploadState(SessionState):
-    step: str = "template"
+    step: str = WizardStep.TEMPLATE
     user_type: str = DEFAULT_USER_TYPE
     replacing: str = ""
     ask_columns: bool = False
@@ -63,7 +63,9 @@ class UploadState(SessionState):
         replace = params.get("replace", "")
         if replace and (draft := draft_service.replaceable_draft(admin.company_id, replace)) is not None:
             self.replacing, self.user_type = draft.id, draft.user_type
-        self.step = "upload" if self.replacing or params.get("step") == "upload" else "template"
+        self.step = (
+            WizardStep.UPLOAD if self.replacing or params.get("step") == WizardStep.UPLOAD else WizardStep.TEMPLATE
+        )
 
     @rx.event
     def download_template(self, fmt: str):
@@ -74,11 +76,11 @@ class UploadState(SessionState):
 
     @rx.event
     def go_to_upload(self):
-        self.step = "upload"
+        self.step = WizardStep.UPLOAD
 
     @rx.event
     def go_to_template(self):
-        self.step = "template"
+        self.step = WizardStep.TEMPLATE
 
     @rx.event
     def set_user_type(self, value: str):
@@ -384,8 +386,8 @@ def start_page() -> rx.Component:
         admins_only(
             UploadState,
             rx.vstack(
-                rx.cond(UploadState.step == "template", stepper(0), stepper(1)),
-                rx.cond(UploadState.step == "template", template_step(), upload_step()),
+                rx.cond(UploadState.step == WizardStep.TEMPLATE, stepper(0), stepper(1)),
+                rx.cond(UploadState.step == WizardStep.TEMPLATE, template_step(), upload_step()),
                 width="100%",
                 spacing="4",
             ),

@@ -1,18 +1,24 @@
 """One truthful membership: the per-user link tables (group_member, user_outbound_number,
 user_skill) are again the only record of a user's groups, outbound numbers and skills.
 
-0022 stored a bulk upload's links once per upload (bulk_upload_group, bulk_upload_number,
-bulk_upload_skill) and gave them to its users through app_user.batch_membership; only
-importer/membership.py joined the two, so every other reader of group_member (the company
-dashboard, call routing, reports) missed bulk-created users. A create writes the link rows again,
-set-wise (importer/membership.link_users), within the 5 s goal for 100,000 users.
+Its file is the 22nd of the chain; its revision id says 0023, the number it was written with
+(file names were renumbered by their place in the chain while it was written, ids never change).
 
-Upgrade: every member's batch links become its own rows, one INSERT ... SELECT per table (a
-link the user already has wins, as it did in 0022's readers: a skill keeps its own level); then
-the batch tables, the column and the (id, company_id) indexes their foreign keys referred to go.
+0022_batch_membership stored a bulk upload's links once per upload (bulk_upload_group,
+bulk_upload_number, bulk_upload_skill) and gave them to its users through
+app_user.batch_membership; only importer/membership.py joined the two, so every other reader of
+group_member (the company dashboard, call routing, reports) missed bulk-created users. A create
+writes the link rows again, set-wise: one INSERT ... SELECT a link table and chunk
+(importer/membership.link_users).
 
-Downgrade: the batch tables, column and indexes come back as 0022 made them, empty; every user
-keeps its per-user rows, which 0022's readers took as its own links, so nobody loses a group.
+Upgrade: every member's batch links become its own rows, one INSERT ... SELECT per table (a link
+the user already has wins, as it did in 0022_batch_membership's readers: a skill keeps its own
+level); then the batch tables, the column and the (id, company_id) indexes their foreign keys
+referred to go.
+
+Downgrade: the batch tables, column and indexes come back as 0022_batch_membership made them,
+empty; every user keeps its per-user rows, which that revision's readers took as its own links,
+so nobody loses a group.
 
 Revision ID: 0023_per_user_links
 Revises: 0022_batch_membership

@@ -25,13 +25,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from .settings import PROJECT_ROOT, RUNTIME_DIR
+from bulk_upload_app.settings import PROJECT_ROOT, RUNTIME_DIR, environment
+
+from .cli_runs import cli, company_and_env
+from .databases import fresh_db, results_dir
+from .files import generate
 
 DJANGO_VENV = RUNTIME_DIR / "versus-django-venv"
 DJANGO_SIDE = PROJECT_ROOT / "scripts" / "versus_django" / "django_side.py"
@@ -79,18 +84,14 @@ def _children_cpu_s() -> float:
 
 def _timed_cli(env: dict[str, str], *args: str) -> tuple[float, float, dict]:
     """Wall seconds, CPU seconds of the process (less sensitive to a busy machine), its JSON."""
-    from .bench import _cli
-
     cpu = _children_cpu_s()
     start = time.perf_counter()
-    document = _cli(env, *args)
+    document = cli(env, *args)
     return round(time.perf_counter() - start, 3), round(_children_cpu_s() - cpu, 3), document
 
 
 def run_ours(file: Path, db_url: str, workdir: Path) -> dict:
-    from .bench import _company_and_env
-
-    env, company_id = _company_and_env(db_url, workdir)
+    env, company_id = company_and_env(db_url, workdir)
     validate_s, validate_cpu_s, checked = _timed_cli(env, "validate", str(file), "--company", str(company_id))
     import_s, import_cpu_s, imported = _timed_cli(env, "import", str(file), "--company", str(company_id))
     engine = create_engine(db_url)
@@ -113,7 +114,7 @@ def run_ours(file: Path, db_url: str, workdir: Path) -> dict:
     }
 
 
-def _django_database(kind: str, workdir: Path, pg_url: str) -> tuple[dict, callable]:
+def _django_database(kind: str, workdir: Path, pg_url: str) -> tuple[dict, Callable[[], None]]:
     if kind == "sqlite":
         path = workdir / f"django-{time.monotonic_ns()}.db"
         options = {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
@@ -158,7 +159,7 @@ def run_django(python: Path, file: Path, kind: str, config: str, workdir: Path, 
             capture_output=True,
             text=True,
             check=True,
-            env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")},
+            env={k: v for k, v in environment().items() if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")},
         )
     finally:
         cleanup()
@@ -185,20 +186,18 @@ def versus_django(
     configs: tuple[str, ...] = DJANGO_CONFIGS,
     reuse_django: Path | None = None,
 ) -> int:
-    from .bench import _fresh_db, generate
-
     earlier = _earlier_django(reuse_django, rows, error_rate) if reuse_django else {}
     python = ensure_django_venv() if not reuse_django else None
     load_before = os.getloadavg()
     measured_at = datetime.now(UTC).isoformat(timespec="seconds")
-    results = []
+    results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         file = workdir / f"users-{rows}.csv"
         # A fixed run id: the same file every time, so an earlier run's Django results still apply.
         generate(file, rows, error_rate, run=FILE_RUN)
         for db in databases:
-            url, cleanup = _fresh_db(db, workdir, pg_url)
+            url, cleanup = fresh_db(db, workdir, pg_url)
             try:
                 ours = run_ours(file, url, workdir)
             finally:
@@ -238,9 +237,7 @@ def versus_django(
                 "django_versions": dict(r.split("==") for r in _django_requirements() if "==" in r),
                 "results": results,
             }
-            out_dir = PROJECT_ROOT / "bench-results"
-            out_dir.mkdir(exist_ok=True)
-            (out_dir / "versus-django.json").write_text(json.dumps(document, indent=2))
+            (results_dir() / "versus-django.json").write_text(json.dumps(document, indent=2))
     file_mb = document["file_mb"]
     print(
         f"\n{rows:,} rows ({file_mb} MB, {error_rate:.0%} with errors): our CLI validate + import, each a fresh "

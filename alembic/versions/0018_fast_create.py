@@ -94,7 +94,7 @@ def downgrade() -> None:
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("fast_links_0015", Path(__file__).with_name("0015_fast_links.py"))
+    spec = importlib.util.spec_from_file_location("fast_links_0015", Path(__file__).with_name("0016_fast_links.py"))
     assert spec is not None and spec.loader is not None
     fast_links = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fast_links)

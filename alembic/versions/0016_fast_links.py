@@ -215,7 +215,7 @@ def downgrade() -> None:
 
 def _migration_0010():
     """0010's functions, to put its checks back."""
-    spec = importlib.util.spec_from_file_location("link_checks_0010", Path(__file__).with_name("0010_link_checks.py"))
+    spec = importlib.util.spec_from_file_location("link_checks_0010", Path(__file__).with_name("0009_link_checks.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

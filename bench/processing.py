@@ -1,4 +1,4 @@
-"""Where a big file's processing time goes: `python -m bulk_upload_app.bench --process 1000000`.
+"""Where a big file's processing time goes: `python -m bench --process 1000000`.
 
 For each database, in a fresh process on a fresh database: the file is received as the wizard
 receives it (`uploads.receive`: the bytes stored for the workers), then judged by the real job
@@ -27,7 +27,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .settings import PROJECT_ROOT
+from bulk_upload_app.settings import PROJECT_ROOT, environment
+from tests.support.processes import launch, stop_process_group, wait_for_log_line
+
+from .databases import fresh_db, results_dir
+from .files import generate
 
 # (module, attribute, phase): the functions whose time is a phase of processing a file.
 _PHASES = [
@@ -39,7 +43,7 @@ _PHASES = [
     ("bulk_upload_app.importer.processing", "check_against_account", "account check"),
     ("bulk_upload_app.importer.staging", "_copy_staged", "insert rows"),
     ("bulk_upload_app.importer.processing", "_beat", "lease + counts"),
-    ("bulk_upload_app.importer.processing", "record_staged", "audit"),
+    ("bulk_upload_app.importer.lifecycle", "record_staged", "audit"),
 ]
 
 
@@ -80,11 +84,11 @@ def process_one(path: str, *, via_worker: bool = False) -> dict:
     """One measured run in this process, on the database of REFLEX_DB_URL (already migrated);
     `via_worker`: the job is queued for a `bulk-upload worker` started here (BULK_UPLOAD_QUEUE_URL),
     as the wizard queues it, and only the times the database shows are measured."""
-    from . import jobs
-    from .db import get_engine, session_scope
-    from .importer import processing, uploads
-    from .models import BulkUpload, Company
-    from .seed import seed_demo
+    from bulk_upload_app import jobs
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.importer import processing, uploads
+    from bulk_upload_app.models import BulkUpload, Company
+    from bulk_upload_app.seed import seed_demo
 
     engine = get_engine()
     with session_scope(engine) as session:
@@ -166,18 +170,15 @@ def _through_worker(engine, upload_id: str) -> dict:
     """Queue the received upload for a real worker process and follow it as the page does."""
     from sqlalchemy import select
 
-    from . import jobs
-    from .db import session_scope
-    from .models import BulkUpload
+    from bulk_upload_app import jobs
+    from bulk_upload_app.db import session_scope
+    from bulk_upload_app.models import BulkUpload
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "bulk_upload_app", "worker"], cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True
-    )
+    log = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
+    worker = launch([sys.executable, "-m", "bulk_upload_app", "worker"], log, cwd=PROJECT_ROOT)
     try:
-        assert worker.stderr is not None
-        for line in worker.stderr:  # its threads are up (dramatiq logs it): the wizard's worker is always running
-            if "is ready for action" in line:
-                break
+        # Its threads are up (dramatiq logs it): the wizard's worker is always running.
+        wait_for_log_line(worker, "is ready for action", what="the worker", timeout=120, log_path=log)
         cpu = _cpu_seconds_of_tree(worker.pid)
         start = time.perf_counter()
         jobs.enqueue_processing(upload_id)
@@ -199,8 +200,7 @@ def _through_worker(engine, upload_id: str) -> dict:
                 }
             time.sleep(0.1)
     finally:
-        worker.terminate()
-        worker.wait()
+        stop_process_group(worker, log)
 
 
 def _poll(db_url: str, stop: Path) -> subprocess.Popen:
@@ -212,7 +212,7 @@ from sqlalchemy import select
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import BulkUpload, BulkUploadRow
 engine = get_engine({db_url!r})
-print("ready", flush=True)
+print("poller", "ready", flush=True)
 while not Path({str(stop)!r}).exists():
     with session_scope(engine, read_only=True) as session:
         upload = session.execute(select(BulkUpload).order_by(BulkUpload.created_at.desc()).limit(1)).scalar()
@@ -222,19 +222,18 @@ while not Path({str(stop)!r}).exists():
             ).all()
     time.sleep(0.5)
 """
-    poller = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, text=True
-    )
-    assert poller.stdout is not None
-    poller.stdout.readline()  # its imports done: they are not the worker's to wait for
+    log = stop.with_name("poller.log")
+    since = log.stat().st_size if log.exists() else 0  # one log for every run of this bench
+    poller = launch([sys.executable, "-c", code], log, cwd=PROJECT_ROOT)
+    # Its imports done: they are not the worker's to wait for. (Its code, in the log's first line,
+    # prints the two words apart.)
+    wait_for_log_line(poller, "poller ready", what="the poller", timeout=60, log_path=log, since=since)
     return poller
 
 
 def process_bench(
     rows: int, databases: list[str], pg_url: str, *, runs: int = 1, poll: bool = False, via_worker: bool = False
 ) -> int:
-    from .bench import _fresh_db, generate
-
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -242,19 +241,19 @@ def process_bench(
         generate(file, rows, 0.05)
         for _ in range(runs):
             for db in databases:
-                url, cleanup = _fresh_db(db, workdir, pg_url)
+                url, cleanup = fresh_db(db, workdir, pg_url)
                 stop = workdir / "stop-poll"
                 stop.unlink(missing_ok=True)
                 poller = _poll(url, stop) if poll else None
                 try:
                     out = subprocess.run(
-                        [sys.executable, "-m", "bulk_upload_app.bench", "--process-one", str(file)]
+                        [sys.executable, "-m", "bench", "--process-one", str(file)]
                         + (["--worker"] if via_worker else []),
                         check=True,
                         capture_output=True,
                         text=True,
                         cwd=PROJECT_ROOT,
-                        env={**os.environ, "REFLEX_DB_URL": url},
+                        env={**environment(), "REFLEX_DB_URL": url},
                     )
                 finally:
                     if poller is not None:
@@ -272,7 +271,5 @@ def process_bench(
                 }
                 results.append(result)
                 print(json.dumps(result), flush=True)
-    out_dir = PROJECT_ROOT / "bench-results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "processing.json").write_text(json.dumps(results, indent=2))
+    (results_dir() / "processing.json").write_text(json.dumps(results, indent=2))
     return 0

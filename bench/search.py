@@ -1,7 +1,7 @@
-"""Benchmark of a draft's Review grid queries: `python -m bulk_upload_app.bench --search`.
+"""Benchmark of a draft's Review grid queries: `python -m bench --search`.
 
 For each database and size, stages a generated file (5% errors) as the worker does
-(processing.draft_from_file, ANALYZE included), edits one row in the middle --repeat times (the
+(pipeline.draft_from_file, ANALYZE included), edits one row in the middle --repeat times (the
 last edit gives it a rare first name), then times drafts.page() — the query behind the grid — for searches and page turns:
 median of --repeat runs, each in its own read-only session as the web worker's. Also times
 staging and deleting the draft's rows (staging.delete_rows, as cancel, a replaced
@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .settings import PROJECT_ROOT
+from .databases import fresh_db, results_dir
+from .files import generate
 
 RARE_FIRST_NAME = "Xiomara"  # in no generated file: the edited row is its only one
 
@@ -40,21 +41,20 @@ def _cases(email_of_row_2: str) -> list[tuple[str, dict]]:
 def measure(db: str, size: int, file: Path, workdir: Path, pg_url: str, repeat: int) -> list[dict]:
     from sqlalchemy import select
 
-    from .bench import _fresh_db
-    from .db import get_engine, session_scope
-    from .importer import drafts, processing, staging
-    from .importer.reading import ReadLimits
-    from .models import BulkUploadRow, Company
-    from .seed import seed_demo
+    from bulk_upload_app.db import get_engine, session_scope
+    from bulk_upload_app.importer import drafts, pipeline, staging
+    from bulk_upload_app.importer.reading import ReadLimits
+    from bulk_upload_app.models import BulkUploadRow, Company
+    from bulk_upload_app.seed import seed_demo
 
-    url, cleanup = _fresh_db(db, workdir, pg_url)
+    url, cleanup = fresh_db(db, workdir, pg_url)
     engine = get_engine(url)
     try:
         with session_scope(engine) as session:
             company_id = seed_demo(session)
             session.get(Company, company_id).seats = 10_000_000
         start = time.perf_counter()
-        upload_id = processing.draft_from_file(
+        upload_id = pipeline.draft_from_file(
             engine,
             company_id=company_id,
             admin_user_id=None,
@@ -97,8 +97,6 @@ def measure(db: str, size: int, file: Path, workdir: Path, pg_url: str, repeat: 
 
 
 def search_bench(sizes: list[int], databases: list[str], pg_url: str, repeat: int) -> int:
-    from .bench import generate
-
     load = os.getloadavg()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,10 +108,8 @@ def search_bench(sizes: list[int], databases: list[str], pg_url: str, repeat: in
                 for result in measure(db, size, file, workdir, pg_url, repeat):
                     results.append(result)
                     print(json.dumps(result), flush=True)
-    out_dir = PROJECT_ROOT / "bench-results"
-    out_dir.mkdir(exist_ok=True)
     report = {"load_average_before": load, "load_average_after": os.getloadavg(), "repeat": repeat, "results": results}
-    (out_dir / "search.json").write_text(json.dumps(report, indent=2))
+    (results_dir() / "search.json").write_text(json.dumps(report, indent=2))
     columns = [(db, size) for size in sizes for db in databases]
     print(f"\nmedian of {repeat}, ms; load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
     print("| case | " + " | ".join(f"{db} {size:,}" for db, size in columns) + " |")
