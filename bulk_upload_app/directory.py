@@ -51,20 +51,15 @@ def list_users(session: Session, company_id: int, *, offset: int = 0, limit: int
         .scalars()
         .all()
     )
-    ids = [u.id for u in users]
-    groups: dict[int, list[str]] = {}
-    if ids:
-        links = membership.group_links(ids)
-        for user_id, name in session.exec(
-            select(links.c.user_id, Group.name)
-            .join(Group, Group.id == links.c.group_id)
-            .where(Group.company_id == company_id)
-            .order_by(Group.name)
-        ).all():
-            groups.setdefault(user_id, []).append(name)
+    has = membership.of_users(session, company_id, [u.id for u in users if u.id is not None])
     return [
         UserListing(
-            u.id, f"{u.firstname} {u.lastname}", u.email, u.user_type, u.extension, ", ".join(groups.get(u.id, []))
+            u.id,
+            f"{u.firstname} {u.lastname}",
+            u.email,
+            u.user_type,
+            u.extension,
+            ", ".join(g.name for g in has[u.id].groups),
         )
         for u in users
     ]

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, ForeignKeyConstraint, Index, LargeBinary, Text, UniqueConstraint, false, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from .statuses import OutboxStatus, RowOutcome, UploadStatus
@@ -51,9 +51,6 @@ class User(SQLModel, table=True):
     settings: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     is_active: bool = Field(default=True)
     bulk_upload_id: Optional[str] = Field(default=None, foreign_key="bulk_upload.id", index=True, max_length=32)
-    # True: besides its own links (group_member, ...) the user has its upload's batch links
-    # (bulk_upload_group, ...); False once its links are its own (importer/membership.py, migration 0021_batch_membership).
-    batch_membership: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow)
     # Set with created_at when the user is created and bumped on every change (the ORM's and Core's
     # UPDATEs of this table): a user whose updated_at is past created_at changed since (undo keeps it).
@@ -62,11 +59,7 @@ class User(SQLModel, table=True):
 
 class Group(SQLModel, table=True):
     __tablename__ = "user_group"
-    __table_args__ = (
-        UniqueConstraint("company_id", "name", name="uq_user_group_company_name"),
-        # What a batch link refers to: a group AND its company (bulk_upload_group, migration 0021_batch_membership).
-        Index("uq_user_group_id_company", "id", "company_id", unique=True),
-    )
+    __table_args__ = (UniqueConstraint("company_id", "name", name="uq_user_group_company_name"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id", index=True)
     name: str = Field(max_length=100)
@@ -80,10 +73,7 @@ class GroupMember(SQLModel, table=True):
 
 class OutboundNumber(SQLModel, table=True):
     __tablename__ = "outbound_number"
-    __table_args__ = (
-        UniqueConstraint("company_id", "number", name="uq_outbound_number_company_number"),
-        Index("uq_outbound_number_id_company", "id", "company_id", unique=True),
-    )
+    __table_args__ = (UniqueConstraint("company_id", "number", name="uq_outbound_number_company_number"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id", index=True)
     number: str = Field(max_length=20)  # E.164
@@ -98,10 +88,7 @@ class UserOutboundNumber(SQLModel, table=True):
 
 class Skill(SQLModel, table=True):
     __tablename__ = "skill"
-    __table_args__ = (
-        UniqueConstraint("company_id", "name_key", name="uq_skill_company_name_key"),
-        Index("uq_skill_id_company", "id", "company_id", unique=True),
-    )
+    __table_args__ = (UniqueConstraint("company_id", "name_key", name="uq_skill_company_name_key"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id", index=True)
     name: str = Field(max_length=100)
@@ -119,7 +106,6 @@ class BulkUpload(SQLModel, table=True):
     """One run of the wizard (or of `bulk-upload import`): a draft until its users are created."""
 
     __tablename__ = "bulk_upload"
-    __table_args__ = (Index("uq_bulk_upload_id_company", "id", "company_id", unique=True),)
     id: str = Field(default_factory=new_upload_id, primary_key=True, max_length=32)
     company_id: int = Field(foreign_key="company.id", index=True)
     # The signed-in admin; no foreign key, as the dashboard may sign in admins we hold no row for.
@@ -184,52 +170,6 @@ class BulkUpload(SQLModel, table=True):
     cancel_requested: bool = False
     problem: str = Field(default="", max_length=1000)
     ask_columns: bool = False
-
-
-# Batch membership (migration 0021_batch_membership): what a bulk upload gives every user it creates, stored once per upload
-# instead of one link row per user. A user with `batch_membership` has these besides its own links;
-# importer/membership.py is the one place that reads the two together. Each row names the upload
-# and the group (number, skill) together with their company, through composite foreign keys, so
-# a batch link can only join an upload and a group of one company, on both databases.
-
-
-class BulkUploadGroup(SQLModel, table=True):
-    __tablename__ = "bulk_upload_group"
-    __table_args__ = (
-        ForeignKeyConstraint(["bulk_upload_id", "company_id"], ["bulk_upload.id", "bulk_upload.company_id"]),
-        ForeignKeyConstraint(["group_id", "company_id"], ["user_group.id", "user_group.company_id"]),
-        Index("ix_bulk_upload_group_group_id", "group_id"),
-    )
-    bulk_upload_id: str = Field(primary_key=True, max_length=32)
-    group_id: int = Field(primary_key=True)
-    company_id: int
-
-
-class BulkUploadNumber(SQLModel, table=True):
-    __tablename__ = "bulk_upload_number"
-    __table_args__ = (
-        ForeignKeyConstraint(["bulk_upload_id", "company_id"], ["bulk_upload.id", "bulk_upload.company_id"]),
-        ForeignKeyConstraint(
-            ["outbound_number_id", "company_id"], ["outbound_number.id", "outbound_number.company_id"]
-        ),
-        Index("ix_bulk_upload_number_outbound_number_id", "outbound_number_id"),
-    )
-    bulk_upload_id: str = Field(primary_key=True, max_length=32)
-    outbound_number_id: int = Field(primary_key=True)
-    company_id: int
-
-
-class BulkUploadSkill(SQLModel, table=True):
-    __tablename__ = "bulk_upload_skill"
-    __table_args__ = (
-        ForeignKeyConstraint(["bulk_upload_id", "company_id"], ["bulk_upload.id", "bulk_upload.company_id"]),
-        ForeignKeyConstraint(["skill_id", "company_id"], ["skill.id", "skill.company_id"]),
-        Index("ix_bulk_upload_skill_skill_id", "skill_id"),
-    )
-    bulk_upload_id: str = Field(primary_key=True, max_length=32)
-    skill_id: int = Field(primary_key=True)
-    company_id: int
-    level: int
 
 
 class UploadFile(SQLModel, table=True):

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ..models import Group, OutboundNumber, Skill, User
+from . import membership
 from .schema import USER_TYPES
 from .settings_catalogue import check_skill_level, normalise_settings
 
@@ -158,8 +159,6 @@ def settings_of_user(
     session: Session, company_id: int, *, user_id: int | None = None, email: str | None = None
 ) -> BatchSpec:
     """An existing user's settings as a batch to start from ("Load existing")."""
-    from .membership import group_links, number_links, skill_links
-
     query = select(User).where(User.company_id == company_id)
     query = (
         query.where(User.id == user_id)
@@ -170,17 +169,41 @@ def settings_of_user(
     if user is None:
         raise BatchProblem("There is no such user in this company.")
     assert user.id is not None  # read from the database
-    groups = session.exec(select(group_links([user.id]).c.group_id)).scalars().all()
-    numbers = session.exec(select(number_links([user.id]).c.outbound_number_id)).scalars().all()
-    skills = skill_links([user.id])
-    skill_rows = session.exec(select(skills.c.skill_id, skills.c.level)).all()
+    has = membership.of_users(session, company_id, [user.id])[user.id]
     return BatchSpec(
         user_type=user.user_type,
         settings=dict(user.settings) if user.settings is not None else None,
-        group_ids=sorted(groups),
-        outbound_number_ids=sorted(numbers),
-        skills=[SkillChoice(level=level, skill_id=sid) for sid, level in sorted(skill_rows)],
+        group_ids=sorted(g.id for g in has.groups),
+        outbound_number_ids=sorted(n.id for n in has.outbound_numbers),
+        skills=[SkillChoice(level=s.level, skill_id=s.id) for s in sorted(has.skills)],
     )
+
+
+def given_links(session: Session, company_id: int, spec: BatchSpec) -> membership.Links:
+    """What the batch gives each of its users, by id; the skills it names new are created now
+    (once: a skill of that name made by an earlier attempt is found). `spec` is checked."""
+    return membership.Links(
+        group_ids=tuple(spec.group_ids),
+        outbound_number_ids=tuple(spec.outbound_number_ids),
+        skills=tuple(
+            (choice.skill_id or get_or_create_skill(session, company_id, choice.new_name or ""), choice.level)
+            for choice in spec.skills
+        ),
+    )
+
+
+def get_or_create_skill(session: Session, company_id: int, name: str) -> int:
+    name = " ".join(name.split())
+    skill_id = session.exec(
+        select(Skill.id).where(Skill.company_id == company_id, Skill.name_key == name.casefold())
+    ).scalar_one_or_none()
+    if skill_id is None:
+        skill = Skill(company_id=company_id, name=name, name_key=name.casefold())
+        session.add(skill)
+        session.flush()
+        skill_id = skill.id
+    assert skill_id is not None  # flushed: the database gave it its id
+    return skill_id
 
 
 def describe_batch(session: Session, company_id: int, spec: BatchSpec) -> dict[str, str]:

@@ -39,8 +39,8 @@ from ..models import (
 )
 from ..settings import get_settings
 from ..statuses import RowOutcome
-from . import audit, lifecycle
-from .batch import BatchSpec, checked_batch
+from . import audit, lifecycle, membership
+from .batch import BatchSpec, checked_batch, given_links
 from .create_lease import CreateCancelled, LeaseLost, claim, count_outcome, heartbeat, reserve_seats
 from .errors import (
     ErrorCode,
@@ -50,7 +50,6 @@ from .errors import (
 )
 from .leases import CREATING, new_owner
 from .linking import MAX_EXTENSION, next_extension
-from .membership import give_batch
 from .records import (
     actor_of,
     company_seats,
@@ -120,8 +119,8 @@ def create_users(
             )
             # Checked again: a group, number or skill may have been deleted since it was chosen.
             spec = checked_batch(session, company_id, BatchSpec.from_json(upload.batch))
-            # What every user of the batch will have, stored once for the upload (not per user).
-            give_batch(session, company_id, upload_id, spec)
+            # Each user's groups, numbers and skills, with the skills the batch names new made now.
+            links = given_links(session, company_id, spec)
             bounds = (
                 session.exec(
                     select(BulkUploadRow.row_number)
@@ -187,7 +186,7 @@ def create_users(
             with session_scope(engine) as session:
                 heartbeat(session, upload_id, owner)
                 done += _create_chunk(
-                    session, company_id, upload_id, upload_user_type, spec, (low, high, pending), lease
+                    session, company_id, upload_id, upload_user_type, spec, links, (low, high, pending), lease
                 )
                 heartbeat(session, upload_id, owner, create_done=done)
             if on_progress:
@@ -278,6 +277,7 @@ def _create_chunk(
     upload_id: str,
     user_type: str,
     spec: BatchSpec,
+    links: membership.Links,
     chunk: tuple[int, int, int],
     lease: float,
 ) -> int:
@@ -320,7 +320,6 @@ def _create_chunk(
             null() if spec.settings is None else literal(spec.settings, JSON),
             literal(True),
             literal(upload_id),
-            literal(True),
             literal(now, User.__table__.c.created_at.type),
             literal(now, User.__table__.c.updated_at.type),
         )
@@ -328,7 +327,7 @@ def _create_chunk(
         .where(true())
     )
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
+    made = session.execute(
         dialect_insert(User.__table__)
         .from_select(
             [
@@ -343,14 +342,16 @@ def _create_chunk(
                 "settings",
                 "is_active",
                 "bulk_upload_id",
-                "batch_membership",  # the batch's groups, numbers and skills (importer/membership.py)
                 "created_at",
                 "updated_at",  # equal to created_at: "not changed since" (importer/undo.py)
             ],
             source,
         )
         .on_conflict_do_nothing(index_elements=["email"])
-    )
+        .returning(user.id)
+    ).scalars()
+    # Exactly the users this statement inserted (an email taken meanwhile inserted nothing).
+    membership.link_users(session, list(made), links)
     # UPDATE ... FROM: one join instead of two subqueries per row.
     created = session.execute(
         update(rows_table)

@@ -1,5 +1,5 @@
-"""What a created user gets besides its row: the next extension of its company. (Its batch's groups,
-outbound numbers and skills it has through its upload: importer/membership.py.)"""
+"""What a created user gets besides its row: the next extension of its company. (Its groups,
+outbound numbers and skills are link rows written by importer/membership.link_users.)"""
 
 from __future__ import annotations
 

@@ -462,7 +462,6 @@ def remove(session: Session, company_id: int, user_id: int, *, actor: str) -> No
     user = session.exec(select(User.id).where(User.id == user_id, User.company_id == company_id)).scalar_one_or_none()
     if user is None:
         raise UserNotFound(user_id)
-    # Its batch's links stay with its upload (other users may have them; undo drops them).
     membership.unlink_users(session, [user_id])
     session.execute(
         update(BulkUploadRow).where(BulkUploadRow.user_id == user_id).values(outcome=RowOutcome.REMOVED, user_id=None)

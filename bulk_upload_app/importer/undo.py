@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, false, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -30,11 +30,8 @@ from ..models import (
     BulkUpload,
     BulkUploadAudit,
     BulkUploadRow,
-    GroupMember,
     Skill,
     User,
-    UserOutboundNumber,
-    UserSkill,
     utcnow,
 )
 from ..settings import get_settings
@@ -105,13 +102,10 @@ def refusal(upload: BulkUpload, now: datetime | None = None) -> UndoRefused | No
 
 
 def changed_conditions(session: Session, company_id: int, spec: BatchSpec) -> tuple[ColumnElement, ColumnElement]:
-    """(edited, linked_since): SQL conditions on app_user, true for a user changed since creation.
-
-    Only a user's own links are compared with the batch: its batch links (importer/membership.py)
-    are the batch's by definition; a user whose links were made its own has them as own links."""
+    """(edited, linked_since): SQL conditions on app_user, true for a user changed since creation:
+    edited (updated_at past created_at), or given a link the batch did not give."""
     user = User.__table__.c
     edited = func.coalesce(user.updated_at, user.created_at) > user.created_at
-    gm, un, us = GroupMember.__table__.c, UserOutboundNumber.__table__.c, UserSkill.__table__.c
     skill_pairs = []
     for choice in spec.skills:
         skill_id = choice.skill_id
@@ -123,13 +117,8 @@ def changed_conditions(session: Session, company_id: int, spec: BatchSpec) -> tu
             ).scalar_one_or_none()
         if skill_id is not None:
             skill_pairs.append((skill_id, choice.level))
-    skill_given = tuple_(us.skill_id, us.level).in_(skill_pairs) if skill_pairs else false()
-    linked_since = or_(
-        exists(select(gm.user_id).where(gm.user_id == user.id, gm.group_id.not_in(spec.group_ids))),
-        exists(select(un.user_id).where(un.user_id == user.id, un.outbound_number_id.not_in(spec.outbound_number_ids))),
-        exists(select(us.user_id).where(us.user_id == user.id, ~skill_given)),
-    )
-    return edited, linked_since
+    given = membership.Links(tuple(spec.group_ids), tuple(spec.outbound_number_ids), tuple(skill_pairs))
+    return edited, membership.has_other_links(user.id, given)
 
 
 def _plan(session: Session, company_id: int, upload: BulkUpload) -> tuple[list[int], list[Kept]]:
@@ -187,8 +176,6 @@ def undo(
             .values(outcome=RowOutcome.UNDONE, user_id=None)
         )
         session.execute(delete(User.__table__).where(user.id.in_(ids), user.company_id == company_id))
-    # The batch's groups, numbers and skills go too unless users kept still have them.
-    membership.drop_batch(session, upload.id)
     status = lifecycle.undo(
         session,
         upload,

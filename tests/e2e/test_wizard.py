@@ -12,13 +12,15 @@ from playwright.sync_api import expect
 from sqlalchemy import select, text
 
 from bulk_upload_app.db import get_engine, session_scope
-from bulk_upload_app.importer import membership
 from bulk_upload_app.models import (
     Company,
     Group,
+    GroupMember,
     OutboundNumber,
     Skill,
     User,
+    UserOutboundNumber,
+    UserSkill,
 )
 from tests.support.app_server import seat_shop_url
 from tests.support.browser import screenshot, wait_connected
@@ -78,26 +80,18 @@ def test_happy_path_creates_exactly_these_users_with_these_settings(page, app_se
         expected_settings = {**lena.settings, "sms": not lena.settings["sms"]}
         assert all(u.settings == expected_settings for u in users)
         ids = [u.id for u in users]
-        # Own links and the batch's, as every reader sees them (importer/membership.py).
-        group_links, number_links, skill_links = (
-            membership.group_links(ids[:1]),
-            membership.number_links(ids[:1]),
-            membership.skill_links(ids[:1]),
-        )
-        groups = session.exec(select(Group.name).join(group_links, group_links.c.group_id == Group.id)).scalars().all()
+        groups = session.exec(select(Group.name).join(GroupMember).where(GroupMember.user_id == ids[0])).scalars().all()
         assert sorted(groups) == ["Billing", "Sales", "Support"]  # Lena's two, plus Sales
         numbers = (
             session.exec(
-                select(OutboundNumber.number).join(number_links, number_links.c.outbound_number_id == OutboundNumber.id)
+                select(OutboundNumber.number).join(UserOutboundNumber).where(UserOutboundNumber.user_id == ids[0])
             )
             .scalars()
             .all()
         )
         assert "+12025550143" in numbers
         skills = dict(
-            session.exec(
-                select(Skill.name, skill_links.c.level).join(skill_links, skill_links.c.skill_id == Skill.id)
-            ).all()
+            session.exec(select(Skill.name, UserSkill.level).join(UserSkill).where(UserSkill.user_id == ids[0])).all()
         )
         assert skills == {"English": 4, "Billing questions": 3, "Mandarin": 5}
 

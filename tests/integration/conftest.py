@@ -44,9 +44,6 @@ def pg_schema_url():
 
 
 _TABLES = (
-    "bulk_upload_group",
-    "bulk_upload_number",
-    "bulk_upload_skill",
     "user_skill",
     "user_outbound_number",
     "group_member",

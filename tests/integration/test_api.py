@@ -26,8 +26,18 @@ from sqlalchemy import func, select
 from bulk_upload_app.api import create_api
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.http_guard import http_guard
-from bulk_upload_app.importer import membership, outbox
-from bulk_upload_app.models import ApiIdempotency, BulkUpload, Group, OutboxMessage, Skill, User, utcnow
+from bulk_upload_app.importer import outbox
+from bulk_upload_app.models import (
+    ApiIdempotency,
+    BulkUpload,
+    Group,
+    GroupMember,
+    OutboxMessage,
+    Skill,
+    User,
+    UserSkill,
+    utcnow,
+)
 from bulk_upload_app.services import api_keys, history
 from tests.support.factories import count_users, new_company, person, users_csv
 
@@ -177,11 +187,20 @@ async def test_create_true_creates_once_judged_with_the_settings(client, engine,
         users = session.exec(select(User).where(User.email == "person1@example.com")).scalars().all()
         assert users[0].settings["international_calls"] is True
         assert users[0].settings["call_history_access"] == "groups"
-        group_links, skill_links = membership.group_links([users[0].id]), membership.skill_links([users[0].id])
-        group = session.exec(select(Group.name).join(group_links, group_links.c.group_id == Group.id)).scalars().all()
+        group = (
+            session.exec(
+                select(Group.name)
+                .join(GroupMember, GroupMember.group_id == Group.id)
+                .where(GroupMember.user_id == users[0].id)
+            )
+            .scalars()
+            .all()
+        )
         assert group == ["Sales"]
         skill = session.exec(
-            select(Skill.name, skill_links.c.level).join(skill_links, skill_links.c.skill_id == Skill.id)
+            select(Skill.name, UserSkill.level)
+            .join(UserSkill, UserSkill.skill_id == Skill.id)
+            .where(UserSkill.user_id == users[0].id)
         ).all()
         assert [tuple(s) for s in skill] == [("Spanish", 4)]
 

@@ -15,7 +15,7 @@ from bulk_upload_app.importer import audit, uploads
 from bulk_upload_app.importer.batch import BatchProblem, BatchSpec
 from bulk_upload_app.importer.errors import FileProblem
 from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadGroup, BulkUploadRow, Group, GroupMember
+from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, Group, GroupMember
 from tests.support.factories import new_company, person, stage, users_csv
 
 
@@ -45,7 +45,6 @@ def test_a_failed_upload_can_be_reconstructed_from_its_audit_rows(engine, caplog
         uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=disk_full, admin_user_id=8)
     with session_scope(engine) as session:  # someone deletes the group before the Resume
         session.execute(delete(GroupMember).where(GroupMember.group_id == group_id))
-        session.execute(delete(BulkUploadGroup).where(BulkUploadGroup.group_id == group_id))
         session.delete(session.get(Group, group_id))
     with pytest.raises(BatchProblem):
         uploads.create_users(engine, company, upload_id, chunk_size=4, admin_user_id=8)

@@ -1,25 +1,18 @@
 """Every group, number and skill link refers to a user, group, number and skill that exist, of ONE
 company; every user to its company and upload: SQLite by its foreign keys and triggers, PostgreSQL
-by the statement-level checks of migrations 0009_link_checks and 0016_fast_links (locks included).
-
-A user's own links (group_member, ...) are tested on users whose batch links were made their own
-(importer/membership.own_links), as users from before migration 0021_batch_membership have them; the batch links (bulk_upload_group,
-..., stored once per upload) by their composite foreign keys (migration 0021_batch_membership), on both databases."""
+by the statement-level checks of migrations 0010 and 0015 (locks included)."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import membership, uploads
+from bulk_upload_app.importer import uploads
 from bulk_upload_app.importer.batch import BatchSpec, SkillChoice
 from bulk_upload_app.models import (
     BulkUpload,
-    BulkUploadGroup,
-    BulkUploadNumber,
-    BulkUploadSkill,
     Group,
     GroupMember,
     OutboundNumber,
@@ -59,9 +52,6 @@ def batch(engine):
     spec = BatchSpec(group_ids=[ids[0]], outbound_number_ids=[ids[1]], skills=[SkillChoice(level=3, skill_id=ids[2])])
     upload = stage(engine, company, [_person(i) for i in range(20)], spec)
     uploads.create_users(engine, company, upload)
-    with session_scope(engine) as session:
-        for user_id in session.execute(select(User.id).where(User.bulk_upload_id == upload)).scalars().all():
-            membership.own_links(session, user_id)
     return company, *ids
 
 
@@ -70,9 +60,8 @@ def _count(engine, model) -> int:
         return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def test_each_user_owns_its_links_and_the_batch_keeps_its_own(engine, batch):
+def test_a_create_links_every_user(engine, batch):
     assert _count(engine, GroupMember) == _count(engine, UserOutboundNumber) == _count(engine, UserSkill) == 20
-    assert _count(engine, BulkUploadGroup) == _count(engine, BulkUploadNumber) == _count(engine, BulkUploadSkill) == 1
 
 
 @pytest.mark.parametrize(
@@ -107,7 +96,6 @@ def test_once_unlinked_a_group_can_be_deleted(engine, batch):
     _company, group_id, _number, _skill = batch
     with session_scope(engine) as session:
         session.execute(text("DELETE FROM group_member WHERE group_id = :g"), {"g": group_id})
-        session.execute(text("DELETE FROM bulk_upload_group WHERE group_id = :g"), {"g": group_id})
         session.execute(text("DELETE FROM user_group WHERE id = :g"), {"g": group_id})
     assert _count(engine, Group) == 0
 
@@ -120,7 +108,6 @@ def test_a_group_deleted_while_links_are_written_waits_then_is_refused(engine, b
         user_ids = session.execute(select(User.id)).scalars().all()
     with engine.connect() as deleter:
         deleter.execute(text("DELETE FROM group_member WHERE group_id = :g"), {"g": group_id})
-        deleter.execute(text("DELETE FROM bulk_upload_group WHERE group_id = :g"), {"g": group_id})
         deleter.commit()
     writer = engine.connect()
     writer.execute(insert(GroupMember).values([{"user_id": u, "group_id": group_id} for u in user_ids[:5]]))
@@ -144,7 +131,6 @@ def test_links_written_to_a_group_being_deleted_wait_then_are_refused(engine, ba
         user_ids = session.execute(select(User.id)).scalars().all()
     with engine.connect() as cleaner:
         cleaner.execute(text("DELETE FROM group_member WHERE group_id = :g"), {"g": group_id})
-        cleaner.execute(text("DELETE FROM bulk_upload_group WHERE group_id = :g"), {"g": group_id})
         cleaner.commit()
     deleter = engine.connect()
     deleter.execute(text("DELETE FROM user_group WHERE id = :g"), {"g": group_id})
@@ -277,28 +263,11 @@ def test_a_company_or_upload_with_users_cannot_be_deleted(engine, parent):
         assert session.get(BulkUpload, upload_id) is not None
 
 
-def _every_group_link(engine) -> list[tuple]:
-    """Every user's group links as readers see them (own and batch's), with the group's company
-    (None: a missing group) and the user's."""
-    with session_scope(engine, read_only=True) as session:
-        links = membership.group_links()
-        return [
-            tuple(r)
-            for r in session.execute(
-                select(links.c.user_id, links.c.group_id, Group.company_id, User.company_id)
-                .join(Group, Group.id == links.c.group_id, isouter=True)
-                .join(User, User.id == links.c.user_id, isouter=True)
-                .order_by(links.c.user_id, links.c.group_id)
-            ).all()
-        ]
-
-
-def test_a_group_deleted_while_a_create_runs_is_gone_for_the_whole_batch_and_no_link_refers_to_it(engine):
-    """Between two chunks an admin deletes one of the batch's groups. The batch refers to it (the
-    create stored it at its claim), so deleting it alone is refused; deleting it as deleting a group
-    does (its own links and batch links first) succeeds. The create carries on: every user of the
-    batch, created before and after, has the other group only, and no link, own or the batch's,
-    refers to a missing group or one of another company. A resume would refuse the batch (test_audit)."""
+def test_a_group_deleted_while_a_create_runs_stops_it_and_no_link_refers_to_a_missing_group(engine):
+    """Between two chunks an admin deletes one of the batch's groups (its links first, as deleting a
+    group does): the next chunk's links to it are refused, that chunk is rolled back whole, the
+    upload is interrupted and a resume refuses the batch; every link left refers to an existing
+    group of the user's company."""
     company = new_company(engine, seats=100)
     with session_scope(engine) as session:
         doomed, kept = Group(company_id=company, name="Doomed"), Group(company_id=company, name="Kept")
@@ -306,129 +275,33 @@ def test_a_group_deleted_while_a_create_runs_is_gone_for_the_whole_batch_and_no_
         session.flush()
         doomed_id, kept_id = doomed.id, kept.id
     upload = stage(engine, company, [_person(i) for i in range(12)], BatchSpec(group_ids=[doomed_id, kept_id]))
-    refused: list[Exception] = []
 
     def delete_the_group(done: int, _total: int) -> None:
-        if done != 4:
-            return
-        assert {g for _u, g, _c, _uc in _every_group_link(engine)} == {doomed_id, kept_id}
-        try:
+        if done == 4:
             with session_scope(engine) as session:
+                session.execute(text("DELETE FROM group_member WHERE group_id = :g"), {"g": doomed_id})
                 session.execute(text("DELETE FROM user_group WHERE id = :g"), {"g": doomed_id})
-        except REFUSED as exc:
-            refused.append(exc)
-        with session_scope(engine) as session:
-            session.execute(text("DELETE FROM group_member WHERE group_id = :g"), {"g": doomed_id})
-            session.execute(text("DELETE FROM bulk_upload_group WHERE group_id = :g"), {"g": doomed_id})
-            session.execute(text("DELETE FROM user_group WHERE id = :g"), {"g": doomed_id})
 
-    result = uploads.create_users(engine, company, upload, chunk_size=4, on_progress=delete_the_group)
-    assert result.created == 12 and len(refused) == 1
+    with pytest.raises(REFUSED):
+        uploads.create_users(engine, company, upload, chunk_size=4, on_progress=delete_the_group)
     with session_scope(engine, read_only=True) as session:
-        assert session.get(BulkUpload, upload).status == "done"
-        assert session.get(Group, doomed_id) is None
-        users = session.execute(select(User.id).where(User.company_id == company).order_by(User.id)).scalars().all()
-    assert len(users) == 12
-    assert _every_group_link(engine) == [(u, kept_id, company, company) for u in users]
-    assert _count(engine, GroupMember) == 0 and _count(engine, BulkUploadGroup) == 1
-
-
-def _upload_of(engine, company: int) -> str:
-    with session_scope(engine, read_only=True) as session:
-        return session.execute(select(User.bulk_upload_id).where(User.company_id == company)).scalars().first()
-
-
-@pytest.mark.parametrize(
-    ("model", "column", "index"),
-    [(BulkUploadGroup, "group_id", 2), (BulkUploadNumber, "outbound_number_id", 3), (BulkUploadSkill, "skill_id", 4)],
-)
-def test_a_batch_link_to_a_missing_or_another_companys_target_or_upload_is_refused(engine, batch, model, column, index):
-    company, group_id, number_id, skill_id = batch
-    mine = {"group_id": group_id, "outbound_number_id": number_id, "skill_id": skill_id}[column]
-    upload = _upload_of(engine, company)
-    other = _other_company(engine)
-    extra = {"level": 1} if model is BulkUploadSkill else {}
-    with session_scope(engine) as session:  # the batch of another upload of the company: allowed
-        second = BulkUpload(company_id=company)
-        session.add(second)
-        session.flush()
-        session.execute(insert(model).values(bulk_upload_id=second.id, company_id=company, **{column: mine}, **extra))
-        second_id = second.id
-    for wrong in (
-        {"bulk_upload_id": upload, "company_id": company, column: 999_999},  # no such target
-        {"bulk_upload_id": "no-such-upload", "company_id": company, column: mine},  # no such upload
-        {"bulk_upload_id": second_id, "company_id": company, column: other[index]},  # target of another company
-        {"bulk_upload_id": second_id, "company_id": other[0], column: other[index]},  # upload of another company
-    ):
-        with pytest.raises(REFUSED), session_scope(engine) as session:
-            session.execute(delete(model).where(model.bulk_upload_id == second_id))
-            session.execute(insert(model).values(**wrong, **extra))
-    assert _count(engine, model) == 2
-
-
-@pytest.mark.parametrize("table", ["user_group", "outbound_number", "skill", "bulk_upload"])
-def test_what_batch_links_refer_to_cannot_be_deleted_or_moved(engine, batch, table):
-    company = batch[0]
-    with session_scope(engine) as session:  # only the batch links refer to them now
-        for link in ("group_member", "user_outbound_number", "user_skill"):
-            session.execute(text(f"DELETE FROM {link}"))
-        session.execute(text("UPDATE app_user SET bulk_upload_id = NULL, batch_membership = false"))
-        session.execute(text("DELETE FROM bulk_upload_row"))
-    with pytest.raises(REFUSED), session_scope(engine) as session:
-        session.execute(text(f"DELETE FROM {table}"))
-    if table == "bulk_upload":  # an upload moving to another company under its batch links
-        other = _other_company(engine)[0]
-        with pytest.raises(REFUSED), session_scope(engine) as session:
-            session.execute(text("UPDATE bulk_upload SET company_id = :c"), {"c": other})
-    assert _count(engine, BulkUploadGroup) == 1 and _upload_of(engine, company) is None
-    with session_scope(engine) as session:  # the control: without its batch links it goes
-        for given in ("bulk_upload_group", "bulk_upload_number", "bulk_upload_skill"):
-            session.execute(text(f"DELETE FROM {given}"))
-        session.execute(text(f"DELETE FROM {table}"))
-
-
-def test_a_user_sees_no_batch_link_of_an_upload_of_another_company(engine, batch):
-    """The readers join a user to its batch on its upload AND its company."""
-    company = batch[0]
-    upload = _upload_of(engine, company)
-    _other, stranger, _g, _n, _s = _other_company(engine)
-    with session_scope(engine) as session:
-        session.execute(
-            text("UPDATE app_user SET bulk_upload_id = :u, batch_membership = true WHERE id = :i"),
-            {"u": upload, "i": stranger},
+        assert session.get(BulkUpload, upload).status == "interrupted"
+        assert (
+            session.execute(select(func.count()).select_from(User).where(User.company_id == company)).scalar_one() == 4
         )
-    assert [link for link in _every_group_link(engine) if link[0] == stranger] == []
-
-
-@postgres_only
-def test_a_group_deleted_while_a_batch_link_to_it_is_written_waits_then_is_refused(engine, batch):
-    """As for own links: the writer's foreign-key lock makes the delete wait; after the commit it fails."""
-    company, group_id, _number, _skill = batch
-    with engine.connect() as cleaner:
-        cleaner.execute(text("DELETE FROM group_member WHERE group_id = :g"), {"g": group_id})
-        cleaner.execute(text("DELETE FROM bulk_upload_group WHERE group_id = :g"), {"g": group_id})
-        cleaner.commit()
-    writer = engine.connect()
-    writer.execute(
-        insert(BulkUploadGroup).values(
-            bulk_upload_id=_upload_of(engine, company), group_id=group_id, company_id=company
-        )
-    )
-    with engine.connect() as deleter:
-        deleter.execute(text("SET lock_timeout = '500ms'"))
-        with pytest.raises(DBAPIError, match="lock timeout"):
-            deleter.execute(text("DELETE FROM user_group WHERE id = :g"), {"g": group_id})
-        deleter.rollback()
-        writer.commit()
-        writer.close()
-        deleter.execute(text("SET lock_timeout = '5s'"))
-        with pytest.raises(DBAPIError, match="still referenced"):
-            deleter.execute(text("DELETE FROM user_group WHERE id = :g"), {"g": group_id})
-    assert _count(engine, BulkUploadGroup) == 1
+        links = session.execute(
+            select(GroupMember.group_id, Group.company_id, User.company_id)
+            .join(Group, Group.id == GroupMember.group_id, isouter=True)
+            .join(User, User.id == GroupMember.user_id, isouter=True)
+        ).all()
+    assert links == [(kept_id, company, company)] * 4
+    with pytest.raises(ValueError, match="group does not exist"):
+        uploads.create_users(engine, company, upload, chunk_size=4)
+    assert _count(engine, GroupMember) == 4
 
 
 def test_a_link_to_a_user_this_transaction_wrote_then_deleted_is_refused(engine, batch):
-    """Users of the inserting transaction are not locked (migration 0018_fast_create): they are still counted."""
+    """Users of the inserting transaction are not locked (0019): they are still counted."""
     company, group_id, _number, _skill = batch
     with pytest.raises(REFUSED, match=r"does not exist|FOREIGN KEY"), session_scope(engine) as session:
         user = User(

@@ -1,21 +1,18 @@
-"""Batch membership (importer/membership.py, migration 0021_batch_membership): a created user has its batch's groups, numbers
-and skills wherever they are read, without a link row of its own; changing one user's links
-later makes them its own and leaves the rest of the batch as they were; undo leaves no link or
-batch row behind that no user has."""
+"""Membership (importer/membership.py, 0023): a user's groups, numbers and skills are its rows in
+group_member, user_outbound_number and user_skill, and nothing else: a created user has them as
+rows of its own, read the same way by every reader (plain SQL on the link tables too); changing
+one user's links touches that user alone; undo and SCIM DELETE leave no link of a removed user."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.directory import list_users
 from bulk_upload_app.importer import membership, scim_users, undo, uploads
 from bulk_upload_app.importer.batch import BatchSpec, SkillChoice, batch_from_names, settings_of_user
 from bulk_upload_app.models import (
-    BulkUploadGroup,
-    BulkUploadNumber,
-    BulkUploadSkill,
     Group,
     GroupMember,
     OutboundNumber,
@@ -26,8 +23,7 @@ from bulk_upload_app.models import (
 )
 from tests.support.factories import new_company, person, stage
 
-OWN = (GroupMember, UserOutboundNumber, UserSkill)
-GIVEN = (BulkUploadGroup, BulkUploadNumber, BulkUploadSkill)
+LINKS = (GroupMember, UserOutboundNumber, UserSkill)
 
 
 @pytest.fixture
@@ -65,24 +61,24 @@ def _count(session, model, **where) -> int:
 
 
 def _links_of(session, user_id: int) -> tuple[list[int], list[int], list[tuple[int, int]]]:
-    groups, numbers, skills = (
-        membership.group_links([user_id]),
-        membership.number_links([user_id]),
-        membership.skill_links([user_id]),
+    """A user's links as any reader of the link tables sees them: plain SQL, no app code."""
+    groups = session.execute(text("SELECT group_id FROM group_member WHERE user_id = :u"), {"u": user_id})
+    numbers = session.execute(
+        text("SELECT outbound_number_id FROM user_outbound_number WHERE user_id = :u"), {"u": user_id}
     )
+    skills = session.execute(text("SELECT skill_id, level FROM user_skill WHERE user_id = :u"), {"u": user_id})
     return (
-        sorted(session.execute(select(groups.c.group_id)).scalars()),
-        sorted(session.execute(select(numbers.c.outbound_number_id)).scalars()),
-        sorted(tuple(r) for r in session.execute(select(skills.c.skill_id, skills.c.level)).all()),
+        sorted(groups.scalars()),
+        sorted(numbers.scalars()),
+        sorted(tuple(r) for r in skills.all()),
     )
 
 
-def test_a_created_user_has_the_batch_wherever_it_is_read_with_no_link_rows_of_its_own(engine, created):
-    company, upload, ids = created
+def test_a_created_user_has_link_rows_of_its_own_that_every_reader_sees(engine, created):
+    company, _upload, ids = created
     expected_skills = sorted([(ids["english"], 4), (ids["klingon"], 2)])
     with session_scope(engine, read_only=True) as session:
-        assert [_count(session, own) for own in OWN] == [0, 0, 0]
-        assert [_count(session, given, bulk_upload_id=upload) for given in GIVEN] == [2, 1, 2]
+        assert [_count(session, link) for link in LINKS] == [6, 3, 6]
         for user_id in ids["users"]:
             assert _links_of(session, user_id) == (
                 sorted([ids["sales"], ids["support"]]),
@@ -103,14 +99,33 @@ def test_a_created_user_has_the_batch_wherever_it_is_read_with_no_link_rows_of_i
         assert sorted(from_cli.group_ids) == sorted([ids["sales"], ids["support"]])
 
 
-def test_one_users_change_makes_its_links_its_own_and_the_others_keep_the_batch(engine, created):
-    company, upload, ids = created
+def test_of_users_reads_a_list_of_users_by_name_and_only_within_the_company(engine, created):
+    company, _upload, ids = created
+    other = new_company(engine)
+    with session_scope(engine, read_only=True) as session:
+        found = membership.of_users(session, company, [*ids["users"], 999_999])
+        elsewhere = membership.of_users(session, other, ids["users"])
+    assert list(found) == sorted([*ids["users"], 999_999])
+    assert found[999_999] == membership.Membership()
+    for user_id in ids["users"]:
+        assert found[user_id] == membership.Membership(
+            groups=(membership.Named(ids["sales"], "Sales"), membership.Named(ids["support"], "Support")),
+            outbound_numbers=(membership.Named(ids["number"], "+442071838750"),),
+            skills=(
+                membership.Levelled(ids["english"], "English", 4),
+                membership.Levelled(ids["klingon"], "Klingon", 2),
+            ),
+        )
+    # Another company asking for these ids reads nothing of theirs.
+    assert set(elsewhere.values()) == {membership.Membership()}
+
+
+def test_changing_one_users_links_changes_that_user_alone(engine, created):
+    company, _upload, ids = created
     changed, *others = ids["users"]
     with session_scope(engine) as session:
         before = session.get(User, changed).updated_at
-        membership.own_links(session, changed)
-        membership.own_links(session, changed)  # again: nothing more to do
-        # The change itself: out of Support, Klingon at level 5.
+        # Out of Support, Klingon at level 5: plain changes of the user's own rows.
         session.execute(
             GroupMember.__table__.delete().where(GroupMember.user_id == changed, GroupMember.group_id == ids["support"])
         )
@@ -118,45 +133,29 @@ def test_one_users_change_makes_its_links_its_own_and_the_others_keep_the_batch(
             update(UserSkill).where(UserSkill.user_id == changed, UserSkill.skill_id == ids["klingon"]).values(level=5)
         )
     with session_scope(engine, read_only=True) as session:
-        user = session.get(User, changed)
-        assert (user.batch_membership, user.updated_at) == (False, before)
+        assert session.get(User, changed).updated_at == before
         assert _links_of(session, changed) == (
             [ids["sales"]],
             [ids["number"]],
             sorted([(ids["english"], 4), (ids["klingon"], 5)]),
         )
         for other in others:
-            assert session.get(User, other).batch_membership is True
             assert _links_of(session, other)[0] == sorted([ids["sales"], ids["support"]])
             assert (ids["klingon"], 2) in _links_of(session, other)[2]
-        assert [_count(session, given, bulk_upload_id=upload) for given in GIVEN] == [2, 1, 2]
         assert [u.groups for u in list_users(session, company)] == ["Sales", "Sales, Support", "Sales, Support"]
 
 
-def test_a_users_own_link_and_its_batchs_to_one_target_are_read_once_the_own_level_first(engine, created):
-    _company, _upload, ids = created
-    user_id = ids["users"][0]
-    with session_scope(engine) as session:
-        session.add(GroupMember(user_id=user_id, group_id=ids["sales"]))
-        session.add(UserSkill(user_id=user_id, skill_id=ids["english"], level=1))
-    with session_scope(engine, read_only=True) as session:
-        groups, _numbers, skills = _links_of(session, user_id)
-    assert groups == sorted([ids["sales"], ids["support"]])
-    assert skills == sorted([(ids["english"], 1), (ids["klingon"], 2)])
-
-
-def test_undo_leaves_no_batch_rows_once_no_user_has_them(engine, created):
+def test_undo_leaves_no_link_rows_of_the_users_it_removes(engine, created):
     company, upload, _ids = created
     with session_scope(engine) as session:
         result = undo.undo(session, company, upload, actor="test")
     assert result.removed == 3
     with session_scope(engine, read_only=True) as session:
-        assert [_count(session, given) for given in GIVEN] == [0, 0, 0]
-        assert [_count(session, own) for own in OWN] == [0, 0, 0]
+        assert [_count(session, link) for link in LINKS] == [0, 0, 0]
         assert _count(session, User, company_id=company) == 0
 
 
-def test_a_partly_undone_batch_keeps_its_rows_for_the_users_kept(engine, created):
+def test_a_partly_undone_batch_keeps_the_links_of_the_users_kept(engine, created):
     company, upload, ids = created
     kept = ids["users"][0]
     with session_scope(engine) as session:
@@ -165,20 +164,17 @@ def test_a_partly_undone_batch_keeps_its_rows_for_the_users_kept(engine, created
         result = undo.undo(session, company, upload, actor="test")
     assert (result.removed, [k.user_id for k in result.kept]) == (2, [kept])
     with session_scope(engine, read_only=True) as session:
-        assert [_count(session, given, bulk_upload_id=upload) for given in GIVEN] == [2, 1, 2]
         assert _links_of(session, kept)[0] == sorted([ids["sales"], ids["support"]])
-        assert [_count(session, own) for own in OWN] == [0, 0, 0]
+        assert [_count(session, link) for link in LINKS] == [2, 1, 2]
 
 
-def test_scim_delete_takes_a_users_own_links_and_leaves_the_batchs_to_the_others(engine, created):
-    company, upload, ids = created
-    detached, member, _third = ids["users"]
+def test_scim_delete_takes_the_users_links_and_leaves_the_others(engine, created):
+    company, _upload, ids = created
+    removed, *others = ids["users"]
     with session_scope(engine) as session:
-        membership.own_links(session, detached)
-    with session_scope(engine) as session:
-        scim_users.remove(session, company, detached, actor="scim")
-        scim_users.remove(session, company, member, actor="scim")
+        scim_users.remove(session, company, removed, actor="scim")
     with session_scope(engine, read_only=True) as session:
-        assert [_count(session, own) for own in OWN] == [0, 0, 0]
-        assert [_count(session, given, bulk_upload_id=upload) for given in GIVEN] == [2, 1, 2]
-        assert _links_of(session, ids["users"][2])[0] == sorted([ids["sales"], ids["support"]])
+        assert _links_of(session, removed) == ([], [], [])
+        assert [_count(session, link) for link in LINKS] == [4, 2, 4]
+        for other in others:
+            assert _links_of(session, other)[0] == sorted([ids["sales"], ids["support"]])
