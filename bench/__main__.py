@@ -12,7 +12,7 @@ from bulk_upload_app.settings import harness_settings
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __doc__ as overview
+    from bench import __doc__ as overview
 
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=overview, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -77,29 +77,29 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     databases = _listed(args.databases)
     if args.one:
-        from .engine import run_one
+        from bench.engine import run_one
 
         path, url, validate_only = args.one
         print(json.dumps(run_one(path, None if url == "-" else url, validate_only == "1")))
         return 0
     if args.search:
-        from .search import search_bench
+        from bench.search import search_bench
 
         sizes = [int(s) for s in _listed(args.sizes or "100000,1000000")]
         return search_bench(sizes, databases, args.pg_url, args.repeat)
     if args.process_one:
-        from .processing import process_one
+        from bench.processing import process_one
 
         print(json.dumps(process_one(args.process_one, via_worker=args.worker)))
         return 0
     if args.process:
-        from .processing import process_bench
+        from bench.processing import process_bench
 
         return process_bench(
             args.process, databases, args.pg_url, runs=args.runs, poll=args.poll, via_worker=args.worker
         )
     if args.versus_django:
-        from .versus_django import versus_django
+        from bench.versus_django import versus_django
 
         rows = int(_listed(args.sizes or "100000")[0])
         reuse = Path(args.reuse_django) if args.reuse_django else None
@@ -107,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         return versus_django(rows, args.error_rate, databases, args.pg_url, configs=configs, reuse_django=reuse)
     sizes = [int(s) for s in _listed(args.sizes or "10000,100000")]
     if args.api:
-        from .api import api_versus_cli
+        from bench.api import api_versus_cli
 
         return api_versus_cli(sizes, databases, args.pg_url)
-    from .engine import engine_bench
+    from bench.engine import engine_bench
 
     return engine_bench(sizes, databases, _listed(args.files), args.pg_url, million=args.million)
 

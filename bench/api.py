@@ -14,12 +14,11 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.cli_runs import cli, company_and_env
+from bench.databases import fresh_db, results_dir
+from bench.files import generate
 from bulk_upload_app.settings import get_settings, harness_settings
 from tests.support.processes import free_port, launch, serving, stop_process_group
-
-from .cli_runs import cli, company_and_env
-from .databases import fresh_db, results_dir
-from .files import generate
 
 
 def _run_cli(file: Path, db_url: str, workdir: Path) -> dict:

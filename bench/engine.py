@@ -18,10 +18,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from bench.databases import fresh_db, results_dir
+from bench.files import generate
 from bulk_upload_app.settings import PROJECT_ROOT
-
-from .databases import fresh_db, results_dir
-from .files import generate
 
 
 def _peak_mb() -> float:
@@ -31,11 +30,11 @@ def _peak_mb() -> float:
 def run_one(path: str, db_url: str | None, validate_only: bool) -> dict:
     """One measured run, in this process."""
     from bulk_upload_app.db import get_engine, session_scope
-    from bulk_upload_app.importer import uploads
-    from bulk_upload_app.importer.batch import batch_from_names
-    from bulk_upload_app.importer.intake import parse_file, validate_file
-    from bulk_upload_app.importer.reading import ReadLimits
+    from bulk_upload_app.files.intake import parse_file, validate_file
+    from bulk_upload_app.files.reading import ReadLimits
     from bulk_upload_app.seed import seed_demo
+    from bulk_upload_app.uploads import creating, staging
+    from bulk_upload_app.uploads.batch import batch_from_names
 
     data = Path(path).read_bytes()
     start = time.perf_counter()
@@ -65,7 +64,7 @@ def run_one(path: str, db_url: str | None, validate_only: bool) -> dict:
         )
     start = time.perf_counter()
     with session_scope(engine) as session:
-        upload = uploads.stage_upload(
+        upload = staging.stage_upload(
             session,
             company_id=company_id,
             admin_user_id=None,
@@ -73,12 +72,12 @@ def run_one(path: str, db_url: str | None, validate_only: bool) -> dict:
             parsed=parsed,
             validation=validation,
         )
-        uploads.configure_batch(session, company_id, upload.id, spec)
+        staging.configure_batch(session, company_id, upload.id, spec)
         upload_id = upload.id
     result["stage_s"] = round(time.perf_counter() - start, 3)
     result["edit_ms"] = _median_edit_ms(engine, company_id, upload_id)
     start = time.perf_counter()
-    created = uploads.create_users(engine, company_id, upload_id)
+    created = creating.create_users(engine, company_id, upload_id)
     result["create_s"] = round(time.perf_counter() - start, 3)
     result["created"] = created.created
     result["failed"] = len({f["row"] for f in created.failed})
@@ -93,8 +92,8 @@ def _median_edit_ms(engine: Engine, company_id: int, upload_id: str, edits: int 
     from sqlalchemy import select
 
     from bulk_upload_app.db import session_scope
-    from bulk_upload_app.importer import drafts
     from bulk_upload_app.models import BulkUploadRow
+    from bulk_upload_app.uploads import drafts
 
     with session_scope(engine, read_only=True) as session:
         row_ids = (

@@ -1,7 +1,7 @@
 """Where a big file's processing time goes: `python -m bench --process 1000000`.
 
 For each database, in a fresh process on a fresh database: the file is received as the wizard
-receives it (`uploads.receive`: the bytes stored for the workers), then judged by the real job
+receives it (`pipeline.receive`: the bytes stored for the workers), then judged by the real job
 function (`jobs._process_file`, what a `bulk-upload worker` runs), with no browser and no queue.
 Each phase's time is summed by wrapping the functions that do it, in this process only; "first
 chunk" is when the first rows were committed (what the first grid page waits for), "judged" when
@@ -27,23 +27,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.databases import fresh_db, results_dir
+from bench.files import generate
 from bulk_upload_app.settings import PROJECT_ROOT, environment
 from tests.support.processes import launch, stop_process_group, wait_for_log_line
 
-from .databases import fresh_db, results_dir
-from .files import generate
-
 # (module, attribute, phase): the functions whose time is a phase of processing a file.
 _PHASES = [
-    ("bulk_upload_app.importer.processing", "read_raw", "read"),
-    ("bulk_upload_app.importer.processing", "_parse", "match columns"),
-    ("bulk_upload_app.importer.processing", "_same_start", "compare head"),
-    ("bulk_upload_app.importer.processing", "validate_rows", "validate"),
-    ("bulk_upload_app.importer.staging", "check_against_account", "account check"),
-    ("bulk_upload_app.importer.processing", "check_against_account", "account check"),
-    ("bulk_upload_app.importer.staging", "_copy_staged", "insert rows"),
-    ("bulk_upload_app.importer.processing", "_beat", "lease + counts"),
-    ("bulk_upload_app.importer.lifecycle", "record_staged", "audit"),
+    ("bulk_upload_app.uploads.processing", "read_raw", "read"),
+    ("bulk_upload_app.uploads.processing", "_parse", "match columns"),
+    ("bulk_upload_app.uploads.processing", "_same_start", "compare head"),
+    ("bulk_upload_app.uploads.processing", "validate_rows", "validate"),
+    ("bulk_upload_app.uploads.staging", "check_against_account", "account check"),
+    ("bulk_upload_app.uploads.processing", "check_against_account", "account check"),
+    ("bulk_upload_app.uploads.staging", "_copy_staged", "insert rows"),
+    ("bulk_upload_app.uploads.processing", "_beat", "lease + counts"),
+    ("bulk_upload_app.uploads.lifecycle", "record_staged", "audit"),
 ]
 
 
@@ -86,9 +85,9 @@ def process_one(path: str, *, via_worker: bool = False) -> dict:
     as the wizard queues it, and only the times the database shows are measured."""
     from bulk_upload_app import jobs
     from bulk_upload_app.db import get_engine, session_scope
-    from bulk_upload_app.importer import processing, uploads
     from bulk_upload_app.models import BulkUpload, Company
     from bulk_upload_app.seed import seed_demo
+    from bulk_upload_app.uploads import pipeline, processing
 
     engine = get_engine()
     with session_scope(engine) as session:
@@ -100,7 +99,7 @@ def process_one(path: str, *, via_worker: bool = False) -> dict:
 
     start = time.perf_counter()
     data = Path(path).read_bytes()
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine,
         company_id=company_id,
         admin_user_id=None,

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .databases import fresh_db, results_dir
-from .files import generate
+from bench.databases import fresh_db, results_dir
+from bench.files import generate
 
 RARE_FIRST_NAME = "Xiomara"  # in no generated file: the edited row is its only one
 
@@ -42,10 +42,10 @@ def measure(db: str, size: int, file: Path, workdir: Path, pg_url: str, repeat: 
     from sqlalchemy import select
 
     from bulk_upload_app.db import get_engine, session_scope
-    from bulk_upload_app.importer import drafts, pipeline, staging
-    from bulk_upload_app.importer.reading import ReadLimits
+    from bulk_upload_app.files.reading import ReadLimits
     from bulk_upload_app.models import BulkUploadRow, Company
     from bulk_upload_app.seed import seed_demo
+    from bulk_upload_app.uploads import drafts, pipeline, staging
 
     url, cleanup = fresh_db(db, workdir, pg_url)
     engine = get_engine(url)

@@ -32,11 +32,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.cli_runs import cli, company_and_env
+from bench.databases import fresh_db, results_dir
+from bench.files import generate
 from bulk_upload_app.settings import PROJECT_ROOT, RUNTIME_DIR, environment
-
-from .cli_runs import cli, company_and_env
-from .databases import fresh_db, results_dir
-from .files import generate
 
 DJANGO_VENV = RUNTIME_DIR / "versus-django-venv"
 DJANGO_SIDE = PROJECT_ROOT / "scripts" / "versus_django" / "django_side.py"

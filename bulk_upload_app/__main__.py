@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from bulk_upload_app.cli import main
 
 sys.exit(main())

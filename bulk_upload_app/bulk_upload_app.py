@@ -2,18 +2,18 @@ import logging
 
 import reflex as rx
 
-from . import embed, routes
-from .api import mount_api
-from .housekeeping import deliver_periodically, purge_periodically
-from .http_guard import http_guard
-from .scim import mount_scim
-from .settings import require_safe_start
-from .ui.api_keys import ApiKeysState, api_keys_page
-from .ui.history import HistoryState, history_page
-from .ui.users import UsersState, users_page
-from .ui.wizard.page import draft_page
-from .ui.wizard.review import ReviewState
-from .ui.wizard.upload import UploadState, start_page
+from bulk_upload_app import embed, routes
+from bulk_upload_app.api import mount_api
+from bulk_upload_app.housekeeping import deliver_periodically, purge_periodically
+from bulk_upload_app.http_guard import http_guard
+from bulk_upload_app.scim import mount_scim
+from bulk_upload_app.settings import require_safe_start
+from bulk_upload_app.ui.api_keys import ApiKeysState, api_keys_page
+from bulk_upload_app.ui.history import HistoryState, history_page
+from bulk_upload_app.ui.users import UsersState, users_page
+from bulk_upload_app.ui.wizard.page import draft_page
+from bulk_upload_app.ui.wizard.review import ReviewState
+from bulk_upload_app.ui.wizard.upload import UploadState, start_page
 
 settings = require_safe_start()
 
@@ -39,8 +39,8 @@ app.add_page(draft_page, route=f"{routes.DRAFT_PREFIX}[draft]", title="Bulk user
 if settings.demo:
     # Only imported in demo mode: its State (and its event handler that adds seats) then does
     # not exist at all in production, so no crafted event can reach it.
-    from .ui.demo_mail import DemoMailState, demo_mail_page
-    from .ui.legacy import LegacyDashboardState, legacy_dashboard_page
+    from bulk_upload_app.ui.demo_mail import DemoMailState, demo_mail_page
+    from bulk_upload_app.ui.legacy import LegacyDashboardState, legacy_dashboard_page
 
     logging.getLogger("bulk_upload").warning(
         "DEMO MODE (BULK_UPLOAD_DEMO=1): demo sign-in, demo data, the /legacy-dashboard seat shop "
@@ -56,5 +56,5 @@ if settings.demo:
 
 # Old drafts, old uploads' rows and orphaned upload files are purged by the app itself.
 app.register_lifespan_task(purge_periodically)
-# Notification email whose retry is due (importer/outbox.py); each batch's end also sends at once.
+# Notification email whose retry is due (delivery/outbox.py); each batch's end also sends at once.
 app.register_lifespan_task(deliver_periodically)

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-from .settings import get_settings
+from bulk_upload_app.settings import get_settings
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from .importer import accounts, membership
-from .models import Company, Group, User
+from bulk_upload_app.models import Company, Group, User
+from bulk_upload_app.uploads import accounts, membership
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class CompanyChoices:
 
 
 def company_choices(session: Session, company_id: int) -> CompanyChoices:
-    from .models import OutboundNumber, Skill
+    from bulk_upload_app.models import OutboundNumber, Skill
 
     groups = session.exec(select(Group.id, Group.name).where(Group.company_id == company_id).order_by(Group.name)).all()
     numbers = session.exec(

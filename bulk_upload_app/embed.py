@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .settings import get_settings
+from bulk_upload_app.settings import get_settings
 
 
 def client_config_script() -> str:

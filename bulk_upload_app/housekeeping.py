@@ -3,7 +3,7 @@
 Plain asyncio, no Reflex import: the app registers `purge_periodically` as a lifespan task, and
 the tests drive it with their own purge and sleep. The purge is blocking database and file work,
 so it runs in a thread; the event loop keeps serving admins meanwhile. Every web worker runs its
-own loop (GRANIAN_WORKERS=2): the purge is safe to run concurrently (see importer/retention.py).
+own loop (GRANIAN_WORKERS=2): the purge is safe to run concurrently (see uploads/retention.py).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from .db import get_engine
-from .importer import retention
-from .settings import SettingsError, get_settings
+from bulk_upload_app.db import get_engine
+from bulk_upload_app.settings import SettingsError, get_settings
+from bulk_upload_app.uploads import retention
 
 logger = logging.getLogger("bulk_upload")
 
@@ -58,7 +58,7 @@ async def purge_periodically(
         await sleep(interval)
 
 
-# Retries of notification email are due at their own times (importer/outbox.py); looking every
+# Retries of notification email are due at their own times (delivery/outbox.py); looking every
 # minute keeps a retry at most a minute late. The job queue's periodic job takes this over.
 DELIVER_EVERY_SECONDS = 60
 
@@ -72,19 +72,20 @@ def run_delivery() -> int:
     """Mark uploads whose creating worker died as interrupted (that end queues their email too),
     queue again the jobs whose message was lost, then send what is due. All are safe in any number
     of processes at once."""
-    from .importer import outbox, uploads
+    from bulk_upload_app.delivery import outbox
+    from bulk_upload_app.uploads import create_lease
 
     engine = get_engine()
-    uploads.recover_stale(engine)
+    create_lease.recover_stale(engine)
     requeue_lost_jobs(engine)
     return outbox.deliver_due(engine)
 
 
 def requeue_lost_jobs(engine, *, older_than: float = REQUEUE_AFTER_SECONDS) -> int:
-    """Queue again each job whose message was lost (importer/processing.lost_jobs); how many."""
-    from . import jobs
-    from .importer import processing
-    from .importer.records import actor_of
+    """Queue again each job whose message was lost (uploads/processing.lost_jobs); how many."""
+    from bulk_upload_app import jobs
+    from bulk_upload_app.uploads import processing
+    from bulk_upload_app.uploads.records import actor_of
 
     lost = processing.lost_jobs(engine, older_than=older_than)
     for job in lost:

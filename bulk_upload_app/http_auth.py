@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
-from .services.api_keys import ApiCaller, authenticate
+from bulk_upload_app.services.api_keys import ApiCaller, authenticate
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bulk-upload"'}
 

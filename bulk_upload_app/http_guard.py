@@ -21,8 +21,8 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .request_size import BodyCounter, TooLarge, file_limit_words, upload_request_limit
-from .settings import Settings, get_settings
+from bulk_upload_app.request_size import BodyCounter, TooLarge, file_limit_words, upload_request_limit
+from bulk_upload_app.settings import Settings, get_settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -5,7 +5,7 @@ Why dramatiq: its Redis broker keeps a message in the consuming worker's in-prog
 the job ends, and every worker process proves it is alive with a heartbeat; when one is killed,
 another worker puts its messages back on the queue (`heartbeat_timeout`), so a job survives the
 death of its worker with nothing to do by hand. The jobs themselves are safe to run twice: the
-processing lease and the create lease (importer/leases.py) let only one
+processing lease and the create lease (leases.py) let only one
 worker at a time act on an upload, and a redelivered job resumes (create) or restarts (processing)
 where the database says it is. What a job did is in the database (status, counts, progress), so
 any web worker, tab or browser shows it live.
@@ -35,15 +35,16 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from .db import get_engine, session_scope
-from .importer import api_imports, capacity, lifecycle, outbox, uploads
-from .importer.batch import BatchProblem
-from .importer.create_lease import CreateRunning
-from .importer.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
-from .importer.reading import ReadLimits
-from .models import BulkUpload, UploadFile
-from .settings import get_settings
-from .statuses import UploadStatus
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.delivery import outbox
+from bulk_upload_app.errors import FileProblem, QueueMissing, UploadBusy, UploadNotFound
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.models import BulkUpload, UploadFile
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import UploadStatus
+from bulk_upload_app.uploads import api_imports, capacity, create_lease, creating, lifecycle, processing, records
+from bulk_upload_app.uploads.batch import BatchProblem
+from bulk_upload_app.uploads.create_lease import CreateRunning
 
 logger = logging.getLogger("bulk_upload.jobs")
 
@@ -63,7 +64,7 @@ MAX_TRY_LATER = 720  # ~2 h of waiting for a lease or a file slot
 
 def _try_later(retries: int, exc: BaseException) -> bool:
     """Only "not yet" is retried; any other failure is recorded on the upload for the admin."""
-    return isinstance(exc, uploads.TryLater) and retries < MAX_TRY_LATER
+    return isinstance(exc, processing.TryLater) and retries < MAX_TRY_LATER
 
 
 def _make_broker(url: str, namespace: str, heartbeat_seconds: float) -> dramatiq.Broker:
@@ -120,10 +121,10 @@ def _job(fn: Callable[..., None], name: str, queue: str) -> dramatiq.Actor[..., 
 
 
 def _process_file(upload_id: str, ask_columns: bool = False) -> None:
-    """Read, judge and stage a received file (importer/processing.py)."""
+    """Read, judge and stage a received file (uploads/processing.py)."""
     read_limits, capacity_limits = _limits()
     try:
-        status = uploads.process(
+        status = processing.process(
             get_engine(), upload_id, limits=read_limits, ask_columns=ask_columns, capacity_limits=capacity_limits
         )
     except FileProblem as problem:
@@ -151,20 +152,20 @@ def _create_if_asked(upload_id: str) -> None:
 
 
 def _create_users(company_id: int, upload_id: str, admin_user_id: int | None, actor: str) -> None:
-    """Create the valid rows' users of an upload (importer/creating.py), resuming one whose worker died."""
+    """Create the valid rows' users of an upload (uploads/creating.py), resuming one whose worker died."""
     engine = get_engine()
     with session_scope(engine) as session:
         try:
-            upload = uploads.get_upload(session, company_id, upload_id)
+            upload = records.get_upload(session, company_id, upload_id)
         except UploadNotFound:
             return
         if lifecycle.forget_cancel(upload):  # cancelled before a worker took it
             return
-    uploads.recover_stale(engine, company_id=company_id)
+    create_lease.recover_stale(engine, company_id=company_id)
     try:
-        uploads.create_users(engine, company_id, upload_id, admin_user_id=admin_user_id, actor=actor)
+        creating.create_users(engine, company_id, upload_id, admin_user_id=admin_user_id, actor=actor)
     except CreateRunning as busy:
-        raise uploads.TryLater(str(busy)) from busy  # its worker may be dead: wait for its lease
+        raise processing.TryLater(str(busy)) from busy  # its worker may be dead: wait for its lease
     except UploadBusy:
         return  # created already (a redelivered job), or rows purged: nothing to do
     except (FileProblem, BatchProblem) as refused:
@@ -191,7 +192,7 @@ def _send_notifications(engine) -> None:
 def _record_problem(company_id: int, upload_id: str, problem: str) -> None:
     with session_scope() as session:
         try:
-            upload = uploads.get_upload(session, company_id, upload_id)
+            upload = records.get_upload(session, company_id, upload_id)
         except UploadNotFound:
             return
         lifecycle.create_refused(upload, problem)

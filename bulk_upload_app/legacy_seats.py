@@ -11,9 +11,9 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from . import routes
-from .models import Company
-from .settings import get_settings
+from bulk_upload_app import routes
+from bulk_upload_app.models import Company
+from bulk_upload_app.settings import get_settings
 
 MIN_SEATS_TO_ADD = 1
 MAX_SEATS_TO_ADD = 1000

@@ -8,8 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from alembic import command
-
-from .settings import PROJECT_ROOT, get_settings
+from bulk_upload_app.settings import PROJECT_ROOT, get_settings
 
 
 def upgrade(url: str | None = None) -> None:
@@ -39,7 +38,7 @@ def schema_drift(connection: Connection) -> list:
     """How the database's schema differs from the models (empty: the migrations built them)."""
     import sqlmodel
 
-    from . import models  # noqa: F401 - every table registered in the metadata
+    from bulk_upload_app import models  # noqa: F401 - every table registered in the metadata
 
     drift = compare_metadata(MigrationContext.configure(connection), sqlmodel.SQLModel.metadata)
     if connection.dialect.name != "postgresql":

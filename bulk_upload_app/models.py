@@ -1,5 +1,6 @@
-"""Every table of the app, in one module so that the whole schema (and what alembic compares the
-migrations with) is read in one place; split it by area into a package if it grows past ~500 lines.
+"""Every table of the app. Over 400 lines: in one module so that the whole schema (and what
+alembic compares the migrations with) is read in one place; split it by area into a package if it
+grows past ~500 lines.
 
 Emails are stored lowercase, so the unique index makes them unique case-insensitively."""
 
@@ -12,7 +13,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from .statuses import OutboxStatus, RowOutcome, UploadStatus
+from bulk_upload_app.statuses import OutboxStatus, RowOutcome, UploadStatus
 
 
 def utcnow() -> datetime:
@@ -143,16 +144,16 @@ class BulkUpload(SQLModel, table=True):
     # Seats held for the rows still to create; they count against the company only while this
     # upload is "creating" with a fresh heartbeat, so a dead worker's reservation lapses with its lease.
     seats_reserved: int = 0
-    # Undo (importer/undo.py): when, by whom, and how many of its users were removed.
+    # Undo (uploads/undo.py): when, by whom, and how many of its users were removed.
     undone_at: Optional[datetime] = None
     undone_by: str = Field(default="", max_length=120)
     undone_count: int = 0
     # While the admin matches the file's columns (wizard_step "match"): the file's table as read,
-    # {"header", "rows", "columns", ...} (importer/pending.py); None once staged.
+    # {"header", "rows", "columns", ...} (uploads/pending.py); None once staged.
     pending_table: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     # How the staged file's columns were matched: {"matched_by": str, "mapping": {title: field}}.
     column_mapping: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    # Who is told by email when it finishes (importer/outbox.py): the uploader's address from the
+    # Who is told by email when it finishes (delivery/outbox.py): the uploader's address from the
     # sign-in token's `email` claim, or the CLI's --notify addresses. Empty: no email.
     notify_emails: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Jobs (jobs.py). file_rows: the file's data rows, known once read (total_rows counts those
@@ -259,7 +260,7 @@ class BulkUploadRow(SQLModel, table=True):
 
 class RowTextBlock(SQLModel, table=True):
     """The lower-cased text of a run of up to 1,000 of a draft's staged rows, one line a row: a
-    search reads a few hundred of these instead of a million rows (importer/search.py)."""
+    search reads a few hundred of these instead of a million rows (uploads/search.py)."""
 
     __tablename__ = "bulk_upload_row_text"
     upload_id: str = Field(foreign_key="bulk_upload.id", primary_key=True, max_length=32, ondelete="CASCADE")
@@ -271,7 +272,7 @@ class RowTextBlock(SQLModel, table=True):
 
 class AdminHistorySeen(SQLModel, table=True):
     """When an admin last looked at the company's bulk uploads: batches finished since are shown
-    as news on the Users page and the history (importer/outbox.py `finished_since`)."""
+    as news on the Users page and the history (delivery/outbox.py `finished_since`)."""
 
     __tablename__ = "admin_history_seen"
     company_id: int = Field(foreign_key="company.id", primary_key=True)
@@ -280,7 +281,7 @@ class AdminHistorySeen(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One message to deliver about one finish of one upload (importer/outbox.py delivers it)."""
+    """One message to deliver about one finish of one upload (delivery/outbox.py delivers it)."""
 
     __tablename__ = "notification_outbox"
     __table_args__ = (
@@ -309,7 +310,7 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class UsedToken(SQLModel, table=True):
-    """A sign-in token id already accepted (replay guard, auth.py); kept until the token has expired."""
+    """A sign-in token id already accepted (replay guard, access/tokens.py); kept until the token has expired."""
 
     __tablename__ = "used_token"
     jti: str = Field(primary_key=True, max_length=128)
@@ -375,7 +376,7 @@ class ApiKey(SQLModel, table=True):
 
 
 class WebhookEndpoint(SQLModel, table=True):
-    """A company's HTTPS endpoint told `user_import.finished` (importer/webhooks.py). The secret signs
+    """A company's HTTPS endpoint told `user_import.finished` (delivery/webhooks.py). The secret signs
     each delivery (HMAC-SHA256), so it is kept as is; it is shown to the caller once."""
 
     __tablename__ = "webhook_endpoint"

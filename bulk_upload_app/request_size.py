@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .settings import Settings
+from bulk_upload_app.settings import Settings
 
 MB = 1024 * 1024
 # Multipart boundaries, part headers and the form's other fields, beside the file itself.

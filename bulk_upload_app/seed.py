@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
-from .importer.settings_catalogue import default_settings
-from .models import (
+from bulk_upload_app.models import (
     Company,
     Group,
     GroupMember,
@@ -16,6 +15,7 @@ from .models import (
     UserOutboundNumber,
     UserSkill,
 )
+from bulk_upload_app.uploads.settings_catalogue import default_settings
 
 DEMO_COMPANY = "Demo Company"
 DEMO_ADMIN_EMAIL = "admin@demo-company.example.com"

@@ -1,4 +1,5 @@
 """Every setting of the app, read from the environment in this one module into one typed object.
+Over 400 lines: a second module would be a second reader of the environment.
 
 Two modes, one switch: `BULK_UPLOAD_DEMO=1` (what `./dev.sh run` sets, nothing else) turns on the
 demo sign-in, the demo seed and the demo page that adds seats. Outside demo mode the server
@@ -131,7 +132,7 @@ class Settings:
     # embedding and headers
     frame_ancestors: tuple[str, ...]
     worker_header: bool
-    # notification mail (importer/outbox.py, importer/notification_mail.py)
+    # notification mail (delivery/outbox.py, delivery/mail.py)
     smtp: SmtpServer | None  # None: no mail server; finished batches record "not sent"
     mail_from: str
     public_url: str  # where the links in the email point: the app as admins open it

@@ -4,10 +4,10 @@ from enum import StrEnum
 
 
 class UploadStatus(StrEnum):
-    """Where a bulk upload is in its life; the moves between them: importer/lifecycle.py.
-    "creating" is a lease: it holds only while creating_heartbeat is fresh (importer/leases.py);
+    """Where a bulk upload is in its life; the moves between them: uploads/lifecycle.py.
+    "creating" is a lease: it holds only while creating_heartbeat is fresh (leases.py);
     a stale one counts as interrupted. "abandoned": interrupted, never resumed, its rows purged
-    (importer/retention.py)."""
+    (uploads/retention.py)."""
 
     PROCESSING = "processing"  # a worker reads and judges the file; its rows appear as they are judged
     REJECTED = "rejected"  # the file could not be used (its `problem` says why); nothing was staged
@@ -17,7 +17,7 @@ class UploadStatus(StrEnum):
     DONE = "done"
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"
-    UNDONE = "undone"  # every user it created was removed again (importer/undo.py)
+    UNDONE = "undone"  # every user it created was removed again (uploads/undo.py)
     PARTLY_UNDONE = "partly_undone"  # removed, but for users that changed since they were created
 
 
@@ -33,7 +33,7 @@ class WizardStep(StrEnum):
 
     TEMPLATE = "template"
     UPLOAD = "upload"
-    MATCH = "match"  # the file's titles are not ours: the admin matches its columns (importer/pending.py)
+    MATCH = "match"  # the file's titles are not ours: the admin matches its columns (uploads/pending.py)
     REVIEW = "review"
     SETTINGS = "settings"  # the batch: user type, settings, groups, numbers, skills
     CREATING = "creating"
@@ -98,7 +98,7 @@ class RowOutcome(StrEnum):
 
 
 class OutboxStatus(StrEnum):
-    """Where a message of the outbox is (importer/outbox.py)."""
+    """Where a message of the outbox is (delivery/outbox.py)."""
 
     PENDING = "pending"  # due at next_attempt_at
     SENDING = "sending"  # claimed by claimed_by until lease_until

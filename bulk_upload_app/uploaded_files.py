@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .importer.errors import ErrorCode, FileProblem
-from .request_size import MB, BodyCounter, TooLarge
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.request_size import MB, BodyCounter, TooLarge
 
 # The names new_upload_path makes, and the only files the retention purge may delete from the
 # storage dir: an operator may point BULK_UPLOAD_STORAGE_DIR at a folder holding other things.

@@ -17,7 +17,7 @@ import time
 
 import xlsxwriter
 
-from bulk_upload_app.importer.reading.calamine import _Worker
+from bulk_upload_app.files.reading.calamine import _Worker
 
 
 def tiny_xlsx() -> bytes:

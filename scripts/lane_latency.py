@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from bulk_upload_app import jobs
             from bulk_upload_app.db import get_engine, session_scope
-            from bulk_upload_app.importer import uploads
             from bulk_upload_app.models import Company
             from bulk_upload_app.seed import seed_demo
+            from bulk_upload_app.uploads import pipeline
 
             engine = get_engine()
             with session_scope(engine) as session:
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             def received(rows: int, name: str) -> str:
                 path = workdir / name
                 write_users(path, rows, f"{run}{name[:1]}")
-                return uploads.receive(
+                return pipeline.receive(
                     engine,
                     company_id=company_id,
                     admin_user_id=None,

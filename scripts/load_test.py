@@ -60,8 +60,8 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def create_companies(db_url: str, count: int, seats: int, run: str) -> list[int]:
     from bulk_upload_app.db import get_engine, session_scope
-    from bulk_upload_app.importer.settings_catalogue import default_settings
     from bulk_upload_app.models import Company
+    from bulk_upload_app.uploads.settings_catalogue import default_settings
 
     with session_scope(get_engine(db_url)) as session:
         companies = [

@@ -1,4 +1,4 @@
-"""A draft's rows' search text in blocks of up to 1,000 rows (importer/search.py): a search of a
+"""A draft's rows' search text in blocks of up to 1,000 rows (uploads/search.py): a search of a
 million-row draft reads about a thousand block rows instead of every staged row.
 
 Drafts staged before this revision have no blocks; their searches read the rows as before.

@@ -6,7 +6,7 @@ Profiled on PostgreSQL (100,000 users with 2 groups, 2 numbers and 3 skills), th
 rows a create wrote were about 45% of its time, mostly their index entries; the statement-level
 checks of 0010/0015/0019 had already made their integrity checks cheap. Seven rows per upload
 replace them. Readers see a user's own links and its batch's together through
-importer/membership.py, the one place that joins the two.
+uploads/membership.py, the one place that joins the two.
 
 Integrity: each batch row names its company beside its upload and its group (number, skill), and
 two composite foreign keys, (bulk_upload_id, company_id) -> bulk_upload (id, company_id) and

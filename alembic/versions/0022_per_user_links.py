@@ -6,10 +6,10 @@ Its file is the 22nd of the chain; its revision id says 0023, the number it was 
 
 0022_batch_membership stored a bulk upload's links once per upload (bulk_upload_group,
 bulk_upload_number, bulk_upload_skill) and gave them to its users through
-app_user.batch_membership; only importer/membership.py joined the two, so every other reader of
+app_user.batch_membership; only uploads/membership.py joined the two, so every other reader of
 group_member (the company dashboard, call routing, reports) missed bulk-created users. A create
 writes the link rows again, set-wise: one INSERT ... SELECT a link table and chunk
-(importer/membership.link_users).
+(uploads/membership.link_users).
 
 Upgrade: every member's batch links become its own rows, one INSERT ... SELECT per table (a link
 the user already has wins, as it did in 0022_batch_membership's readers: a skill keeps its own

@@ -8,6 +8,6 @@ heavy work (judging a file, creating users) is queued for the job workers (jobs.
 wizard's is.
 """
 
-from .app import api_app, create_api, mount_api
+from bulk_upload_app.api.app import api_app, create_api, mount_api
 
 __all__ = ["api_app", "create_api", "mount_api"]

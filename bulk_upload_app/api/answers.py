@@ -11,11 +11,11 @@ from fastapi import Header
 from fastapi.encoders import jsonable_encoder
 from starlette.responses import JSONResponse, Response
 
-from ..importer.errors import ErrorCode
-from ..services import api_imports
-from ..services.api_keys import ApiCaller
-from .problems import OUR_PROBLEMS, Problem, as_problem, invalid
-from .schemas import ProblemDetails
+from bulk_upload_app.api.problems import OUR_PROBLEMS, Problem, as_problem, invalid
+from bulk_upload_app.api.schemas import ProblemDetails
+from bulk_upload_app.errors import ErrorCode
+from bulk_upload_app.services import api_imports
+from bulk_upload_app.services.api_keys import ApiCaller
 
 RETRY_AFTER_SECONDS = 2  # how soon a caller should poll an upload that is being read or created
 IDEMPOTENCY_KEY_CHARS = 255

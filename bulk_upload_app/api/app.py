@@ -12,9 +12,9 @@ from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from .. import routes
-from . import docs_page, imports, webhooks
-from .problems import OUR_PROBLEMS, PROBLEM_JSON, as_problem
+from bulk_upload_app import routes
+from bulk_upload_app.api import docs_page, imports, webhooks
+from bulk_upload_app.api.problems import OUR_PROBLEMS, PROBLEM_JSON, as_problem
 
 
 def create_api() -> FastAPI:

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..http_auth import bearer_caller
-from ..importer.errors import ErrorCode
-from ..services.api_keys import ApiCaller
-from . import ratelimit
-from .problems import Problem, invalid
+from bulk_upload_app.api import ratelimit
+from bulk_upload_app.api.problems import Problem, invalid
+from bulk_upload_app.errors import ErrorCode
+from bulk_upload_app.http_auth import bearer_caller
+from bulk_upload_app.services.api_keys import ApiCaller
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer bu_live_…`")
 

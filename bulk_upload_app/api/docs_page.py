@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
-from .. import routes
-from ..importer.errors import catalogue
+from bulk_upload_app import routes
+from bulk_upload_app.errors import catalogue
 
 router = APIRouter()
 

@@ -12,18 +12,18 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from .. import routes
-from ..importer.schema import USER_TYPES
-from ..services import api_imports, history
-from ..services.api_imports import ImportStatus
-from ..services.api_keys import ApiCaller
-from ..settings import get_settings
-from ..statuses import UploadStatus
-from .answers import RETRY_AFTER_SECONDS, IdempotencyKey, json_response, once, problems
-from .caller import Caller
-from .problems import invalid
-from .receiving import Received, receive_upload
-from .schemas import ImportRowPage, UndoRequest, UndoResult, UserImport, UserImportPage
+from bulk_upload_app import routes
+from bulk_upload_app.api.answers import RETRY_AFTER_SECONDS, IdempotencyKey, json_response, once, problems
+from bulk_upload_app.api.caller import Caller
+from bulk_upload_app.api.problems import invalid
+from bulk_upload_app.api.receiving import Received, receive_upload
+from bulk_upload_app.api.schemas import ImportRowPage, UndoRequest, UndoResult, UserImport, UserImportPage
+from bulk_upload_app.files.schema import USER_TYPES
+from bulk_upload_app.services import api_imports, history
+from bulk_upload_app.services.api_imports import ImportStatus
+from bulk_upload_app.services.api_keys import ApiCaller
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import UploadStatus
 
 MAX_NOTIFY = 20
 

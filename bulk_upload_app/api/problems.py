@@ -1,7 +1,7 @@
 """Every error of the API as `application/problem+json` (RFC 9457), carrying our error codes.
 
 A problem has `type` (a stable URI naming the code), `title`, `status`, `detail` (the catalogue's
-message, which says how to fix it), `code` (importer/errors.py) and the code's details (for
+message, which says how to fix it), `code` (errors.py) and the code's details (for
 SEATS_EXCEEDED: `needed`, `available`, `legacy_dashboard_url`).
 """
 
@@ -16,11 +16,19 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from .. import routes
-from ..importer.batch import BatchProblem
-from ..importer.errors import ErrorCode, FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound, message_for
-from ..importer.webhooks import WebhookNotFound, WebhookProblem
-from ..services.api_imports import BadCursor
+from bulk_upload_app import routes
+from bulk_upload_app.delivery.webhooks import WebhookNotFound, WebhookProblem
+from bulk_upload_app.errors import (
+    ErrorCode,
+    FileProblem,
+    QueueMissing,
+    UndoRefused,
+    UploadBusy,
+    UploadNotFound,
+    message_for,
+)
+from bulk_upload_app.services.api_imports import BadCursor
+from bulk_upload_app.uploads.batch import BatchProblem
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = f"{routes.API_DOCS}#problem-"  # a relative URI (RFC 9457 §3.1.1): the docs page explains each code

@@ -14,7 +14,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from ..settings import get_settings
+from bulk_upload_app.settings import get_settings
 
 _PREFIX = "bulk-upload:api-rate:"
 

@@ -17,11 +17,11 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from ..importer.errors import ErrorCode
-from ..request_size import BodyCounter, TooLarge, file_limit, file_limit_words, upload_request_limit
-from ..settings import get_settings
-from ..uploaded_files import new_upload_path
-from .problems import Problem, invalid
+from bulk_upload_app.api.problems import Problem, invalid
+from bulk_upload_app.errors import ErrorCode
+from bulk_upload_app.request_size import BodyCounter, TooLarge, file_limit, file_limit_words, upload_request_limit
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.uploaded_files import new_upload_path
 
 FIELD_BYTES = 64 * 1024  # a form field other than the file (settings JSON, emails)
 MAX_PARTS = 32

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from .. import routes
-from ..services import webhooks
-from .answers import IdempotencyKey, json_response, once, problems
-from .caller import Caller
-from .schemas import NewWebhook, WebhookPage, WebhookRequest
+from bulk_upload_app import routes
+from bulk_upload_app.api.answers import IdempotencyKey, json_response, once, problems
+from bulk_upload_app.api.caller import Caller
+from bulk_upload_app.api.schemas import NewWebhook, WebhookPage, WebhookRequest
+from bulk_upload_app.services import webhooks
 
 router = APIRouter(prefix=routes.API)
 

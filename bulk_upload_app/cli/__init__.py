@@ -15,13 +15,26 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..importer.schema import DEFAULT_USER_TYPE, USER_TYPES
-from ..importer.template import TEMPLATE_FORMATS
-from .admin import cmd_api_key_create, cmd_api_key_list, cmd_api_key_revoke, cmd_company_create, cmd_scim_settings
-from .arguments import _with_map
-from .history import cmd_audit, cmd_history, cmd_undo
-from .operations import cmd_db_upgrade, cmd_demo_seed, cmd_mail_catcher, cmd_purge, cmd_recover, cmd_worker
-from .uploads import cmd_import, cmd_template, cmd_validate
+from bulk_upload_app.cli.admin import (
+    cmd_api_key_create,
+    cmd_api_key_list,
+    cmd_api_key_revoke,
+    cmd_company_create,
+    cmd_scim_settings,
+)
+from bulk_upload_app.cli.arguments import _with_map
+from bulk_upload_app.cli.history import cmd_audit, cmd_history, cmd_undo
+from bulk_upload_app.cli.operations import (
+    cmd_db_upgrade,
+    cmd_demo_seed,
+    cmd_mail_catcher,
+    cmd_purge,
+    cmd_recover,
+    cmd_worker,
+)
+from bulk_upload_app.cli.uploads import cmd_import, cmd_template, cmd_validate
+from bulk_upload_app.files.schema import DEFAULT_USER_TYPE, USER_TYPES
+from bulk_upload_app.files.template import TEMPLATE_FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:

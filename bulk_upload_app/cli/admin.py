@@ -7,13 +7,13 @@ import json
 import sys
 from typing import Any
 
-from ..importer.batch import BatchProblem
-from .arguments import _actor, _parse_skill
-from .output import EXIT_BAD_ARGUMENTS, _emit, _fail, _refuse
+from bulk_upload_app.cli.arguments import _actor, _parse_skill
+from bulk_upload_app.cli.output import EXIT_BAD_ARGUMENTS, _emit, _fail, _refuse
+from bulk_upload_app.uploads.batch import BatchProblem
 
 
 def cmd_company_create(args: argparse.Namespace) -> int:
-    from ..services import operations
+    from bulk_upload_app.services import operations
 
     if args.seats < 0:
         return _fail(BatchProblem("--seats must be 0 or more."), args.json, EXIT_BAD_ARGUMENTS)
@@ -23,7 +23,7 @@ def cmd_company_create(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key_create(args: argparse.Namespace) -> int:
-    from ..services import api_keys
+    from bulk_upload_app.services import api_keys
 
     try:
         key_id, key = api_keys.create_key(args.company, args.name, created_by=_actor())
@@ -35,7 +35,7 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key_list(args: argparse.Namespace) -> int:
-    from ..services import api_keys
+    from bulk_upload_app.services import api_keys
 
     keys = api_keys.list_keys(args.company)
 
@@ -64,7 +64,7 @@ def cmd_api_key_list(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key_revoke(args: argparse.Namespace) -> int:
-    from ..services import api_keys
+    from bulk_upload_app.services import api_keys
 
     try:
         api_keys.revoke_key(args.company, args.key_id, revoked_by=_actor())
@@ -76,7 +76,7 @@ def cmd_api_key_revoke(args: argparse.Namespace) -> int:
 
 def cmd_scim_settings(args: argparse.Namespace) -> int:
     """Show the company's SCIM defaults, or set them when any option is given."""
-    from ..services import scim
+    from bulk_upload_app.services import scim
 
     changing = args.user_type or args.country_prefix or args.group or args.outbound_number or args.skill
     try:

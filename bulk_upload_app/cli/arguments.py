@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..importer.batch import BatchProblem
+from bulk_upload_app.uploads.batch import BatchProblem
 
 
 def _overrides(items: list[str]) -> dict[str, str]:

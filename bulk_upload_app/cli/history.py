@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..importer.errors import ErrorCode, UndoRefused, UploadNotFound, message_for
-from .arguments import _actor
-from .output import _emit, _refuse
+from bulk_upload_app.cli.arguments import _actor
+from bulk_upload_app.cli.output import _emit, _refuse
+from bulk_upload_app.errors import ErrorCode, UndoRefused, UploadNotFound, message_for
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from ..services import history
+    from bulk_upload_app.services import history
 
     lines = history.history_all(args.company)
     document = [
@@ -36,7 +36,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from ..services import history
+    from bulk_upload_app.services import history
 
     try:
         if args.dry_run:
@@ -61,7 +61,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from ..services import operations
+    from bulk_upload_app.services import operations
 
     story = operations.upload_story(args.upload_id)
     _emit({"upload_id": args.upload_id, "story": story}, args.json, "\n".join(story))

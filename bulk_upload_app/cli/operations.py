@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..importer.batch import BatchProblem
-from ..settings import SettingsError, get_settings
-from .output import EXIT_BAD_ARGUMENTS, _emit, _fail
+from bulk_upload_app.cli.output import EXIT_BAD_ARGUMENTS, _emit, _fail
+from bulk_upload_app.settings import SettingsError, get_settings
+from bulk_upload_app.uploads.batch import BatchProblem
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from ..migrations import upgrade
+    from bulk_upload_app.migrations import upgrade
 
     upgrade()
     print("Database is up to date.", file=sys.stderr)
@@ -20,7 +20,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_seed(args: argparse.Namespace) -> int:
-    from ..services import operations
+    from bulk_upload_app.services import operations
 
     if not get_settings().demo:
         print(
@@ -42,7 +42,7 @@ def cmd_mail_catcher(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from ..mail_catcher import serve
+    from bulk_upload_app.mail_catcher import serve
 
     directory = Path(args.dir) if args.dir else settings.mail_catcher_dir
     print(f"Catching mail on smtp://{args.host}:{args.port}, kept in {directory}", file=sys.stderr)
@@ -51,7 +51,7 @@ def cmd_mail_catcher(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    from ..services import operations
+    from bulk_upload_app.services import operations
 
     ids = operations.recover_dead_creators()
     _emit({"interrupted": ids}, args.json, "\n".join(ids) or "No upload was left creating by a stopped worker.")
@@ -59,7 +59,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from ..services import operations
+    from bulk_upload_app.services import operations
 
     try:
         operations.run_worker(processes=args.processes, threads=args.threads, queues=args.queues or ())
@@ -70,7 +70,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from ..housekeeping import run_purge
+    from bulk_upload_app.housekeeping import run_purge
 
     try:
         get_settings()

@@ -6,8 +6,8 @@ import json
 import sys
 from typing import Any
 
-from ..importer.batch import BatchProblem
-from ..importer.errors import FileProblem
+from bulk_upload_app.errors import FileProblem
+from bulk_upload_app.uploads.batch import BatchProblem
 
 EXIT_FILE_PROBLEM = 2
 EXIT_SEATS_EXCEEDED = 3

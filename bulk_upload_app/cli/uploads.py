@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..importer.batch import BatchProblem
-from ..importer.errors import ErrorCode, FileProblem
-from ..importer.template import template_bytes
-from .arguments import _actor, _overrides, _parse_skill
-from .output import EXIT_BAD_ARGUMENTS, EXIT_FILE_PROBLEM, EXIT_SEATS_EXCEEDED, _emit, _fail
+from bulk_upload_app.cli.arguments import _actor, _overrides, _parse_skill
+from bulk_upload_app.cli.output import EXIT_BAD_ARGUMENTS, EXIT_FILE_PROBLEM, EXIT_SEATS_EXCEEDED, _emit, _fail
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files.template import template_bytes
+from bulk_upload_app.uploads.batch import BatchProblem
 
 
 def cmd_template(args: argparse.Namespace) -> int:
@@ -20,7 +20,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ..services import imports
+    from bulk_upload_app.services import imports
 
     try:
         found = imports.check_file(Path(args.path), args.company, _overrides(args.map))
@@ -47,7 +47,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..services import imports, notifications
+    from bulk_upload_app.services import imports, notifications
 
     def progress(done: int, total: int) -> None:
         if not args.json or sys.stderr.isatty():

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
-from .app import PREFIX, build_app
+from bulk_upload_app.scim.app import PREFIX, build_app
 
 
 def mount_scim(app: ASGIApp) -> ASGIApp:

@@ -26,14 +26,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import routes
-from ..http_auth import bearer_caller
-from ..request_size import SCIM_BODY_BYTES, BodyCounter, TooLarge
-from ..services import scim as provisioning
-from ..services.api_keys import ApiCaller
-from . import filters
-from .errors import ScimProblem, as_problem, error_response, row_problem, scim_json
-from .resources import (
+from bulk_upload_app import routes
+from bulk_upload_app.http_auth import bearer_caller
+from bulk_upload_app.request_size import SCIM_BODY_BYTES, BodyCounter, TooLarge
+from bulk_upload_app.scim import filters
+from bulk_upload_app.scim.errors import ScimProblem, as_problem, error_response, row_problem, scim_json
+from bulk_upload_app.scim.resources import (
     MAX_RESULTS,
     USER_SCHEMA,
     User,
@@ -44,6 +42,8 @@ from .resources import (
     user_resource_type,
     user_schema,
 )
+from bulk_upload_app.services import scim as provisioning
+from bulk_upload_app.services.api_keys import ApiCaller
 
 Handler = Callable[[Request, ApiCaller, bytes], Response]
 PREFIX = routes.SCIM
@@ -271,7 +271,7 @@ def not_here(request: Request, caller: ApiCaller, body: bytes) -> Response:
 
 
 def bulk(request: Request, caller: ApiCaller, body: bytes) -> Response:
-    from .bulk import run_bulk
+    from bulk_upload_app.scim.bulk import run_bulk
 
     return scim_json(run_bulk(caller, parse_json(body), body, base_url(request)))
 

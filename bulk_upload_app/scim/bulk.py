@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 from scim2_models import Context, PatchOp
 
-from ..services import scim as provisioning
-from ..services.api_keys import ApiCaller
-from .errors import ScimProblem, as_problem, row_problem
-from .resources import MAX_OPERATIONS, User, dump, to_person, to_resource
+from bulk_upload_app.scim.errors import ScimProblem, as_problem, row_problem
+from bulk_upload_app.scim.resources import MAX_OPERATIONS, User, dump, to_person, to_resource
+from bulk_upload_app.services import scim as provisioning
+from bulk_upload_app.services.api_keys import ApiCaller
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from scim2_models import Error, SCIMException
 from starlette.responses import JSONResponse
 
-from ..importer.scim_users import Conflict, Invalid, NoSeat, UserNotFound
+from bulk_upload_app.provisioning.scim_users import Conflict, Invalid, NoSeat, UserNotFound
 
 MEDIA_TYPE = "application/scim+json"
 

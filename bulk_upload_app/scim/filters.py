@@ -20,10 +20,10 @@ from scim2_models.path.expressions import (
 from sqlalchemy import and_, false, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..importer.scim_users import user_name_is
-from ..models import ScimIdentity
-from ..models import User as AppUser
-from .resources import USER_SCHEMA, User
+from bulk_upload_app.models import ScimIdentity
+from bulk_upload_app.models import User as AppUser
+from bulk_upload_app.provisioning.scim_users import user_name_is
+from bulk_upload_app.scim.resources import USER_SCHEMA, User
 
 
 class NotSql(Exception):

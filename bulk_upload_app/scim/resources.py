@@ -33,8 +33,8 @@ from scim2_models import (
     Uniqueness,
 )
 
-from ..importer.scim_users import Person, Provisioned
-from ..request_size import SCIM_BODY_BYTES
+from bulk_upload_app.provisioning.scim_users import Person, Provisioned
+from bulk_upload_app.request_size import SCIM_BODY_BYTES
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 MAX_OPERATIONS = 1000

@@ -3,5 +3,5 @@ HTTP API) calls these and nothing below them.
 
 Each function takes the company id of whoever acts, looks every other id up within that
 company (another company's upload is "not found"), and owns its session and transaction.
-They return plain dataclasses and raise the engine's exceptions (importer/errors.py).
+They return plain dataclasses and raise the engine's exceptions (errors.py).
 """

@@ -15,16 +15,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import jobs
-from ..db import get_engine, session_scope
-from ..importer import api_imports, capacity, lifecycle, pipeline, uploads
-from ..importer.api_imports import ROW_RESULTS, RowResult, StoredAnswer
-from ..importer.batch import BatchProblem, BatchSpec, batch_from_names, checked_batch
-from ..importer.errors import ErrorCode, UploadBusy
-from ..models import BulkUpload
-from ..settings import get_settings
-from ..statuses import RowOutcome, UploadSource, UploadStatus, WizardStep
-from . import creating
+from bulk_upload_app import jobs
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.errors import ErrorCode, UploadBusy
+from bulk_upload_app.models import BulkUpload
+from bulk_upload_app.services import creating
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import RowOutcome, UploadSource, UploadStatus, WizardStep
+from bulk_upload_app.uploads import api_imports, capacity, lifecycle, pipeline, records
+from bulk_upload_app.uploads.api_imports import ROW_RESULTS, RowResult, StoredAnswer
+from bulk_upload_app.uploads.batch import BatchProblem, BatchSpec, batch_from_names, checked_batch
 
 
 class BadCursor(ValueError):
@@ -158,7 +158,7 @@ def start_create(company_id: int, upload_id: str, *, key_id: str, actor: str) ->
     """Queue the create of the valid rows' users (all within the free seats, or FileProblem
     SEATS_EXCEEDED and nothing queued); UploadBusy when it can't be created now."""
     with session_scope(read_only=True) as session:
-        upload = uploads.get_upload(session, company_id, upload_id)
+        upload = records.get_upload(session, company_id, upload_id)
         if upload.status == UploadStatus.PROCESSING:
             raise UploadBusy("The file is still being read; create its users once its status is draft.")
         if upload.status == UploadStatus.DRAFT and upload.wizard_step == WizardStep.MATCH:
@@ -180,7 +180,7 @@ def cancel(company_id: int, upload_id: str, *, actor: str) -> ImportStatus:
 
 def import_status(company_id: int, upload_id: str) -> ImportStatus:
     with session_scope(read_only=True) as session:
-        return _status_of(session, uploads.get_upload(session, company_id, upload_id))
+        return _status_of(session, records.get_upload(session, company_id, upload_id))
 
 
 def _status_of(session, upload: BulkUpload) -> ImportStatus:
@@ -288,7 +288,7 @@ def rows(
             raise BadCursor("This cursor was not given out by this list.")
         after = value
     with session_scope(read_only=True) as session:
-        uploads.get_upload(session, company_id, upload_id)
+        records.get_upload(session, company_id, upload_id)
         found = api_imports.rows_by_result(session, upload_id, result=result, after_row=after, limit=limit + 1)
     page = found[:limit]
     return page, (_encode(page[-1].row) if len(found) > limit else None)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..db import session_scope
-from ..importer import api_keys
-from ..importer.api_keys import ApiKeyListing, ApiKeyNotFound, ApiKeyProblem
-from ..models import utcnow
+from bulk_upload_app.access import api_keys
+from bulk_upload_app.access.api_keys import ApiKeyListing, ApiKeyNotFound, ApiKeyProblem
+from bulk_upload_app.db import session_scope
+from bulk_upload_app.models import utcnow
 
 __all__ = [
     "ApiCaller",

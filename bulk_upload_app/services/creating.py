@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import jobs
-from ..db import get_engine, session_scope
-from ..importer import lifecycle, records, uploads
-from ..models import BulkUpload
-from ..settings import get_settings
-from ..statuses import UploadStatus
-from .drafts import DraftSummary, summary_of
+from bulk_upload_app import errors, jobs
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.models import BulkUpload
+from bulk_upload_app.services.drafts import DraftSummary, summary_of
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import UploadStatus
+from bulk_upload_app.uploads import creating, lifecycle, records
 
 SHOWN_FAILURES = 200  # the rest are in the downloadable report
 
@@ -33,9 +33,9 @@ def create(
     admin_user_id: int | None,
     actor: str,
     on_progress: Callable[[int, int], None] | None = None,
-) -> uploads.CreateResult:
+) -> creating.CreateResult:
     """Create the valid rows' users (all of the batch within the seats, or SEATS_EXCEEDED)."""
-    return uploads.create_users(
+    return creating.create_users(
         get_engine(), company_id, upload_id, on_progress=on_progress, admin_user_id=admin_user_id, actor=actor
     )
 
@@ -47,11 +47,11 @@ def start_create(company_id: int, upload_id: str, *, admin_user_id: int | None, 
     with session_scope(engine) as session:
         upload = records.locked_upload(session, company_id, upload_id)
         if upload.status not in (UploadStatus.DRAFT, UploadStatus.INTERRUPTED):
-            raise uploads.UploadBusy("This bulk upload has already been created, or is being created.")
+            raise errors.UploadBusy("This bulk upload has already been created, or is being created.")
         if upload.queued_at is None:
             needed = records.pending_valid_rows(session, upload_id)
             if needed == 0:
-                raise uploads.UploadBusy("There are no valid rows to create. Fix the rows with errors first.")
+                raise errors.UploadBusy("There are no valid rows to create. Fix the rows with errors first.")
             problem = records.seat_problem(session, company_id, needed, get_settings().legacy_dashboard_url)
             if problem is not None:
                 raise problem
@@ -68,8 +68,8 @@ def start_create(company_id: int, upload_id: str, *, admin_user_id: int | None, 
 
 def outcome(company_id: int, upload_id: str) -> Outcome:
     with session_scope(read_only=True) as session:
-        upload = uploads.get_upload(session, company_id, upload_id)
-        failed = uploads.failed_rows(session, upload.id)
+        upload = records.get_upload(session, company_id, upload_id)
+        failed = records.failed_rows(session, upload.id)
         summary = summary_of(session, upload)
     total, purged_on = _failed_total(upload, failed)
     shown = [{k: str(f.get(k) or "") for k in ("row", "email", "code", "message")} for f in failed[:SHOWN_FAILURES]]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..db import session_scope
-from ..directory import CompanyOverview, UserListing, company_overview, list_users
+from bulk_upload_app.db import session_scope
+from bulk_upload_app.directory import CompanyOverview, UserListing, company_overview, list_users
 
 
 def users_page(company_id: int, *, offset: int, limit: int) -> tuple[CompanyOverview, list[UserListing]]:
@@ -18,7 +18,7 @@ def overview(company_id: int) -> CompanyOverview:
 
 def add_demo_seats(company_id: int, count: int) -> tuple[int, int]:
     """The demo seat shop (demo mode only; PermissionError otherwise): seats before and after."""
-    from ..legacy_seats import add_seats
+    from bulk_upload_app.legacy_seats import add_seats
 
     with session_scope() as session:
         return add_seats(session, company_id, count)

@@ -8,14 +8,15 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from .. import jobs
-from ..db import get_engine, session_scope
-from ..importer import capacity, drafts, lifecycle, matching, pending, pipeline, uploads
-from ..importer.report import report_csv, report_xlsx
-from ..importer.schema import REQUIRED_COLUMNS
-from ..models import BulkUpload
-from ..settings import get_settings
-from ..statuses import PAST_DRAFT, UploadSource, UploadStatus, WizardStep
+from bulk_upload_app import errors, jobs
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.files import matching
+from bulk_upload_app.files.schema import REQUIRED_COLUMNS
+from bulk_upload_app.models import BulkUpload
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import PAST_DRAFT, UploadSource, UploadStatus, WizardStep
+from bulk_upload_app.uploads import capacity, drafts, lifecycle, pending, pipeline, records
+from bulk_upload_app.uploads.report import report_csv, report_xlsx
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -107,7 +108,7 @@ class RowsPage:
 
 def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
     counts = drafts.stored_counts(upload)
-    seats = uploads.company_seats(session, upload.company_id)
+    seats = records.company_seats(session, upload.company_id)
     if upload.status in PAST_DRAFT:
         step: str = WizardStep.CREATING if upload.status == UploadStatus.CREATING else WizardStep.RESULT
     else:
@@ -136,7 +137,7 @@ def summary_of(session: Session, upload: BulkUpload) -> DraftSummary:
 
 
 def _derived_columns(column_mapping: dict) -> list[str]:
-    """Our columns a matched file had no column for, filled in from others (importer/matching.py:
+    """Our columns a matched file had no column for, filled in from others (files/matching.py:
     the prefix from phones or a country, names split from a display name)."""
     if column_mapping.get("matched_by", "template") == "template":
         return []
@@ -154,12 +155,12 @@ def _columns_text(column_mapping: dict) -> list[str]:
 
 def open_draft(company_id: int, upload_id: str) -> DraftSummary:
     with session_scope(read_only=True) as session:
-        return summary_of(session, uploads.get_upload(session, company_id, upload_id))
+        return summary_of(session, records.get_upload(session, company_id, upload_id))
 
 
 def progress(company_id: int, upload_id: str) -> DraftProgress:
     with session_scope(read_only=True) as session:
-        upload = uploads.get_upload(session, company_id, upload_id)
+        upload = records.get_upload(session, company_id, upload_id)
         return DraftProgress(upload.status, upload.problem, upload.queued_at is not None, upload.total_rows)
 
 
@@ -167,7 +168,7 @@ def replaceable_draft(company_id: int, upload_id: str) -> DraftSummary | None:
     """The draft whose file the admin wants to replace, if it is still a draft of theirs."""
     try:
         summary = open_draft(company_id, upload_id)
-    except uploads.UploadNotFound:
+    except errors.UploadNotFound:
         return None
     return summary if summary.status == UploadStatus.DRAFT else None
 
@@ -251,7 +252,7 @@ def rows_page(company_id: int, upload_id: str, *, only_errors: bool, search: str
 def _changed(company_id: int, upload_id: str, change: Callable[[Session], object]) -> DraftSummary:
     with session_scope() as session:
         change(session)
-        return summary_of(session, uploads.get_upload(session, company_id, upload_id))
+        return summary_of(session, records.get_upload(session, company_id, upload_id))
 
 
 def edit_cell(company_id: int, upload_id: str, row_id: int, column: str, value: str) -> DraftSummary:
@@ -277,8 +278,8 @@ def set_step(company_id: int, upload_id: str, step: str) -> None:
 def rows_report(company_id: int, upload_id: str, fmt: str, *, stem: str) -> Report:
     """The rows with errors (before creating) or that failed (after), as XLSX or CSV."""
     with session_scope(read_only=True) as session:
-        upload = uploads.get_upload(session, company_id, upload_id)
-        failed = uploads.failed_rows(session, upload.id)
+        upload = records.get_upload(session, company_id, upload_id)
+        failed = records.failed_rows(session, upload.id)
         file_stem = upload.file_name.rsplit(".", 1)[0] or "users"
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{stem}-{file_stem}")[:80]
     if fmt == "csv":

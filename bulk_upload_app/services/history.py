@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..db import session_scope
-from ..importer import history, records, undo
-from ..importer.history import UploadLine
-from ..importer.report import results_csv, results_xlsx
-from ..importer.undo import UndoPlan
-from ..statuses import UploadStatus
-from .drafts import XLSX_MIME, Report
+from bulk_upload_app.db import session_scope
+from bulk_upload_app.services.drafts import XLSX_MIME, Report
+from bulk_upload_app.statuses import UploadStatus
+from bulk_upload_app.uploads import history, records, undo
+from bulk_upload_app.uploads.history import UploadLine
+from bulk_upload_app.uploads.report import results_csv, results_xlsx
+from bulk_upload_app.uploads.undo import UndoPlan
 
 
 @dataclass(frozen=True)

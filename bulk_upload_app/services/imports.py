@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..db import get_engine, session_scope
-from ..importer import uploads
-from ..importer.batch import BatchProblem, batch_from_names
-from ..importer.errors import ErrorCode, FileProblem, RowError
-from ..importer.intake import ParsedFile, parse_file, validate_file
-from ..importer.reading import ReadLimits
-from ..settings import get_settings
-from ..statuses import UploadSource
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.errors import ErrorCode, FileProblem, RowError
+from bulk_upload_app.files.intake import ParsedFile, parse_file, validate_file
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import UploadSource
+from bulk_upload_app.uploads import creating, pipeline, records, staging
+from bulk_upload_app.uploads.batch import BatchProblem, batch_from_names
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def _parsed(path: Path, overrides: dict[str, str] | None = None) -> ParsedFile:
 
 
 def _require_company(session, company_id: int) -> None:
-    if not uploads.company_exists(session, company_id):
+    if not records.company_exists(session, company_id):
         raise BatchProblem(f"There is no company {company_id}.")
 
 
@@ -71,8 +71,8 @@ def check_file(path: Path, company_id: int | None = None, overrides: dict[str, s
     if company_id is not None:
         with session_scope() as session:
             _require_company(session, company_id)
-            validation = uploads.check_against_account(session, validation)
-            problem = uploads.seat_problem(session, company_id, validation.valid, get_settings().legacy_dashboard_url)
+            validation = staging.check_against_account(session, validation)
+            problem = records.seat_problem(session, company_id, validation.valid, get_settings().legacy_dashboard_url)
             if problem is not None:
                 notices.append(problem.message)
     return FileCheck(validation.rows, validation.valid, validation.invalid, notices, list(validation.errors))
@@ -87,7 +87,7 @@ def import_file(
     on_progress: Callable[[int, int], None] | None = None,
     overrides: dict[str, str] | None = None,
     notify: list[str] | None = None,
-) -> uploads.CreateResult:
+) -> creating.CreateResult:
     """Stage the file as an upload with this batch and create its valid users; `notify` (checked
     addresses, see services.notifications.checked_addresses) get the email when it finishes.
 
@@ -108,11 +108,11 @@ def import_file(
             skills=batch.skills,
             settings_from_email=batch.settings_from_email,
         )
-        validation = uploads.check_against_account(session, validation)
-        problem = uploads.seat_problem(session, company_id, validation.valid, settings.legacy_dashboard_url)
+        validation = staging.check_against_account(session, validation)
+        problem = records.seat_problem(session, company_id, validation.valid, settings.legacy_dashboard_url)
         if problem is not None:
             raise problem
-        upload_id = uploads.stage_batch(
+        upload_id = pipeline.stage_batch(
             session,
             company_id=company_id,
             file_name=path.name,
@@ -123,7 +123,7 @@ def import_file(
             actor=actor,
             notify=notify,
         ).id
-    result = uploads.create_users(
+    result = creating.create_users(
         get_engine(),
         company_id,
         upload_id,

@@ -8,10 +8,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..db import get_engine, session_scope
-from ..importer import outbox, records
-from ..importer.outbox import FinishedBatch
-from ..importer.validation import check_email
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.delivery import notices, outbox
+from bulk_upload_app.delivery.notices import FinishedBatch
+from bulk_upload_app.files.validation import check_email
+from bulk_upload_app.uploads import records
 
 logger = logging.getLogger("bulk_upload")
 
@@ -74,7 +75,7 @@ def deliver_for(upload_id: str) -> None:
 def notification_of(company_id: int, upload_id: str) -> str:
     """What became of the email about this upload's end ("" while it has not ended)."""
     with session_scope(read_only=True) as session:
-        found = outbox.notifications_of(session, company_id, [upload_id])
+        found = notices.notifications_of(session, company_id, [upload_id])
     return found[upload_id].text if upload_id in found else ""
 
 
@@ -88,7 +89,7 @@ def finished_news(company_id: int, admin_user_id: int | None) -> tuple[list[Fini
     if admin_user_id is None:
         return [], 0
     with session_scope(read_only=True) as session:
-        return outbox.finished_since_seen(session, company_id, admin_user_id)
+        return notices.finished_since_seen(session, company_id, admin_user_id)
 
 
 def history_seen(company_id: int, admin_user_id: int | None) -> None:
@@ -96,4 +97,4 @@ def history_seen(company_id: int, admin_user_id: int | None) -> None:
     if admin_user_id is None:
         return
     with session_scope() as session:
-        outbox.mark_seen(session, company_id, admin_user_id)
+        notices.mark_seen(session, company_id, admin_user_id)

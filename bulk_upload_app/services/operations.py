@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..db import get_engine, session_scope
-from ..importer import audit, uploads
-from ..importer.settings_catalogue import default_settings
-from ..models import Company
+from bulk_upload_app import audit
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.models import Company
+from bulk_upload_app.uploads import create_lease
+from bulk_upload_app.uploads.settings_catalogue import default_settings
 
 
 def create_company(name: str, seats: int) -> int:
@@ -21,7 +22,7 @@ def create_company(name: str, seats: int) -> int:
 
 def seed_demo_company() -> int:
     """The demo company (made once; the same id every time). Callers check demo mode first."""
-    from ..seed import seed_demo
+    from bulk_upload_app.seed import seed_demo
 
     with session_scope() as session:
         return seed_demo(session)
@@ -29,7 +30,7 @@ def seed_demo_company() -> int:
 
 def recover_dead_creators() -> list[str]:
     """Uploads whose creating worker stopped answering, now marked interrupted (resumable)."""
-    return uploads.recover_stale(get_engine())
+    return create_lease.recover_stale(get_engine())
 
 
 def upload_story(upload_id: str) -> list[str]:
@@ -39,6 +40,6 @@ def upload_story(upload_id: str) -> list[str]:
 
 def run_worker(*, processes: int | None = None, threads: int | None = None, queues: Sequence[str] = ()) -> None:
     """Become a job worker (jobs.py) on `queues` (default: all): processes files and creates users until stopped."""
-    from .. import jobs
+    from bulk_upload_app import jobs
 
     jobs.run_worker(processes, threads, queues)

@@ -10,13 +10,22 @@ from typing import Any
 
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..db import get_engine, session_scope
-from ..importer import lifecycle, scim_users, uploads
-from ..importer.batch import BatchProblem, batch_from_names
-from ..importer.errors import ErrorCode, FileProblem
-from ..importer.scim_users import Conflict, Defaults, Invalid, NoSeat, Person, Provisioned, UserNotFound
-from ..settings import get_settings
-from ..statuses import RowOutcome
+from bulk_upload_app.db import get_engine, session_scope
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.provisioning import scim_users
+from bulk_upload_app.provisioning.scim_users import (
+    Conflict,
+    Defaults,
+    Invalid,
+    NoSeat,
+    Person,
+    Provisioned,
+    UserNotFound,
+)
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import RowOutcome
+from bulk_upload_app.uploads import creating, lifecycle
+from bulk_upload_app.uploads.batch import BatchProblem, batch_from_names
 
 __all__ = [
     "BatchProblem",
@@ -121,12 +130,12 @@ def create_users(
 
     refused: NoSeat | None = None
     try:
-        uploads.create_users(
+        creating.create_users(
             get_engine(),
             company_id,
             upload_id,
             actor=actor,
-            chunk_size=1 if between is not None else uploads.CREATE_CHUNK,
+            chunk_size=1 if between is not None else creating.CREATE_CHUNK,
             before_chunk=before,
         )
     except FileProblem as problem:

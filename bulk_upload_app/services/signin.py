@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..auth import SignedInAdmin, TokenClaims, accept_token, dev_signin
-from ..db import session_scope
+from bulk_upload_app.access.tokens import SignedInAdmin, TokenClaims, accept_token, dev_signin
+from bulk_upload_app.db import session_scope
 
 
 def spend_token(token: str) -> TokenClaims:

@@ -1,11 +1,11 @@
-"""A company's webhook endpoints (importer/webhooks.py): registered, listed and deleted by its API keys."""
+"""A company's webhook endpoints (delivery/webhooks.py): registered, listed and deleted by its API keys."""
 
 from __future__ import annotations
 
-from ..db import session_scope
-from ..importer import webhooks
-from ..importer.webhooks import EndpointListing, WebhookNotFound, WebhookProblem
-from ..settings import get_settings
+from bulk_upload_app.db import session_scope
+from bulk_upload_app.delivery import webhooks
+from bulk_upload_app.delivery.webhooks import EndpointListing, WebhookNotFound, WebhookProblem
+from bulk_upload_app.settings import get_settings
 
 __all__ = [
     "EndpointListing",

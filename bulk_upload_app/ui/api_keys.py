@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from .. import routes
-from ..services import api_keys
-from .layout import admins_only, named_table, page_frame
-from .session import SessionState
+from bulk_upload_app import routes
+from bulk_upload_app.services import api_keys
+from bulk_upload_app.ui.layout import admins_only, named_table, page_frame
+from bulk_upload_app.ui.session import SessionState
 
 NAME_INPUT_ID = "api-key-name"
 NAME_HINT_ID = "api-key-name-hint"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from .. import routes
-from ..mail_catcher import caught
-from ..settings import get_settings
-from .layout import admins_only, page_frame
-from .session import SessionState
+from bulk_upload_app import routes
+from bulk_upload_app.mail_catcher import caught
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.ui.layout import admins_only, page_frame
+from bulk_upload_app.ui.session import SessionState
 
 
 class DemoMailState(SessionState):

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import reflex as rx
 
-from .. import routes
-from ..importer.errors import UploadNotFound
-from ..services import drafts as draft_service
-from ..services import history, notifications
-from ..statuses import STATUS_LABELS
-from .layout import admins_only, named_table, page_frame
-from .notices import FinishedNewsMixin, finished_notice
-from .pager import PagedMixin, pager
-from .session import SessionState
+from bulk_upload_app import routes
+from bulk_upload_app.errors import UploadNotFound
+from bulk_upload_app.services import drafts as draft_service
+from bulk_upload_app.services import history, notifications
+from bulk_upload_app.statuses import STATUS_LABELS
+from bulk_upload_app.ui.layout import admins_only, named_table, page_frame
+from bulk_upload_app.ui.notices import FinishedNewsMixin, finished_notice
+from bulk_upload_app.ui.pager import PagedMixin, pager
+from bulk_upload_app.ui.session import SessionState
 
 ALL = "all"
 FILTERS = [(ALL, "All statuses"), *STATUS_LABELS.items()]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from .. import routes
-from ..settings import get_settings
-from .session import SessionState
+from bulk_upload_app import routes
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.ui.session import SessionState
 
 
 def demo_badge() -> rx.Component:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ..legacy_seats import (
+from bulk_upload_app.legacy_seats import (
     FALLBACK_RETURN,
     MAX_SEATS_TO_ADD,
     MIN_SEATS_TO_ADD,
     parse_seat_count,
     safe_return_path,
 )
-from ..services import directory
-from .layout import admins_only, page_frame
-from .session import SessionState
+from bulk_upload_app.services import directory
+from bulk_upload_app.ui.layout import admins_only, page_frame
+from bulk_upload_app.ui.session import SessionState
 
 
 class LegacyDashboardState(SessionState):

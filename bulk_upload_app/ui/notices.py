@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from .. import routes
-from ..services import notifications
+from bulk_upload_app import routes
+from bulk_upload_app.services import notifications
 
 
 class FinishedNewsMixin(rx.State, mixin=True):

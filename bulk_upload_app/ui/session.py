@@ -1,7 +1,7 @@
 """The signed-in admin, kept on the server: the browser never supplies a company id.
 
 The company dashboard signs the admin in with a short-lived token in the first page's URL
-(`?token=`, see auth.py). The identity it carries is kept in `_`-prefixed vars, which never
+(`?token=`, see access/tokens.py). The identity it carries is kept in `_`-prefixed vars, which never
 leave the server; nothing the browser sends later can change them, only another valid token.
 The demo sign-in (demo mode only) is used only when no token was ever offered. The page removes
 the token from its address once the server has looked at it (assets/embed.js), and the host
@@ -16,15 +16,9 @@ import time
 
 import reflex as rx
 
-from ..auth import (
-    MESSAGES,
-    SignedInAdmin,
-    TokenClaims,
-    TokenRefused,
-    dev_signin_enabled,
-)
-from ..services import signin
-from ..settings import get_settings
+from bulk_upload_app.access.tokens import MESSAGES, SignedInAdmin, TokenClaims, TokenRefused, dev_signin_enabled
+from bulk_upload_app.services import signin
+from bulk_upload_app.settings import get_settings
 
 _ID = re.compile(r"\d{1,18}")
 logger = logging.getLogger("bulk_upload")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from .. import routes
-from ..services import directory
-from .layout import admins_only, named_table, page_frame
-from .notices import FinishedNewsMixin, finished_notice
-from .pager import PagedMixin, pager
-from .session import SessionState
+from bulk_upload_app import routes
+from bulk_upload_app.services import directory
+from bulk_upload_app.ui.layout import admins_only, named_table, page_frame
+from bulk_upload_app.ui.notices import FinishedNewsMixin, finished_notice
+from bulk_upload_app.ui.pager import PagedMixin, pager
+from bulk_upload_app.ui.session import SessionState
 
 
 class UsersState(FinishedNewsMixin, PagedMixin, SessionState):

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from bulk_upload_app.access import api_keys
 from bulk_upload_app.db import get_engine, session_scope
-from bulk_upload_app.importer import api_keys
 from tests.support.browser import axe_violations, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser

@@ -14,14 +14,14 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from bulk_upload_app.db import get_engine, session_scope
-from bulk_upload_app.importer import uploads
-from bulk_upload_app.importer.reading import ReadLimits
+from bulk_upload_app.files.reading import ReadLimits
 from bulk_upload_app.models import (
     BulkUpload,
     Company,
     User,
 )
 from bulk_upload_app.seed import DEMO_COMPANY
+from bulk_upload_app.uploads import creating, pipeline
 from tests.support.browser import REWRITER, axe_violations, record_frames, screenshot, wait_connected
 from tests.support.factories import users_file
 from tests.support.wizard_page import REFUSAL, counts, create_and_confirm, open_upload_step, set_free_seats, upload
@@ -135,10 +135,10 @@ def company_b_upload(app_server):
         "firstname,lastname,email,countryprefix,phone\n"
         + "".join(f"{secret}{i},Bsecret,q{i}-{tag}@b.example.com,+44,\n" for i in range(2))
     ).encode()
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine, company_id=company_id, admin_user_id=None, file_name=f"{secret}.csv", data=data, limits=ReadLimits()
     )
-    uploads.create_users(engine, company_id, upload_id)
+    creating.create_users(engine, company_id, upload_id)
     return {"company_id": company_id, "upload_id": upload_id, "secret": secret}
 
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from bulk_upload_app.db import get_engine, session_scope
-from bulk_upload_app.importer.leases import worker_of
+from bulk_upload_app.leases import worker_of
 from bulk_upload_app.models import BulkUpload, BulkUploadRow
 from tests.support.browser import screenshot
 from tests.support.processes import group_pids

@@ -11,10 +11,10 @@ import pytest
 from playwright.sync_api import expect
 
 from bulk_upload_app.db import get_engine
-from bulk_upload_app.importer import outbox
-from bulk_upload_app.importer.report import REPORT_HEADER
+from bulk_upload_app.delivery import outbox
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL
 from bulk_upload_app.settings import load_settings
+from bulk_upload_app.uploads.report import REPORT_HEADER
 from tests.support.app_server import demo_admin_ids, server_env
 from tests.support.browser import axe_violations, screenshot, wait_connected
 from tests.support.dashboard import e2e_token

@@ -17,8 +17,8 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimProvider
 from scim2_tester import Status, check_server
 
+from bulk_upload_app.access import api_keys
 from bulk_upload_app.db import get_engine, session_scope
-from bulk_upload_app.importer import api_keys
 from bulk_upload_app.models import Company
 
 pytestmark = pytest.mark.browser  # it needs the app's production build, as the browser tests do

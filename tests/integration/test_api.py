@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from bulk_upload_app.api import create_api
 from bulk_upload_app.db import session_scope
+from bulk_upload_app.delivery import outbox
 from bulk_upload_app.http_guard import http_guard
-from bulk_upload_app.importer import outbox
 from bulk_upload_app.models import (
     ApiIdempotency,
     BulkUpload,
@@ -479,8 +479,8 @@ async def test_openapi_and_docs_need_no_key(client):
 
 async def test_retention_purges_api_drafts_and_day_old_idempotency_answers(client, engine, tmp_path):
 
-    from bulk_upload_app.importer import retention
     from bulk_upload_app.models import ApiImport, utcnow
+    from bulk_upload_app.uploads import retention
 
     key = key_for(new_company(engine))
     started = await upload(client, key, [person(1)], headers={"Idempotency-Key": "kept a day"})

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from bulk_upload_app.access.api_keys import KEY_CREATED, KEY_REVOKED, digest
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.http_auth import bearer_caller
-from bulk_upload_app.importer.api_keys import KEY_CREATED, KEY_REVOKED, digest
 from bulk_upload_app.models import ApiKey, BulkUploadAudit, Company
 from bulk_upload_app.services import api_keys
 from tests.support.cli import cli

@@ -10,12 +10,13 @@ import uuid
 import pytest
 from sqlalchemy import delete, select
 
+from bulk_upload_app import audit
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, uploads
-from bulk_upload_app.importer.batch import BatchProblem, BatchSpec
-from bulk_upload_app.importer.errors import FileProblem
-from bulk_upload_app.importer.reading import ReadLimits
+from bulk_upload_app.errors import FileProblem
+from bulk_upload_app.files.reading import ReadLimits
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, Group, GroupMember
+from bulk_upload_app.uploads import creating, pipeline, staging
+from bulk_upload_app.uploads.batch import BatchProblem, BatchSpec
 from tests.support.factories import new_company, person, stage, users_csv
 
 
@@ -32,22 +33,22 @@ def test_a_failed_upload_can_be_reconstructed_from_its_audit_rows(engine, caplog
         session.flush()
         group_id = group.id
     data = users_csv([person(i, phone="") for i in range(1, 10)] + [person(10, email="nope")])
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine, company_id=company, admin_user_id=7, file_name="team.csv", data=data, limits=ReadLimits()
     )
     with session_scope(engine) as session:
-        uploads.configure_batch(session, company, upload_id, BatchSpec(group_ids=[group_id]))
+        staging.configure_batch(session, company, upload_id, BatchSpec(group_ids=[group_id]))
 
     def disk_full(done, total):
         raise RuntimeError("could not extend file: No space left on device")
 
     with pytest.raises(RuntimeError):
-        uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=disk_full, admin_user_id=8)
+        creating.create_users(engine, company, upload_id, chunk_size=4, on_progress=disk_full, admin_user_id=8)
     with session_scope(engine) as session:  # someone deletes the group before the Resume
         session.execute(delete(GroupMember).where(GroupMember.group_id == group_id))
         session.delete(session.get(Group, group_id))
     with pytest.raises(BatchProblem):
-        uploads.create_users(engine, company, upload_id, chunk_size=4, admin_user_id=8)
+        creating.create_users(engine, company, upload_id, chunk_size=4, admin_user_id=8)
 
     # The operator has only the upload id (from a support ticket) and the audit table.
     with session_scope(engine, read_only=True) as session:
@@ -75,7 +76,7 @@ def test_a_failed_upload_can_be_reconstructed_from_its_audit_rows(engine, caplog
     assert interrupted.reason == "RuntimeError: could not extend file: No space left on device"
     assert interrupted.details["error_class"] == "RuntimeError"
     assert refused.outcome == "refused" and refused.actor == "admin:8"
-    assert refused.reason.startswith("bulk_upload_app.importer.batch.BatchProblem: ")
+    assert refused.reason.startswith("bulk_upload_app.uploads.batch.BatchProblem: ")
     assert "group" in refused.reason
     assert "No space left on device" in story[2] and "staged 'team.csv'" in story[0]
 
@@ -91,15 +92,15 @@ def test_a_finished_upload_records_its_counts_by_code(engine, caplog):
     caplog.set_level(logging.INFO, logger="bulk_upload")
     company = new_company(engine, seats=10)
     data = users_csv([person(i, phone="") for i in range(1, 6)] + [person(1)])
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine, company_id=company, admin_user_id=3, file_name="five.csv", data=data, limits=ReadLimits()
     )
     # Between staging and creating, another company's admin adds person 2 and this company's admin
     # person 3: both rows fail at create time with EMAIL_ALREADY_EXISTS.
     rival = new_company(engine, name="Rival")
-    assert uploads.create_users(engine, rival, stage(engine, rival, [person(2)])).created == 1
-    assert uploads.create_users(engine, company, stage(engine, company, [person(3)])).created == 1
-    result = uploads.create_users(engine, company, upload_id)
+    assert creating.create_users(engine, rival, stage(engine, rival, [person(2)])).created == 1
+    assert creating.create_users(engine, company, stage(engine, company, [person(3)])).created == 1
+    result = creating.create_users(engine, company, upload_id)
     assert result.created == 3
     with session_scope(engine, read_only=True) as session:
         done = audit.history(session, upload_id)[-1]
@@ -113,13 +114,13 @@ def test_rows_refused_for_another_companys_email_are_counted_never_named(engine,
     caplog.set_level(logging.INFO, logger="bulk_upload")
     company, rival = new_company(engine, name="Acme"), new_company(engine, name="Rival Secret Corp")
     theirs = [person(i, domain="rival.example", firstname="Hidden", lastname="Holder") for i in range(3)]
-    assert uploads.create_users(engine, rival, stage(engine, rival, theirs)).created == 3
-    assert uploads.create_users(engine, company, stage(engine, company, [person(9)])).created == 1
+    assert creating.create_users(engine, rival, stage(engine, rival, theirs)).created == 3
+    assert creating.create_users(engine, company, stage(engine, company, [person(9)])).created == 1
     data = users_csv([person(i, domain="rival.example") for i in range(3)] + [person(9), person(10)])
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine, company_id=company, admin_user_id=3, file_name="mix.csv", data=data, limits=ReadLimits()
     )
-    result = uploads.create_users(engine, company, upload_id)
+    result = creating.create_users(engine, company, upload_id)
     assert result.created == 1 and [f["code"] for f in result.failed] == ["EMAIL_ALREADY_EXISTS"] * 4
     with session_scope(engine, read_only=True) as session:
         trail = audit.history(session, upload_id)
@@ -136,7 +137,7 @@ def test_a_rejected_file_is_audited_on_an_upload_with_nothing_staged(engine, cap
     company = new_company(engine)
     data = f"just some text {uuid.uuid4()}".encode()
     with pytest.raises(FileProblem) as problem:
-        uploads.draft_from_file(
+        pipeline.draft_from_file(
             engine, company_id=company, admin_user_id=5, file_name="notes.pdf", data=data, limits=ReadLimits()
         )
     sha = hashlib.sha256(data).hexdigest()

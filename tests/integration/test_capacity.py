@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import capacity, uploads
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.reading import ReadLimits
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files.reading import ReadLimits
 from bulk_upload_app.models import BulkUpload, Company, FileProcessingSlot, utcnow
+from bulk_upload_app.uploads import capacity, pipeline
 from tests.support.factories import person, users_csv
 
 LIMITS = capacity.Limits(per_company=2, overall=3, open_drafts=2, draft_days=14)
@@ -83,7 +83,7 @@ def test_a_busy_moment_is_waited_out(engine, demo_company):
 
 
 def _draft(engine, company_id, limits=LIMITS, replace=None):
-    return uploads.draft_from_file(
+    return pipeline.draft_from_file(
         engine,
         company_id=company_id,
         admin_user_id=None,

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulk_upload_app.importer.schema import COLUMN_NAMES
+from bulk_upload_app.files.schema import COLUMN_NAMES
 from tests.support.cli import cli
 from tests.support.exports import google_workspace_csv, microsoft_365_csv, okta_csv
 from tests.support.factories import person, users_csv
@@ -169,8 +169,8 @@ def test_purge_removes_what_is_due_once_and_prints_no_personal_data(tmp_path, db
     from sqlalchemy import update
 
     from bulk_upload_app.db import get_engine, session_scope
-    from bulk_upload_app.importer import uploads
     from bulk_upload_app.models import BulkUpload, utcnow
+    from bulk_upload_app.uploads import creating
     from tests.support.factories import new_company, stage
 
     engine = get_engine(db_url)
@@ -178,7 +178,7 @@ def test_purge_removes_what_is_due_once_and_prints_no_personal_data(tmp_path, db
     old_draft = stage(engine, company, [person(1, firstname="Zelda", email="zelda@secret.example.com")])
     fresh_draft = stage(engine, company, [person(2)])
     finished = stage(engine, company, [person(3, firstname="Yannick", email="yannick@secret.example.com", phone="")])
-    uploads.create_users(engine, company, finished)
+    creating.create_users(engine, company, finished)
     with session_scope(engine) as session:
         up = BulkUpload.__table__.c
         session.execute(
@@ -263,7 +263,6 @@ def test_import_whose_seats_go_while_it_stages_exits_3_with_the_same_document(tm
 
     from bulk_upload_app import cli as cli_module
     from bulk_upload_app.db import get_engine, session_scope
-    from bulk_upload_app.importer import uploads
     from bulk_upload_app.models import BulkUpload, User
     from tests.support.factories import new_company, running_create
 
@@ -272,9 +271,10 @@ def test_import_whose_seats_go_while_it_stages_exits_3_with_the_same_document(tm
     running_create(engine, company, reserved=6)
     # The check before staging sees the seats still free (as it would just before another batch started).
     from bulk_upload_app.services import imports
+    from bulk_upload_app.uploads import records
 
     monkeypatch.setattr(
-        imports, "uploads", types.SimpleNamespace(**{**vars(uploads), "seat_problem": lambda *a, **k: None})
+        imports, "records", types.SimpleNamespace(**{**vars(records), "seat_problem": lambda *a, **k: None})
     )
     monkeypatch.setenv("REFLEX_DB_URL", db_url)
     monkeypatch.setenv("BULK_UPLOAD_LEGACY_DASHBOARD_URL", "https://legacy.example/seats")

@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import pytest
 
+from bulk_upload_app import audit
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, pending, uploads
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem, UploadBusy
-from bulk_upload_app.importer.reading import ReadLimits
+from bulk_upload_app.errors import ErrorCode, FileProblem, UploadBusy
+from bulk_upload_app.files.reading import ReadLimits
 from bulk_upload_app.services import drafts as draft_service
 from bulk_upload_app.statuses import WizardStep
+from bulk_upload_app.uploads import pending, pipeline, records
 from tests.support.exports import MICROSOFT_365_HEADER, google_workspace_csv, microsoft_365_csv, okta_csv
 from tests.support.factories import users_csv
 
 
 def stage(engine, company, data: bytes, **kwargs) -> str:
-    return uploads.draft_from_file(
+    return pipeline.draft_from_file(
         engine, company_id=company, admin_user_id=7, file_name="export.csv", data=data, limits=ReadLimits(), **kwargs
     )
 
 
 def upload_of(engine, company, upload_id):
     with session_scope(engine, read_only=True) as session:
-        return uploads.get_upload(session, company, upload_id)
+        return records.get_upload(session, company, upload_id)
 
 
 @pytest.mark.parametrize("build", [google_workspace_csv, microsoft_365_csv, okta_csv])
@@ -58,7 +59,7 @@ def test_a_corrected_guess_is_remembered_for_the_next_file_with_the_same_titles(
     with session_scope(engine) as session:
         pending.confirm(session, demo_company, 7, upload_id, mapping)
     with session_scope(engine, read_only=True) as session:  # what the result page lists
-        summary = draft_service.summary_of(session, uploads.get_upload(session, demo_company, upload_id))
+        summary = draft_service.summary_of(session, records.get_upload(session, demo_company, upload_id))
     assert '"User principal name" → email (matched by an admin)' in summary.columns
     again = stage(engine, demo_company, microsoft_365_csv(domain="remembered2.example.com"))
     upload = upload_of(engine, demo_company, again)

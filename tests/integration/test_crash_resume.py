@@ -16,10 +16,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from bulk_upload_app import audit, errors
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, uploads
-from bulk_upload_app.importer.intake import parse_file, validate_file
+from bulk_upload_app.files.intake import parse_file, validate_file
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, User, utcnow
+from bulk_upload_app.uploads import create_lease, creating, records, staging
 from tests.support.factories import users_csv
 from tests.support.processes import launch, log_tail
 
@@ -42,7 +43,7 @@ def stage_big(engine) -> tuple[int, str]:
         rows[i]["email"] = "not-an-email"
     parsed = parse_file(users_csv(rows), "big.csv")
     with session_scope(engine) as session:
-        upload = uploads.stage_upload(
+        upload = staging.stage_upload(
             session,
             company_id=company_id,
             admin_user_id=42,
@@ -83,23 +84,23 @@ def test_a_killed_creator_is_recovered_and_resumed_without_duplicates_or_losses(
     # Right after the crash the lease is still fresh: a second creator (a Resume click, a replayed
     # request) is refused rather than racing a worker that may still be alive.
     with session_scope(engine, read_only=True) as session:
-        upload = uploads.get_upload(session, company_id, upload_id)
+        upload = records.get_upload(session, company_id, upload_id)
         assert upload.status == "creating" and upload.creating_heartbeat is not None
-        assert not uploads.is_stale(upload)
-        assert uploads.is_stale(upload, now=utcnow() + timedelta(seconds=61))
-    with pytest.raises(uploads.UploadBusy, match="being created right now"):
-        uploads.create_users(engine, company_id, upload_id, chunk_size=CHUNK)
-    assert uploads.recover_stale(engine) == []
+        assert not records.is_stale(upload)
+        assert records.is_stale(upload, now=utcnow() + timedelta(seconds=61))
+    with pytest.raises(errors.UploadBusy, match="being created right now"):
+        creating.create_users(engine, company_id, upload_id, chunk_size=CHUNK)
+    assert create_lease.recover_stale(engine) == []
 
     # Once the lease (60 s by default) has run out, recovery marks it interrupted.
     later = utcnow() + timedelta(seconds=61)
-    assert uploads.recover_stale(engine, now=later) == [upload_id]
-    assert uploads.recover_stale(engine, now=later) == []  # once
+    assert create_lease.recover_stale(engine, now=later) == [upload_id]
+    assert create_lease.recover_stale(engine, now=later) == []  # once
     with session_scope(engine, read_only=True) as session:
-        assert uploads.get_upload(session, company_id, upload_id).status == "interrupted"
+        assert records.get_upload(session, company_id, upload_id).status == "interrupted"
 
     progress = []
-    result = uploads.create_users(
+    result = creating.create_users(
         engine, company_id, upload_id, chunk_size=CHUNK, on_progress=lambda done, total: progress.append((done, total))
     )
     assert progress[-1] == (ROWS - 2 - at_kill,) * 2  # only what was still pending
@@ -171,7 +172,7 @@ def test_a_stale_creating_reads_as_interrupted_and_is_resumed_directly(engine):
         "s.csv",
     )
     with session_scope(engine) as session:
-        upload_id = uploads.stage_upload(
+        upload_id = staging.stage_upload(
             session,
             company_id=company_id,
             admin_user_id=None,
@@ -184,7 +185,7 @@ def test_a_stale_creating_reads_as_interrupted_and_is_resumed_directly(engine):
         raise SystemExit("simulated")
 
     with pytest.raises(SystemExit):
-        uploads.create_users(engine, company_id, upload_id, chunk_size=4, on_progress=crash)
+        creating.create_users(engine, company_id, upload_id, chunk_size=4, on_progress=crash)
     # Make it look like a worker died in the middle: "creating", last heartbeat long ago.
     with session_scope(engine) as session:
         session.execute(
@@ -195,9 +196,9 @@ def test_a_stale_creating_reads_as_interrupted_and_is_resumed_directly(engine):
             )
         )
     with session_scope(engine, read_only=True) as session:
-        assert uploads.get_upload(session, company_id, upload_id).status == "interrupted"
+        assert records.get_upload(session, company_id, upload_id).status == "interrupted"
         assert session.execute(select(BulkUpload.status).where(BulkUpload.id == upload_id)).scalar_one() == "creating"
-    result = uploads.create_users(engine, company_id, upload_id, chunk_size=4)
+    result = creating.create_users(engine, company_id, upload_id, chunk_size=4)
     assert result.created == 10 and result.failed == []
     with session_scope(engine, read_only=True) as session:
         started = [a for a in audit.history(session, upload_id) if a.event == audit.CREATE_STARTED]
@@ -221,7 +222,7 @@ def test_a_worker_that_lost_its_lease_commits_nothing_more(engine):
         "p.csv",
     )
     with session_scope(engine) as session:
-        upload_id = uploads.stage_upload(
+        upload_id = staging.stage_upload(
             session,
             company_id=company_id,
             admin_user_id=None,
@@ -232,12 +233,12 @@ def test_a_worker_that_lost_its_lease_commits_nothing_more(engine):
 
     def taken_over(done, total):
         if done == 2:  # meanwhile, recovery decided this worker was dead and another resumed
-            assert uploads.recover_stale(engine, now=utcnow() + timedelta(hours=1)) == [upload_id]
-            other = uploads.create_users(engine, company_id, upload_id, chunk_size=2)
+            assert create_lease.recover_stale(engine, now=utcnow() + timedelta(hours=1)) == [upload_id]
+            other = creating.create_users(engine, company_id, upload_id, chunk_size=2)
             assert other.created == 8
 
-    with pytest.raises(uploads.LeaseLost):
-        uploads.create_users(engine, company_id, upload_id, chunk_size=2, on_progress=taken_over)
+    with pytest.raises(create_lease.LeaseLost):
+        creating.create_users(engine, company_id, upload_id, chunk_size=2, on_progress=taken_over)
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, upload_id).status == "done"
         emails = session.exec(select(User.email).where(User.company_id == company_id)).scalars().all()

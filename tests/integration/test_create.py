@@ -7,10 +7,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from bulk_upload_app import audit, errors
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, uploads
-from bulk_upload_app.importer.batch import BatchSpec, batch_from_names, settings_of_user
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
+from bulk_upload_app.errors import ErrorCode, FileProblem
 from bulk_upload_app.models import (
     BulkUpload,
     BulkUploadRow,
@@ -24,6 +23,8 @@ from bulk_upload_app.models import (
     UserSkill,
 )
 from bulk_upload_app.seed import DEMO_ADMIN_EMAIL, seed_demo
+from bulk_upload_app.uploads import create_lease, creating, records, staging
+from bulk_upload_app.uploads.batch import BatchSpec, batch_from_names, settings_of_user
 from tests.support.factories import count_users, new_company, person, running_create, stage
 
 
@@ -39,7 +40,7 @@ def test_users_are_created_with_the_batch_settings(engine, demo_company):
             settings_from_email="sam.okafor@demo-company.example.com",
         )
     upload_id = stage(engine, demo_company, [person(1), person(2, phone=""), person(3, email="bad")], spec)
-    result = uploads.create_users(engine, demo_company, upload_id)
+    result = creating.create_users(engine, demo_company, upload_id)
     assert result.created == 2
     assert [(f["row"], f["code"]) for f in result.failed] == [(4, "INVALID_EMAIL")]
     with session_scope(engine) as session:
@@ -79,7 +80,7 @@ def test_a_row_with_two_errors_counts_as_one_row_that_failed(engine, demo_compan
     upload_id = stage(
         engine, demo_company, [person(1), person(2, email="bad", phone="12")], BatchSpec(user_type="agent")
     )
-    result = uploads.create_users(engine, demo_company, upload_id)
+    result = creating.create_users(engine, demo_company, upload_id)
     assert len(result.failed) == 2  # both errors of row 3 are listed
     with session_scope(engine, read_only=True) as session:
         upload = session.get(BulkUpload, upload_id)
@@ -88,7 +89,7 @@ def test_a_row_with_two_errors_counts_as_one_row_that_failed(engine, demo_compan
 
 def test_use_company_settings_stores_none(engine, demo_company):
     upload_id = stage(engine, demo_company, [person(1)], BatchSpec(user_type="agent"))
-    uploads.create_users(engine, demo_company, upload_id)
+    creating.create_users(engine, demo_company, upload_id)
     with session_scope(engine) as session:
         assert session.exec(select(User.settings).where(User.email == "person1@example.com")).scalar_one() is None
 
@@ -115,7 +116,7 @@ def test_emails_taken_before_staging_are_reported(engine, demo_company):
             .one()
         )
         assert not row.is_valid and row.errors[0]["code"] == "EMAIL_ALREADY_EXISTS"
-    result = uploads.create_users(engine, demo_company, upload_id)
+    result = creating.create_users(engine, demo_company, upload_id)
     assert result.created == 1 and [f["code"] for f in result.failed] == ["EMAIL_ALREADY_EXISTS"]
 
 
@@ -123,16 +124,16 @@ def test_an_email_taken_meanwhile_fails_only_its_row(engine, demo_company):
     upload_id = stage(engine, demo_company, [person(1), person(2), person(3)])
     other = new_company(engine, name="Rival")
     rival = stage(engine, other, [person(2)])
-    assert uploads.create_users(engine, other, rival).created == 1
-    result = uploads.create_users(engine, demo_company, upload_id)
+    assert creating.create_users(engine, other, rival).created == 1
+    result = creating.create_users(engine, demo_company, upload_id)
     assert result.created == 2
     assert [(f["row"], f["code"]) for f in result.failed] == [(3, "EMAIL_ALREADY_EXISTS")]
 
 
 def test_seat_shortage_is_found_before_creating(engine, demo_company):
     with session_scope(engine) as session:
-        problem = uploads.seat_problem(session, demo_company, 16, "http://legacy")
-        assert uploads.seat_problem(session, demo_company, 15, "http://legacy") is None
+        problem = records.seat_problem(session, demo_company, 16, "http://legacy")
+        assert records.seat_problem(session, demo_company, 15, "http://legacy") is None
     assert problem.code is ErrorCode.SEATS_EXCEEDED
     assert problem.as_dict() | {} == {
         "code": "SEATS_EXCEEDED",
@@ -148,9 +149,9 @@ def test_seats_taken_meanwhile_refuse_the_whole_batch_and_keep_the_draft(engine)
     company = new_company(engine, seats=3)
     upload_id = stage(engine, company, [person(i) for i in range(1, 4)])
     other = stage(engine, company, [person(9)])
-    uploads.create_users(engine, company, other)
+    creating.create_users(engine, company, other)
     with pytest.raises(FileProblem) as refused:
-        uploads.create_users(engine, company, upload_id, legacy_dashboard_url="http://legacy")
+        creating.create_users(engine, company, upload_id, legacy_dashboard_url="http://legacy")
     assert refused.value.as_dict() == {
         "code": "SEATS_EXCEEDED",
         "message": refused.value.message,
@@ -180,7 +181,7 @@ def test_seats_taken_meanwhile_refuse_the_whole_batch_and_keep_the_draft(engine)
     )
     with session_scope(engine) as session:
         session.get(Company, company).seats = 4
-    assert uploads.create_users(engine, company, upload_id).created == 3  # seats bought: the same draft goes through
+    assert creating.create_users(engine, company, upload_id).created == 3  # seats bought: the same draft goes through
 
 
 def test_seats_reserved_by_a_running_create_are_not_free(engine):
@@ -188,11 +189,11 @@ def test_seats_reserved_by_a_running_create_are_not_free(engine):
     running_create(engine, company, reserved=6)
     upload_id = stage(engine, company, [person(i) for i in range(5)])
     with session_scope(engine, read_only=True) as session:
-        seats = uploads.company_seats(session, company)
+        seats = records.company_seats(session, company)
         assert (seats.used, seats.reserved, seats.free) == (0, 6, 4)
-        assert uploads.seat_problem(session, company, 5, "http://legacy").details["available"] == 4
+        assert records.seat_problem(session, company, 5, "http://legacy").details["available"] == 4
     with pytest.raises(FileProblem, match="need 5 seats but only 4 are free"):
-        uploads.create_users(engine, company, upload_id)
+        creating.create_users(engine, company, upload_id)
     assert count_users(engine, company) == 0
 
 
@@ -201,10 +202,10 @@ def test_a_dead_workers_reservation_lapses_with_its_lease(engine):
     dead = running_create(engine, company, reserved=6, heartbeat_age=120)
     upload_id = stage(engine, company, [person(i) for i in range(5)])
     with session_scope(engine, read_only=True) as session:
-        assert uploads.company_seats(session, company, lease=60).free == 10
-        assert uploads.company_seats(session, company, lease=600).free == 4  # still within a longer lease
-    assert uploads.create_users(engine, company, upload_id, lease=60).created == 5
-    assert uploads.recover_stale(engine, lease=60) == [dead]
+        assert records.company_seats(session, company, lease=60).free == 10
+        assert records.company_seats(session, company, lease=600).free == 4  # still within a longer lease
+    assert creating.create_users(engine, company, upload_id, lease=60).created == 5
+    assert create_lease.recover_stale(engine, lease=60) == [dead]
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, dead).seats_reserved == 0
 
@@ -217,15 +218,15 @@ def test_a_create_holds_the_seats_of_its_remaining_rows_and_frees_them_when_done
     def look(done, total):
         with session_scope(engine, read_only=True) as session:
             seen.append(
-                (done, session.get(BulkUpload, upload_id).seats_reserved, uploads.company_seats(session, company).free)
+                (done, session.get(BulkUpload, upload_id).seats_reserved, records.company_seats(session, company).free)
             )
 
-    assert uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=look).created == 10
+    assert creating.create_users(engine, company, upload_id, chunk_size=4, on_progress=look).created == 10
     # free = 20 - created - still reserved, at every step
     assert seen == [(4, 6, 10), (8, 2, 10), (10, 0, 10)]
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, upload_id).seats_reserved == 0
-        assert uploads.company_seats(session, company).free == 10
+        assert records.company_seats(session, company).free == 10
 
 
 def test_an_interrupted_create_frees_its_seats_and_a_resume_reserves_them_again(engine):
@@ -236,34 +237,34 @@ def test_an_interrupted_create_frees_its_seats_and_a_resume_reserves_them_again(
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        uploads.create_users(engine, company, upload_id, chunk_size=3, on_progress=crash)
+        creating.create_users(engine, company, upload_id, chunk_size=3, on_progress=crash)
     with session_scope(engine, read_only=True) as session:
         upload = session.get(BulkUpload, upload_id)
         assert (upload.status, upload.seats_reserved) == ("interrupted", 0)
-        assert uploads.company_seats(session, company).free == 7
+        assert records.company_seats(session, company).free == 7
     # Meanwhile another batch takes 3 of the 7 seats: the 5 rows left no longer fit.
     other = stage(engine, company, [person(100 + i) for i in range(3)])
-    assert uploads.create_users(engine, company, other).created == 3
+    assert creating.create_users(engine, company, other).created == 3
     with pytest.raises(FileProblem) as refused:
-        uploads.create_users(engine, company, upload_id, chunk_size=3)
+        creating.create_users(engine, company, upload_id, chunk_size=3)
     assert (refused.value.details["needed"], refused.value.details["available"]) == (5, 4)
     with session_scope(engine, read_only=True) as session:
         upload = session.get(BulkUpload, upload_id)
         assert (upload.status, upload.seats_reserved) == ("interrupted", 0)  # still resumable, holding nothing
     with session_scope(engine) as session:
         session.get(Company, company).seats = 11
-    assert uploads.create_users(engine, company, upload_id, chunk_size=3).created == 8
+    assert creating.create_users(engine, company, upload_id, chunk_size=3).created == 8
     assert count_users(engine, company) == 11
 
 
 def test_creating_twice_creates_nobody_twice(engine):
     company = new_company(engine)
     upload_id = stage(engine, company, [person(i) for i in range(1, 6)])
-    assert uploads.create_users(engine, company, upload_id).created == 5
-    with pytest.raises(uploads.UploadBusy):
-        uploads.create_users(engine, company, upload_id)
+    assert creating.create_users(engine, company, upload_id).created == 5
+    with pytest.raises(errors.UploadBusy):
+        creating.create_users(engine, company, upload_id)
     again = stage(engine, company, [person(i) for i in range(1, 6)])
-    result = uploads.create_users(engine, company, again)
+    result = creating.create_users(engine, company, again)
     assert result.created == 0 and {f["code"] for f in result.failed} == {"EMAIL_ALREADY_EXISTS"}
     assert count_users(engine, company) == 5
 
@@ -278,12 +279,12 @@ def test_an_interrupted_create_resumes_without_duplicates(engine):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        uploads.create_users(engine, company, upload_id, chunk_size=4, on_progress=crash_after_first_chunk)
+        creating.create_users(engine, company, upload_id, chunk_size=4, on_progress=crash_after_first_chunk)
     assert seen == [(4, 10)] and count_users(engine, company) == 4
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, upload_id).status == "interrupted"
     progress = []
-    result = uploads.create_users(
+    result = creating.create_users(
         engine, company, upload_id, chunk_size=4, on_progress=lambda d, t: progress.append((d, t))
     )
     assert progress == [(4, 6), (6, 6)]
@@ -293,10 +294,10 @@ def test_an_interrupted_create_resumes_without_duplicates(engine):
 def test_another_companys_upload_is_not_found(engine):
     a, b = new_company(engine, name="A"), new_company(engine, name="B")
     upload_id = stage(engine, a, [person(1)])
-    with pytest.raises(uploads.UploadNotFound):
-        uploads.create_users(engine, b, upload_id)
+    with pytest.raises(errors.UploadNotFound):
+        creating.create_users(engine, b, upload_id)
     with session_scope(engine) as session, pytest.raises(ValueError):
-        uploads.configure_batch(session, a, upload_id, BatchSpec(group_ids=[999]))
+        staging.configure_batch(session, a, upload_id, BatchSpec(group_ids=[999]))
 
 
 def test_a_batch_cannot_use_another_companys_groups(engine, demo_company):
@@ -305,7 +306,7 @@ def test_a_batch_cannot_use_another_companys_groups(engine, demo_company):
         group_id = session.exec(select(Group.id).where(Group.company_id == demo_company)).scalars().first()
     upload_id = stage(engine, other, [person(1)])
     with session_scope(engine) as session, pytest.raises(ValueError, match="does not exist in this company"):
-        uploads.configure_batch(session, other, upload_id, BatchSpec(group_ids=[group_id]))
+        staging.configure_batch(session, other, upload_id, BatchSpec(group_ids=[group_id]))
 
 
 def test_concurrent_batches_never_exceed_seats_nor_share_an_email(engine):
@@ -319,7 +320,7 @@ def test_concurrent_batches_never_exceed_seats_nor_share_an_email(engine):
     def run(upload_id):
         try:
             barrier.wait()
-            results[upload_id] = uploads.create_users(engine, company, upload_id, chunk_size=5)
+            results[upload_id] = creating.create_users(engine, company, upload_id, chunk_size=5)
         except FileProblem as exc:
             refused[upload_id] = exc
         except Exception as exc:
@@ -346,12 +347,12 @@ def test_concurrent_batches_never_exceed_seats_nor_share_an_email(engine):
 def test_extensions_follow_the_highest_and_go_on_with_five_digits(engine):
     company = new_company(engine)
     first = stage(engine, company, [person(1), person(2)])
-    uploads.create_users(engine, company, first)
+    creating.create_users(engine, company, first)
     with session_scope(engine) as session:
         assert sorted(session.exec(select(User.extension).where(User.company_id == company)).scalars()) == [1000, 1001]
         session.exec(select(User).where(User.email == "person2@example.com")).scalars().one().extension = 9999
     second = stage(engine, company, [person(3), person(4)])
-    uploads.create_users(engine, company, second)
+    creating.create_users(engine, company, second)
     with session_scope(engine) as session:
         assert sorted(session.exec(select(User.extension).where(User.company_id == company)).scalars()) == [
             1000,
@@ -381,18 +382,18 @@ def test_a_group_deleted_after_it_was_chosen_stops_create_before_anything(engine
     with session_scope(engine) as session:
         session.delete(session.get(Group, group_id))
     with pytest.raises(ValueError, match="group does not exist"):
-        uploads.create_users(engine, demo_company, upload_id)
+        creating.create_users(engine, demo_company, upload_id)
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, upload_id).status == "draft"
     assert count_users(engine, demo_company) == 10
 
 
 def test_a_taken_email_reads_the_same_whether_its_holder_is_in_this_company_or_another(engine):
-    from bulk_upload_app.importer import drafts
+    from bulk_upload_app.uploads import drafts
 
     company, rival = new_company(engine, name="Acme"), new_company(engine, name="Rival Secret Corp")
-    uploads.create_users(engine, company, stage(engine, company, [person(1, firstname="Olive", lastname="Owner")]))
-    uploads.create_users(engine, rival, stage(engine, rival, [person(2, firstname="Hidden", lastname="Holder")]))
+    creating.create_users(engine, company, stage(engine, company, [person(1, firstname="Olive", lastname="Owner")]))
+    creating.create_users(engine, rival, stage(engine, rival, [person(2, firstname="Hidden", lastname="Holder")]))
     own, theirs = "person1@example.com", "person2@example.com"
 
     def same_words(messages: dict[str, str]) -> str:
@@ -431,7 +432,7 @@ def test_a_taken_email_reads_the_same_whether_its_holder_is_in_this_company_or_a
     with session_scope(engine) as session:
         drafts.recheck_account(session, company, later)
     same_words(taken_messages(later))
-    failed = uploads.create_users(engine, company, late).failed
+    failed = creating.create_users(engine, company, late).failed
     at_create = same_words({f["email"]: f["message"] for f in failed if f["code"] == "EMAIL_ALREADY_EXISTS"})
     assert at_create.replace("person5", "person1") == at_staging
 
@@ -448,7 +449,7 @@ def test_seats_that_go_away_while_creating_fail_only_the_rows_beyond_them(engine
             with session_scope(engine) as session:
                 session.get(Company, company).seats = 5
 
-    result = uploads.create_users(engine, company, upload_id, chunk_size=3, on_progress=seats_cut)
+    result = creating.create_users(engine, company, upload_id, chunk_size=3, on_progress=seats_cut)
     assert result.created == 5 == count_users(engine, company)
     assert [(f["row"], f["code"]) for f in result.failed] == [(r, "NO_SEAT_AVAILABLE") for r in (7, 8, 9)]
     with session_scope(engine, read_only=True) as session:

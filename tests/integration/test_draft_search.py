@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, text
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import drafts, search, staging, uploads
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.schema import COLUMN_NAMES
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.files.schema import COLUMN_NAMES
 from bulk_upload_app.models import BulkUploadRow, RowTextBlock
 from bulk_upload_app.statuses import RowOutcome
+from bulk_upload_app.uploads import drafts, pipeline, search, staging
 from tests.support.factories import draft, person, row_id, users_csv
 from tests.support.services import postgres_only
 
@@ -179,7 +179,7 @@ def test_a_draft_whose_first_rows_were_staged_without_text_is_searched_row_by_ro
 def test_rows_numbered_with_gaps_are_found_by_their_numbers(engine, demo_company):
     """Blank lines are not rows but keep their numbers: a block's rows are then not consecutive."""
     data = users_csv([person(1), person(2), person(3)]).replace(b"\n", b"\n\n", 2)
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine, company_id=demo_company, admin_user_id=None, file_name="g.csv", data=data, limits=ReadLimits()
     )
     assert found(engine, demo_company, upload_id, "example") == ([3, 5, 6], 3)

@@ -6,11 +6,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bulk_upload_app import errors
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import drafts, uploads
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.reading import ReadLimits
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files.reading import ReadLimits
 from bulk_upload_app.models import Company, User
+from bulk_upload_app.uploads import creating, drafts, pipeline, records
 from tests.support.factories import draft, person, row_id, users_csv
 
 
@@ -73,7 +74,7 @@ def test_removing_a_row_releases_its_duplicate(engine, demo_company):
         drafts.remove_row(session, demo_company, upload_id, row_id(engine, upload_id, 2))
     rows, total = view(engine, demo_company, upload_id)
     assert total == 1 and rows[0].row == 3 and rows[0].is_valid
-    result = uploads.create_users(engine, demo_company, upload_id)
+    result = creating.create_users(engine, demo_company, upload_id)
     assert result.created == 1 and result.failed == []
 
 
@@ -103,24 +104,24 @@ def test_another_company_can_neither_see_nor_change_a_draft(engine, demo_company
         session.flush()
         other_id = other.id
     rid = row_id(engine, upload_id, 2)
-    with pytest.raises(uploads.UploadNotFound):
+    with pytest.raises(errors.UploadNotFound):
         view(engine, other_id, upload_id)
     for action in (
         lambda s: drafts.edit_cell(s, other_id, upload_id, rid, "email", "x@example.com"),
         lambda s: drafts.remove_row(s, other_id, upload_id, rid),
         lambda s: drafts.recheck_account(s, other_id, upload_id),
     ):
-        with session_scope(engine) as session, pytest.raises(uploads.UploadNotFound):
+        with session_scope(engine) as session, pytest.raises(errors.UploadNotFound):
             action(session)
     second = draft(engine, demo_company, [person(2)])  # a row id of one draft is no use in another
-    with session_scope(engine) as session, pytest.raises(uploads.UploadNotFound):
+    with session_scope(engine) as session, pytest.raises(errors.UploadNotFound):
         drafts.edit_cell(session, demo_company, second, rid, "email", "x@example.com")
 
 
 def test_a_created_upload_can_no_longer_change(engine, demo_company):
     upload_id = draft(engine, demo_company, [person(1)])
-    uploads.create_users(engine, demo_company, upload_id)
-    with session_scope(engine) as session, pytest.raises(uploads.UploadBusy):
+    creating.create_users(engine, demo_company, upload_id)
+    with session_scope(engine) as session, pytest.raises(errors.UploadBusy):
         drafts.edit_cell(session, demo_company, upload_id, row_id(engine, upload_id, 2), "email", "x@example.com")
 
 
@@ -131,12 +132,12 @@ def test_replacing_the_file_keeps_the_draft_and_its_settings(engine, demo_compan
     rows, total = view(engine, demo_company, upload_id)
     assert total == 1 and rows[0].values["email"] == "person7@example.com"
     with session_scope(engine, read_only=True) as session:
-        assert uploads.get_upload(session, demo_company, upload_id).user_type == "analyst"
+        assert records.get_upload(session, demo_company, upload_id).user_type == "analyst"
 
 
 def test_a_bad_file_leaves_no_draft(engine, demo_company):
     with pytest.raises(FileProblem) as caught:
-        uploads.draft_from_file(
+        pipeline.draft_from_file(
             engine,
             company_id=demo_company,
             admin_user_id=None,
@@ -181,7 +182,7 @@ def test_counts_kept_by_edits_equal_a_recount(engine, demo_company, operations):
             else:
                 drafts.edit_cell(session, demo_company, upload_id, row_id(engine, upload_id, number), column, value)
         with session_scope(engine, read_only=True) as session:
-            stored = drafts.stored_counts(uploads.get_upload(session, demo_company, upload_id))
+            stored = drafts.stored_counts(records.get_upload(session, demo_company, upload_id))
             assert stored == drafts.counts(session, upload_id), (kind, number, column, value)
 
 
@@ -192,7 +193,7 @@ def test_a_search_counts_its_matches_up_to_the_limit_only(engine):
         session.flush()
         company_id = company.id
     rows = [person(i) for i in range(drafts.SEARCH_COUNT_LIMIT + 5)]
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine, company_id=company_id, admin_user_id=None, file_name="s.csv", data=users_csv(rows), limits=ReadLimits()
     )
     with session_scope(engine, read_only=True) as session:

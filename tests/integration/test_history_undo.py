@@ -9,12 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from bulk_upload_app import audit
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, history, records, undo, uploads
-from bulk_upload_app.importer.batch import batch_from_names
-from bulk_upload_app.importer.errors import ErrorCode, UndoRefused, UploadNotFound
-from bulk_upload_app.importer.report import RESULTS_HEADER, results_csv
-from bulk_upload_app.importer.schema import COLUMN_NAMES
+from bulk_upload_app.errors import ErrorCode, UndoRefused, UploadNotFound
+from bulk_upload_app.files.schema import COLUMN_NAMES
 from bulk_upload_app.models import (
     BulkUpload,
     BulkUploadAudit,
@@ -28,13 +26,16 @@ from bulk_upload_app.models import (
     utcnow,
 )
 from bulk_upload_app.statuses import STATUS_LABELS, RowOutcome, UploadStatus
+from bulk_upload_app.uploads import creating, history, records, undo
+from bulk_upload_app.uploads.batch import batch_from_names
+from bulk_upload_app.uploads.report import RESULTS_HEADER, results_csv
 from tests.support.factories import count_users, new_company, person, stage
 
 
 def created_upload(engine, company_id, n=5, bad=1, spec=None, name="users.csv", start=0):
     rows = [person(start + i) for i in range(n)] + [person(100 + i, email="bad") for i in range(bad)]
     upload_id = stage(engine, company_id, rows, spec, name=name)
-    uploads.create_users(engine, company_id, upload_id)
+    creating.create_users(engine, company_id, upload_id)
     return upload_id
 
 
@@ -102,7 +103,7 @@ def test_undo_removes_the_batchs_unchanged_users_with_their_links_and_frees_thei
     before = count_users(engine, demo_company)
     upload_id = created_upload(engine, demo_company, n=4, bad=1, spec=spec)
     with session_scope(engine) as session:
-        seats_before = uploads.company_seats(session, demo_company)
+        seats_before = records.company_seats(session, demo_company)
         ids = list(session.exec(select(User.id).where(User.bulk_upload_id == upload_id)).scalars())
         plan = undo.preview(session, demo_company, upload_id)
     assert (plan.removed, plan.kept, plan.done) == (4, [], False)
@@ -113,7 +114,7 @@ def test_undo_removes_the_batchs_unchanged_users_with_their_links_and_frees_thei
     with session_scope(engine) as session:
         for link in (GroupMember, UserOutboundNumber, UserSkill):
             assert session.exec(select(func.count()).select_from(link).where(link.user_id.in_(ids))).scalar_one() == 0
-        assert uploads.company_seats(session, demo_company).free == seats_before.free + 4
+        assert records.company_seats(session, demo_company).free == seats_before.free + 4
         upload = session.get(BulkUpload, upload_id)
         assert (upload.status, upload.undone_count, upload.undone_by) == ("undone", 4, "admin:7")
         outcomes = session.exec(select(BulkUploadRow.outcome).where(BulkUploadRow.upload_id == upload_id)).scalars()
@@ -208,7 +209,7 @@ def test_another_companys_upload_can_be_neither_undone_nor_previewed_nor_downloa
 
 
 def test_undone_uploads_rows_are_purged_after_retention_like_any_finished_upload(engine, tmp_path):
-    from bulk_upload_app.importer import retention
+    from bulk_upload_app.uploads import retention
 
     company = new_company(engine)
     upload_id = created_upload(engine, company, n=1, bad=1)

@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from bulk_upload_app import jobs
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import lifecycle, processing, uploads
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.schema import COLUMN_NAMES
-from bulk_upload_app.importer.validation import validate_rows
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.files.schema import COLUMN_NAMES
+from bulk_upload_app.files.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, utcnow
 from bulk_upload_app.statuses import UploadStatus
+from bulk_upload_app.uploads import lifecycle, pipeline, processing
 from tests.support.factories import new_company, person, users_csv
 from tests.support.services import redis_jobs
 
@@ -61,7 +61,7 @@ def wait_for(engine, upload_id: str, done, seconds: float = 60.0) -> BulkUpload:
 def test_a_received_file_is_judged_by_a_worker(engine, queue):
     company = new_company(engine)
     rows = [person(i) for i in range(50)] + [person(3)]  # the last one repeats row 4's email
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine, company_id=company, admin_user_id=None, file_name="w.csv", data=users_csv(rows), user_type="agent"
     )
     jobs.enqueue_processing(upload_id)
@@ -75,14 +75,14 @@ def test_a_small_file_is_judged_while_big_files_hold_the_big_lane(engine, lanes,
 
     def received(rows: int) -> str:
         data = users_csv([person(i) for i in range(rows)])
-        return uploads.receive(
+        return pipeline.receive(
             engine, company_id=company, admin_user_id=None, file_name=f"{rows}.csv", data=data, user_type="agent"
         )
 
     big, other_big = received(400), received(300)  # over 10 KB: the big lane
     small, other_small = received(5), received(6)
     # A big file's job holds its thread until the test lets it go, as a million rows would.
-    started, let_go, process = [], threading.Event(), uploads.process
+    started, let_go, process = [], threading.Event(), processing.process
 
     def held_when_big(engine, upload_id, **options):
         if upload_id in (big, other_big):
@@ -90,7 +90,7 @@ def test_a_small_file_is_judged_while_big_files_hold_the_big_lane(engine, lanes,
             let_go.wait(120)
         return process(engine, upload_id, **options)
 
-    monkeypatch.setattr(uploads, "process", held_when_big)
+    monkeypatch.setattr(processing, "process", held_when_big)
     try:
         jobs.enqueue_processing(big)
         wait_for(engine, big, lambda _: started == [big])
@@ -116,7 +116,7 @@ def test_a_small_file_is_judged_while_big_files_hold_the_big_lane(engine, lanes,
 
 def test_a_create_left_by_a_dead_worker_is_finished_by_the_next_job(engine, queue):
     company = new_company(engine)
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine,
         company_id=company,
         admin_user_id=None,
@@ -141,7 +141,7 @@ def test_a_create_left_by_a_dead_worker_is_finished_by_the_next_job(engine, queu
 
 def test_a_queued_create_cancelled_before_a_worker_took_it_creates_nobody(engine, queue):
     company = new_company(engine)
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine,
         company_id=company,
         admin_user_id=None,
@@ -170,10 +170,10 @@ def test_jobs_whose_queue_message_was_lost_are_queued_again(engine, queue):
 
     company = new_company(engine)
     data = users_csv([person(i) for i in range(20)])
-    lost_file = uploads.receive(
+    lost_file = pipeline.receive(
         engine, company_id=company, admin_user_id=None, file_name="l.csv", data=data, user_type="agent"
     )
-    to_match = uploads.receive(
+    to_match = pipeline.receive(
         engine,
         company_id=company,
         admin_user_id=None,
@@ -182,10 +182,10 @@ def test_jobs_whose_queue_message_was_lost_are_queued_again(engine, queue):
         user_type="agent",
         ask_columns=True,
     )
-    recent = uploads.receive(
+    recent = pipeline.receive(
         engine, company_id=company, admin_user_id=None, file_name="r.csv", data=data, user_type="agent"
     )
-    lost_create = uploads.draft_from_file(
+    lost_create = pipeline.draft_from_file(
         engine,
         company_id=company,
         admin_user_id=None,
@@ -221,7 +221,7 @@ _EMAILS = st.sampled_from(["a@example.com", "B@example.com", "b@example.com", "c
 def test_judging_in_chunks_gives_the_verdicts_of_judging_the_whole_file(engine, emails, first, chunk):
     company = new_company(engine)
     rows = [person(i, email=email) for i, email in enumerate(emails)]
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine, company_id=company, admin_user_id=None, file_name="p.csv", data=users_csv(rows), user_type="agent"
     )
     processing.process(engine, upload_id, limits=ReadLimits(), first_chunk=first, chunk=chunk)

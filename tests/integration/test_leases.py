@@ -1,13 +1,13 @@
-"""The lease helper (importer/leases.py) on both databases: a heartbeat lease (an upload being
+"""The lease helper (leases.py) on both databases: a heartbeat lease (an upload being
 processed) and a deadline lease (an outbox message being delivered)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from bulk_upload_app import leases
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import leases
-from bulk_upload_app.importer.leases import DELIVERY, PROCESSING
+from bulk_upload_app.leases import DELIVERY, PROCESSING
 from bulk_upload_app.models import BulkUpload, OutboxMessage, utcnow
 from bulk_upload_app.statuses import UploadStatus
 

@@ -1,4 +1,4 @@
-"""Every move of importer/lifecycle.py on a real database (SQLite and PostgreSQL): the fields it
+"""Every move of uploads/lifecycle.py on a real database (SQLite and PostgreSQL): the fields it
 writes, its audit record, its outbox message, and the compare-and-set guard of the moves made
 set-wise (a move from a status the table does not allow moves nothing)."""
 
@@ -9,19 +9,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bulk_upload_app import audit
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, create_lease, lifecycle, pending, pipeline, processing, uploads
-from bulk_upload_app.importer.batch import BatchSpec
-from bulk_upload_app.importer.errors import FileProblem, UploadBusy
-from bulk_upload_app.importer.intake import parse_file, validate_file
-from bulk_upload_app.importer.lifecycle import IllegalMove
-from bulk_upload_app.importer.outbox import OutboxMessage
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.retention import purge_finished_rows
-from bulk_upload_app.importer.undo import undo
+from bulk_upload_app.delivery.outbox import OutboxMessage
+from bulk_upload_app.errors import FileProblem, UploadBusy
+from bulk_upload_app.files.intake import parse_file, validate_file
+from bulk_upload_app.files.reading import ReadLimits
 from bulk_upload_app.models import BulkUpload, Company, utcnow
 from bulk_upload_app.seed import default_settings
 from bulk_upload_app.statuses import UploadSource, UploadStatus, WizardStep
+from bulk_upload_app.uploads import create_lease, creating, lifecycle, pending, pipeline, processing, records
+from bulk_upload_app.uploads.batch import BatchSpec
+from bulk_upload_app.uploads.lifecycle import IllegalMove
+from bulk_upload_app.uploads.retention import purge_finished_rows
+from bulk_upload_app.uploads.undo import undo
 from tests.support.factories import person, users_csv
 
 LIMITS = ReadLimits(max_bytes=10_000_000, max_rows=100_000)
@@ -39,7 +40,7 @@ def company(engine) -> int:
 
 def _draft(engine, company_id, rows=3, **kwargs) -> str:
     data = users_csv([person(i) for i in range(rows)])
-    return uploads.draft_from_file(
+    return pipeline.draft_from_file(
         engine, company_id=company_id, admin_user_id=7, file_name="people.csv", data=data, limits=LIMITS, **kwargs
     )
 
@@ -92,7 +93,7 @@ def test_receive_then_judged_makes_a_draft_to_review(engine, company):
 
 def test_a_file_with_titles_not_ours_waits_at_match(engine, company):
     data = users_csv([("Ada", "Lovelace", "ada@ex.example.com", "+44")], header=["Vorname", "Nachname", "Mail", "Tel"])
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine, company_id=company, admin_user_id=None, file_name="x.csv", data=data, limits=LIMITS
     )
     held = _upload(engine, upload_id)
@@ -102,7 +103,7 @@ def test_a_file_with_titles_not_ours_waits_at_match(engine, company):
 def test_reject_and_keep_draft(engine, company):
     bad = b"\x00\x01 not a table"
     with pytest.raises(FileProblem):
-        uploads.draft_from_file(
+        pipeline.draft_from_file(
             engine, company_id=company, admin_user_id=None, file_name="x.csv", data=bad, limits=LIMITS
         )
     with session_scope(engine, read_only=True) as session:
@@ -112,7 +113,7 @@ def test_reject_and_keep_draft(engine, company):
 
     draft_id = _draft(engine, company)
     with pytest.raises(FileProblem):
-        uploads.draft_from_file(
+        pipeline.draft_from_file(
             engine,
             company_id=company,
             admin_user_id=None,
@@ -142,16 +143,16 @@ def test_the_worker_moves_raise_when_the_upload_is_not_processing(engine, compan
 def test_set_step_queue_refuse_and_forget(engine, company):
     draft_id = _draft(engine, company)
     with session_scope(engine) as session:
-        lifecycle.set_step(uploads.locked_draft(session, company, draft_id), WizardStep.SETTINGS)
+        lifecycle.set_step(records.locked_draft(session, company, draft_id), WizardStep.SETTINGS)
     assert _upload(engine, draft_id).wizard_step == "settings"
     with session_scope(engine) as session:
-        upload = uploads.locked_draft(session, company, draft_id)
+        upload = records.locked_draft(session, company, draft_id)
         lifecycle.queue_create(upload)
         session.add(upload)
     queued = _upload(engine, draft_id)
     assert queued.wizard_step == "creating" and queued.queued_at is not None
     with session_scope(engine) as session:
-        upload = uploads.locked_draft(session, company, draft_id)
+        upload = records.locked_draft(session, company, draft_id)
         lifecycle.create_refused(upload, "seats gone")
         session.add(upload)
     refused = _upload(engine, draft_id)
@@ -160,7 +161,7 @@ def test_set_step_queue_refuse_and_forget(engine, company):
 
 def test_start_and_finish_create(engine, company):
     draft_id = _draft(engine, company)
-    result = uploads.create_users(engine, company, draft_id, admin_user_id=7)
+    result = creating.create_users(engine, company, draft_id, admin_user_id=7)
     done = _upload(engine, draft_id)
     assert (done.status, done.created_count, done.failed_count) == ("done", 3, 0) and result.created == 3
     assert done.finished_at is not None and done.creating_owner is None and done.seats_reserved == 0
@@ -190,7 +191,7 @@ def test_interrupt_by_recovery_then_resume(engine, company):
     assert _events(engine, draft_id)[-1] == audit.INTERRUPTED
     assert [m["status"] for m in _messages(engine, draft_id)] == ["interrupted"]
     assert create_lease.recover_stale(engine, lease=60) == []  # once
-    uploads.create_users(engine, company, draft_id)
+    creating.create_users(engine, company, draft_id)
     assert _upload(engine, draft_id).status == UploadStatus.DONE
 
 
@@ -212,7 +213,7 @@ def test_cancel_a_file_no_worker_took_and_an_idle_draft(engine, company):
     assert _events(engine, draft_id).count(audit.CANCELLED) == 1
 
     created = _draft(engine, company)
-    uploads.create_users(engine, company, created)
+    creating.create_users(engine, company, created)
     with session_scope(engine) as session, pytest.raises(UploadBusy):
         lifecycle.cancel(session, company, created, actor="api_key:k", idle_too=True)
 
@@ -255,7 +256,7 @@ def test_a_worker_stops_where_the_admin_cancelled(engine, company):
 
 def test_undo_and_abandon(engine, company):
     draft_id = _draft(engine, company)
-    uploads.create_users(engine, company, draft_id)
+    creating.create_users(engine, company, draft_id)
     with session_scope(engine) as session:
         undo(session, company, draft_id, actor="admin:7")
     undone = _upload(engine, draft_id)
@@ -304,7 +305,7 @@ def test_stage_a_judged_batch_and_restage_a_matched_file(engine, company):
     held_data = users_csv(
         [("Ada", "Lovelace", "ada@ex.example.com", "+44")], header=["Vorname", "Nachname", "Mail", "Tel"]
     )
-    held = uploads.draft_from_file(
+    held = pipeline.draft_from_file(
         engine, company_id=company, admin_user_id=None, file_name="x.csv", data=held_data, limits=LIMITS
     )
     with session_scope(engine) as session:
@@ -322,7 +323,7 @@ def test_stage_a_judged_batch_and_restage_a_matched_file(engine, company):
 def test_a_queued_create_cancelled_before_a_worker_took_it_is_forgotten(engine, company):
     draft_id = _draft(engine, company)
     with session_scope(engine) as session:
-        upload = uploads.locked_draft(session, company, draft_id)
+        upload = records.locked_draft(session, company, draft_id)
         lifecycle.queue_create(upload)
         session.add(upload)
     with session_scope(engine) as session:

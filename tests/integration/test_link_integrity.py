@@ -9,8 +9,6 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import uploads
-from bulk_upload_app.importer.batch import BatchSpec, SkillChoice
 from bulk_upload_app.models import (
     BulkUpload,
     Group,
@@ -22,6 +20,8 @@ from bulk_upload_app.models import (
     UserSkill,
     utcnow,
 )
+from bulk_upload_app.uploads import creating
+from bulk_upload_app.uploads.batch import BatchSpec, SkillChoice
 from tests.support.factories import new_company, stage
 from tests.support.services import postgres_only
 
@@ -51,7 +51,7 @@ def batch(engine):
         ids = group.id, number.id, skill.id
     spec = BatchSpec(group_ids=[ids[0]], outbound_number_ids=[ids[1]], skills=[SkillChoice(level=3, skill_id=ids[2])])
     upload = stage(engine, company, [_person(i) for i in range(20)], spec)
-    uploads.create_users(engine, company, upload)
+    creating.create_users(engine, company, upload)
     return company, *ids
 
 
@@ -283,7 +283,7 @@ def test_a_group_deleted_while_a_create_runs_stops_it_and_no_link_refers_to_a_mi
                 session.execute(text("DELETE FROM user_group WHERE id = :g"), {"g": doomed_id})
 
     with pytest.raises(REFUSED):
-        uploads.create_users(engine, company, upload, chunk_size=4, on_progress=delete_the_group)
+        creating.create_users(engine, company, upload, chunk_size=4, on_progress=delete_the_group)
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, upload).status == "interrupted"
         assert (
@@ -296,7 +296,7 @@ def test_a_group_deleted_while_a_create_runs_stops_it_and_no_link_refers_to_a_mi
         ).all()
     assert links == [(kept_id, company, company)] * 4
     with pytest.raises(ValueError, match="group does not exist"):
-        uploads.create_users(engine, company, upload, chunk_size=4)
+        creating.create_users(engine, company, upload, chunk_size=4)
     assert _count(engine, GroupMember) == 4
 
 

@@ -1,4 +1,4 @@
-"""Membership (importer/membership.py, 0023): a user's groups, numbers and skills are its rows in
+"""Membership (uploads/membership.py, 0023): a user's groups, numbers and skills are its rows in
 group_member, user_outbound_number and user_skill, and nothing else: a created user has them as
 rows of its own, read the same way by every reader (plain SQL on the link tables too); changing
 one user's links touches that user alone; undo and SCIM DELETE leave no link of a removed user."""
@@ -10,8 +10,6 @@ from sqlalchemy import func, select, text, update
 
 from bulk_upload_app.db import session_scope
 from bulk_upload_app.directory import list_users
-from bulk_upload_app.importer import membership, scim_users, undo, uploads
-from bulk_upload_app.importer.batch import BatchSpec, SkillChoice, batch_from_names, settings_of_user
 from bulk_upload_app.models import (
     Group,
     GroupMember,
@@ -21,6 +19,9 @@ from bulk_upload_app.models import (
     UserOutboundNumber,
     UserSkill,
 )
+from bulk_upload_app.provisioning import scim_users
+from bulk_upload_app.uploads import creating, membership, undo
+from bulk_upload_app.uploads.batch import BatchSpec, SkillChoice, batch_from_names, settings_of_user
 from tests.support.factories import new_company, person, stage
 
 LINKS = (GroupMember, UserOutboundNumber, UserSkill)
@@ -45,7 +46,7 @@ def created(engine):
         skills=[SkillChoice(level=4, skill_id=ids["english"]), SkillChoice(level=2, new_name="Klingon")],
     )
     upload = stage(engine, company, [person(i) for i in range(3)], spec)
-    uploads.create_users(engine, company, upload)
+    creating.create_users(engine, company, upload)
     with session_scope(engine, read_only=True) as session:
         users = session.execute(select(User.id).where(User.bulk_upload_id == upload).order_by(User.id)).scalars()
         ids["users"] = list(users)

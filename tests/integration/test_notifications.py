@@ -8,12 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bulk_upload_app import audit
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, history, outbox, records, uploads
-from bulk_upload_app.importer.report import REPORT_HEADER, report_rows
+from bulk_upload_app.delivery import notices, outbox, sending
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, OutboxMessage, utcnow
 from bulk_upload_app.settings import load_settings
 from bulk_upload_app.statuses import UploadStatus
+from bulk_upload_app.uploads import create_lease, creating, history, records
+from bulk_upload_app.uploads.report import REPORT_HEADER, report_rows
 from tests.support.factories import new_company, person, stage
 from tests.support.mail_server import mail_server
 from tests.support.processes import free_port
@@ -44,12 +46,12 @@ def finished_upload(engine, company_id, *, notify=(UPLOADER,), good=3, name="tea
     """An upload created with failures: `good` users, one invalid email, one email already taken."""
     taken = person(start + 900)
     first = stage(engine, company_id, [taken], name="earlier.csv")
-    uploads.create_users(engine, company_id, first)
+    creating.create_users(engine, company_id, first)
     rows = [person(start + i) for i in range(good)] + [person(start + 100, email="not-an-email"), taken]
     upload_id = stage(engine, company_id, rows, name=name)
     with session_scope(engine) as session:
         session.execute(update(BulkUpload).where(BulkUpload.id == upload_id).values(notify_emails=list(notify)))
-    uploads.create_users(engine, company_id, upload_id)
+    creating.create_users(engine, company_id, upload_id)
     return upload_id
 
 
@@ -210,13 +212,13 @@ def test_each_finish_is_queued_once_an_interrupted_batch_and_its_resumed_end_onc
                 notify_emails=[UPLOADER],
             )
         )
-    assert uploads.recover_stale(engine) == [upload_id]
-    assert uploads.recover_stale(engine) == []
+    assert create_lease.recover_stale(engine) == [upload_id]
+    assert create_lease.recover_stale(engine) == []
     with session_scope(engine) as session:  # asked twice for the same finish: still one row
         outbox.enqueue_batch_finished(session, upload_id)
     (interrupted,) = outbox_rows(engine, upload_id)
     assert interrupted.payload["status"] == "interrupted" and interrupted.finish_number == 1
-    uploads.create_users(engine, company, upload_id)
+    creating.create_users(engine, company, upload_id)
     rows = outbox_rows(engine, upload_id)
     assert [(r.finish_number, r.payload["status"]) for r in rows] == [(1, "interrupted"), (2, "created")]
     assert outbox.deliver_due(engine, settings=mail_settings(inbox.url)) == 2
@@ -245,7 +247,7 @@ def test_the_notice_lists_batches_finished_since_the_admin_last_looked_of_their_
     first = finished_upload(engine, company, name="first.csv")
     finished_upload(engine, other, name="elsewhere.csv", start=5000)
     with session_scope(engine, read_only=True) as session:
-        news, total = outbox.finished_since_seen(session, company, admin_user_id=7)
+        news, total = notices.finished_since_seen(session, company, admin_user_id=7)
     # Newest first; the helper's earlier.csv finished just before.
     assert [(n.file_name, n.status, n.created, n.failed) for n in news] == [
         ("first.csv", "created_with_failures", 3, 2),
@@ -253,13 +255,13 @@ def test_the_notice_lists_batches_finished_since_the_admin_last_looked_of_their_
     ]
     assert news[0].upload_id == first and total == 2
     with session_scope(engine) as session:
-        outbox.mark_seen(session, company, 7)
+        notices.mark_seen(session, company, 7)
     with session_scope(engine) as session:
-        outbox.mark_seen(session, company, 7)  # again: one row per admin
+        notices.mark_seen(session, company, 7)  # again: one row per admin
     with session_scope(engine, read_only=True) as session:
-        assert outbox.finished_since_seen(session, company, 7) == ([], 0)
-        assert outbox.finished_since_seen(session, company, 8)[1] == 2  # another admin has not looked
-        assert outbox.notifications_of(session, other, [first]) == {}  # another company's: nothing
+        assert notices.finished_since_seen(session, company, 7) == ([], 0)
+        assert notices.finished_since_seen(session, company, 8)[1] == 2  # another admin has not looked
+        assert notices.notifications_of(session, other, [first]) == {}  # another company's: nothing
 
 
 def test_two_deliverer_processes_at_once_send_each_message_once(engine, db_url, inbox):
@@ -402,7 +404,7 @@ def test_a_batch_cancelled_while_creating_emails_what_was_created_before(engine,
             .where(BulkUpload.id == upload_id)
             .values(notify_emails=[UPLOADER], cancel_requested=True)  # the admin pressed Cancel
         )
-    uploads.create_users(engine, company, upload_id, chunk_size=1)
+    creating.create_users(engine, company, upload_id, chunk_size=1)
     with session_scope(engine, read_only=True) as session:
         assert session.get(BulkUpload, upload_id).status == UploadStatus.CANCELLED
     (row,) = outbox_rows(engine, upload_id)
@@ -464,7 +466,7 @@ def a_message():
 
 
 def test_starttls_with_credentials_delivers_over_tls_and_a_wrong_password_is_retried_not_dropped(trusted_certificate):
-    from bulk_upload_app.importer.notification_mail import send
+    from bulk_upload_app.delivery.mail import send
     from bulk_upload_app.settings import parse_smtp_url
 
     with starttls_server(*trusted_certificate) as inbox:
@@ -473,7 +475,7 @@ def test_starttls_with_credentials_delivers_over_tls_and_a_wrong_password_is_ret
         (received,) = inbox.wait_for(1)
         assert received.rcpt_tos == [UPLOADER] and received.subject == "TLS check"
         wrong = parse_smtp_url(f"smtp+starttls://bulk%40example.com:nope@127.0.0.1:{inbox.port}")
-        with pytest.raises(outbox.DeliveryFailed) as refused:
+        with pytest.raises(sending.DeliveryFailed) as refused:
             send(wrong, a_message())
         assert not refused.value.permanent and "refused the credentials (535)" in str(refused.value)
         assert "nope" not in str(refused.value)
@@ -481,18 +483,18 @@ def test_starttls_with_credentials_delivers_over_tls_and_a_wrong_password_is_ret
 
 
 def test_starttls_is_never_skipped_when_the_server_does_not_offer_it():
-    from bulk_upload_app.importer.notification_mail import send
+    from bulk_upload_app.delivery.mail import send
     from bulk_upload_app.settings import parse_smtp_url
 
     with mail_server() as inbox:  # plain SMTP only
-        with pytest.raises(outbox.DeliveryFailed) as failed:
+        with pytest.raises(sending.DeliveryFailed) as failed:
             send(parse_smtp_url(f"smtp+starttls://user:secret@127.0.0.1:{inbox.port}"), a_message())
         assert "SMTPNotSupportedError" in str(failed.value) and not failed.value.permanent
     assert inbox.messages == []
 
 
 def test_too_many_failed_rows_to_attach_are_summed_up_from_the_database_without_loading_them(engine, inbox):
-    from bulk_upload_app.importer.notification_mail import MIN_XLSX_BYTES_PER_ROW, summarise, summarise_streamed
+    from bulk_upload_app.delivery.mail import MIN_XLSX_BYTES_PER_ROW, summarise, summarise_streamed
 
     company = new_company(engine)
     rows = [person(9000 + i, email=f"bad{i}") for i in range(40)]
@@ -501,7 +503,7 @@ def test_too_many_failed_rows_to_attach_are_summed_up_from_the_database_without_
     upload_id = stage(engine, company, rows, name="many.csv")
     with session_scope(engine) as session:
         session.execute(update(BulkUpload).where(BulkUpload.id == upload_id).values(notify_emails=[UPLOADER]))
-    uploads.create_users(engine, company, upload_id)
+    creating.create_users(engine, company, upload_id)
     with session_scope(engine, read_only=True) as session:
         in_memory = summarise(records.failed_rows(session, upload_id))
         assert summarise_streamed(session, upload_id) == in_memory

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import processing, uploads
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.schema import COLUMN_NAMES
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.files.schema import COLUMN_NAMES
 from bulk_upload_app.models import BulkUpload, BulkUploadRow
+from bulk_upload_app.uploads import pipeline, processing
 from tests.support.factories import new_company, person
 
 _EMAILS = st.sampled_from(["a@example.com", "A@example.com", "b@example.org", "bad", ""])
@@ -57,7 +57,7 @@ def _staged(engine, upload_id: str) -> list[tuple]:
 
 def _process(engine, company: int, data: bytes, head_bytes: int, monkeypatch) -> str:
     monkeypatch.setattr(processing, "HEAD_BYTES", head_bytes)
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine, company_id=company, admin_user_id=None, file_name="big.csv", data=data, user_type="agent"
     )
     with contextlib.suppress(FileProblem):  # refused either way, or neither: compared by the caller
@@ -96,7 +96,7 @@ def test_a_file_unusable_past_its_head_is_rejected_with_nothing_staged(engine, m
     company = new_company(engine)
     data = _csv([person(i) for i in range(200)]) + b"\0binary tail\n"
     monkeypatch.setattr(processing, "HEAD_BYTES", 1024)
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine, company_id=company, admin_user_id=None, file_name="big.csv", data=data, user_type="agent"
     )
     with pytest.raises(FileProblem) as refused:
@@ -114,7 +114,7 @@ def test_the_head_is_staged_before_the_whole_file_is_read(engine, monkeypatch):
     company = new_company(engine)
     data = _csv([person(i) for i in range(300)])
     monkeypatch.setattr(processing, "HEAD_BYTES", 2048)
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine, company_id=company, admin_user_id=None, file_name="big.csv", data=data, user_type="agent"
     )
     seen_when_reading_whole: list[int] = []

@@ -14,11 +14,11 @@ import polars as pl
 from sqlalchemy import select
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import drafts, uploads
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.schema import COLUMN_NAMES
-from bulk_upload_app.importer.validation import validate_rows
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.files.schema import COLUMN_NAMES
+from bulk_upload_app.files.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, User
+from bulk_upload_app.uploads import drafts, pipeline, records
 from tests.support import concurrency_workers
 from tests.support.concurrency_workers import run_racers
 from tests.support.factories import new_company, person, stage, users_csv
@@ -54,7 +54,7 @@ def test_three_creator_processes_for_two_and_a_half_batches_of_seats_create_two_
         refused_rows = (
             session.exec(select(BulkUploadRow.outcome).where(BulkUploadRow.upload_id == refused[0])).scalars().all()
         )
-        free = uploads.company_seats(session, company).free
+        free = records.company_seats(session, company).free
     assert by_upload == Counter({o[0]: batch for o in outcomes if o[1] == "ok"})
     assert sum(by_upload.values()) == 2 * batch <= batch * 5 // 2 and free == batch // 2
     assert {(u.id, u.status, u.seats_reserved) for u in uploads_now.values()} == {
@@ -141,7 +141,7 @@ def test_the_same_upload_created_from_two_processes_at_once_creates_each_user_on
 
 def test_two_editors_of_one_draft_leave_it_consistent(engine, db_url):
     company = new_company(engine)
-    upload_id = uploads.draft_from_file(
+    upload_id = pipeline.draft_from_file(
         engine,
         company_id=company,
         admin_user_id=None,

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from bulk_upload_app import audit, errors
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import audit, retention, uploads
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, User, utcnow
 from bulk_upload_app.settings import SettingsError, get_settings
+from bulk_upload_app.uploads import creating, retention
 from tests.support import concurrency_workers
 from tests.support.concurrency_workers import run_racers
 from tests.support.factories import new_company, person, stage
@@ -56,7 +57,7 @@ def done_upload(engine, company: int, n: int = 3, domain: str = "done.example.co
     upload_id = stage(
         engine, company, [*(person(i, domain=domain, phone="") for i in range(n)), person(99, email="bad")]
     )
-    uploads.create_users(engine, company, upload_id)
+    creating.create_users(engine, company, upload_id)
     return upload_id
 
 
@@ -70,7 +71,7 @@ def interrupted_upload(engine, company: int, domain: str) -> str:
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        uploads.create_users(engine, company, upload_id, chunk_size=2, on_progress=stop)
+        creating.create_users(engine, company, upload_id, chunk_size=2, on_progress=stop)
     assert upload_of(engine, upload_id).status == "interrupted"
     return upload_id
 
@@ -192,8 +193,8 @@ def test_an_interrupted_upload_left_for_retention_days_is_abandoned_with_its_cou
         "interrupted",
     )
     # Without its rows it cannot be resumed; the admin is told why.
-    with pytest.raises(uploads.UploadBusy, match="rows were deleted"):
-        uploads.create_users(engine, company, upload_id)
+    with pytest.raises(errors.UploadBusy, match="rows were deleted"):
+        creating.create_users(engine, company, upload_id)
     assert users_of(engine, upload_id) == 2
 
 
@@ -248,7 +249,7 @@ def test_a_purge_during_a_real_creation_leaves_it_alone(engine):
         if not during:
             during.append(retention.purge(engine, Path("/nonexistent")))
 
-    result = uploads.create_users(engine, company, running, chunk_size=3, on_progress=purge_midway)
+    result = creating.create_users(engine, company, running, chunk_size=3, on_progress=purge_midway)
     assert during[0].uploads_rows_purged == [old] and during[0].drafts_deleted == []
     assert result.created == 9 and row_count(engine, running) == 9
     assert upload_of(engine, running).rows_purged_at is None
@@ -362,7 +363,7 @@ def test_concurrent_purges_remove_and_audit_each_thing_once(engine, db_url, tmp_
 
 @postgres_only
 def test_a_draft_being_edited_is_skipped_not_waited_for_on_postgres(engine):
-    from bulk_upload_app.importer import drafts
+    from bulk_upload_app.uploads import drafts
 
     company = new_company(engine)
     upload_id = stage(engine, company, [person(1)])

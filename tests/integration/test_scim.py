@@ -12,14 +12,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bulk_upload_app import audit
+from bulk_upload_app.access import api_keys
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import api_keys, audit
-from bulk_upload_app.importer.batch import batch_from_names
-from bulk_upload_app.importer.scim_users import save_defaults
 from bulk_upload_app.models import BulkUpload, BulkUploadAudit, BulkUploadRow, Group, GroupMember, ScimIdentity, User
+from bulk_upload_app.provisioning.scim_users import save_defaults
 from bulk_upload_app.request_size import SCIM_BODY_BYTES
 from bulk_upload_app.scim.resources import MAX_OPERATIONS
 from bulk_upload_app.services import history
+from bulk_upload_app.uploads.batch import batch_from_names
 from tests.support.factories import new_company
 from tests.support.scim_server import scim_server
 
@@ -370,8 +371,8 @@ def test_company_defaults_give_scim_users_their_type_and_groups_and_undo_removes
 
 def test_a_user_name_taken_meanwhile_leaves_the_user_its_email(scim, monkeypatch):
     """attach_identities after a concurrent request took the userName: no error, email as userName."""
-    from bulk_upload_app.importer import scim_users
-    from bulk_upload_app.importer.scim_users import Person, attach_identities
+    from bulk_upload_app.provisioning import scim_users
+    from bulk_upload_app.provisioning.scim_users import Person, attach_identities
 
     # The race: the other request's identity commits after this one's check said "free".
     monkeypatch.setattr(scim_users, "taken_user_names", lambda *a, **k: set())

@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bulk_upload_app.db import session_scope
-from bulk_upload_app.importer import processing, uploads
-from bulk_upload_app.importer.errors import ErrorCode
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.schema import COLUMN_NAMES
-from bulk_upload_app.importer.staging import stage_chunk
-from bulk_upload_app.importer.validation import validate_rows
+from bulk_upload_app.errors import ErrorCode
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.files.schema import COLUMN_NAMES
+from bulk_upload_app.files.validation import validate_rows
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, User
 from bulk_upload_app.statuses import UploadStatus
+from bulk_upload_app.uploads import pipeline, processing
+from bulk_upload_app.uploads.staging import stage_chunk
 from tests.support.factories import new_company, person, users_csv
 
 # What CSV writing and COPY's CSV reading must agree on: quotes, delimiters, line ends, empty
@@ -91,7 +91,7 @@ def test_an_email_taken_in_the_account_is_refused_in_every_chunk(engine, monkeyp
                     user_type="agent",
                 )
             )
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine, company_id=company, admin_user_id=None, file_name="p.csv", data=users_csv(rows), user_type="agent"
     )
     assert processing.process(engine, upload_id, limits=ReadLimits(), first_chunk=2, chunk=7) == UploadStatus.DRAFT
@@ -106,7 +106,7 @@ def test_an_email_taken_in_the_account_is_refused_in_every_chunk(engine, monkeyp
 
 def test_a_file_cancelled_between_chunks_keeps_no_row(engine, monkeypatch):
     company = new_company(engine)
-    upload_id = uploads.receive(
+    upload_id = pipeline.receive(
         engine,
         company_id=company,
         admin_user_id=None,

@@ -8,7 +8,8 @@ import uuid
 import jwt
 import pytest
 
-from bulk_upload_app import auth, models
+from bulk_upload_app import models
+from bulk_upload_app.access import tokens
 from bulk_upload_app.db import session_scope
 from tests.support.factories import TOKEN_ISSUER as ISSUER
 from tests.support.factories import TOKEN_SECRET as SECRET
@@ -24,29 +25,29 @@ def _secret(monkeypatch):
 
 
 def test_a_token_is_accepted_once(engine, demo_company):
-    token = auth.make_token(demo_company, 1)
+    token = tokens.make_token(demo_company, 1)
     with session_scope(engine) as session:
-        assert auth.accept_token(session, token).company_id == demo_company
-    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
-        auth.accept_token(session, token)
+        assert tokens.accept_token(session, token).company_id == demo_company
+    with session_scope(engine) as session, pytest.raises(tokens.TokenRefused) as refused:
+        tokens.accept_token(session, token)
     assert refused.value.code == "replayed"
     # another token for the same admin is fine
     with session_scope(engine) as session:
-        assert auth.accept_token(session, auth.make_token(demo_company, 1)).company_id == demo_company
+        assert tokens.accept_token(session, tokens.make_token(demo_company, 1)).company_id == demo_company
 
 
 def test_an_unknown_company_is_refused_and_does_not_spend_the_token(engine, demo_company):
-    with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
-        auth.accept_token(session, auth.make_token(demo_company + 999, 1))
+    with session_scope(engine) as session, pytest.raises(tokens.TokenRefused) as refused:
+        tokens.accept_token(session, tokens.make_token(demo_company + 999, 1))
     assert refused.value.code == "unknown_company"
 
 
 def test_expired_jtis_are_forgotten(engine, demo_company):
     old_jti, new_jti = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
     with session_scope(engine) as session:
-        assert auth.remember_jti(session, old_jti, int(time.time() - 3600))
+        assert tokens.remember_jti(session, old_jti, int(time.time() - 3600))
     with session_scope(engine) as session:
-        assert auth.remember_jti(session, new_jti, int(time.time()) + 60)
+        assert tokens.remember_jti(session, new_jti, int(time.time()) + 60)
         assert session.get(models.UsedToken, old_jti) is None
         assert session.get(models.UsedToken, new_jti) is not None
 
@@ -64,12 +65,12 @@ def test_a_spent_token_stays_spent_when_redis_is_restarted(monkeypatch, engine, 
     # of a Redis without persistence.
     with redis_database("token-replay") as url:
         monkeypatch.setenv("REFLEX_REDIS_URL", url)
-        token = auth.make_token(demo_company, 1)
+        token = tokens.make_token(demo_company, 1)
         with session_scope(engine) as session:
-            auth.accept_token(session, token)
+            tokens.accept_token(session, token)
         redis.Redis.from_url(url).flushdb()
-        with session_scope(engine) as session, pytest.raises(auth.TokenRefused) as refused:
-            auth.accept_token(session, token)
+        with session_scope(engine) as session, pytest.raises(tokens.TokenRefused) as refused:
+            tokens.accept_token(session, token)
     assert refused.value.code == "replayed"
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     with session_scope(engine) as session:
@@ -80,10 +81,10 @@ def test_dev_signin_is_on_in_demo_mode_only(monkeypatch, engine, demo_company):
     monkeypatch.delenv("BULK_UPLOAD_DEMO", raising=False)
     monkeypatch.setenv("BULK_UPLOAD_DEV_SIGNIN", "1")  # the old switch alone does nothing
     with session_scope(engine) as session:
-        assert auth.dev_signin(session) is None
+        assert tokens.dev_signin(session) is None
     monkeypatch.setenv("BULK_UPLOAD_DEMO", "1")
     with session_scope(engine) as session:
-        assert auth.dev_signin(session).company_id == demo_company
+        assert tokens.dev_signin(session).company_id == demo_company
 
 
 def test_dev_signin_never_signs_in_as_that_email_in_another_company(monkeypatch, engine, demo_company):
@@ -114,7 +115,7 @@ def test_dev_signin_never_signs_in_as_that_email_in_another_company(monkeypatch,
         )
     try:
         with session_scope(engine) as session:
-            assert auth.dev_signin(session) is None
+            assert tokens.dev_signin(session) is None
     finally:
         with session_scope(engine) as session:
             session.execute(delete(User).where(User.email == DEMO_ADMIN_EMAIL, User.company_id == other.id))

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .app_server import Mode, prepare_database, server_env, start_job_workers
-from .processes import free_port, log_line, serving, stop_process_group
+from tests.support.app_server import Mode, prepare_database, server_env, start_job_workers
+from tests.support.processes import free_port, log_line, serving, stop_process_group
 
 START_TIMEOUT = 120.0
 

@@ -36,10 +36,9 @@ from pathlib import Path
 
 from bulk_upload_app.jobs import BIG_LANE, SMALL_LANE
 from bulk_upload_app.settings import environment, harness_settings
-
-from .dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, PRODUCTION_SEAT_SHOP
-from .paths import REPO
-from .processes import (
+from tests.support.dashboard import E2E_JWT_ISSUER, E2E_JWT_SECRET, PRODUCTION_SEAT_SHOP
+from tests.support.paths import REPO
+from tests.support.processes import (
     StartFailed,
     free_port,
     group_pids,
@@ -49,7 +48,7 @@ from .processes import (
     stop_process_group,
     wait_for_urls,
 )
-from .services import REDIS_URL, postgres_schema, redis_database
+from tests.support.services import REDIS_URL, postgres_schema, redis_database
 
 # Under pytest's own 600 s per-test timeout, which counts a fixture's set-up.
 DEFAULT_START_TIMEOUT = 540.0

@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 
 from bulk_upload_app.settings import harness_settings
-
-from .app_server import AppServer, demo_admin_ids
-from .dashboard import e2e_token
-from .paths import SCREENSHOTS_DIR
+from tests.support.app_server import AppServer, demo_admin_ids
+from tests.support.dashboard import e2e_token
+from tests.support.paths import SCREENSHOTS_DIR
 
 CHROMIUM_PATH = harness_settings().chromium_path
 CHROMIUM_ARGS = [

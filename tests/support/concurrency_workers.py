@@ -23,16 +23,17 @@ def _engine(url: str):
 
 def create(url: str, company_id: int, upload_id: str, chunk_size: int, barrier, results) -> None:
     """Wait for every racer, then create an upload's users; put (upload_id, outcome) on `results`."""
-    from bulk_upload_app.importer import uploads
-    from bulk_upload_app.importer.errors import FileProblem
+    from bulk_upload_app import errors
+    from bulk_upload_app.errors import FileProblem
+    from bulk_upload_app.uploads import creating
 
     engine = _engine(url)
     engine.connect().close()  # connect before the start line, so the race is about creating
     try:
         barrier.wait(60)
-        result = uploads.create_users(engine, company_id, upload_id, chunk_size=chunk_size)
+        result = creating.create_users(engine, company_id, upload_id, chunk_size=chunk_size)
         results.put((upload_id, "ok", result.created, [(f["row"], f["code"]) for f in result.failed]))
-    except uploads.UploadBusy as exc:
+    except errors.UploadBusy as exc:
         results.put((upload_id, "busy", 0, str(exc)))
     except FileProblem as exc:
         results.put((upload_id, "refused", 0, exc.as_dict()))
@@ -43,7 +44,7 @@ def create(url: str, company_id: int, upload_id: str, chunk_size: int, barrier, 
 def edit(url: str, company_id: int, upload_id: str, edits: list[tuple[int, str, str]], barrier, results) -> None:
     """Wait for the other editor, then apply each (row_id, column, value) in its own transaction."""
     from bulk_upload_app.db import session_scope
-    from bulk_upload_app.importer import drafts
+    from bulk_upload_app.uploads import drafts
 
     engine = _engine(url)
     engine.connect().close()
@@ -62,7 +63,7 @@ def purge(url: str, storage_dir: str, now_iso: str, barrier, results) -> None:
     from datetime import datetime
     from pathlib import Path
 
-    from bulk_upload_app.importer import retention
+    from bulk_upload_app.uploads import retention
 
     engine = _engine(url)
     engine.connect().close()
@@ -77,7 +78,7 @@ def purge(url: str, storage_dir: str, now_iso: str, barrier, results) -> None:
 def undo(url: str, company_id: int, upload_id: str, barrier, results) -> None:
     """Wait for the other undoers, then undo the upload; put (removed, kept emails, status) on `results`."""
     from bulk_upload_app.db import session_scope
-    from bulk_upload_app.importer import undo as undoing
+    from bulk_upload_app.uploads import undo as undoing
 
     engine = _engine(url)
     engine.connect().close()
@@ -92,7 +93,7 @@ def undo(url: str, company_id: int, upload_id: str, barrier, results) -> None:
 
 def deliver(url: str, smtp_url: str, barrier, results) -> None:
     """Wait for the other deliverers, then deliver the outbox; put how many it sent on `results`."""
-    from bulk_upload_app.importer import outbox
+    from bulk_upload_app.delivery import outbox
     from bulk_upload_app.settings import load_settings
 
     engine = _engine(url)
@@ -112,14 +113,14 @@ def main(argv: list[str]) -> int:
 
     The kill test runs this and SIGKILLs it halfway.
     """
-    from bulk_upload_app.importer import uploads
+    from bulk_upload_app.uploads import creating
 
     url, company_id, upload_id, chunk_size = argv[0], int(argv[1]), argv[2], int(argv[3])
 
     def progress(done: int, total: int) -> None:
         print(f"{done} {total} {time.monotonic():.3f}", flush=True)
 
-    uploads.create_users(_engine(url), company_id, upload_id, chunk_size=chunk_size, on_progress=progress)
+    creating.create_users(_engine(url), company_id, upload_id, chunk_size=chunk_size, on_progress=progress)
     print("finished", flush=True)
     return 0
 

@@ -10,7 +10,7 @@ PRODUCTION_SEAT_SHOP = "https://dashboard.e2e.example.com/billing/seats"  # neve
 
 def e2e_token(company_id: int, user_id: int, role: str = "admin", **kwargs) -> str:
     """A sign-in token as the e2e servers' dashboard makes it (make_token's other arguments pass through)."""
-    from bulk_upload_app.auth import make_token
+    from bulk_upload_app.access.tokens import make_token
 
     kwargs.setdefault("secret", E2E_JWT_SECRET)
     kwargs.setdefault("issuer", E2E_JWT_ISSUER)

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulk_upload_app.settings import environment
-
-from .app_server import START_TIMEOUT
-from .paths import REPO
-from .processes import StartFailed, free_port, group_pids, log_line, serving
+from tests.support.app_server import START_TIMEOUT
+from tests.support.paths import REPO
+from tests.support.processes import StartFailed, free_port, group_pids, log_line, serving
 
 # Granian, at debug level: "Changes detected, reloading workers..", "Modified: <path>", "Spawning worker-1 with PID: <pid>".
 RESTART_LINE = re.compile(r"changes detected|reloading workers|modified: |spawning worker", re.IGNORECASE)

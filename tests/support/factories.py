@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bulk_upload_app.db import get_engine, session_scope
-from bulk_upload_app.importer import uploads
-from bulk_upload_app.importer.batch import BatchSpec
-from bulk_upload_app.importer.intake import parse_file, validate_file
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.schema import COLUMN_NAMES
-from bulk_upload_app.importer.settings_catalogue import default_settings
+from bulk_upload_app.files.intake import parse_file, validate_file
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.files.schema import COLUMN_NAMES
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, User, utcnow
+from bulk_upload_app.uploads import pipeline, staging
+from bulk_upload_app.uploads.batch import BatchSpec
+from bulk_upload_app.uploads.settings_catalogue import default_settings
 
 # ---------------------------------------------------------------- users: rows and files
 
@@ -220,7 +220,7 @@ def stage(engine, company_id, rows, spec: BatchSpec | None = None, name="users.c
     """A staged upload (a draft) of these rows, with the batch settings `spec` when given."""
     parsed = parse_file(users_csv(rows), name)
     with session_scope(engine) as session:
-        upload = uploads.stage_upload(
+        upload = staging.stage_upload(
             session,
             company_id=company_id,
             admin_user_id=None,
@@ -229,7 +229,7 @@ def stage(engine, company_id, rows, spec: BatchSpec | None = None, name="users.c
             validation=validate_file(parsed),
         )
         if spec is not None:
-            uploads.configure_batch(session, company_id, upload.id, spec)
+            staging.configure_batch(session, company_id, upload.id, spec)
         return upload.id
 
 
@@ -261,7 +261,7 @@ def running_create(engine, company_id, reserved, heartbeat_age=0.0) -> str:
 
 def draft(engine, company, rows, **kwargs) -> str:
     """A draft made from a CSV of these rows as a worker makes it (read, judged, staged in chunks)."""
-    return uploads.draft_from_file(
+    return pipeline.draft_from_file(
         engine,
         company_id=company,
         admin_user_id=None,

@@ -18,7 +18,7 @@ from io import BytesIO
 
 from aiosmtpd.controller import Controller
 
-from .processes import free_port
+from tests.support.processes import free_port
 
 
 @dataclass(frozen=True)

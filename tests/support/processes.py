@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from .paths import REPO
+from tests.support.paths import REPO
 
 
 class StartFailed(RuntimeError):

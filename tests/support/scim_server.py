@@ -16,8 +16,7 @@ from pathlib import Path
 from bulk_upload_app.http_guard import http_guard
 from bulk_upload_app.scim import mount_scim
 from bulk_upload_app.settings import environment
-
-from .processes import free_port, serving
+from tests.support.processes import free_port, serving
 
 
 async def _nothing_here(scope, receive, send):

@@ -9,8 +9,7 @@ from sqlalchemy import select
 from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.models import Company, User
 from bulk_upload_app.seed import DEMO_COMPANY
-
-from .browser import screenshot, wait_connected
+from tests.support.browser import screenshot, wait_connected
 
 REFUSAL = "This bulk upload does not exist or belongs to another account."
 

@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from bulk_upload_app.http_auth import bearer_token
-from bulk_upload_app.importer.api_keys import (
+from bulk_upload_app.access.api_keys import (
     KEY_PREFIX,
     NAME_MAX,
     SHOWN_CHARACTERS,
@@ -19,6 +18,7 @@ from bulk_upload_app.importer.api_keys import (
     digest,
     new_key,
 )
+from bulk_upload_app.http_auth import bearer_token
 
 
 def test_a_key_is_the_prefix_and_256_random_bits_url_safe():

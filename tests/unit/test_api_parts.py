@@ -13,9 +13,9 @@ from bulk_upload_app.api import create_api, ratelimit
 from bulk_upload_app.api.docs_page import docs_html
 from bulk_upload_app.api.imports import ReportFormat, RowResult
 from bulk_upload_app.api.problems import PROBLEM_JSON, as_problem
-from bulk_upload_app.importer.batch import BatchProblem
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound, catalogue
+from bulk_upload_app.errors import ErrorCode, FileProblem, UploadBusy, UploadNotFound, catalogue
 from bulk_upload_app.services import api_imports
+from bulk_upload_app.uploads.batch import BatchProblem
 
 
 def test_row_results_are_the_services_own():
@@ -84,7 +84,7 @@ def test_the_docs_page_names_every_operation_and_code_and_loads_nothing():
 
 
 def test_webhook_urls_we_call(monkeypatch):
-    from bulk_upload_app.importer.webhooks import WebhookProblem, check_url
+    from bulk_upload_app.delivery.webhooks import WebhookProblem, check_url
     from bulk_upload_app.settings import load_settings
 
     strict = load_settings({"BULK_UPLOAD_DEMO": "1"})
@@ -98,8 +98,8 @@ def test_webhook_urls_we_call(monkeypatch):
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "localhost", "[::1]"])
 def test_webhooks_never_call_inside_the_network(host):
-    from bulk_upload_app.importer.outbox import DeliveryFailed
-    from bulk_upload_app.importer.webhooks import _public
+    from bulk_upload_app.delivery.sending import DeliveryFailed
+    from bulk_upload_app.delivery.webhooks import _public
 
     with pytest.raises(DeliveryFailed) as refused:
         _public(host.strip("[]"), 443)
@@ -111,7 +111,7 @@ def test_a_webhook_signature_is_the_hmac_of_timestamp_and_body(body, timestamp):
     import hashlib
     import hmac
 
-    from bulk_upload_app.importer.webhooks import signature
+    from bulk_upload_app.delivery.webhooks import signature
 
     expected = hmac.new(b"whsec_test", f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert signature("whsec_test", timestamp, body) == f"t={timestamp},v1={expected}"

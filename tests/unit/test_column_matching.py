@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer import countries
-from bulk_upload_app.importer.column_aliases import MARK_WORDS, alias_for, normalise_title, title_keys
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.intake import parse_file, read_raw, template_match, validate_file
-from bulk_upload_app.importer.matching import guess
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files import countries
+from bulk_upload_app.files.column_aliases import MARK_WORDS, alias_for, normalise_title, title_keys
+from bulk_upload_app.files.intake import parse_file, read_raw, template_match, validate_file
+from bulk_upload_app.files.matching import guess
 from tests.support.exports import (
     GOOGLE_WORKSPACE_HEADER,
     MICROSOFT_365_HEADER,

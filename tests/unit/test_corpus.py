@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.reading import RawTable, read_table
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files.reading import RawTable, read_table
 from tests.support.paths import CORPUS
 
 NOT_DATA = {"README.md", "LICENSES.md", "expectations.json"}
@@ -513,7 +513,7 @@ def test_corpus_file(rel: str) -> None:
 
 
 def check_table(table: RawTable, spec: dict) -> None:
-    # The shape the rest of the importer relies on.
+    # The shape the rest of the engine relies on.
     n = len(table.header)
     assert table.data.columns == [f"c{i}" for i in range(n)] + ["row"]
     assert all(dtype == __import__("polars").String for dtype in table.data.dtypes[:-1])
@@ -573,7 +573,7 @@ def test_single_cell_workbooks(rel: str, sheet: str, cell: str) -> None:
     require_corpus()
     import python_calamine
 
-    from bulk_upload_app.importer.reading.calamine_worker import _cell_text
+    from bulk_upload_app.files.reading.calamine_worker import _cell_text
 
     book = python_calamine.CalamineWorkbook.from_object(io.BytesIO((CORPUS / rel).read_bytes()))
     assert book.sheet_names[0] == sheet

@@ -25,12 +25,12 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer import reading
-from bulk_upload_app.importer.errors import FILE_LEVEL, ErrorCode, FileProblem
-from bulk_upload_app.importer.intake import parse_file, validate_file
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.schema import COLUMN_NAMES
-from bulk_upload_app.importer.validation import validate_rows
+from bulk_upload_app.errors import FILE_LEVEL, ErrorCode, FileProblem
+from bulk_upload_app.files import reading
+from bulk_upload_app.files.intake import parse_file, validate_file
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.files.schema import COLUMN_NAMES
+from bulk_upload_app.files.validation import validate_rows
 from tests.support.factories import istr, raw_xlsx, xlsx
 
 LIMITS = ReadLimits(max_bytes=20_000, max_rows=200, max_columns=40, max_cell_chars=300)

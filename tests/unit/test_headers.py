@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.headers import column_for, map_headers
-from bulk_upload_app.importer.schema import COLUMN_NAMES
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files.headers import column_for, map_headers
+from bulk_upload_app.files.schema import COLUMN_NAMES
 
 TEMPLATE = list(COLUMN_NAMES)
 

@@ -29,11 +29,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulk_upload_app.importer.errors import FILE_LEVEL, ErrorCode, FileProblem
-from bulk_upload_app.importer.intake import ParsedFile, parse_file, validate_file
-from bulk_upload_app.importer.reading import ReadLimits
-from bulk_upload_app.importer.report import report_csv, report_xlsx
-from bulk_upload_app.importer.schema import COLUMN_NAMES
+from bulk_upload_app.errors import FILE_LEVEL, ErrorCode, FileProblem
+from bulk_upload_app.files.intake import ParsedFile, parse_file, validate_file
+from bulk_upload_app.files.reading import ReadLimits
+from bulk_upload_app.files.schema import COLUMN_NAMES
+from bulk_upload_app.uploads.report import report_csv, report_xlsx
 from tests.support.factories import (
     XLSX_CONTENT_TYPES,
     XLSX_RELS,
@@ -756,8 +756,8 @@ _MEASURE = textwrap.dedent(
         for line in open("/proc/self/status"):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-    from bulk_upload_app.importer.errors import FileProblem
-    from bulk_upload_app.importer.intake import parse_file
+    from bulk_upload_app.errors import FileProblem
+    from bulk_upload_app.files.intake import parse_file
     data = open(sys.argv[1], "rb").read()
     base = hwm_mb()
     started = time.monotonic()

@@ -16,7 +16,7 @@ import threading
 import pytest
 
 from bulk_upload_app import housekeeping
-from bulk_upload_app.importer.retention import PurgeResult
+from bulk_upload_app.uploads.retention import PurgeResult
 from tests.support.paths import REPO
 
 

@@ -1,4 +1,4 @@
-"""importer/lifecycle.py is the only module that writes where an upload is: every module of the
+"""uploads/lifecycle.py is the only module that writes where an upload is: every module of the
 product is read (its syntax tree, not run) and any write of those fields elsewhere fails here."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bulk_upload_app.importer.lifecycle import OWNED_FIELDS
+from bulk_upload_app.uploads.lifecycle import OWNED_FIELDS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "bulk_upload_app"
-OWNER = PACKAGE / "importer" / "lifecycle.py"
+OWNER = PACKAGE / "uploads" / "lifecycle.py"
 
 
 def _names_bulk_upload(node: ast.AST) -> bool:
@@ -81,7 +81,7 @@ def test_only_the_lifecycle_writes_where_an_upload_is():
         if path != OWNER
         for line, what in writes(path.read_text(encoding="utf-8"))
     ]
-    assert offenders == [], "write these through importer/lifecycle.py:\n" + "\n".join(offenders)
+    assert offenders == [], "write these through uploads/lifecycle.py:\n" + "\n".join(offenders)
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer import lifecycle
-from bulk_upload_app.importer.lifecycle import ENDED, MOVES, Event, IllegalMove, may, next_status, sources
 from bulk_upload_app.models import BulkUpload
 from bulk_upload_app.statuses import UploadSource, UploadStatus, WizardStep
+from bulk_upload_app.uploads import lifecycle
+from bulk_upload_app.uploads.lifecycle import ENDED, MOVES, Event, IllegalMove, may, next_status, sources
 
 EVENTS = list(Event)
 STATUSES = [None, *UploadStatus]

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_upload_app import auth
-from bulk_upload_app.importer import outbox
-from bulk_upload_app.importer.notification_mail import BatchMail, CodeSummary, compose, one_line, summarise
+from bulk_upload_app.access import tokens
+from bulk_upload_app.delivery import outbox
+from bulk_upload_app.delivery.mail import BatchMail, CodeSummary, compose, one_line, summarise
 from bulk_upload_app.settings import SettingsError, SmtpServer, load_settings, parse_smtp_url, startup_problems
 from tests.support.factories import PRODUCTION_SETTINGS as PRODUCTION
 
@@ -103,7 +103,7 @@ def test_retry_delays_double_up_to_the_cap_with_at_most_half_taken_off_by_jitter
     ],
 )
 def test_the_tokens_email_claim_is_optional_and_validated(claim, kept):
-    assert auth.email_claim(claim) == kept
+    assert tokens.email_claim(claim) == kept
 
 
 def mail(**changes) -> BatchMail:
@@ -147,7 +147,7 @@ def test_one_line_has_no_line_breaks_and_keeps_to_its_limit(text):
 
 
 def test_an_email_being_sent_is_described_as_being_sent_not_as_waiting_to_be_tried_again():
-    from bulk_upload_app.importer.outbox import describe
+    from bulk_upload_app.delivery.notices import describe
     from bulk_upload_app.statuses import OutboxStatus
 
     assert describe(OutboxStatus.SENDING, ["a@example.com"], 1, None) == "Sending the email to a@example.com"

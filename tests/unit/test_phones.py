@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer.phones import check_phone, e164_column, fast_e164
-from bulk_upload_app.importer.validation import VALID_CALLING_CODES
+from bulk_upload_app.files.phones import check_phone, e164_column, fast_e164
+from bulk_upload_app.files.validation import VALID_CALLING_CODES
 
 _TYPES = [
     phonenumbers.PhoneNumberType.MOBILE,

@@ -1,4 +1,4 @@
-"""Unit and property tests for the upload reader (bulk_upload_app/importer/reading/).
+"""Unit and property tests for the upload reader (bulk_upload_app/files/reading/).
 
 Every file here is built by the test: CSV as bytes, xlsx with xlsxwriter, and hand-made zips
 for ODS and for the hostile cases (bombs, lying headers) that no writer would produce.
@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer import reading
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.reading import (
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files import reading
+from bulk_upload_app.files.reading import (
     RawTable,
     ReadLimits,
     calamine,
@@ -862,8 +862,8 @@ def test_the_calamine_child_imports_nothing_heavy_on_its_way():
     assert "polars" not in imported
     assert {m for m in imported if m.startswith("bulk_upload_app")} == {
         "bulk_upload_app",
-        "bulk_upload_app.importer",
-        "bulk_upload_app.importer.reading",
+        "bulk_upload_app.files",
+        "bulk_upload_app.files.reading",
         calamine._WORKER_MODULE,
     }
 

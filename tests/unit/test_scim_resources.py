@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scim2_models import InvalidFilterException
 
-from bulk_upload_app.importer.scim_users import Person, Provisioned, prefix_of
 from bulk_upload_app.models import User as AppUser
+from bulk_upload_app.provisioning.scim_users import Person, Provisioned, prefix_of
 from bulk_upload_app.scim import filters
 from bulk_upload_app.scim.resources import Email, Name, PhoneNumber, User, to_person, to_resource
 

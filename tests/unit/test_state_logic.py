@@ -7,11 +7,11 @@ from datetime import UTC
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer.batch import BatchSpec, SkillChoice
-from bulk_upload_app.importer.drafts import RowView
-from bulk_upload_app.importer.settings_catalogue import SETTINGS, default_settings
 from bulk_upload_app.ui.wizard.review import _flat_row
 from bulk_upload_app.ui.wizard.settings_form import form_to_spec, spec_to_form, toggled
+from bulk_upload_app.uploads.batch import BatchSpec, SkillChoice
+from bulk_upload_app.uploads.drafts import RowView
+from bulk_upload_app.uploads.settings_catalogue import SETTINGS, default_settings
 
 setting_values = st.fixed_dictionaries(
     {s.key: st.booleans() if s.choices is None else st.sampled_from([v for v, _ in s.choices]) for s in SETTINGS}

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
-from bulk_upload_app.importer.intake import parse_file
-from bulk_upload_app.importer.report import REPORT_HEADER, report_csv, report_xlsx
-from bulk_upload_app.importer.schema import COLUMN_NAMES
-from bulk_upload_app.importer.spreadsheet_out import csv_safe, unescape_csv_safe
-from bulk_upload_app.importer.template import template_csv, template_xlsx
+from bulk_upload_app.errors import ErrorCode, FileProblem
+from bulk_upload_app.files.intake import parse_file
+from bulk_upload_app.files.schema import COLUMN_NAMES
+from bulk_upload_app.files.spreadsheet_out import csv_safe, unescape_csv_safe
+from bulk_upload_app.files.template import template_csv, template_xlsx
+from bulk_upload_app.uploads.report import REPORT_HEADER, report_csv, report_xlsx
 
 HOSTILE = ['=HYPERLINK("http://x")', "+44", "-2+3", "@SUM(A1)", "\tx", "\rx", "=1+1"]
 

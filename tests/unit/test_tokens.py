@@ -11,7 +11,7 @@ import uuid
 import jwt
 import pytest
 
-from bulk_upload_app import auth
+from bulk_upload_app.access import tokens
 from tests.support.factories import TOKEN_ISSUER as ISSUER
 from tests.support.factories import TOKEN_SECRET as SECRET
 
@@ -25,46 +25,46 @@ def _secret(monkeypatch):
 
 
 def code_of(token, **kwargs) -> str:
-    with pytest.raises(auth.TokenRefused) as refused:
-        auth.decode_token(token, **kwargs)
-    assert str(refused.value) == auth.MESSAGES[refused.value.code]
+    with pytest.raises(tokens.TokenRefused) as refused:
+        tokens.decode_token(token, **kwargs)
+    assert str(refused.value) == tokens.MESSAGES[refused.value.code]
     return refused.value.code
 
 
 def test_a_good_token_gives_its_claims():
-    claims = auth.decode_token(auth.make_token(7, 42, "admin", jti="abcdefgh12"))
+    claims = tokens.decode_token(tokens.make_token(7, 42, "admin", jti="abcdefgh12"))
     assert (claims.company_id, claims.user_id, claims.role, claims.jti) == (7, 42, "admin", "abcdefgh12")
     assert claims.admin().is_admin
-    assert not auth.decode_token(auth.make_token(7, 42, "agent")).admin().is_admin
+    assert not tokens.decode_token(tokens.make_token(7, 42, "agent")).admin().is_admin
 
 
 def test_the_optional_email_claim_is_carried_to_the_signed_in_admin_when_it_is_an_address():
-    claims = auth.decode_token(auth.make_token(7, 42, "admin", email="Ada@Example.com"))
+    claims = tokens.decode_token(tokens.make_token(7, 42, "admin", email="Ada@Example.com"))
     assert claims.email == "ada@example.com" and claims.admin().email == "ada@example.com"
-    assert auth.decode_token(auth.make_token(7, 42, "admin")).email is None
+    assert tokens.decode_token(tokens.make_token(7, 42, "admin")).email is None
     # A bad address does not lock the admin out: it only means no notification email.
-    assert auth.decode_token(auth.make_token(7, 42, "admin", email="ada at example")).admin().email is None
+    assert tokens.decode_token(tokens.make_token(7, 42, "admin", email="ada at example")).admin().email is None
 
 
 def test_missing_and_unconfigured():
     assert code_of(None) == "missing"
     assert code_of("  ") == "missing"
-    assert code_of(auth.make_token(1, 1), secret="") == "not_configured"
+    assert code_of(tokens.make_token(1, 1), secret="") == "not_configured"
 
 
 def test_expired():
     old = time.time() - 3600
-    assert code_of(auth.make_token(1, 1, now=old, lifetime=60)) == "expired"
+    assert code_of(tokens.make_token(1, 1, now=old, lifetime=60)) == "expired"
 
 
 def test_tampered_tokens_are_invalid():
-    token = auth.make_token(1, 1, "agent")
+    token = tokens.make_token(1, 1, "agent")
     head, body, sig = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     claims["role"] = "admin"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     assert code_of(f"{head}.{forged}.{sig}") == "invalid"
-    assert code_of(auth.make_token(1, 1, secret="another-secret-" + "y" * 40)) == "invalid"
+    assert code_of(tokens.make_token(1, 1, secret="another-secret-" + "y" * 40)) == "invalid"
     assert code_of("not.a.jwt") == "invalid"
     assert code_of("garbage") == "invalid"
     # alg=none and other algorithms are never accepted
@@ -83,7 +83,7 @@ def test_tampered_tokens_are_invalid():
     assert code_of(none_token) == "invalid"
 
 
-@pytest.mark.parametrize("claim", auth.REQUIRED_CLAIMS)
+@pytest.mark.parametrize("claim", tokens.REQUIRED_CLAIMS)
 def test_every_claim_is_required(claim):
     now = int(time.time())
     payload = {
@@ -115,7 +115,7 @@ def test_every_claim_is_required(claim):
 def test_malformed_claims_are_invalid(bad):
     assert (
         code_of(
-            auth.make_token(1, 1, **bad)
+            tokens.make_token(1, 1, **bad)
             if "company_id" not in bad and "user_id" not in bad and "role" not in bad and "jti" not in bad
             else _token_with(bad)
         )
@@ -138,10 +138,10 @@ def _token_with(changes: dict) -> str:
 
 
 def test_long_lived_or_future_tokens_are_invalid(monkeypatch):
-    assert code_of(auth.make_token(1, 1, lifetime=3600)) == "invalid"
-    assert code_of(auth.make_token(1, 1, now=time.time() + 600)) == "invalid"
+    assert code_of(tokens.make_token(1, 1, lifetime=3600)) == "invalid"
+    assert code_of(tokens.make_token(1, 1, now=time.time() + 600)) == "invalid"
     monkeypatch.setenv("BULK_UPLOAD_JWT_MAX_AGE", "7200")
-    assert auth.decode_token(auth.make_token(1, 1, lifetime=3600)).company_id == 1
+    assert tokens.decode_token(tokens.make_token(1, 1, lifetime=3600)).company_id == 1
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_long_lived_or_future_tokens_are_invalid(monkeypatch):
     ],
 )
 def test_a_token_for_another_audience_or_from_another_issuer_is_refused(claims):
-    token = auth.make_token(
+    token = tokens.make_token(
         7,
         42,
         **({"issuer": claims["iss"]} if "iss" in claims else {}),
@@ -166,11 +166,11 @@ def test_a_token_for_another_audience_or_from_another_issuer_is_refused(claims):
 def test_no_issuer_configured_means_no_token_sign_in(monkeypatch):
     monkeypatch.delenv("BULK_UPLOAD_JWT_ISSUER")
     monkeypatch.delenv("BULK_UPLOAD_DEMO", raising=False)
-    assert code_of(auth.make_token(7, 42, issuer=ISSUER)) == "not_configured"
+    assert code_of(tokens.make_token(7, 42, issuer=ISSUER)) == "not_configured"
 
 
 @pytest.mark.parametrize("claim", ["aud", "iss"])
 def test_a_token_without_audience_or_issuer_is_refused(claim):
-    payload = jwt.decode(auth.make_token(7, 42), options={"verify_signature": False})
+    payload = jwt.decode(tokens.make_token(7, 42), options={"verify_signature": False})
     del payload[claim]
     assert code_of(jwt.encode(payload, SECRET, algorithm="HS256")) == "invalid"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bulk_upload_app.importer.errors import ErrorCode, FileProblem
+from bulk_upload_app.errors import ErrorCode, FileProblem
 from bulk_upload_app.uploaded_files import new_upload_path, receive_to_disk
 
 

@@ -9,9 +9,9 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulk_upload_app.importer.errors import ErrorCode
-from bulk_upload_app.importer.phones import check_phone
-from bulk_upload_app.importer.validation import check_email, validate_rows
+from bulk_upload_app.errors import ErrorCode
+from bulk_upload_app.files.phones import check_phone
+from bulk_upload_app.files.validation import check_email, validate_rows
 
 GOOD = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com", "countryprefix": "+44", "phone": ""}
 

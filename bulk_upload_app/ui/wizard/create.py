@@ -11,13 +11,13 @@ import logging
 
 import reflex as rx
 
-from ... import embed, routes
-from ...importer.errors import FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound
-from ...services import batches, creating, history, notifications
-from ...settings import get_settings
-from ...statuses import UploadStatus, WizardStep, shown_status
-from ..layout import named_table
-from .draft import DraftState
+from bulk_upload_app import embed, routes
+from bulk_upload_app.errors import FileProblem, QueueMissing, UndoRefused, UploadBusy, UploadNotFound
+from bulk_upload_app.services import batches, creating, history, notifications
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import UploadStatus, WizardStep, shown_status
+from bulk_upload_app.ui.layout import named_table
+from bulk_upload_app.ui.wizard.draft import DraftState
 
 logger = logging.getLogger("bulk_upload")
 WATCH_SECONDS = 0.5

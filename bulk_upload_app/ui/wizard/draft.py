@@ -8,16 +8,22 @@ within the signed-in admin's company only (services/), so a guessed or foreign i
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import EventHandler
 
-from ... import routes
-from ...importer import drafts
-from ...importer.errors import UploadBusy, UploadNotFound
-from ...importer.schema import USER_TYPES
-from ...services import drafts as draft_service
-from ...services.drafts import DraftSummary, Report
-from ...settings import get_settings
-from ...statuses import WizardStep
-from ..session import SessionState
+from bulk_upload_app import routes
+from bulk_upload_app.errors import UploadBusy, UploadNotFound
+from bulk_upload_app.files.schema import USER_TYPES
+from bulk_upload_app.services import drafts as draft_service
+from bulk_upload_app.services.drafts import DraftSummary, Report
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import WizardStep
+from bulk_upload_app.ui.session import SessionState
+from bulk_upload_app.uploads import drafts
+
+# What the wizard runs when it arrives on a step (the Review grid's rows, the Settings form):
+# each step's module adds its own here, since those modules build on this one and this one
+# must not import them back.
+ARRIVE_ON_STEP: dict[str, EventHandler] = {}
 
 
 class DraftState(SessionState):
@@ -133,14 +139,8 @@ class DraftState(SessionState):
             self.message = str(exc)
             return
         self.step = step
-        # Imported here: the steps' modules build on this one.
-        from .review import ReviewState
-        from .settings import SettingsState
-
-        scroll = rx.call_script("window.scrollTo(0, 0)")
-        return (
-            [scroll, SettingsState.load_settings] if step == WizardStep.SETTINGS else [scroll, ReviewState.reload_rows]
-        )
+        arrive = ARRIVE_ON_STEP[WizardStep.SETTINGS if step == WizardStep.SETTINGS else WizardStep.REVIEW]
+        return [rx.call_script("window.scrollTo(0, 0)"), arrive]
 
     def _refresh_summary(self) -> DraftSummary | None:
         """The draft as it is now (a worker may be changing it); None when it is gone."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ...importer.errors import FileProblem, UploadBusy, UploadNotFound
-from ...importer.schema import COLUMNS
-from ...services import drafts as draft_service
-from ..layout import named_table
-from .draft import DraftState, error_callout
+from bulk_upload_app.errors import FileProblem, UploadBusy, UploadNotFound
+from bulk_upload_app.files.schema import COLUMNS
+from bulk_upload_app.services import drafts as draft_service
+from bulk_upload_app.statuses import WizardStep
+from bulk_upload_app.ui.layout import named_table
+from bulk_upload_app.ui.wizard.draft import ARRIVE_ON_STEP, DraftState, error_callout
 
 IGNORE = "ignore"  # the select's value for "don't import" (a Radix select item can't be "")
 _LABELS = {c.name: c.label for c in COLUMNS}
@@ -80,9 +81,7 @@ class MatchState(DraftState):
             self.match_error_code, self.match_error = "UPLOAD_CLOSED", str(exc)
             return
         self._show_summary(summary, with_step=True)
-        from .review import ReviewState  # review builds on the draft's steps
-
-        return [rx.call_script("window.scrollTo(0, 0)"), ReviewState.reload_rows]
+        return [rx.call_script("window.scrollTo(0, 0)"), ARRIVE_ON_STEP[WizardStep.REVIEW]]
 
 
 def _field_select(column: rx.Var) -> rx.Component:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ...importer.errors import ErrorCode, message_for
-from ...statuses import WizardStep
-from ..layout import admins_only, loading, page_frame
-from .create import creating_step, result_step
-from .draft import DraftState, stepper
-from .match import match_step
-from .review import review_step
-from .settings import settings_step
+from bulk_upload_app.errors import ErrorCode, message_for
+from bulk_upload_app.statuses import WizardStep
+from bulk_upload_app.ui.layout import admins_only, loading, page_frame
+from bulk_upload_app.ui.wizard.create import creating_step, result_step
+from bulk_upload_app.ui.wizard.draft import DraftState, stepper
+from bulk_upload_app.ui.wizard.match import match_step
+from bulk_upload_app.ui.wizard.review import review_step
+from bulk_upload_app.ui.wizard.settings import settings_step
 
 
 def draft_page() -> rx.Component:

@@ -6,19 +6,19 @@ import asyncio
 
 import reflex as rx
 
-from ... import routes
-from ...importer import drafts
-from ...importer.errors import UploadNotFound
-from ...importer.schema import COLUMN_NAMES, COLUMNS
-from ...services import drafts as draft_service
-from ...statuses import UploadStatus, WizardStep
-from ..layout import named_table
-from ..pager import PagedMixin, pager
-from ..session import as_id
-from .create import CreateState
-from .draft import DraftState, counts_bar, seats_banner
-from .match import MatchState
-from .settings import SettingsState
+from bulk_upload_app import routes
+from bulk_upload_app.errors import UploadNotFound
+from bulk_upload_app.files.schema import COLUMN_NAMES, COLUMNS
+from bulk_upload_app.services import drafts as draft_service
+from bulk_upload_app.statuses import UploadStatus, WizardStep
+from bulk_upload_app.ui.layout import named_table
+from bulk_upload_app.ui.pager import PagedMixin, pager
+from bulk_upload_app.ui.session import as_id
+from bulk_upload_app.ui.wizard.create import CreateState
+from bulk_upload_app.ui.wizard.draft import ARRIVE_ON_STEP, DraftState, counts_bar, seats_banner
+from bulk_upload_app.ui.wizard.match import MatchState
+from bulk_upload_app.ui.wizard.settings import SettingsState
+from bulk_upload_app.uploads import drafts
 
 
 def _flat_row(view: drafts.RowView) -> dict[str, str]:
@@ -146,6 +146,9 @@ class ReviewState(PagedMixin, DraftState):
 
 
 DERIVED_HINT_ID = "derived-hint"
+
+
+ARRIVE_ON_STEP[WizardStep.REVIEW] = ReviewState.reload_rows
 
 
 def _cell(row: rx.Var, column: str) -> rx.Component:

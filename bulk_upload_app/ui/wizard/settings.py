@@ -11,20 +11,16 @@ from typing import Any
 
 import reflex as rx
 
-from ...importer.batch import BatchProblem, BatchSpec
-from ...importer.errors import UploadBusy, UploadNotFound
-from ...importer.settings_catalogue import (
-    DEFAULT_SKILL_LEVEL,
-    SETTINGS,
-    SKILL_LEVELS,
-)
-from ...services import batches
-from ...statuses import WizardStep
-from ..layout import named_table
-from ..session import as_id
-from .create import CreateState, confirm_dialog
-from .draft import DraftState, seats_banner, user_type_select
-from .settings_form import form_to_spec, spec_to_form, toggled
+from bulk_upload_app.errors import UploadBusy, UploadNotFound
+from bulk_upload_app.services import batches
+from bulk_upload_app.statuses import WizardStep
+from bulk_upload_app.ui.layout import named_table
+from bulk_upload_app.ui.session import as_id
+from bulk_upload_app.ui.wizard.create import CreateState, confirm_dialog
+from bulk_upload_app.ui.wizard.draft import ARRIVE_ON_STEP, DraftState, seats_banner, user_type_select
+from bulk_upload_app.ui.wizard.settings_form import form_to_spec, spec_to_form, toggled
+from bulk_upload_app.uploads.batch import BatchProblem, BatchSpec
+from bulk_upload_app.uploads.settings_catalogue import DEFAULT_SKILL_LEVEL, SETTINGS, SKILL_LEVELS
 
 _SETTING_KEYS = [s.key for s in SETTINGS]
 
@@ -195,6 +191,9 @@ class SettingsState(DraftState):
 
 
 # ---------------------------------------------------------------- components
+
+
+ARRIVE_ON_STEP[WizardStep.SETTINGS] = SettingsState.load_settings
 
 
 def _setting_control(setting) -> rx.Component:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...importer.batch import BatchSpec, SkillChoice
-from ...importer.settings_catalogue import SETTINGS, default_settings
+from bulk_upload_app.uploads.batch import BatchSpec, SkillChoice
+from bulk_upload_app.uploads.settings_catalogue import SETTINGS, default_settings
 
 _BOOLEAN_KEYS = {s.key for s in SETTINGS if s.choices is None}
 

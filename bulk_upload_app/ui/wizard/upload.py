@@ -7,25 +7,18 @@ import logging
 
 import reflex as rx
 
-from ... import routes
-from ...importer.errors import (
-    ErrorCode,
-    FileProblem,
-    QueueMissing,
-    UploadBusy,
-    UploadNotFound,
-    message_for,
-)
-from ...importer.schema import COLUMNS, DEFAULT_USER_TYPE, USER_TYPES
-from ...importer.template import template_bytes
-from ...services import drafts as draft_service
-from ...settings import get_settings
-from ...statuses import UploadStatus, WizardStep
-from ...uploaded_files import new_upload_path, receive_to_disk
-from ..layout import admins_only, named_table, page_frame
-from ..session import SessionState
-from .draft import error_callout, stepper, user_type_select
-from .review import ReviewState
+from bulk_upload_app import routes
+from bulk_upload_app.errors import ErrorCode, FileProblem, QueueMissing, UploadBusy, UploadNotFound, message_for
+from bulk_upload_app.files.schema import COLUMNS, DEFAULT_USER_TYPE, USER_TYPES
+from bulk_upload_app.files.template import template_bytes
+from bulk_upload_app.services import drafts as draft_service
+from bulk_upload_app.settings import get_settings
+from bulk_upload_app.statuses import UploadStatus, WizardStep
+from bulk_upload_app.ui.layout import admins_only, named_table, page_frame
+from bulk_upload_app.ui.session import SessionState
+from bulk_upload_app.ui.wizard.draft import error_callout, stepper, user_type_select
+from bulk_upload_app.ui.wizard.review import ReviewState
+from bulk_upload_app.uploaded_files import new_upload_path, receive_to_disk
 
 logger = logging.getLogger("bulk_upload")
 UPLOAD_ID = "users_file"

@@ -3,7 +3,7 @@
 from django.core.validators import RegexValidator
 from django.db import models
 
-# Our names refuse control characters (bulk_upload_app/importer/validation.py _CONTROL_CHARS);
+# Our names refuse control characters (bulk_upload_app/files/validation.py _CONTROL_CHARS);
 # Django's own CharField only refuses NUL.
 no_control_characters = RegexValidator(
     r"[\x00-\x1f\x7f]", inverse_match=True, message="Control characters are not allowed."

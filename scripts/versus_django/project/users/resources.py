@@ -6,7 +6,7 @@ local parts such as josé@…, which ours accepts), normalised by it and compare
 unique in the file (the first copy is kept, later copies are errors) and against every existing user
 (Django's validate_unique: one query per row); country prefix required, "+44", "0044" or "44", a
 calling code phonenumbers knows; phone optional, valid for that calling code by phonenumbers and
-stored in E.164 (what bulk_upload_app/importer/phones.py check_phone does; its fast path only
+stored in E.164 (what bulk_upload_app/files/phones.py check_phone does; its fast path only
 accepts what this accepts). Every row is judged and reported; valid rows are created, invalid ones
 are not.
 
@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from email_validator import EmailNotValidError, validate_email
 from import_export import fields, resources, widgets
 
-from .models import User
+from users.models import User
 
 
 def calling_code(text: str) -> int | None:
