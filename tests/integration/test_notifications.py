@@ -153,11 +153,11 @@ def test_an_unreachable_server_is_retried_with_growing_jittered_delays_then_give
         # Not due before its time: a deliverer running meanwhile leaves it alone.
         assert outbox.deliver_due(engine, settings=settings, now=now) == 0
         assert outbox_rows(engine, upload_id)[0].attempts == attempt
-        delay = (outbox._aware(row.next_attempt_at) - now).total_seconds()
+        delay = (notices._aware(row.next_attempt_at) - now).total_seconds()
         ceiling = min(outbox.RETRY_CAP_SECONDS, outbox.RETRY_BASE_SECONDS * 2 ** (attempt - 1))
         assert ceiling / 2 <= delay <= ceiling
         delays.append(delay)
-        now = outbox._aware(row.next_attempt_at)
+        now = notices._aware(row.next_attempt_at)
     assert row.status == "failed"
     assert row.last_error.startswith(f"gave up after {outbox.MAX_ATTEMPTS} attempts: smtp://127.0.0.1:")
     assert outbox.deliver_due(engine, settings=settings, now=now + timedelta(days=1)) == 0
