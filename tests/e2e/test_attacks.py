@@ -23,7 +23,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from bulk_upload_app.uploads.engine import draft_from_file
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -31,6 +30,7 @@ from bulk_upload_app.db import get_engine, session_scope
 from bulk_upload_app.files.reading import ReadLimits
 from bulk_upload_app.models import BulkUpload, BulkUploadRow, Company, Group, User
 from bulk_upload_app.uploads.batch import BatchSpec
+from bulk_upload_app.uploads.pipeline import draft_from_file
 from tests.support.browser import REWRITER, record_frames, wait_connected
 from tests.support.factories import unique
 from tests.support.wizard_page import REFUSAL
