@@ -27,7 +27,9 @@ import uuid
 from pathlib import Path
 
 import _bootstrap
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
+
+from bench.databases import fresh_db
 
 REPO = _bootstrap.REPO
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -41,27 +43,6 @@ def write_users(path: Path, rows: int, run: str) -> None:
         out.write("firstname,lastname,email,countryprefix,phone\n")
         for i in range(rows):
             out.write(f"Ada,Lovelace,ada.{i}.{run}@example{i % 20}.com,+44,07{rng.randint(400000000, 999999999)}\n")
-
-
-def fresh_database(kind: str, workdir: Path, pg_url: str) -> tuple[str, object]:
-    from bulk_upload_app.migrations import upgrade
-
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir / 'lanes.db'}"
-        upgrade(url)
-        return url, lambda: None
-    schema = f"lanes_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{pg_url}?options=-csearch_path%3D{schema}"
-    upgrade(url)
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-    return url, drop
 
 
 def start_worker(command: str) -> subprocess.Popen:
@@ -116,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         run = uuid.uuid4().hex[:8]
-        url, drop = fresh_database(args.db, workdir, args.pg_url)
+        url, drop = fresh_db(args.db, workdir, args.pg_url)
         # The workers and this process read the same settings (settings.py reads the environment).
         for name, value in {
             "REFLEX_DB_URL": url,
